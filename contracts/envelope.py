@@ -1,0 +1,101 @@
+"""The envelope every event on the bus carries, and the mapping to and from EventBridge entries.
+
+An event's EventBridge `detail` is the model dumped to JSON: its payload fields plus `metadata`
+(event name, version, source, correlation id = run id, time). Consumers validate the detail at the edge
+with `parse_detail`, which raises ContractError naming the field that is wrong.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Self
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+BUS_NAME = "restaurant-pipeline"
+SOURCE_PREFIX = "restaurant-pipeline"
+
+
+class ContractError(ValueError):
+    """A message that does not match its contract. Never retried: it cannot get better."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class EventMetadata(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_name: str = Field(description="The event's class name, e.g. CollectionCompleted.")
+    event_version: int = Field(ge=1, description="Schema version of the detail.")
+    source: str = Field(description="EventBridge source of the producer.")
+    correlation_id: str = Field(min_length=1, description="The run id: ties every event of one run together.")
+    event_id: str = Field(default_factory=lambda: str(uuid.uuid4()), description="Unique per produced event.")
+    produced_at: datetime = Field(default_factory=utc_now, description="When the producer built the event (UTC).")
+
+
+class Event(BaseModel):
+    """Base of every bus event. Subclasses set DETAIL_TYPE, SOURCES and VERSION."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    DETAIL_TYPE: ClassVar[str]
+    SOURCES: ClassVar[tuple[str, ...]]
+    VERSION: ClassVar[int] = 1
+
+    @classmethod
+    def make_metadata(cls, correlation_id: str, source: str | None = None) -> EventMetadata:
+        return EventMetadata(
+            event_name=cls.__name__,
+            event_version=cls.VERSION,
+            source=source or cls.SOURCES[0],
+            correlation_id=correlation_id,
+        )
+
+    def detail_json(self) -> str:
+        return self.model_dump_json(exclude_none=False)
+
+    def to_entry(self, bus_name: str = BUS_NAME, source: str | None = None) -> dict[str, Any]:
+        """The PutEvents entry for this event."""
+        metadata = getattr(self, "metadata", None)
+        chosen = source or (metadata.source if metadata is not None else self.SOURCES[0])
+        if chosen not in self.SOURCES:
+            raise ContractError(f"{self.DETAIL_TYPE!r} cannot come from {chosen!r}; allowed: {list(self.SOURCES)}")
+        return {
+            "EventBusName": bus_name,
+            "Source": chosen,
+            "DetailType": self.DETAIL_TYPE,
+            "Detail": self.detail_json(),
+        }
+
+    @classmethod
+    def parse_detail(cls, detail: str | bytes | dict[str, Any]) -> Self:
+        try:
+            if isinstance(detail, dict):
+                return cls.model_validate(detail)
+            return cls.model_validate_json(detail)
+        except ValidationError as exc:
+            raise ContractError(describe_validation_error(cls.DETAIL_TYPE, exc)) from None
+
+
+def describe_validation_error(what: str, exc: ValidationError) -> str:
+    """One line per problem, naming the field, without echoing whole (possibly huge) inputs."""
+    problems = []
+    for error in exc.errors()[:10]:
+        field = ".".join(str(part) for part in error["loc"]) or "(body)"
+        problems.append(f"{field}: {error['msg']}")
+    more = f" (+{exc.error_count() - 10} more)" if exc.error_count() > 10 else ""
+    return f"{what}: invalid message: " + "; ".join(problems) + more
+
+
+def parse_eventbridge_event(body: str | bytes | dict[str, Any]) -> EventBridgeModel:
+    """An EventBridge event as delivered to an SQS target (the SQS body); ContractError if it is not one."""
+    try:
+        if isinstance(body, dict):
+            return EventBridgeModel.model_validate(body)
+        return EventBridgeModel.model_validate_json(body)
+    except ValidationError as exc:
+        raise ContractError(describe_validation_error("EventBridge event", exc)) from None

@@ -1,0 +1,206 @@
+"""Every event on the bus, versioned. detail-type and source strings are public names: keep them stable.
+
+Changing a field: add optional fields freely; anything else bumps VERSION and regenerates the schemas
+(`make schemas`). tests/unit/contracts checks the committed schemas against these models.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from contracts.envelope import Event, EventMetadata
+
+TriggerSource = Literal["schedule", "manual", "replay"]
+ErrorCategory = Literal[
+    "api_auth",  # invalid key (400 API_KEY_INVALID) or 403 PERMISSION_DENIED: fix the key, no retry
+    "api_quota_daily",  # 429 per day: resumes tomorrow, no retry today
+    "api_quota_minute",  # 429 per minute: retried with backoff
+    "api_unavailable",  # 5xx, timeouts, resets, undocumented bodies: retried
+    "api_bad_request",  # any other 400: the request is wrong, no retry
+    "internal",  # a bug or an AWS-side failure in the pipeline itself
+]
+Outcome = Literal["passed", "tests_failed", "error"]
+
+CityName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+RunId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,79}$")]
+
+SCHEDULER_SOURCE = "restaurant-pipeline.scheduler"
+CLI_SOURCE = "restaurant-pipeline.cli"
+COLLECTOR_SOURCE = "restaurant-pipeline.collector"
+TRANSFORMER_SOURCE = "restaurant-pipeline.transformer"
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CollectionRequested(Event):
+    """Command: collect these cities. Sent by the schedule, the CLI (`run`) or a person with put-events."""
+
+    DETAIL_TYPE: ClassVar[str] = "Collection Requested"
+    SOURCES: ClassVar[tuple[str, ...]] = (SCHEDULER_SOURCE, CLI_SOURCE)
+
+    cities: Annotated[list[CityName], Field(min_length=1, max_length=50)]
+    max_restaurants: Annotated[int, Field(gt=0, le=10_000)] | None = None
+    trigger_source: TriggerSource = "schedule"
+    run_id: RunId | None = Field(default=None, description="Set by the CLI; else derived from the event id.")
+    metadata: EventMetadata | None = None
+
+
+class CollectionCompleted(Event):
+    """Fact: one city of a run is in raw/ (or already was, on a re-delivery)."""
+
+    DETAIL_TYPE: ClassVar[str] = "Collection Completed"
+    SOURCES: ClassVar[tuple[str, ...]] = (COLLECTOR_SOURCE,)
+
+    metadata: EventMetadata
+    run_id: RunId
+    trigger_source: TriggerSource
+    collection_date: date
+    city: CityName
+    run_cities: list[CityName]
+    bucket: str
+    object_key: str
+    places: int = Field(ge=0)
+    requests: int = Field(ge=0)
+    pages: int = Field(ge=0)
+    retries: int = Field(ge=0)
+    throttled: int = Field(ge=0, description="HTTP 429 answers met (and waited out).")
+    rectangles: int = Field(ge=0, description="locationRestriction tiles searched (0: a single query sufficed).")
+    duration_ms: int = Field(ge=0)
+    already_collected: bool = Field(default=False, description="The object existed: nothing was written.")
+
+
+class CollectionFailed(Event):
+    """Fact: a city (or the whole request, when city is null) could not be collected."""
+
+    DETAIL_TYPE: ClassVar[str] = "Collection Failed"
+    SOURCES: ClassVar[tuple[str, ...]] = (COLLECTOR_SOURCE,)
+
+    metadata: EventMetadata
+    run_id: RunId
+    trigger_source: TriggerSource
+    collection_date: date
+    city: CityName | None
+    run_cities: list[CityName]
+    category: ErrorCategory
+    message: str = Field(max_length=2000, description="Human words; never contains the API key.")
+    retryable: bool
+    attempt: int = Field(ge=1, description="SQS receive count of the request.")
+    final_attempt: bool = Field(description="No retry will follow (not retryable, or the last receive).")
+    http_status: int | None = None
+    requests: int = Field(ge=0, default=0)
+
+
+class SourceObject(_Part):
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+    size: int | None = Field(default=None, ge=0)
+    run_id: str | None = None
+    city: str | None = None
+    lines: int = Field(ge=0, default=0)
+    valid_lines: int = Field(ge=0, default=0)
+    quarantined_lines: int = Field(ge=0, default=0)
+    quarantine_key: str | None = None
+    problem: str | None = Field(default=None, description="Why the object as a whole yielded nothing, if so.")
+
+
+class ModelRun(_Part):
+    name: str
+    status: str
+    rows_affected: int | None = None
+    execution_time_ms: int = Field(ge=0, default=0)
+
+
+class TestCounts(_Part):
+    __test__: ClassVar[bool] = False  # not a pytest class
+
+    total: int = Field(ge=0, default=0)
+    passed: int = Field(ge=0, default=0)
+    failed: int = Field(ge=0, default=0)
+    warned: int = Field(ge=0, default=0)
+    errored: int = Field(ge=0, default=0)
+    skipped: int = Field(ge=0, default=0)
+
+
+class TestFailure(_Part):
+    __test__: ClassVar[bool] = False  # not a pytest class
+
+    name: str
+    model: str | None = None
+    severity: Literal["error", "warn"] = "error"
+    failing_rows: int = Field(ge=0)
+    samples: Annotated[list[dict[str, Any]], Field(max_length=5)] = []
+    message: str = ""
+
+
+class TransformError(_Part):
+    phase: Literal["read", "validate", "dbt", "publish", "internal"]
+    message: str = Field(max_length=4000)
+    model: str | None = None
+
+
+class RatedRestaurant(_Part):
+    place_id: str
+    name: str
+    rating: float | None = None
+    user_rating_count: int | None = None
+    address: str | None = None
+
+
+class SentimentMove(_Part):
+    place_id: str
+    name: str
+    previous: float | None = None
+    current: float
+    change: float
+
+
+class CitySummary(_Part):
+    city: str
+    day: date
+    restaurants_seen: int = Field(ge=0)
+    new_restaurants: int = Field(ge=0)
+    closed_restaurants: int = Field(ge=0)
+    average_rating: float | None = None
+    weighted_rating: float | None = None
+    price_level_mix: dict[str, int] = {}
+    top_rated: Annotated[list[RatedRestaurant], Field(max_length=5)] = []
+    sentiment_movers: Annotated[list[SentimentMove], Field(max_length=5)] = []
+
+
+class TransformCompleted(Event):
+    """Fact: dbt ran over one or more raw objects; the outcome says how the data tests went."""
+
+    DETAIL_TYPE: ClassVar[str] = "Transform Completed"
+    SOURCES: ClassVar[tuple[str, ...]] = (TRANSFORMER_SOURCE,)
+
+    metadata: EventMetadata
+    run_id: RunId
+    run_cities: list[str] = Field(description="Every city the run asked for (empty for a dropped file).")
+    cities: list[str] = Field(description="Cities covered by this transform.")
+    collection_dates: list[date] = []
+    outcome: Outcome
+    sources: list[SourceObject]
+    models: list[ModelRun] = []
+    tests: TestCounts = TestCounts()
+    failures: list[TestFailure] = []
+    warnings: list[TestFailure] = []
+    error: TransformError | None = None
+    quarantined_lines: int = Field(ge=0, default=0)
+    row_counts: dict[str, int] = {}
+    city_summaries: list[CitySummary] = []
+    durations_ms: dict[str, int] = {}
+
+
+BUS_EVENTS: tuple[type[Event], ...] = (
+    CollectionRequested,
+    CollectionCompleted,
+    CollectionFailed,
+    TransformCompleted,
+)

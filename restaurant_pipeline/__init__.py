@@ -1,0 +1,1 @@
+"""restaurant-pipeline: CLI, configuration, topology and the local stack."""

@@ -1,0 +1,272 @@
+"""pipeline.toml parsed into typed models, once, at the edge.
+
+A bad file fails fast with a ConfigError that names the key, the bad value and what is allowed.
+Environment overrides use PIPELINE__<SECTION>__<KEY> (values are JSON when they parse as JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from restaurant_pipeline.schedule import ScheduleExpression, parse_schedule
+
+DEFAULT_CONFIG_FILE = "pipeline.toml"
+ENV_CONFIG_FILE = "PIPELINE_CONFIG"
+ENV_OVERRIDE_PREFIX = "PIPELINE__"
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, worded for the person who has to fix the file."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class City(_Section):
+    """A city to collect, with optional per-city overrides."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    max_restaurants: Annotated[int, Field(gt=0, le=10_000)] | None = None
+    query: str | None = None
+    language: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a city name cannot be blank")
+        return value.strip()
+
+
+class Collection(_Section):
+    cities: Annotated[list[City], Field(min_length=1)] = [City(name="Paris")]
+    max_restaurants: Annotated[int, Field(gt=0, le=10_000)] = 20
+
+    @field_validator("cities", mode="before")
+    @classmethod
+    def _names_to_cities(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @model_validator(mode="after")
+    def _unique_cities(self) -> Collection:
+        names = [city.name.casefold() for city in self.cities]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"each city once: {', '.join(duplicates)} appears more than once")
+        return self
+
+    @property
+    def city_names(self) -> list[str]:
+        return [city.name for city in self.cities]
+
+
+class Places(_Section):
+    query: str = "restaurants in {city}"
+    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")] = "fr"
+    field_mask: Annotated[list[str], Field(min_length=1)] = [
+        "places.id",
+        "places.displayName",
+        "places.formattedAddress",
+        "places.location",
+        "places.rating",
+        "places.userRatingCount",
+        "places.priceLevel",
+        "places.businessStatus",
+        "places.types",
+        "places.primaryType",
+        "places.googleMapsUri",
+        "nextPageToken",
+    ]
+    requests_per_minute: Annotated[int, Field(gt=0, le=60_000)] = 600
+
+    @field_validator("query")
+    @classmethod
+    def _query_names_city(cls, value: str) -> str:
+        if "{city}" not in value:
+            raise ValueError("the query must contain the placeholder {city}, e.g. 'restaurants in {city}'")
+        return value
+
+    @field_validator("field_mask")
+    @classmethod
+    def _mask_paginates(cls, value: list[str]) -> list[str]:
+        if "places.id" not in value:
+            raise ValueError("the field mask must include places.id (places are de-duplicated by id)")
+        if "nextPageToken" not in value:
+            raise ValueError("the field mask must include nextPageToken, or pagination stops at 20 places")
+        return value
+
+    @property
+    def field_mask_header(self) -> str:
+        return ",".join(self.field_mask)
+
+
+class Schedule(_Section):
+    expression: str = "cron(0 8 * * ? *)"
+
+    @field_validator("expression")
+    @classmethod
+    def _valid(cls, value: str) -> str:
+        parse_schedule(value)
+        return value
+
+    @property
+    def parsed(self) -> ScheduleExpression:
+        return parse_schedule(self.expression)
+
+
+class Notifications(_Section):
+    email: str = ""
+    repeat_failure_window_minutes: Annotated[int, Field(ge=0, le=10_080)] = 360
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _EMAIL.match(value):
+            raise ValueError("expected an email address like data-team@example.com, or \"\" for none")
+        return value
+
+
+class Retries(_Section):
+    max_receive_count: Annotated[int, Field(ge=1, le=1000)] = 3
+
+
+class Timeouts(_Section):
+    collector: Annotated[int, Field(ge=10, le=900)] = 300
+    transformer: Annotated[int, Field(ge=10, le=900)] = 600
+    notifier: Annotated[int, Field(ge=10, le=900)] = 60
+
+
+class Quality(_Section):
+    max_daily_drop_share: Annotated[float, Field(ge=0, le=1)] = 0.2
+
+
+class Nlp(_Section):
+    enabled: bool = False
+
+
+class Aws(_Section):
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] = "eu-west-3"
+    bus_archive_retention_days: Annotated[int, Field(ge=0, le=3650)] = 30
+    athena_bytes_scanned_cutoff_mb: Annotated[int, Field(ge=10, le=1_000_000)] = 1024
+    dashboard: bool = True
+    tracing: bool = True
+
+
+class PipelineConfig(_Section):
+    collection: Collection = Collection()
+    places: Places = Places()
+    schedule: Schedule = Schedule()
+    notifications: Notifications = Notifications()
+    retries: Retries = Retries()
+    timeouts: Timeouts = Timeouts()
+    quality: Quality = Quality()
+    nlp: Nlp = Nlp()
+    aws: Aws = Aws()
+
+    @property
+    def effective_field_mask(self) -> list[str]:
+        """The mask sent to Google: reviews are added only when the NLP stage needs them."""
+        mask = list(self.places.field_mask)
+        if self.nlp.enabled and "places.reviews" not in mask:
+            mask.append("places.reviews")
+        return mask
+
+
+def find_config_file(start: Path | None = None) -> Path | None:
+    """PIPELINE_CONFIG if set, else the nearest pipeline.toml from `start` upwards."""
+    explicit = os.environ.get(ENV_CONFIG_FILE)
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"{ENV_CONFIG_FILE}={explicit}: no such file. Point it at a pipeline.toml.")
+        return path
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / DEFAULT_CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(path: Path | None = None, environ: dict[str, str] | None = None) -> PipelineConfig:
+    """Read pipeline.toml (or the defaults when there is none) and apply environment overrides."""
+    path = path or find_config_file()
+    source = str(path) if path else "defaults"
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: not valid TOML ({exc}). Fix the syntax at that line.") from exc
+    _apply_overrides(data, os.environ if environ is None else environ)
+    return parse_config(data, source)
+
+
+def parse_config(data: dict[str, Any], source: str = "pipeline.toml") -> PipelineConfig:
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, source)) from None
+
+
+def _apply_overrides(data: dict[str, Any], environ: Any) -> None:
+    for name, raw in environ.items():
+        if not name.startswith(ENV_OVERRIDE_PREFIX):
+            continue
+        path = [part.lower() for part in name[len(ENV_OVERRIDE_PREFIX) :].split("__") if part]
+        if len(path) != 2:
+            raise ConfigError(
+                f"{name}: overrides are PIPELINE__<SECTION>__<KEY>, e.g. PIPELINE__COLLECTION__MAX_RESTAURANTS=50"
+            )
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        section = data.setdefault(path[0], {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{name}: [{path[0]}] is not a section in the config file")
+        section[path[1]] = value
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = PipelineConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        inner = getattr(annotation, "__args__", None)
+        model = inner[0] if inner else annotation
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+    return list(model.model_fields)
+
+
+def _explain(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: {exc.error_count()} problem(s) in the configuration:"]
+    for error in exc.errors():
+        loc = tuple(part for part in error["loc"] if part not in ("function-after", "function-before"))
+        key = ".".join(str(part) for part in loc) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            allowed = ", ".join(_allowed_keys(loc)) or "none"
+            lines.append(f"  - {key}: unknown key. Allowed here: {allowed}.")
+            continue
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"  - {key} = {error.get('input')!r}: {message}.")
+    return "\n".join(lines)
+

@@ -1,0 +1,105 @@
+"""Adapter: the run ledger, a DynamoDB table where each service records its step of a run.
+
+Items: pk = "RUN#<run_id>", sk = "<STEP>#<subject>" (e.g. "COLLECTED#Paris"), plus `at`, `service`, `data`.
+Writes are idempotent (the first record of a step wins) and never block the pipeline: a failed write is
+logged, counted, and reported as False.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+Step = Literal["REQUESTED", "COLLECTED", "COLLECTION_FAILED", "TRANSFORMED", "NOTIFIED"]
+
+log = logging.getLogger(__name__)
+
+
+def run_key(run_id: str) -> str:
+    return f"RUN#{run_id}"
+
+
+class RunLedger:
+    def __init__(self, dynamodb_client: Any, table_name: str | None, on_failure: Any = None) -> None:
+        self._client = dynamodb_client
+        self._table = table_name
+        self._on_failure = on_failure  # e.g. a metrics callback; called with the exception
+        self.failures = 0
+
+    def record(
+        self, run_id: str, step: Step, subject: str, service: str, data: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Record a step once. True when written or already there; False when the ledger is unreachable."""
+        if not self._table:
+            return False
+        item = {
+            "pk": {"S": run_key(run_id)},
+            "sk": {"S": f"{step}#{subject}"},
+            "run_id": {"S": run_id},
+            "step": {"S": step},
+            "subject": {"S": subject},
+            "service": {"S": service},
+            "at": {"S": datetime.now(UTC).isoformat()},
+            "data": {"S": json.dumps(dict(data or {}), default=str, sort_keys=True)},
+        }
+        try:
+            self._client.put_item(
+                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(sk)"
+            )
+        except Exception as exc:  # a ledger problem must never fail the pipeline's own work
+            if _is_conditional_failure(exc):
+                return True
+            self.failures += 1
+            log.warning("ledger write failed for run %s step %s: %s", run_id, step, exc.__class__.__name__)
+            if self._on_failure is not None:
+                self._on_failure(exc)
+            return False
+        return True
+
+    def steps(self, run_id: str) -> list[dict[str, Any]]:
+        """Every recorded step of a run, oldest first."""
+        if not self._table:
+            return []
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": run_key(run_id)}},
+        }
+        while True:
+            page = self._client.query(**kwargs)
+            items.extend(_plain(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sorted(items, key=lambda item: item["at"])
+
+    def all_steps(self) -> list[dict[str, Any]]:
+        """Every step of every run (a scan: fine for an operator command, never on a hot path)."""
+        if not self._table:
+            return []
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": self._table}
+        while True:
+            page = self._client.scan(**kwargs)
+            items.extend(_plain(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sorted(items, key=lambda item: item["at"])
+
+
+def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
+    plain = {key: next(iter(value.values())) for key, value in item.items()}
+    if isinstance(plain.get("data"), str):
+        plain["data"] = json.loads(plain["data"])
+    return {k: (float(v) if isinstance(v, Decimal) else v) for k, v in plain.items()}
+
+
+def _is_conditional_failure(exc: Exception) -> bool:
+    response = getattr(exc, "response", None)
+    return bool(response) and response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

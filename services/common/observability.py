@@ -1,0 +1,34 @@
+"""Powertools Logger, Metrics and Tracer, created the same way for every service.
+
+Namespace, service name and log level come from the function's environment (POWERTOOLS_*), which
+restaurant_pipeline.topology.service_environment sets identically on AWS and locally.
+Decorate every handler in this order:
+
+    @logger.inject_lambda_context(clear_state=True)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def lambda_handler(event, context): ...
+
+and call `logger.set_correlation_id(run_id)` as soon as the run id is known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+
+@dataclass(frozen=True)
+class Observability:
+    logger: Logger
+    metrics: Metrics
+    tracer: Tracer
+
+
+def observability(service: str) -> Observability:
+    return Observability(
+        logger=Logger(service=service),
+        metrics=Metrics(service=service),
+        tracer=Tracer(service=service),
+    )
