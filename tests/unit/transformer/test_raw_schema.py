@@ -1,0 +1,48 @@
+import json
+
+import duckdb
+import pytest
+
+from services.transformer.raw_schema import (
+    PARTITION_KEYS,
+    RAW_COLUMNS,
+    HiveTypeError,
+    duckdb_columns_struct,
+    duckdb_type,
+)
+
+
+def test_nested_hive_types_translate_to_duckdb_spelling():
+    assert duckdb_type("array<struct<a:int,b:array<string>>>") == 'STRUCT("a" INTEGER, "b" VARCHAR[])[]'
+
+
+@pytest.mark.parametrize("bad", ["varchar", "struct<a:int", "array<int>>", "struct<:int>"])
+def test_unknown_or_unbalanced_types_are_rejected_with_the_position(bad):
+    with pytest.raises(HiveTypeError):
+        duckdb_type(bad)
+
+
+def test_column_names_are_unique_and_partition_is_dt():
+    names = [name for name, _ in RAW_COLUMNS]
+    assert len(names) == len(set(names))
+    assert PARTITION_KEYS == (("dt", "string"),)
+
+
+def test_duckdb_reads_a_place_line_with_the_declared_types(tmp_path):
+    place = {
+        "id": "p1",
+        "displayName": {"text": "Chez A", "languageCode": "fr"},
+        "location": {"latitude": 48.8, "longitude": 2.3},
+        "rating": 4.5,
+        "userRatingCount": 12,
+        "types": ["restaurant"],
+        "_collection": {"run_id": "r1", "city": "Paris", "run_cities": ["Paris"], "page": 1, "rectangle": None},
+        "somethingNew": "ignored",
+    }
+    path = tmp_path / "x.jsonl"
+    path.write_text(json.dumps(place) + "\n")
+    row = duckdb.sql(
+        f"select displayName.text, rating, userRatingCount, _collection.city, types "
+        f"from read_json('{path}', format='newline_delimited', columns={duckdb_columns_struct()})"
+    ).fetchone()
+    assert row == ("Chez A", 4.5, 12, "Paris", ["restaurant"])
