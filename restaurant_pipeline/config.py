@@ -135,7 +135,7 @@ class Notifications(_Section):
     def _email(cls, value: str) -> str:
         value = value.strip()
         if value and not _EMAIL.match(value):
-            raise ValueError("expected an email address like data-team@example.com, or \"\" for none")
+            raise ValueError('expected an email address like data-team@example.com, or "" for none')
         return value
 
 
@@ -269,4 +269,3 @@ def _explain(exc: ValidationError, source: str) -> str:
         message = error["msg"].removeprefix("Value error, ")
         lines.append(f"  - {key} = {error.get('input')!r}: {message}.")
     return "\n".join(lines)
-

@@ -45,9 +45,7 @@ def parse_schedule(expression: str) -> ScheduleExpression:
         raise ValueError(f"a schedule is cron(...) or rate(...); {_EXAMPLES}")
     fields = tuple(cron.group(1).split())
     if len(fields) != 6:
-        raise ValueError(
-            "cron() takes six fields: minutes hours day-of-month month day-of-week year; " + _EXAMPLES
-        )
+        raise ValueError("cron() takes six fields: minutes hours day-of-month month day-of-week year; " + _EXAMPLES)
     for field in fields:
         if not _CRON_FIELD.match(field):
             raise ValueError(f"cron field {field!r} has characters AWS does not accept")
@@ -71,12 +69,11 @@ def _aws_day_of_week_to_cron(field: str) -> str:
 
 
 def _next_cron(fields: tuple[str, ...], moment: datetime) -> datetime:
-    from croniter import croniter  # the local scheduler is the only user; keep Lambda imports lean
+    from croniter import croniter  # type: ignore[import-untyped]  # the local scheduler is the only user; keep Lambda imports lean
 
     minutes, hours, day_of_month, month, day_of_week, year = fields
-    spec = " ".join(
-        [minutes, hours, "*" if day_of_month == "?" else day_of_month, month, _aws_day_of_week_to_cron(day_of_week)]
-    )
+    day = "*" if day_of_month == "?" else day_of_month
+    spec = " ".join([minutes, hours, day, month, _aws_day_of_week_to_cron(day_of_week)])
     if not croniter.is_valid(spec):
         raise ValueError(f"cron({' '.join(fields)}) cannot be evaluated locally ({spec!r})")
     iterator = croniter(spec, moment)
@@ -85,4 +82,3 @@ def _next_cron(fields: tuple[str, ...], moment: datetime) -> datetime:
         if year in ("*", "?") or str(candidate.year) in year.split(","):
             return candidate.astimezone(UTC)
     raise ValueError(f"cron({' '.join(fields)}) never fires in the years it allows")
-

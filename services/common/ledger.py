@@ -101,5 +101,5 @@ def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _is_conditional_failure(exc: Exception) -> bool:
-    response = getattr(exc, "response", None)
-    return bool(response) and response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    response = getattr(exc, "response", None) or {}
+    return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")

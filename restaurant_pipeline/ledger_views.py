@@ -1,0 +1,104 @@
+"""Views over the run ledger for operators: run summaries and the audit of what is unaccounted for."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from restaurant_pipeline import operations
+from restaurant_pipeline.topology import RAW_PREFIX
+
+IN_PROGRESS_GRACE = timedelta(minutes=30)
+
+
+def summarise_runs(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per run, newest first."""
+    by_run: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in steps:
+        by_run[item["run_id"]].append(item)
+    runs = []
+    for run_id, items in by_run.items():
+        items.sort(key=lambda item: item["at"])
+        requested = next((i for i in items if i["step"] == "REQUESTED"), None)
+        notified = next((i for i in items if i["step"] == "NOTIFIED"), None)
+        failed = [i for i in items if i["step"] == "COLLECTION_FAILED"]
+        if notified:
+            status = f"notified: {notified['subject']}"
+        elif failed:
+            status = "collection failed: " + ", ".join(sorted({str(i["data"].get("category")) for i in failed}))
+        elif any(i["step"] == "TRANSFORMED" for i in items):
+            status = "transformed"
+        elif any(i["step"] == "COLLECTED" for i in items):
+            status = "collected"
+        else:
+            status = "requested"
+        started, ended = items[0]["at"], items[-1]["at"]
+        cities = (requested or {}).get("data", {}).get("cities") or sorted(
+            {i["subject"] for i in items if i["step"] in ("COLLECTED", "COLLECTION_FAILED") and i["subject"] != "-"}
+        )
+        runs.append(
+            {
+                "run_id": run_id,
+                "trigger": (requested or {}).get("data", {}).get("trigger"),
+                "cities": list(cities),
+                "status": status,
+                "started": started,
+                "ended": ended,
+                "duration_seconds": _seconds_between(started, ended),
+                "notified": notified is not None,
+            }
+        )
+    runs.sort(key=lambda run: run["started"], reverse=True)
+    return runs
+
+
+def audit_pipeline(target: Any, now: datetime | None = None) -> dict[str, Any]:
+    """Everything that should have happened and did not. `clean` is False when anything is unaccounted for."""
+    now = now or datetime.now(UTC)
+    steps = target.ledger.all_steps()
+    transformed = {item["subject"] for item in steps if item["step"] == "TRANSFORMED"}
+    never_transformed = []
+    for page in target.clients.s3.get_paginator("list_objects_v2").paginate(Bucket=target.bucket, Prefix=RAW_PREFIX):
+        for item in page.get("Contents", []):
+            if item["Key"] in transformed:
+                continue
+            age = now - item["LastModified"].astimezone(UTC)
+            if age > timedelta(minutes=2):  # younger ones may still be on their way
+                never_transformed.append(f"s3://{target.bucket}/{item['Key']} ({age.total_seconds():.0f}s old)")
+    never_notified = []
+    in_progress = []
+    for run in summarise_runs(steps):
+        if run["notified"]:
+            continue
+        started = datetime.fromisoformat(run["started"])
+        if now - started < IN_PROGRESS_GRACE:
+            in_progress.append(f"{run['run_id']} ({run['status']})")
+        else:
+            never_notified.append(f"{run['run_id']} ({run['status']}, started {run['started']})")
+    dlq_messages = []
+    for service, queue in target.queues.items():
+        depth = operations.dlq_depth(target.clients.sqs, service, queue.dlq_url, peek=False)
+        if depth.messages or depth.in_flight:
+            dlq_messages.append(
+                f"{service}: {depth.messages + depth.in_flight} message(s) in {queue.dlq_url}; "
+                f"`restaurant-pipeline dlq replay {service}`"
+            )
+    findings = {
+        "raw objects never transformed": never_transformed,
+        "runs never notified": never_notified,
+        "messages in dead-letter queues": dlq_messages,
+    }
+    return {
+        "clean": not any(findings.values()),
+        "findings": findings,
+        "in_progress": in_progress,
+        "ledger_steps": len(steps),
+    }
+
+
+def _seconds_between(start: str, end: str) -> float | None:
+    try:
+        return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    except ValueError:
+        return None

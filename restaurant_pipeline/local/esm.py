@@ -1,0 +1,233 @@
+"""An emulation of Lambda's SQS event source mapping, for running a handler against a queue on moto.
+
+What it reproduces (what the handlers rely on):
+- AWS-shaped SQS events: messageId, receiptHandle, body, attributes (ApproximateReceiveCount, SentTimestamp,
+  MessageGroupId for FIFO, ...), messageAttributes, md5OfBody, eventSource, eventSourceARN, awsRegion;
+- batch size and batching window;
+- ReportBatchItemFailures: records named in batchItemFailures stay on the queue, the others are deleted;
+  a handler that raises or overruns its timeout fails the whole batch;
+- visibility timeout, and redrive to the DLQ after maxReceiveCount (done by the queue itself, as on AWS);
+- a Lambda context whose remaining time honours the function timeout.
+
+One difference, on purpose: a failed message becomes visible again after `retry_delay_seconds` (a few seconds)
+instead of the queue's full visibility timeout (6 x the function timeout, up to an hour), so retries and DLQ
+moves happen while a person watches. The queue's own VisibilityTimeout is still what AWS would have.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+SQS_MAX_BATCH = 10
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that Powertools and the handlers read."""
+
+    function_name: str
+    timeout_seconds: int
+    memory_limit_in_mb: int = 512
+    region: str = "eu-west-3"
+    account_id: str = "123456789012"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return f"local/{self.aws_request_id}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass(frozen=True)
+class MappingSettings:
+    function_name: str
+    queue_url: str
+    queue_arn: str
+    timeout_seconds: int
+    batch_size: int = 10
+    batching_window_seconds: int = 0
+    memory_mb: int = 512
+    region: str = "eu-west-3"
+    fifo: bool = False
+    retry_delay_seconds: int = 3
+    poll_wait_seconds: int = 1
+
+
+@dataclass
+class BatchResult:
+    received: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    handler_error: str | None = None
+
+
+def load_handler(spec: str) -> Handler:
+    """'package.module:function' -> the function."""
+    module_name, _, function_name = spec.partition(":")
+    module = importlib.import_module(module_name)
+    handler: Handler = getattr(module, function_name)
+    return handler
+
+
+def to_lambda_record(message: dict[str, Any], settings: MappingSettings) -> dict[str, Any]:
+    attributes = dict(message.get("Attributes", {}))
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": attributes,
+        "messageAttributes": {
+            name: {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value.get("DataType", "String"),
+            }
+            for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": settings.queue_arn,
+        "awsRegion": settings.region,
+    }
+
+
+class EventSourceMapping:
+    """Polls one queue and invokes one handler like Lambda's SQS poller (one poller: concurrency 1)."""
+
+    def __init__(self, sqs: Any, handler: Handler, settings: MappingSettings) -> None:
+        self._sqs = sqs
+        self._handler = handler
+        self.settings = settings
+        self._stop = threading.Event()
+        self.invocations = 0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def run_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:  # keep polling: a poller never dies of one bad batch or a blip of the endpoint
+                log.exception("event source mapping %s: poll failed", self.settings.function_name)
+                self._stop.wait(1.0)
+
+    def receive_batch(self) -> list[dict[str, Any]]:
+        """Up to batch_size messages; with a batching window, gather until it closes or the batch is full."""
+        settings = self.settings
+        messages = self._receive(settings.batch_size, settings.poll_wait_seconds)
+        if not messages or settings.fifo:  # FIFO event sources have no batching window
+            return messages
+        window_ends = time.monotonic() + settings.batching_window_seconds
+        while len(messages) < settings.batch_size and not self._stop.is_set():
+            remaining = window_ends - time.monotonic()
+            if remaining <= 0:
+                break
+            wait = min(1, math.floor(remaining))
+            got = self._receive(settings.batch_size - len(messages), wait)
+            messages.extend(got)
+            if not got and wait == 0:
+                break
+        return messages
+
+    def _receive(self, count: int, wait_seconds: int) -> list[dict[str, Any]]:
+        response = self._sqs.receive_message(
+            QueueUrl=self.settings.queue_url,
+            MaxNumberOfMessages=min(SQS_MAX_BATCH, count),
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages: list[dict[str, Any]] = response.get("Messages", [])
+        return messages
+
+    def poll_once(self) -> BatchResult:
+        messages = self.receive_batch()
+        if not messages:
+            return BatchResult()
+        return self.invoke(messages)
+
+    def invoke(self, messages: list[dict[str, Any]]) -> BatchResult:
+        settings = self.settings
+        event = {"Records": [to_lambda_record(message, settings) for message in messages]}
+        context = LambdaContext(
+            function_name=settings.function_name,
+            timeout_seconds=settings.timeout_seconds,
+            memory_limit_in_mb=settings.memory_mb,
+            region=settings.region,
+        )
+        self.invocations += 1
+        result = BatchResult(received=len(messages))
+        failed_ids: set[str]
+        try:
+            response = self._handler(event, context)
+            failed_ids = {item["itemIdentifier"] for item in (response or {}).get("batchItemFailures", [])}
+            if context.get_remaining_time_in_millis() == 0:
+                result.handler_error = f"Task timed out after {settings.timeout_seconds} seconds"
+                failed_ids = {message["MessageId"] for message in messages}
+        except Exception as exc:  # an unhandled error fails the whole batch, as on AWS
+            result.handler_error = f"{exc.__class__.__name__}: {exc}"
+            log.error("function %s failed its batch: %s", settings.function_name, result.handler_error)
+            failed_ids = {message["MessageId"] for message in messages}
+        done = [message for message in messages if message["MessageId"] not in failed_ids]
+        retry = [message for message in messages if message["MessageId"] in failed_ids]
+        self._delete(done)
+        self._make_visible_soon(retry)
+        result.succeeded, result.failed = len(done), len(retry)
+        return result
+
+    def _delete(self, messages: list[dict[str, Any]]) -> None:
+        for start in range(0, len(messages), SQS_MAX_BATCH):
+            chunk = messages[start : start + SQS_MAX_BATCH]
+            self._sqs.delete_message_batch(
+                QueueUrl=self.settings.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
+
+    def _make_visible_soon(self, messages: list[dict[str, Any]]) -> None:
+        for start in range(0, len(messages), SQS_MAX_BATCH):
+            chunk = messages[start : start + SQS_MAX_BATCH]
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self.settings.queue_url,
+                Entries=[
+                    {
+                        "Id": str(i),
+                        "ReceiptHandle": m["ReceiptHandle"],
+                        "VisibilityTimeout": self.settings.retry_delay_seconds,
+                    }
+                    for i, m in enumerate(chunk)
+                ],
+            )

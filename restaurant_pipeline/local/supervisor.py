@@ -1,0 +1,319 @@
+"""The local stack: moto's server, the Places stub, one worker per route, the scheduler and the outbox.
+
+`restaurant-pipeline local up` runs `LocalStack.run()` in the foreground, or in a detached process
+(`python -m restaurant_pipeline.local.supervisor ...`) with --detach. It writes .pipeline/stack.json once
+everything is ready and removes it when stopped; `local down` sends it SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from contracts.events import SCHEDULER_SOURCE, CollectionRequested
+from restaurant_pipeline.aws import AwsClients
+from restaurant_pipeline.config import PipelineConfig, load_config
+from restaurant_pipeline.local import persistence
+from restaurant_pipeline.local.esm import MappingSettings
+from restaurant_pipeline.local.processes import (
+    free_port,
+    start_moto,
+    stop_process,
+    wait_for_http,
+)
+from restaurant_pipeline.local.stack import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    LOCAL_CREDENTIALS,
+    StackInfo,
+    StatePaths,
+    enable_bucket_events,
+    function_environment,
+    new_stack_info,
+    provision,
+)
+from restaurant_pipeline.topology import Route, Topology
+
+log = logging.getLogger("restaurant_pipeline.local")
+
+STUB_KEY = "local-places-stub-key"  # not a secret: the stub accepts any key but its "invalid" switch
+MAX_RESTARTS_PER_MINUTE = 5
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    state_dir: str
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    config_path: str | None = None
+    places_stub_port: int | None = None  # None: a free port
+    scheduler: bool = True
+    retry_delay_seconds: int = 3
+
+
+class _Worker:
+    def __init__(self, route: Route, env: dict[str, str], mapping: MappingSettings, log_file: Path) -> None:
+        self.route = route
+        self.env = env
+        self.mapping = mapping
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+        self.restarts: list[float] = []
+
+    def start(self) -> None:
+        output = open(self.log_file, "ab")  # noqa: SIM115 (owned by the child)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "restaurant_pipeline.local.worker",
+                "--handler",
+                self.route.handler,
+                "--mapping",
+                json.dumps(asdict(self.mapping)),
+            ],
+            env=self.env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        output.close()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid if self.process else 0
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+class LocalStack:
+    def __init__(self, options: StackOptions, config: PipelineConfig | None = None) -> None:
+        self.options = options
+        self.config = config or load_config(Path(options.config_path) if options.config_path else None)
+        self.state = StatePaths(Path(options.state_dir).resolve())
+        self.endpoint_url = f"http://{options.host}:{options.port}"
+        self._stop = threading.Event()
+        self._moto: subprocess.Popen[bytes] | None = None
+        self._stub: subprocess.Popen[bytes] | None = None
+        self._workers: dict[str, _Worker] = {}
+        self._threads: list[threading.Thread] = []
+        self.info: StackInfo | None = None
+        self.topology: Topology | None = None
+        self.clients = AwsClients(
+            region=self.config.aws.region, endpoint_url=self.endpoint_url, credentials=LOCAL_CREDENTIALS
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+    def start(self) -> StackInfo:
+        self.state.make()
+        self._moto = start_moto(self.options.host, self.options.port, self.state.logs / "moto.log")
+        info = new_stack_info(self.endpoint_url, self.state)
+        info.region = self.config.aws.region
+        info.schedule = self.config.schedule.expression
+        self.topology = provision(self.clients, self.config, info)
+        restored = persistence.restore(self.clients, self.state, info.bucket)
+        enable_bucket_events(self.clients.s3, info.bucket)
+        log.info("restored %(objects)d objects and %(items)d table items", restored)
+        api_key = os.environ.get("GOOGLE_PLACES_API_KEY", "")
+        if api_key:
+            info.places_api_base_url = os.environ.get("PLACES_API_BASE_URL", "https://places.googleapis.com")
+        else:
+            info.places_api_base_url = self._start_places_stub()
+            info.places_stub = True
+            api_key = STUB_KEY
+        environments = function_environment(self.config, self.topology, info, api_key)
+        for route in self.topology.routes:
+            queue = info.queues[route.service]
+            mapping = MappingSettings(
+                function_name=route.function_name,
+                queue_url=queue.url,
+                queue_arn=queue.arn,
+                timeout_seconds=route.timeout_seconds,
+                batch_size=route.batch_size,
+                batching_window_seconds=route.batching_window_seconds,
+                memory_mb=route.memory_mb,
+                region=info.region,
+                fifo=route.fifo,
+                retry_delay_seconds=self.options.retry_delay_seconds,
+            )
+            env = {**_base_environment(), **environments[route.service]}
+            worker = _Worker(route, env, mapping, self.state.logs / f"{route.service}.log")
+            worker.start()
+            self._workers[route.service] = worker
+        self._spawn(self._deliver_email, "outbox")
+        if self.options.scheduler:
+            self._spawn(self._schedule, "scheduler")
+        info.pids = {"supervisor": os.getpid(), **{name: w.pid for name, w in self._workers.items()}}
+        if self._moto:
+            info.pids["moto"] = self._moto.pid
+        if self._stub:
+            info.pids["places_stub"] = self._stub.pid
+        self.info = info
+        self._write_stack_file(info)
+        return info
+
+    def stop(self) -> None:
+        self._stop.set()
+        for worker in self._workers.values():
+            if worker.process:
+                worker.process.terminate()
+        for worker in self._workers.values():
+            if worker.process:
+                stop_process(worker.process, timeout=30)
+        for thread in self._threads:
+            thread.join(timeout=10)
+        if self.info and self._moto and self._moto.poll() is None:
+            self._drain_outbox_once()
+            try:
+                counts = persistence.snapshot(
+                    self.clients, self.state, self.info.bucket, [self.info.idempotency_table, self.info.ledger_table]
+                )
+                log.info("saved %(objects)d objects and %(items)d table items", counts)
+            except Exception:
+                log.exception("could not save the local state; the previous snapshot is kept")
+        if self._stub:
+            stop_process(self._stub)
+        if self._moto:
+            stop_process(self._moto)
+        self.state.stack_file.unlink(missing_ok=True)
+
+    def run(self) -> None:
+        """Start, then watch the workers until stopped (SIGTERM/SIGINT), restarting any that died."""
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        try:
+            self.start()
+            while not self._stop.wait(0.5):
+                self._restart_dead_workers()
+        finally:
+            self.stop()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._stop.set()
+
+    # -- pieces ---------------------------------------------------------------------------------------------
+    def _start_places_stub(self) -> str:
+        port = self.options.places_stub_port or free_port(self.options.host)
+        output = open(self.state.logs / "places-stub.log", "ab")  # noqa: SIM115 (owned by the child)
+        self._stub = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "restaurant_pipeline.places_stub",
+                "--host",
+                self.options.host,
+                "--port",
+                str(port),
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        output.close()
+        url = f"http://{self.options.host}:{port}"
+        wait_for_http(url + "/", self._stub)
+        return url
+
+    def _restart_dead_workers(self) -> None:
+        for name, worker in self._workers.items():
+            if worker.alive() or self._stop.is_set():
+                continue
+            now = time.monotonic()
+            worker.restarts = [t for t in worker.restarts if now - t < 60]
+            if len(worker.restarts) >= MAX_RESTARTS_PER_MINUTE:
+                continue  # crash loop: leave it down; `local status` shows it
+            code = worker.process.returncode if worker.process else None
+            log.warning("worker %s exited (%s); restarting it like Lambda would", name, code)
+            worker.restarts.append(now)
+            worker.start()
+            if self.info:
+                self.info.pids[name] = worker.pid
+                self._write_stack_file(self.info)
+
+    def _spawn(self, target: object, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
+        thread.start()
+        self._threads.append(thread)
+
+    def _deliver_email(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self._drain_outbox_once() == 0:
+                    self._stop.wait(0.5)
+            except Exception:
+                log.exception("outbox delivery failed; retrying")
+                self._stop.wait(2)
+
+    def _drain_outbox_once(self) -> int:
+        from restaurant_pipeline.local.outbox import drain_sns_capture
+
+        assert self.info is not None
+        return drain_sns_capture(self.clients.sqs, self.info.email_capture_queue_url, self.state.outbox)
+
+    def _schedule(self) -> None:
+        expression = self.config.schedule.parsed
+        next_fire = expression.next_after(datetime.now(UTC))
+        log.info("scheduler: %s, next run at %s", self.config.schedule.expression, next_fire.isoformat())
+        while not self._stop.wait(max(0.0, min(30.0, (next_fire - datetime.now(UTC)).total_seconds()))):
+            if datetime.now(UTC) < next_fire:
+                continue
+            request = CollectionRequested(cities=self.config.collection.city_names, trigger_source="schedule")
+            assert self.info is not None
+            entry = request.to_entry(self.info.event_bus, source=SCHEDULER_SOURCE)
+            try:
+                self.clients.events.put_events(Entries=[entry])
+                log.info("scheduler: Collection Requested for %s", ", ".join(request.cities))
+            except Exception:
+                log.exception("scheduler: could not publish Collection Requested")
+            next_fire = expression.next_after(datetime.now(UTC))
+
+    def _write_stack_file(self, info: StackInfo) -> None:
+        temporary = self.state.stack_file.with_suffix(".tmp")
+        temporary.write_text(info.to_json(), encoding="utf-8")
+        temporary.replace(self.state.stack_file)
+
+
+def _base_environment() -> dict[str, str]:
+    """The parent's environment minus anything that would point the functions elsewhere."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "TZ")
+    return {name: os.environ[name] for name in keep if name in os.environ}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the local stack in the foreground.")
+    parser.add_argument("--state-dir", required=True)
+    parser.add_argument("--host", default=DEFAULT_HOST)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--config")
+    parser.add_argument("--places-stub-port", type=int)
+    parser.add_argument("--no-scheduler", action="store_true")
+    parser.add_argument("--retry-delay-seconds", type=int, default=3)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    options = StackOptions(
+        state_dir=args.state_dir,
+        host=args.host,
+        port=args.port,
+        config_path=args.config,
+        places_stub_port=args.places_stub_port,
+        scheduler=not args.no_scheduler,
+        retry_delay_seconds=args.retry_delay_seconds,
+    )
+    LocalStack(options).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
