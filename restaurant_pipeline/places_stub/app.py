@@ -88,12 +88,12 @@ class StubState:
         """Count a request against the quotas; the period name ("minute"/"day") if it is over one."""
         settings = self.settings
         with self._lock:
-            if settings.quota_per_day is not None and self.accepted_today >= settings.quota_per_day:
+            if settings.per_day_quota is not None and self.accepted_today >= settings.per_day_quota:
                 self.throttled["day"] += 1
                 return "day"
             while self._window and self._window[0] <= now - settings.quota_window_seconds:
                 self._window.popleft()
-            if settings.quota_per_minute is not None and len(self._window) >= settings.quota_per_minute:
+            if settings.per_minute_quota is not None and len(self._window) >= settings.per_minute_quota:
                 self.throttled["minute"] += 1
                 return "minute"
             self._window.append(now)
@@ -148,8 +148,8 @@ def _fault_error(kind: str, settings: StubSettings) -> ApiError:
         "permission_denied": service_disabled,
         "unavailable": unavailable,
         "internal": internal,
-        "quota_minute": lambda: quota_exceeded("minute", settings.quota_per_minute or 600),
-        "quota_day": lambda: quota_exceeded("day", settings.quota_per_day or 100_000),
+        "quota_minute": lambda: quota_exceeded("minute", settings.per_minute_quota or 600),
+        "quota_day": lambda: quota_exceeded("day", settings.per_day_quota or 100_000),
         "bad_request": lambda: invalid_argument("Invalid JSON payload received."),
     }
     return errors[kind]()
@@ -197,11 +197,11 @@ async def _answer(
                 request.transport.abort()
             raise ConnectionResetError("stub: connection reset on purpose")
         return _json_error(_fault_error(fault.kind, settings), _retry_after(fault.kind, settings)), False
-    if settings.server_error_rate and state.draw() < settings.server_error_rate:
+    if settings.error_rate and state.draw() < settings.error_rate:
         return _json_error(unavailable() if state.draw() < 0.5 else internal()), False
     over = state.admit(arrived)
     if over is not None:
-        limit = settings.quota_per_day if over == "day" else settings.quota_per_minute
+        limit = settings.per_day_quota if over == "day" else settings.per_minute_quota
         return _json_error(quota_exceeded(over, limit or 0), _retry_after(f"quota_{over}", settings)), False
     try:
         mask = parse_field_mask(

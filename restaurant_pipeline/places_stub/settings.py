@@ -37,14 +37,14 @@ class StubSettings(BaseModel):
     invalid_key: bool = Field(default=False, description="Reject every API key (400 API_KEY_INVALID).")
     api_key: str | None = Field(default=None, description="If set, only this key is valid; any key otherwise.")
     api_disabled: bool = Field(default=False, description="Answer 403 PERMISSION_DENIED (API not enabled).")
-    server_error_rate: Annotated[float, Field(ge=0, le=1)] = Field(
+    error_rate: Annotated[float, Field(ge=0, le=1)] = Field(
         default=0.0, description="Share of searchText requests answered 500/503 (drawn from `seed`)."
     )
     latency_ms: Annotated[int, Field(ge=0, le=60_000)] = Field(default=0, description="Added to every answer.")
-    quota_per_minute: Annotated[int, Field(gt=0)] | None = Field(
+    per_minute_quota: Annotated[int, Field(gt=0)] | None = Field(
         default=None, description="Requests accepted in any sliding window of quota_window_seconds (None: no limit)."
     )
-    quota_per_day: Annotated[int, Field(gt=0)] | None = Field(
+    per_day_quota: Annotated[int, Field(gt=0)] | None = Field(
         default=None, description="Requests accepted since start or the last reset (None: no limit)."
     )
     quota_window_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
