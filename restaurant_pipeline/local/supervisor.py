@@ -175,7 +175,10 @@ class LocalStack:
         for thread in self._threads:
             thread.join(timeout=10)
         if self.info and self._moto and self._moto.poll() is None:
-            self._drain_outbox_once()
+            try:
+                self._drain_outbox_once()
+            except Exception:
+                log.exception("could not deliver the last emails to the outbox; they are lost with moto")
             try:
                 counts = persistence.snapshot(
                     self.clients, self.state, self.info.bucket, [self.info.idempotency_table, self.info.ledger_table]

@@ -1,0 +1,113 @@
+from pathlib import Path
+
+import pytest
+
+from restaurant_pipeline.config import ConfigError, load_config, parse_config
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_the_committed_pipeline_toml_gives_the_seed_defaults():
+    config = load_config(REPO_ROOT / "pipeline.toml", environ={})
+
+    assert config.collection.city_names == ["Paris"]
+    assert config.collection.max_restaurants == 20
+    assert config.schedule.expression == "cron(0 8 * * ? *)"
+    assert config.retries.max_receive_count == 3
+    assert config.timeouts.collector == 300
+
+
+def test_no_file_at_all_gives_the_same_configuration_as_the_committed_file():
+    assert parse_config({}) == load_config(REPO_ROOT / "pipeline.toml", environ={})
+
+
+def test_unknown_key_is_named_with_the_allowed_keys():
+    with pytest.raises(ConfigError) as error:
+        parse_config({"collection": {"citys": ["Paris"]}})
+
+    message = str(error.value)
+    assert "collection.citys: unknown key" in message
+    assert "cities" in message and "max_restaurants" in message
+
+
+def test_unknown_city_field_is_named_with_the_allowed_fields():
+    with pytest.raises(ConfigError) as error:
+        parse_config({"collection": {"cities": ["Paris", {"name": "Lyon", "population": 5}]}})
+
+    message = str(error.value)
+    assert "collection.cities.1.population: unknown key" in message
+    assert "name, max_restaurants, query, language" in message
+
+
+@pytest.mark.parametrize(
+    ("expression", "hint"),
+    [
+        ("every day at 8", "cron(...) or rate(...)"),
+        ("cron(0 8 * * *)", "six fields"),
+        ("cron(0 8 * * MON *)", "exactly one of day-of-month and day-of-week"),
+        ("rate(1 hours)", "rate(1 hour)"),
+        ("rate(0 minutes)", "positive number"),
+        ("rate(5 weeks)", "minute(s), hour(s) or day(s)"),
+    ],
+)
+def test_invalid_schedule_expression_says_what_is_allowed(expression, hint):
+    with pytest.raises(ConfigError) as error:
+        parse_config({"schedule": {"expression": expression}})
+
+    assert "schedule.expression" in str(error.value)
+    assert hint in str(error.value)
+
+
+def test_negative_count_names_key_value_and_bound():
+    with pytest.raises(ConfigError) as error:
+        parse_config({"collection": {"max_restaurants": -5}})
+
+    assert "collection.max_restaurants = -5: Input should be greater than 0" in str(error.value)
+
+
+def test_malformed_email_is_rejected_with_an_example():
+    with pytest.raises(ConfigError) as error:
+        parse_config({"notifications": {"email": "not-an-email"}})
+
+    assert "notifications.email = 'not-an-email'" in str(error.value)
+    assert "data-team@example.com" in str(error.value)
+
+
+def test_field_mask_without_next_page_token_is_refused():
+    with pytest.raises(ConfigError, match="nextPageToken"):
+        parse_config({"places": {"field_mask": ["places.id", "places.displayName"]}})
+
+
+def test_environment_overrides_win_over_the_file(tmp_path):
+    path = tmp_path / "pipeline.toml"
+    path.write_text('[collection]\ncities = ["Paris"]\n[schedule]\nexpression = "cron(0 8 * * ? *)"\n')
+
+    config = load_config(
+        path,
+        environ={
+            "PIPELINE__COLLECTION__CITIES": '["Lyon", "Lille"]',
+            "PIPELINE__SCHEDULE__EXPRESSION": "rate(12 hours)",
+            "UNRELATED": "x",
+        },
+    )
+
+    assert config.collection.city_names == ["Lyon", "Lille"]
+    assert config.schedule.parsed.rate_seconds == 12 * 3600
+
+
+def test_malformed_override_name_is_explained(tmp_path):
+    with pytest.raises(ConfigError, match="PIPELINE__<SECTION>__<KEY>"):
+        load_config(None, environ={"PIPELINE__MAX_RESTAURANTS": "5"})
+
+
+def test_toml_syntax_error_names_the_file(tmp_path):
+    path = tmp_path / "pipeline.toml"
+    path.write_text("[collection\ncities = 1\n")
+
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(path, environ={})
+
+
+def test_nlp_adds_reviews_to_the_field_mask_only_when_enabled():
+    assert "places.reviews" not in parse_config({}).effective_field_mask
+    assert "places.reviews" in parse_config({"nlp": {"enabled": True}}).effective_field_mask
