@@ -46,3 +46,12 @@ def test_duckdb_reads_a_place_line_with_the_declared_types(tmp_path):
         f"from read_json('{path}', format='newline_delimited', columns={duckdb_columns_struct()})"
     ).fetchone()
     assert row == ("Chez A", 4.5, 12, "Paris", ["restaurant"])
+
+
+def test_dbt_macro_is_generated_from_the_declared_columns():
+    from pathlib import Path
+
+    from services.transformer.raw_schema import DBT_MACRO_PATH, render_dbt_macro
+
+    committed = (Path(__file__).resolve().parents[3] / "dbt" / DBT_MACRO_PATH).read_text(encoding="utf-8")
+    assert committed == render_dbt_macro(), "run: .venv/bin/python -m services.transformer.raw_schema"

@@ -1,0 +1,70 @@
+{#- Every warehouse difference of the project, as adapter.dispatch macros (duckdb__ = local, athena__ = AWS). -#}
+
+{#- The raw places relation behind source('raw', 'places').
+    Athena: a Glue table created by the CDK stack over validated/places/ (partition projection on dt): nothing to do.
+    DuckDB: a view over the same S3 objects read through httpfs with the declared column types. -#}
+{% macro create_raw_places_relation() %}
+  {{ return(adapter.dispatch('create_raw_places_relation')()) }}
+{% endmacro %}
+
+{% macro default__create_raw_places_relation() %}{% endmacro %}
+
+{% macro duckdb__create_raw_places_relation() %}
+  {%- set source_relation = source('raw', 'places') -%}
+  {%- set location = raw_places_location() -%}
+  {%- set pattern = location ~ 'dt=*/*.jsonl.gz' -%}
+  {%- set found = 1 -%}
+  {%- if execute -%}
+    {%- set found = run_query("select count(*) from glob('" ~ pattern ~ "')").columns[0].values()[0] -%}
+  {%- endif %}
+  create schema if not exists {{ source_relation.schema }};
+  create or replace view {{ source_relation }} as
+  {% if found > 0 -%}
+  select * from read_json(
+      '{{ pattern }}',
+      format = 'newline_delimited',
+      columns = {{ raw_places_duckdb_columns() }},
+      hive_partitioning = true,
+      hive_types = {'dt': 'VARCHAR'}
+  )
+  {%- else -%}
+  {#- No object yet: an empty relation with the same columns, so docs and freshness still work. -#}
+  select * from read_json('[]', columns = {{ raw_places_duckdb_columns() }}) cross join (select ''::varchar as dt) where false
+  {%- endif %}
+{% endmacro %}
+
+{% macro raw_places_location() %}
+  {%- set bucket = var('bucket', env_var('BUCKET_NAME', 'restaurant-pipeline-local')) -%}
+  {{ return('s3://' ~ bucket ~ '/validated/places/') }}
+{% endmacro %}
+
+{#- ISO 8601 text (with Z or an offset) to a UTC timestamp without zone (what Iceberg and DuckDB both store). -#}
+{% macro iso_timestamp(expression) %}
+  {{ return(adapter.dispatch('iso_timestamp')(expression)) }}
+{% endmacro %}
+
+{% macro default__iso_timestamp(expression) -%}
+  cast(cast({{ expression }} as timestamp with time zone) at time zone 'UTC' as timestamp)
+{%- endmacro %}
+
+{% macro athena__iso_timestamp(expression) -%}
+  cast(from_iso8601_timestamp({{ expression }}) at time zone 'UTC' as timestamp(6))
+{%- endmacro %}
+
+{#- The day before a DATE expression, as a DATE. -#}
+{% macro previous_day(expression) %}
+  {{ return(adapter.dispatch('previous_day')(expression)) }}
+{% endmacro %}
+
+{% macro default__previous_day(expression) -%}
+  cast({{ expression }} - interval 1 day as date)
+{%- endmacro %}
+
+{% macro athena__previous_day(expression) -%}
+  date_add('day', -1, {{ expression }})
+{%- endmacro %}
+
+{#- A floating point division that yields null on a zero denominator. -#}
+{% macro safe_ratio(numerator, denominator) -%}
+  cast({{ numerator }} as double) / nullif(cast({{ denominator }} as double), 0)
+{%- endmacro %}

@@ -1,0 +1,94 @@
+{{ config(unique_key=['city', 'summary_date']) }}
+-- Per city and collection day: restaurants seen, new, closed, ratings and price level mix.
+-- Incremental: recomputes only the days being built; the previous day's count comes from this table's own
+-- row for that single day (for the day-over-day drop warning).
+with
+
+snapshots as (
+
+    select * from {{ ref('restaurant_daily_snapshots') }}
+    where {{ in_batch_days('snapshot_date') }}
+
+),
+
+restaurants as (
+
+    select place_id, first_seen_date from {{ ref('restaurants') }}
+
+),
+
+daily as (
+
+    select
+        s.city,
+        s.snapshot_date as summary_date,
+        cast(count(*) as bigint) as restaurants_seen,
+        cast(sum(case when r.first_seen_date = s.snapshot_date then 1 else 0 end) as bigint) as new_restaurants,
+        cast(sum(case when s.business_status = 'CLOSED_PERMANENTLY' then 1 else 0 end) as bigint) as closed_restaurants,
+        avg(s.rating) as average_rating,
+        {{ safe_ratio(
+            'sum(case when s.user_rating_count is not null then s.rating * s.user_rating_count end)',
+            'sum(case when s.rating is not null then s.user_rating_count end)'
+        ) }} as weighted_rating,
+        cast(sum(case when s.price_level = 'free' then 1 else 0 end) as bigint) as price_free,
+        cast(sum(case when s.price_level = 'inexpensive' then 1 else 0 end) as bigint) as price_inexpensive,
+        cast(sum(case when s.price_level = 'moderate' then 1 else 0 end) as bigint) as price_moderate,
+        cast(sum(case when s.price_level = 'expensive' then 1 else 0 end) as bigint) as price_expensive,
+        cast(sum(case when s.price_level = 'very_expensive' then 1 else 0 end) as bigint) as price_very_expensive,
+        sum(case when s.price_level is null or s.price_level = 'unspecified' then 1 else 0 end) as price_unknown
+
+    from snapshots as s
+    left join restaurants as r on s.place_id = r.place_id
+    group by s.city, s.snapshot_date
+
+),
+
+{% if is_incremental() %}
+previous_days as (
+
+    select city, summary_date, restaurants_seen
+    from {{ this }}
+    where summary_date in (select {{ previous_day('summary_date') }} from daily)
+
+),
+{% endif %}
+
+with_previous as (
+
+    select
+        d.*,
+        {% if is_incremental() %}
+        coalesce(p.restaurants_seen, b.restaurants_seen) as previous_day_restaurants_seen
+        {% else %}
+        b.restaurants_seen as previous_day_restaurants_seen
+        {% endif %}
+
+    from daily as d
+    -- the previous day may be in this batch (b) or already in the table (p)
+    left join daily as b
+        on b.city = d.city and b.summary_date = {{ previous_day('d.summary_date') }}
+    {% if is_incremental() %}
+    left join previous_days as p
+        on p.city = d.city and p.summary_date = {{ previous_day('d.summary_date') }}
+    {% endif %}
+
+)
+
+select
+    city,
+    summary_date,
+    restaurants_seen,
+    new_restaurants,
+    closed_restaurants,
+    average_rating,
+    weighted_rating,
+    price_free,
+    price_inexpensive,
+    price_moderate,
+    price_expensive,
+    price_very_expensive,
+    price_unknown,
+    previous_day_restaurants_seen,
+    '{{ invocation_id }}' as dbt_invocation_id
+
+from with_previous

@@ -1,0 +1,77 @@
+-- One row per place per collection day: typed and renamed; when several raw objects of the same day hold a
+-- place, the latest object wins. Reads only the days being built (var dts), so history is never re-read.
+with
+
+source as (
+
+    select * from {{ source('raw', 'places') }}
+    where {{ in_batch_partitions('dt') }}
+
+),
+
+renamed as (
+
+    select
+        id as place_id,
+        cast(dt as date) as collection_date,
+        displayName.text as name,
+        displayName.languageCode as name_language,
+        formattedAddress as formatted_address,
+        location.latitude as latitude,
+        location.longitude as longitude,
+        rating,
+        userRatingCount as user_rating_count,
+        lower(replace(priceLevel, 'PRICE_LEVEL_', '')) as price_level,
+        businessStatus as business_status,
+        primaryType as primary_type,
+        googleMapsUri as google_maps_uri,
+        "_collection".run_id as run_id,
+        coalesce("_collection".city, 'unknown') as city,
+        "_collection".trigger_source as trigger_source,
+        {{ iso_timestamp('"_collection".collected_at') }} as collected_at,
+        "_source".key as source_key,
+        "_source".line as source_line,
+        cast("_source".loaded_at as timestamp) as loaded_at
+
+    from source
+
+),
+
+ranked as (
+
+    select
+        *,
+        -- dense_rank, not row_number: duplicates inside one object survive, so the unique test catches them
+        dense_rank() over (
+            partition by place_id, collection_date
+            order by loaded_at desc, source_key desc
+        ) as object_rank
+
+    from renamed
+
+)
+
+select
+    place_id,
+    collection_date,
+    name,
+    name_language,
+    formatted_address,
+    latitude,
+    longitude,
+    rating,
+    user_rating_count,
+    price_level,
+    business_status,
+    primary_type,
+    google_maps_uri,
+    run_id,
+    city,
+    trigger_source,
+    collected_at,
+    source_key,
+    source_line,
+    loaded_at
+
+from ranked
+where object_rank = 1
