@@ -1,0 +1,210 @@
+"""The local stack's email: what SNS would send, captured as RFC 5322 .eml files under .pipeline/outbox/.
+
+Locally the SNS topic delivers to an SQS capture queue (SNS -> SQS works on moto). `drain_sns_capture`
+turns each notification into one .eml file (deleting the SQS message only once the file is written, and
+never writing the same SNS MessageId twice); `read_outbox` and `show_outbox` read them back for
+`restaurant-pipeline outbox [--last]`.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import email.utils
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+DEFAULT_FROM = "restaurant-pipeline (local SNS) <no-reply@localhost>"
+DEFAULT_TO = "subscribers@localhost"
+MESSAGE_ID_HEADER = "X-SNS-Message-Id"
+RECEIVE_BATCH = 10
+RFC_LINE_LIMIT = 998
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    path: Path
+    subject: str
+    sent_at: datetime
+    sender: str
+    to: str
+    message_id: str
+    body: str
+
+
+def _safe_id(message_id: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", message_id.strip())
+    if not safe:
+        raise ValueError("an email needs a message id (the SNS MessageId)")
+    return safe
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def find_eml(outbox_dir: Path, message_id: str) -> Path | None:
+    """The file already written for this SNS MessageId, if any."""
+    matches = sorted(Path(outbox_dir).glob(f"*-{_safe_id(message_id)}.eml"))
+    return matches[0] if matches else None
+
+
+def write_eml(
+    outbox_dir: Path,
+    subject: str,
+    body: str,
+    message_id: str,
+    sent_at: datetime,
+    to: str = DEFAULT_TO,
+    sender: str = DEFAULT_FROM,
+) -> Path:
+    """Write one RFC 5322 message (text/plain, utf-8); returns its path. Never writes a MessageId twice:
+    if a file for it exists, that file's path is returned and nothing is written."""
+    outbox_dir = Path(outbox_dir)
+    outbox_dir.mkdir(parents=True, exist_ok=True)
+    existing = find_eml(outbox_dir, message_id)
+    if existing is not None:
+        return existing
+    sent_at = _utc(sent_at)
+    message = EmailMessage(policy=email.policy.SMTP)  # CRLF line endings, as RFC 5322 wants
+    message["Subject"] = subject
+    message["Date"] = email.utils.format_datetime(sent_at)
+    message["From"] = sender
+    message["To"] = to
+    message["Message-ID"] = f"<{_safe_id(message_id)}@sns.local>"
+    message[MESSAGE_ID_HEADER] = message_id
+    long_lines = any(len(line.encode("utf-8")) > RFC_LINE_LIMIT for line in body.splitlines())
+    # 8bit keeps the file readable with `cat`; quoted-printable only when a line is too long for 8bit.
+    message.set_content(body, subtype="plain", charset="utf-8", cte="quoted-printable" if long_lines else "8bit")
+    name = f"{sent_at:%Y%m%dT%H%M%S.%fZ}-{_safe_id(message_id)}.eml"
+    path = outbox_dir / name
+    partial = outbox_dir / f".{name}.partial"
+    partial.write_bytes(message.as_bytes())
+    os.replace(partial, path)  # atomic: a crash never leaves half a message under the final name
+    return path
+
+
+def read_eml(path: Path) -> OutboxMessage:
+    message = BytesParser(policy=email.policy.default).parsebytes(Path(path).read_bytes())
+    date = message.get("Date")
+    try:
+        sent_at = _utc(email.utils.parsedate_to_datetime(str(date))) if date else None
+    except (TypeError, ValueError):
+        sent_at = None
+    if sent_at is None:
+        sent_at = datetime.fromtimestamp(Path(path).stat().st_mtime, UTC)
+    part = message.get_body(preferencelist=("plain",))
+    body = part.get_content() if part is not None else ""
+    return OutboxMessage(
+        path=Path(path),
+        subject=str(message.get("Subject", "")),
+        sent_at=sent_at,
+        sender=str(message.get("From", "")),
+        to=str(message.get("To", "")),
+        message_id=str(message.get(MESSAGE_ID_HEADER) or message.get("Message-ID", "")),
+        body=body.replace("\r\n", "\n"),
+    )
+
+
+def read_outbox(outbox_dir: Path) -> list[OutboxMessage]:
+    """Every captured email, oldest first."""
+    folder = Path(outbox_dir)
+    if not folder.is_dir():
+        return []
+    messages = [read_eml(path) for path in folder.glob("*.eml")]
+    return sorted(messages, key=lambda m: (m.sent_at, m.path.name))
+
+
+def _from_sqs(message: dict[str, Any]) -> tuple[str, str, str, datetime]:
+    """(message id, subject, body, sent at) of an SNS notification delivered to SQS."""
+    body = message.get("Body", "")
+    try:
+        notification = json.loads(body)
+    except json.JSONDecodeError:
+        notification = None
+    if isinstance(notification, dict) and notification.get("Type") == "Notification" and "Message" in notification:
+        timestamp = notification.get("Timestamp")
+        sent_at = datetime.fromisoformat(timestamp) if timestamp else datetime.now(UTC)
+        return (
+            str(notification.get("MessageId") or message["MessageId"]),
+            str(notification.get("Subject") or "(no subject)"),
+            str(notification["Message"]),
+            sent_at,
+        )
+    # Raw message delivery (or anything else): keep it, under the SQS message id.
+    sent_ms = message.get("Attributes", {}).get("SentTimestamp")
+    sent_at = datetime.fromtimestamp(int(sent_ms) / 1000, UTC) if sent_ms else datetime.now(UTC)
+    return str(message["MessageId"]), "(no subject: raw message delivery)", str(body), sent_at
+
+
+def drain_sns_capture(
+    sqs_client: Any,
+    queue_url: str,
+    outbox_dir: Path,
+    to: str = DEFAULT_TO,
+    wait_seconds: int = 0,
+) -> int:
+    """Move every notification waiting in the capture queue into the outbox. Returns the new files written.
+
+    A message is deleted only after its file exists; a redelivered message (same SNS MessageId) is deleted
+    without writing a second file.
+    """
+    written = 0
+    while True:
+        response = sqs_client.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=RECEIVE_BATCH,
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["SentTimestamp"],
+        )
+        messages = response.get("Messages", [])
+        if not messages:
+            return written
+        for message in messages:
+            message_id, subject, body, sent_at = _from_sqs(message)
+            if find_eml(outbox_dir, message_id) is None:
+                write_eml(Path(outbox_dir), subject, body, message_id, sent_at, to=to)
+                written += 1
+            sqs_client.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        wait_seconds = 0  # only the first receive waits
+
+
+def render_outbox(messages: list[OutboxMessage]) -> str:
+    """Emails as a person reads them in a terminal: headers, then the body."""
+    blocks = []
+    for index, message in enumerate(messages, start=1):
+        rule = f"── {index}/{len(messages)} · {message.sent_at:%Y-%m-%d %H:%M:%S} UTC "
+        blocks.append(
+            "\n".join(
+                [
+                    rule.ljust(100, "─"),
+                    f"From:    {message.sender}",
+                    f"To:      {message.to}",
+                    f"Subject: {message.subject}",
+                    f"File:    {message.path}",
+                    "",
+                    message.body.rstrip(),
+                ]
+            )
+        )
+    return "\n\n".join(blocks) + "\n"
+
+
+def show_outbox(outbox_dir: Path, last: bool = False) -> str:
+    """The text of `restaurant-pipeline outbox [--last]`."""
+    messages = read_outbox(outbox_dir)
+    if not messages:
+        return (
+            f"No email in {outbox_dir} yet. One arrives when a run finishes: "
+            "`restaurant-pipeline run --wait`, or `restaurant-pipeline demo`.\n"
+        )
+    if last:
+        return render_outbox(messages[-1:])
+    header = f"{len(messages)} email(s) in {outbox_dir}, oldest first (`--last` for the newest only)\n\n"
+    return header + render_outbox(messages)

@@ -1,0 +1,275 @@
+"""Adapters: the only notifier code that talks to AWS. Each takes its boto3 client as an argument.
+
+- SnsEmailSender: publishes an Email to the SNS topic.
+- OnceOnlyEmailSender: wraps it in Powertools idempotency (DynamoDB, key = run id + outcome), so a duplicate
+  or replayed event does not send again, and a failed publish leaves no record (the retry sends).
+- RunOutcomeStore: each city's terminal outcome of a run, in the run ledger table (newest event wins).
+- RepeatFailureStore: the last full email per failure fingerprint, in the idempotency table.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+from contracts.envelope import ContractError
+from contracts.events import CollectionFailed, TransformCompleted
+from services.common.ledger import run_key
+from services.notifier.emails import Email
+from services.notifier.outcomes import (
+    CityOutcome,
+    Delivery,
+    NotifierEvent,
+    OutcomeKind,
+    RepeatState,
+    RunRecords,
+)
+
+log = logging.getLogger(__name__)
+
+SERVICE = "notifier"
+CITY_OUTCOME_STEP = "CITY_OUTCOME"
+NOTIFIED_STEP = "NOTIFIED"
+REQUESTED_STEP = "REQUESTED"
+# Longer than an SQS DLQ can keep a message (14 days): a replay from the DLQ still finds the record.
+EMAIL_IDEMPOTENCY_TTL = timedelta(days=15)
+EMAIL_KEY_PREFIX = "notifier-email"
+REPEAT_KEY_PREFIX = "notifier-repeat#"
+
+_EVENT_MODELS: Mapping[str, type[TransformCompleted] | type[CollectionFailed]] = {
+    TransformCompleted.DETAIL_TYPE: TransformCompleted,
+    CollectionFailed.DETAIL_TYPE: CollectionFailed,
+}
+
+
+def _timestamp(moment: datetime) -> str:
+    """Fixed-width UTC text, so that DynamoDB's string comparison orders moments correctly."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _is_conditional_failure(exc: Exception) -> bool:
+    response = getattr(exc, "response", None) or {}
+    return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+class SnsEmailSender:
+    def __init__(self, sns_client: Any, topic_arn: str) -> None:
+        self._client = sns_client
+        self._topic_arn = topic_arn
+
+    def send(self, email: Email) -> str:
+        """Publish; returns the SNS MessageId. Any failure raises (the record is retried)."""
+        response = self._client.publish(TopicArn=self._topic_arn, Subject=email.subject, Message=email.body)
+        return str(response["MessageId"])
+
+
+class EmailInProgressError(RuntimeError):
+    """Another invocation is sending this (run, outcome) right now. Retried: it then finds the result."""
+
+
+class OnceOnlyEmailSender:
+    """One publish per (run id, outcome), whatever the number of deliveries or replays."""
+
+    def __init__(
+        self,
+        sender: SnsEmailSender,
+        dynamodb_client: Any,
+        table_name: str,
+        expires_after: timedelta = EMAIL_IDEMPOTENCY_TTL,
+    ) -> None:
+        self._sender = sender
+        self._config = IdempotencyConfig(
+            event_key_jmespath="[run_id, outcome]",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=int(expires_after.total_seconds()),
+            response_hook=_mark_duplicate,
+        )
+        persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb_client)
+        self._publish_once = idempotent_function(
+            data_keyword_argument="notification",
+            persistence_store=persistence,
+            config=self._config,
+            key_prefix=EMAIL_KEY_PREFIX,
+        )(self._publish)
+
+    def register_lambda_context(self, context: Any) -> None:
+        """Lets an interrupted send expire with the invocation instead of blocking for the TTL."""
+        self._config.register_lambda_context(context)
+
+    def send_once(self, run_id: str, outcome: str, email: Email) -> Delivery:
+        notification = {"run_id": run_id, "outcome": outcome, "subject": email.subject, "body": email.body}
+        try:
+            result = self._publish_once(notification=notification)
+        except IdempotencyAlreadyInProgressError:
+            raise EmailInProgressError(
+                f"the email for run {run_id} ({outcome}) is being sent by another invocation; "
+                "this message is retried and will then find it sent"
+            ) from None
+        return Delivery(
+            message_id=str(result["message_id"]),
+            sent_at=str(result["sent_at"]),
+            duplicate=bool(result.get("duplicate", False)),
+        )
+
+    def _publish(self, notification: dict[str, str]) -> dict[str, Any]:
+        message_id = self._sender.send(Email(notification["subject"], notification["body"]))
+        return {"message_id": message_id, "sent_at": _timestamp(datetime.now(UTC))}
+
+
+def _mark_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
+    if isinstance(response, dict):
+        return {**response, "duplicate": True}
+    return response
+
+
+class RunOutcomeStore:
+    """Items "CITY_OUTCOME#<city>" in the run ledger (pk RUN#<run id>), beside the other services' steps.
+
+    Unlike RunLedger.record (first write wins, failures swallowed), this store must be right to decide when
+    a run is complete: the newest event of a city wins, and any failure raises so the record is retried.
+    """
+
+    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
+        self._client = dynamodb_client
+        self._table = table_name
+
+    def record(self, run_id: str, outcome: CityOutcome) -> bool:
+        """True when stored; False when a newer (or the same) event of that city is already there."""
+        if outcome.city is None:
+            raise ValueError("only a run city's outcome can be recorded")
+        event = outcome.event
+        produced_at = _timestamp(outcome.produced_at)
+        item = {
+            "pk": {"S": run_key(run_id)},
+            "sk": {"S": f"{CITY_OUTCOME_STEP}#{outcome.city}"},
+            "run_id": {"S": run_id},
+            "step": {"S": CITY_OUTCOME_STEP},
+            "subject": {"S": outcome.city},
+            "service": {"S": SERVICE},
+            "at": {"S": datetime.now(UTC).isoformat()},
+            "data": {
+                "S": json.dumps(
+                    {"outcome": outcome.kind, "detail_type": event.DETAIL_TYPE, "event_id": outcome.event_id},
+                    sort_keys=True,
+                )
+            },
+            "produced_at": {"S": produced_at},
+            "event": {"S": event.detail_json()},
+        }
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(sk) OR produced_at < :produced_at",
+                ExpressionAttributeValues={":produced_at": {"S": produced_at}},
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def load(self, run_id: str) -> RunRecords:
+        records = RunRecords()
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": run_key(run_id)}},
+            "ConsistentRead": True,  # read our own write, and the concurrent invocation's
+        }
+        while True:
+            page = self._client.query(**kwargs)
+            for item in page.get("Items", []):
+                self._add(records, item)
+            if "LastEvaluatedKey" not in page:
+                return records
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    @staticmethod
+    def _add(records: RunRecords, item: Mapping[str, Any]) -> None:
+        step = item.get("step", {}).get("S")
+        subject = item.get("subject", {}).get("S", "")
+        data = json.loads(item.get("data", {}).get("S") or "{}")
+        if step == CITY_OUTCOME_STEP:
+            model = _EVENT_MODELS.get(data.get("detail_type", ""))
+            if model is None or "event" not in item:
+                raise ContractError(f"ledger item {item['sk']['S']} of run {item['pk']['S']} has no known event")
+            event: NotifierEvent = model.parse_detail(item["event"]["S"])
+            kind: OutcomeKind = data["outcome"]
+            records.outcomes[subject.casefold()] = CityOutcome(subject, kind, event)
+        elif step == NOTIFIED_STEP:
+            records.notified[subject] = str(data.get("message_id", ""))
+        elif step == REQUESTED_STEP and "at" in item:
+            try:
+                records.requested_at = datetime.fromisoformat(item["at"]["S"])
+            except ValueError:
+                log.warning("ledger REQUESTED item of %s has an unreadable time", item["pk"]["S"])
+
+
+class RepeatFailureStore:
+    """Per failure fingerprint: which run got the full email, when, and how many times it happened since.
+
+    Items live in the idempotency table (pk "id" = "notifier-repeat#<fingerprint>") with an `expiration`
+    (epoch seconds) so the table's TTL removes them once the window is over.
+    """
+
+    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
+        self._client = dynamodb_client
+        self._table = table_name
+
+    def get(self, fingerprint: str) -> RepeatState | None:
+        response = self._client.get_item(
+            TableName=self._table, Key={"id": {"S": REPEAT_KEY_PREFIX + fingerprint}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        if not item:
+            return None
+        return RepeatState(
+            fingerprint=fingerprint,
+            first_run_id=item["first_run_id"]["S"],
+            first_sent_at=datetime.fromisoformat(item["first_sent_at"]["S"].replace("Z", "+00:00")),
+            count=int(item["count"]["N"]),
+            last_run_id=item.get("last_run_id", {}).get("S", item["first_run_id"]["S"]),
+        )
+
+    def remember_full(self, fingerprint: str, run_id: str, sent_at: datetime, window: timedelta) -> None:
+        expiration = int((sent_at + window + timedelta(days=1)).timestamp())
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                "id": {"S": REPEAT_KEY_PREFIX + fingerprint},
+                "first_run_id": {"S": run_id},
+                "first_sent_at": {"S": _timestamp(sent_at)},
+                "last_run_id": {"S": run_id},
+                "count": {"N": "1"},
+                "expiration": {"N": str(expiration)},
+            },
+        )
+
+    def count_repeat(self, fingerprint: str, run_id: str) -> None:
+        """One more occurrence, unless this run was already counted (a retry)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"id": {"S": REPEAT_KEY_PREFIX + fingerprint}},
+                UpdateExpression="ADD #count :one SET last_run_id = :run",
+                ConditionExpression="attribute_exists(id) AND last_run_id <> :run",
+                ExpressionAttributeNames={"#count": "count"},
+                ExpressionAttributeValues={":one": {"N": "1"}, ":run": {"S": run_id}},
+            )
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise

@@ -1,0 +1,103 @@
+"""Lambda entry point of the notifier: SQS batch of EventBridge events -> one email per run outcome.
+
+Thin: parse each record, call Notifier.notify, map the result to logs and metrics. A record that fails
+(malformed body, SNS or DynamoDB error) is reported in batchItemFailures and retried by SQS, then moved to
+the DLQ after MAX_RECEIVE_COUNT receives; the other records of the batch are unaffected.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from contracts.envelope import ContractError
+from services.common.ledger import RunLedger
+from services.common.observability import observability
+from services.notifier.adapters import (
+    OnceOnlyEmailSender,
+    RepeatFailureStore,
+    RunOutcomeStore,
+    SnsEmailSender,
+)
+from services.notifier.outcomes import parse_notifier_event
+from services.notifier.service import Notifier
+from services.notifier.settings import NotifierSettings
+
+SERVICE = "notifier"
+obs = observability(SERVICE)
+logger, metrics, tracer = obs.logger, obs.metrics, obs.tracer
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+_METRIC_BY_ACTION = {
+    "sent": "EmailsSent",
+    "summarised": "RepeatSummariesSent",
+    "duplicate": "DuplicateEmailsSkipped",
+    "already_notified": "DuplicateEmailsSkipped",
+    "waiting": "RunsWaitingForCities",
+    "not_final": "RetryableFailuresIgnored",
+}
+
+
+@lru_cache(maxsize=1)
+def _components() -> tuple[Notifier, OnceOnlyEmailSender]:
+    """Built once per execution environment, from the environment (the edge)."""
+    settings = NotifierSettings.from_env()
+    dynamodb = boto3.client("dynamodb")
+    once = OnceOnlyEmailSender(
+        SnsEmailSender(boto3.client("sns"), settings.topic_arn), dynamodb, settings.idempotency_table_name
+    )
+    notifier = Notifier(
+        outcomes=RunOutcomeStore(dynamodb, settings.ledger_table_name),
+        repeats=RepeatFailureStore(dynamodb, settings.idempotency_table_name),
+        email=once,
+        ledger=RunLedger(dynamodb, settings.ledger_table_name, on_failure=_count_ledger_failure),
+        log_location=settings.log_location,
+        max_receive_count=settings.max_receive_count,
+        repeat_window=settings.repeat_failure_window,
+    )
+    return notifier, once
+
+
+def _count_ledger_failure(exc: Exception) -> None:
+    metrics.add_metric(name="LedgerWriteFailures", unit=MetricUnit.Count, value=1)
+
+
+def record_handler(record: SQSRecord) -> None:
+    try:
+        event = parse_notifier_event(record.body)
+    except ContractError as exc:
+        logger.error("malformed message: it will be retried, then land in the DLQ", extra={"error": str(exc)})
+        metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=1)
+        raise
+    logger.set_correlation_id(event.run_id)
+    notifier, _ = _components()
+    result = notifier.notify(event)
+    logger.info(
+        f"notifier: {result.action}",
+        extra={
+            "run_id": result.run_id,
+            "action": result.action,
+            "outcome": result.outcome,
+            "sns_message_id": result.message_id,
+            "subject": result.subject,
+            "waiting_for": result.waiting_for,
+        },
+    )
+    metrics.add_metric(name=_METRIC_BY_ACTION[result.action], unit=MetricUnit.Count, value=1)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    _, once = _components()
+    once.register_lambda_context(context)
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    return dict(response)

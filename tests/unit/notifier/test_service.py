@@ -1,0 +1,206 @@
+"""The use case with small hand-written fakes for its stores and its email port (no AWS)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.notifier.emails import Email
+from services.notifier.outcomes import CityOutcome, Delivery, RepeatState, RunRecords
+from services.notifier.service import Notifier
+from tests.unit.notifier.builders import collection_failed, later, transform
+
+
+@dataclass
+class FakeRunStore:
+    runs: dict[str, RunRecords] = field(default_factory=dict)
+
+    def record(self, run_id: str, outcome: CityOutcome) -> bool:
+        records = self.runs.setdefault(run_id, RunRecords())
+        key = (outcome.city or "").casefold()
+        current = records.outcomes.get(key)
+        if current is not None and current.produced_at >= outcome.produced_at:
+            return False
+        records.outcomes[key] = outcome
+        return True
+
+    def load(self, run_id: str) -> RunRecords:
+        records = self.runs.get(run_id, RunRecords())
+        return RunRecords(dict(records.outcomes), dict(records.notified), records.requested_at)
+
+
+@dataclass
+class FakeLedger:
+    store: FakeRunStore
+    steps: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def record(self, run_id: str, step: Any, subject: str, service: str, data: dict | None = None) -> bool:
+        self.steps.append((run_id, step, subject))
+        if step == "NOTIFIED":
+            self.store.runs.setdefault(run_id, RunRecords()).notified.setdefault(subject, data["message_id"])
+        return True
+
+
+@dataclass
+class FakeRepeats:
+    states: dict[str, RepeatState] = field(default_factory=dict)
+    broken: bool = False
+
+    def get(self, fingerprint: str) -> RepeatState | None:
+        return self.states.get(fingerprint)
+
+    def remember_full(self, fingerprint: str, run_id: str, sent_at: datetime, window: timedelta) -> None:
+        if self.broken:
+            raise ConnectionError("dynamodb unreachable")
+        self.states[fingerprint] = RepeatState(fingerprint, run_id, sent_at, 1, run_id)
+
+    def count_repeat(self, fingerprint: str, run_id: str) -> None:
+        state = self.states[fingerprint]
+        if state.last_run_id != run_id:
+            self.states[fingerprint] = RepeatState(
+                fingerprint, state.first_run_id, state.first_sent_at, state.count + 1, run_id
+            )
+
+
+class PublishFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class FakeEmailOnce:
+    """Behaves like the idempotent sender: one publish per (run, outcome); a failed publish keeps nothing."""
+
+    sent: list[Email] = field(default_factory=list)
+    done: dict[tuple[str, str], Delivery] = field(default_factory=dict)
+    failures_left: int = 0
+
+    def send_once(self, run_id: str, outcome: str, email: Email) -> Delivery:
+        if (run_id, outcome) in self.done:
+            previous = self.done[(run_id, outcome)]
+            return Delivery(previous.message_id, previous.sent_at, duplicate=True)
+        if self.failures_left:
+            self.failures_left -= 1
+            raise PublishFailed("SNS is down")
+        self.sent.append(email)
+        delivery = Delivery(f"msg-{len(self.sent)}", "now", duplicate=False)
+        self.done[(run_id, outcome)] = delivery
+        return delivery
+
+
+@dataclass
+class World:
+    notifier: Notifier
+    store: FakeRunStore
+    ledger: FakeLedger
+    repeats: FakeRepeats
+    email: FakeEmailOnce
+    clock: list[datetime]
+
+
+@pytest.fixture
+def world() -> World:
+    store = FakeRunStore()
+    ledger = FakeLedger(store)
+    repeats = FakeRepeats()
+    email = FakeEmailOnce()
+    clock = [later(0)]
+    notifier = Notifier(
+        outcomes=store,
+        repeats=repeats,
+        email=email,
+        ledger=ledger,
+        log_location=".pipeline/logs",
+        repeat_window=timedelta(minutes=360),
+        clock=lambda: clock[0],
+    )
+    return World(notifier, store, ledger, repeats, email, clock)
+
+
+def test_a_single_city_run_sends_its_email_and_records_notified(world):
+    result = world.notifier.notify(transform("passed"))
+
+    assert result.action == "sent" and result.outcome == "passed"
+    assert [e.subject for e in world.email.sent] == [
+        "[restaurant-pipeline] OK Paris 2026-11-25: 20 restaurants, 31/31 tests passed"
+    ]
+    assert ("20261125T080000Z-sched", "NOTIFIED", "passed") in world.ledger.steps
+
+
+def test_a_duplicated_event_sends_one_email(world):
+    event = transform("passed")
+    world.notifier.notify(event)
+    second = world.notifier.notify(event)
+
+    assert second.action == "already_notified"
+    assert len(world.email.sent) == 1
+
+
+def test_a_two_city_run_waits_for_the_second_city_then_sends_one_combined_email(world):
+    cities = ["Paris", "Lyon"]
+    first = world.notifier.notify(transform("passed", city="Paris", run_cities=cities))
+    assert first.action == "waiting" and first.waiting_for == ["Lyon"]
+    assert world.email.sent == []
+
+    second = world.notifier.notify(transform("tests_failed", city="Lyon", run_cities=cities))
+
+    assert second.action == "sent"
+    assert len(world.email.sent) == 1
+    assert "Paris OK, Lyon TESTS FAILED" in world.email.sent[0].subject
+
+
+def test_a_collection_failure_that_will_be_retried_sends_nothing(world):
+    result = world.notifier.notify(collection_failed("api_unavailable", final_attempt=False))
+    assert result.action == "not_final" and world.email.sent == []
+
+
+def test_a_failed_publish_fails_the_call_and_the_retry_sends_exactly_once(world):
+    world.email.failures_left = 1
+    event = collection_failed("api_auth")
+    with pytest.raises(PublishFailed):
+        world.notifier.notify(event)
+    assert world.email.sent == [] and world.repeats.states == {}
+
+    assert world.notifier.notify(event).action == "sent"
+    assert world.notifier.notify(event).action == "already_notified"
+    assert len(world.email.sent) == 1
+
+
+def test_the_same_failure_in_a_later_run_within_the_window_is_summarised_then_mailed_in_full_after(world):
+    world.notifier.notify(collection_failed("api_quota_daily", run_id="run-1"))
+    world.clock[0] = later(60)
+    summary = world.notifier.notify(collection_failed("api_quota_daily", run_id="run-2"))
+    world.clock[0] = later(120)
+    again = world.notifier.notify(collection_failed("api_quota_daily", run_id="run-3"))
+    world.clock[0] = later(361)
+    full = world.notifier.notify(collection_failed("api_quota_daily", run_id="run-4"))
+
+    assert [summary.action, again.action, full.action] == ["summarised", "summarised", "sent"]
+    assert "same failure as run run-1" in world.email.sent[1].body
+    assert "It has happened 3 times since then" in world.email.sent[2].body
+    assert "REPEAT" not in world.email.sent[3].subject
+
+
+def test_a_different_failure_is_mailed_in_full(world):
+    world.notifier.notify(collection_failed("api_quota_daily", run_id="run-1"))
+    result = world.notifier.notify(collection_failed("api_auth", run_id="run-2"))
+    assert result.action == "sent"
+
+
+def test_remembering_the_failure_may_fail_without_failing_the_sent_email(world):
+    world.repeats.broken = True
+    assert world.notifier.notify(collection_failed("api_auth")).action == "sent"
+
+
+def test_a_reprocess_that_changes_the_outcome_sends_a_new_email_for_the_run(world):
+    world.notifier.notify(transform("tests_failed", produced_at=later(2)))
+    result = world.notifier.notify(transform("passed", produced_at=later(30)))
+    assert result.action == "sent" and len(world.email.sent) == 2
+
+
+def test_a_late_older_event_does_not_replace_a_newer_outcome(world):
+    world.notifier.notify(transform("passed", produced_at=later(30)))
+    result = world.notifier.notify(transform("tests_failed", produced_at=later(2)))
+    assert result.action == "already_notified" and len(world.email.sent) == 1
