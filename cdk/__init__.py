@@ -1,0 +1,9 @@
+"""The AWS side of restaurant-pipeline: one CDK stack built from the same topology as the local stack.
+
+`python -m cdk.app` synthesizes the template into cdk.out/; `python -m cdk.package` builds the Lambda
+artifacts into build/lambda/. Importing this package puts a node binary on PATH for jsii (see cdk.node).
+"""
+
+from cdk.node import ensure_node
+
+ensure_node()

@@ -1,0 +1,401 @@
+"""One construct per service, all built from its topology Route: rule -> queue (+DLQ) -> function.
+
+`PipelineService` holds what every service has; CollectorService, TransformerService and NotifierService add
+only the permissions their adapters need, each scoped to concrete ARNs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from cdk.constructs.nag import acknowledge, wildcard_finding
+from cdk.constructs.shared import SharedResources
+from restaurant_pipeline.config import PipelineConfig
+from restaurant_pipeline.topology import PROJECT, RAW_PREFIX, Route
+
+# Queue retention: long enough to notice and replay over a long weekend.
+MESSAGE_RETENTION = Duration.days(14)
+RULE_TARGET_MAX_EVENT_AGE = Duration.hours(24)
+RULE_TARGET_RETRY_ATTEMPTS = 185
+# Raw objects are immutable: every pipeline role is explicitly denied these on raw/*.
+RAW_DELETE_ACTIONS = (
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:DeleteObjectTagging",
+    "s3:DeleteObjectVersionTagging",
+)
+# ... and these on the bucket: a lifecycle rule or suspended versioning could expire raw just as well.
+RAW_PROTECTION_BUCKET_ACTIONS = ("s3:PutLifecycleConfiguration", "s3:PutBucketVersioning")
+IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+LEDGER_ACTIONS = ("dynamodb:PutItem", "dynamodb:Query")
+
+_PATTERN_KEYS = {
+    "source": "source",
+    "detail-type": "detail_type",
+    "detail": "detail",
+    "account": "account",
+    "region": "region",
+    "resources": "resources",
+    "id": "id",
+    "time": "time",
+    "version": "version",
+}
+
+
+def event_pattern(pattern: dict[str, Any]) -> events.EventPattern:
+    """A topology event pattern (EventBridge JSON keys) as a CDK EventPattern."""
+    unknown = sorted(set(pattern) - set(_PATTERN_KEYS))
+    if unknown:
+        raise ValueError(f"event pattern keys {unknown} are not EventBridge pattern fields: {sorted(_PATTERN_KEYS)}")
+    return events.EventPattern(**{_PATTERN_KEYS[key]: value for key, value in pattern.items()})
+
+
+class PipelineService(Construct):
+    """Rule -> queue (with DLQ, 6x visibility) -> Lambda (own role, JSON logs, ESM with batch failures)."""
+
+    RUNTIME: ClassVar[lambda_.Runtime] = lambda_.Runtime.PYTHON_3_12
+    ARCHITECTURE: ClassVar[lambda_.Architecture] = lambda_.Architecture.ARM_64
+    LOG_RETENTION: ClassVar[logs.RetentionDays] = logs.RetentionDays.ONE_MONTH
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        route: Route,
+        config: PipelineConfig,
+        shared: SharedResources,
+        environment: dict[str, str],
+        code: lambda_.Code,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.route = route
+        self.shared = shared
+
+        self.dlq = sqs.Queue(
+            self,
+            "Dlq",
+            queue_name=route.dlq_name,
+            fifo=route.fifo or None,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=MESSAGE_RETENTION,
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            queue_name=route.queue_name,
+            fifo=route.fifo or None,
+            content_based_deduplication=True if route.fifo else None,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=MESSAGE_RETENTION,
+            visibility_timeout=Duration.seconds(route.visibility_timeout_seconds),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq, max_receive_count=route.max_receive_count),
+        )
+        # EventBridge cannot deliver to the queue (deleted, policy broken): the event lands here instead of
+        # being lost. A target DLQ is always a standard queue, even for a FIFO target.
+        self.rule_dlq = sqs.Queue(
+            self,
+            "RuleDlq",
+            queue_name=f"{PROJECT}-{route.service}-rule-dlq",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=MESSAGE_RETENTION,
+        )
+        for queue in (self.dlq, self.rule_dlq):
+            acknowledge(queue, "AwsSolutions-SQS3", "This queue is itself a dead-letter queue.")
+
+        bus = shared.bus if route.bus == "custom" else shared.default_bus
+        self.rule = events.Rule(
+            self,
+            "Rule",
+            rule_name=route.rule_name,
+            description=f"{route.description} ({route.service})"[:512],
+            event_bus=bus,
+            event_pattern=event_pattern(route.event_pattern),
+        )
+        self.rule.add_target(
+            targets.SqsQueue(
+                self.queue,
+                message_group_id=route.message_group_id,
+                dead_letter_queue=self.rule_dlq,
+                max_event_age=RULE_TARGET_MAX_EVENT_AGE,
+                retry_attempts=RULE_TARGET_RETRY_ATTEMPTS,
+            )
+        )
+
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/lambda/{route.function_name}",
+            retention=self.LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{route.function_name}: only what the {route.service} needs",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="RawIsImmutable",
+                effect=iam.Effect.DENY,
+                actions=list(RAW_DELETE_ACTIONS),
+                resources=[shared.raw_objects_arn],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="RawRetentionIsFixed",
+                effect=iam.Effect.DENY,
+                actions=list(RAW_PROTECTION_BUCKET_ACTIONS),
+                resources=[shared.bucket.bucket_arn],
+            )
+        )
+
+        function_environment = dict(environment)
+        if not config.aws.tracing:
+            function_environment["POWERTOOLS_TRACE_DISABLED"] = "true"
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=route.function_name,
+            description=route.description,
+            runtime=self.RUNTIME,
+            architecture=self.ARCHITECTURE,
+            handler=lambda_handler_path(route.handler),
+            code=code,
+            timeout=Duration.seconds(route.timeout_seconds),
+            memory_size=route.memory_mb,
+            environment=function_environment,
+            role=self.role,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            tracing=lambda_.Tracing.ACTIVE if config.aws.tracing else lambda_.Tracing.DISABLED,
+        )
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            "Python 3.12 on purpose: dbt-athena pins mmh3<4.2, which has no Python 3.13+ wheel for Linux arm64, "
+            "so the transformer artifact cannot be built for a newer runtime (see cdk/artifacts.py).",
+        )
+        self.function.add_event_source(
+            sources.SqsEventSource(
+                self.queue,
+                batch_size=route.batch_size,
+                max_batching_window=(
+                    Duration.seconds(route.batching_window_seconds) if route.batching_window_seconds else None
+                ),
+                report_batch_item_failures=True,
+                max_concurrency=route.max_concurrency,
+            )
+        )
+        self.grant_service_permissions()
+        if config.aws.tracing:
+            acknowledge(
+                self.role,
+                "AwsSolutions-IAM5[Resource::*]",
+                "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions (CDK adds "
+                "them for active tracing).",
+            )
+
+    def grant_service_permissions(self) -> None:
+        """Permissions beyond queue, logs and tracing: overridden by each service."""
+
+    def allow(
+        self,
+        sid: str,
+        actions: tuple[str, ...] | list[str],
+        resources: list[str],
+        wildcard_reason: str | None = None,
+    ) -> None:
+        """Allow concrete actions on concrete resources; a resource with a wildcard needs its reason."""
+        if any("*" in action for action in actions):
+            raise ValueError(f"{sid}: name each action; wildcard actions are not allowed ({actions})")
+        self.role.add_to_policy(iam.PolicyStatement(sid=sid, actions=list(actions), resources=resources))
+        for resource in resources:
+            finding = wildcard_finding(self, resource)
+            if finding is None:
+                continue
+            if wildcard_reason is None:
+                raise ValueError(f"{sid}: {resource} has a wildcard; say why with wildcard_reason")
+            acknowledge(self.role, finding, wildcard_reason)
+
+    def allow_ledger(self) -> None:
+        self.allow("RecordRunSteps", LEDGER_ACTIONS, [self.shared.ledger_table.table_arn])
+
+    def allow_idempotency(self) -> None:
+        self.allow("IdempotencyRecords", IDEMPOTENCY_ACTIONS, [self.shared.idempotency_table.table_arn])
+
+    def allow_publish_events(self) -> None:
+        self.allow("PublishPipelineEvents", ["events:PutEvents"], [self.shared.bus.event_bus_arn])
+
+    def deny_raw_writes(self) -> None:
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="OnlyTheCollectorWritesRaw",
+                effect=iam.Effect.DENY,
+                actions=["s3:PutObject"],
+                resources=[self.shared.raw_objects_arn],
+            )
+        )
+
+
+class CollectorService(PipelineService):
+    """Reads the Places key, writes raw/places/ (conditionally), announces the outcome."""
+
+    def grant_service_permissions(self) -> None:
+        shared = self.shared
+        self.allow("ReadPlacesApiKey", ["secretsmanager:GetSecretValue"], [shared.places_api_key.secret_arn])
+        self.allow(
+            "WriteRawObjects",
+            ["s3:PutObject", "s3:GetObject"],
+            [shared.raw_objects_arn],
+            wildcard_reason="Raw object keys are per day and per run (raw/places/dt=.../NAME); only that prefix.",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListRawPrefix",  # so a missing object answers 404, not 403, to the existence check
+                actions=["s3:ListBucket"],
+                resources=[shared.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{RAW_PREFIX}*"]}},
+            )
+        )
+        self.allow_publish_events()
+        self.allow_ledger()
+
+
+class TransformerService(PipelineService):
+    """Reads raw, writes validated/quarantine/models, runs dbt on Athena over Glue, announces the outcome."""
+
+    def grant_service_permissions(self) -> None:
+        shared = self.shared
+        bucket = shared.bucket
+        objects_reason = (
+            "The transformer reads raw/ and writes validated/, quarantine/, Athena results and dbt table data "
+            "under keys made at run time; raw/ writes and deletes are explicitly denied."
+        )
+        self.allow(
+            "ReadObjects",
+            ["s3:GetObject", "s3:GetObjectVersion"],
+            [bucket.arn_for_objects("*")],
+            wildcard_reason=objects_reason,
+        )
+        # Validated/quarantine objects, Athena results and the dbt tables' data: dbt replaces table data,
+        # so it deletes too; raw/ stays protected by the explicit denies.
+        self.allow(
+            "WriteDerivedObjects",
+            ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+            [bucket.arn_for_objects("*")],
+            wildcard_reason=objects_reason,
+        )
+        self.deny_raw_writes()
+        self.allow(
+            "ListDataBucket",
+            ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+            [bucket.bucket_arn],
+        )
+        self.allow(
+            "RunAthenaQueries",
+            [
+                "athena:StartQueryExecution",
+                "athena:GetQueryExecution",
+                "athena:GetQueryResults",
+                "athena:StopQueryExecution",
+                "athena:GetWorkGroup",
+            ],
+            [shared.workgroup_arn],
+        )
+        stack = Stack.of(self)
+        self.allow(
+            "ReadAthenaCatalog",
+            ["athena:GetDataCatalog", "athena:GetDatabase", "athena:GetTableMetadata", "athena:ListTableMetadata"],
+            [stack.format_arn(service="athena", resource="datacatalog", resource_name="AwsDataCatalog")],
+        )
+        self.allow(
+            "ManageOwnGlueTables",
+            [
+                "glue:GetDatabase",
+                "glue:GetDatabases",
+                "glue:CreateDatabase",
+                "glue:GetTable",
+                "glue:GetTables",
+                "glue:CreateTable",
+                "glue:UpdateTable",
+                "glue:DeleteTable",
+                "glue:BatchDeleteTable",
+                "glue:GetTableVersions",
+                "glue:BatchDeleteTableVersion",
+                "glue:GetPartition",
+                "glue:GetPartitions",
+                "glue:BatchGetPartition",
+                "glue:CreatePartition",
+                "glue:BatchCreatePartition",
+                "glue:UpdatePartition",
+                "glue:DeletePartition",
+                "glue:BatchDeletePartition",
+            ],
+            shared.glue_arns(),
+            wildcard_reason="dbt creates, replaces and drops its tables at run time, only inside the pipeline's "
+            "own Glue database.",
+        )
+        self.allow_idempotency()
+        self.allow_publish_events()
+        self.allow_ledger()
+
+
+class NotifierService(PipelineService):
+    """Publishes one email per run outcome to the encrypted topic."""
+
+    def grant_service_permissions(self) -> None:
+        shared = self.shared
+        self.allow("PublishNotifications", ["sns:Publish"], [shared.topic.topic_arn])
+        self.allow("UseTopicKey", ["kms:Decrypt", "kms:GenerateDataKey"], [shared.key.key_arn])
+        self.allow_idempotency()
+        self.allow_ledger()
+        self.deny_raw_writes()
+
+
+SERVICE_CONSTRUCTS: dict[str, type[PipelineService]] = {
+    "collector": CollectorService,
+    "transformer": TransformerService,
+    "notifier": NotifierService,
+}
+
+
+def lambda_handler_path(handler: str) -> str:
+    """'services.collector.handler:lambda_handler' -> 'services.collector.handler.lambda_handler'."""
+    module, sep, function = handler.partition(":")
+    if not sep or not module or not function:
+        raise ValueError(f"handler {handler!r} must look like 'package.module:function'")
+    return f"{module}.{function}"
+
+
+__all__ = [
+    "SERVICE_CONSTRUCTS",
+    "CollectorService",
+    "NotifierService",
+    "PipelineService",
+    "TransformerService",
+    "event_pattern",
+    "lambda_handler_path",
+]

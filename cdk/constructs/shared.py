@@ -1,0 +1,271 @@
+"""What every service shares: the data bucket, the bus, the topic, the tables, the secret, Glue and Athena."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from cdk.constructs.nag import acknowledge
+from contracts.envelope import BUS_NAME
+from restaurant_pipeline.config import PipelineConfig
+from restaurant_pipeline.topology import PROJECT, QUARANTINE_PREFIX, RAW_PREFIX
+from services.transformer.raw_schema import PARTITION_KEYS, RAW_COLUMNS, TABLE_NAME, VALIDATED_PREFIX
+
+GLUE_DATABASE = "restaurant_pipeline"
+ATHENA_WORKGROUP = PROJECT
+ATHENA_RESULTS_PREFIX = "athena-results/"
+SECRET_NAME = f"{PROJECT}/google-places-api-key"
+QUARANTINE_RETENTION_DAYS = 90
+ATHENA_RESULTS_RETENTION_DAYS = 7
+NONCURRENT_VERSION_RETENTION_DAYS = 30
+ACCESS_LOG_RETENTION_DAYS = 90
+# Partition projection: Athena computes dt values instead of listing partitions (no crawler, no MSCK).
+PROJECTION_START_DATE = "2024-01-01"
+
+
+class SharedResources(Construct):
+    """The bucket, bus, topic, tables, secret, Glue catalog and Athena work group of one deployment."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(ACCESS_LOG_RETENTION_DAYS))],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.access_logs,
+            "AwsSolutions-S1",
+            "This is the access-log bucket of the data bucket; logging it to itself would loop.",
+        )
+
+        # The data bucket: raw is immutable (versioned, never deleted by the pipeline's roles).
+        self.bucket = s3.Bucket(
+            self,
+            "Data",
+            versioned=True,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="data-bucket/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="quarantine",
+                    prefix=QUARANTINE_PREFIX,
+                    expiration=Duration.days(QUARANTINE_RETENTION_DAYS),
+                    noncurrent_version_expiration=Duration.days(1),
+                ),
+                s3.LifecycleRule(
+                    id="athena-results",
+                    prefix=ATHENA_RESULTS_PREFIX,
+                    expiration=Duration.days(ATHENA_RESULTS_RETENTION_DAYS),
+                    noncurrent_version_expiration=Duration.days(1),
+                ),
+                s3.LifecycleRule(
+                    id="old-versions",
+                    noncurrent_version_expiration=Duration.days(NONCURRENT_VERSION_RETENTION_DAYS),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                ),
+            ],
+            # The data outlives the stack: `restaurant-pipeline destroy --delete-data` empties it on request.
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # S3 -> EventBridge natively (NotificationConfiguration), not through CDK's notifications custom resource.
+        cfn_bucket = self.bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        cfn_bucket.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
+        self.raw_objects_arn = self.bucket.arn_for_objects(f"{RAW_PREFIX}*")
+
+        # One customer-managed key for the topic: CloudWatch alarms and EventBridge can only publish to an
+        # encrypted topic whose key lets them, which the AWS-managed aws/sns key does not.
+        self.key = kms.Key(
+            self,
+            "TopicKey",
+            description=f"{PROJECT}: encrypts the notification topic",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy "*" means this key
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )
+
+        self.topic = sns.Topic(
+            self,
+            "Notifications",
+            topic_name=f"{PROJECT}-notifications",
+            display_name="Restaurant pipeline",
+            master_key=self.key,
+            enforce_ssl=True,
+        )
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )
+        self.email = config.notifications.email or None
+        if self.email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(self.email))
+
+        self.bus = events.EventBus(self, "Bus", event_bus_name=BUS_NAME)
+        self.default_bus = events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
+        self.archive: events.Archive | None = None
+        if config.aws.bus_archive_retention_days > 0:
+            self.archive = self.bus.archive(
+                "Archive",
+                archive_name=f"{PROJECT}-bus",
+                description="Every pipeline event, for replay (restaurant-pipeline sources)",
+                event_pattern=events.EventPattern(source=events.Match.prefix(PROJECT)),
+                retention=Duration.days(config.aws.bus_archive_retention_days),
+            )
+
+        self.idempotency_table = dynamodb.Table(
+            self,
+            "Idempotency",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            time_to_live_attribute="expiration",
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.ledger_table = dynamodb.Table(
+            self,
+            "Ledger",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+        # The value is set by `restaurant-pipeline deploy` (put-secret-value), never through the template.
+        self.places_api_key = secretsmanager.Secret(
+            self,
+            "PlacesApiKey",
+            secret_name=SECRET_NAME,
+            description="Google Places API (New) key used by the collector; set by `restaurant-pipeline deploy`",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        acknowledge(
+            self.places_api_key,
+            "AwsSolutions-SMG4",
+            "A Google API key cannot be rotated by a Lambda; the owner rotates it in the Google console and "
+            "stores the new one with `restaurant-pipeline deploy`.",
+        )
+
+        self.glue_database = glue.CfnDatabase(
+            self,
+            "GlueDatabase",
+            catalog_id=stack.account,
+            database_input=glue.CfnDatabase.DatabaseInputProperty(
+                name=GLUE_DATABASE, description="restaurant-pipeline: raw places and the dbt models"
+            ),
+        )
+        validated = f"s3://{self.bucket.bucket_name}/{VALIDATED_PREFIX}"
+        self.raw_table = glue.CfnTable(
+            self,
+            "RawPlacesTable",
+            catalog_id=stack.account,
+            database_name=GLUE_DATABASE,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=TABLE_NAME,
+                description="Validated raw places, one JSON object per line, partitioned by collection day",
+                table_type="EXTERNAL_TABLE",
+                parameters={
+                    "classification": "json",
+                    "projection.enabled": "true",
+                    "projection.dt.type": "date",
+                    "projection.dt.format": "yyyy-MM-dd",
+                    "projection.dt.range": f"{PROJECTION_START_DATE},NOW",
+                    "projection.dt.interval": "1",
+                    "projection.dt.interval.unit": "DAYS",
+                    "storage.location.template": validated + "dt=${dt}/",
+                },
+                partition_keys=[glue.CfnTable.ColumnProperty(name=name, type=kind) for name, kind in PARTITION_KEYS],
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    location=validated,
+                    columns=[glue.CfnTable.ColumnProperty(name=name.lower(), type=kind) for name, kind in RAW_COLUMNS],
+                    input_format="org.apache.hadoop.mapred.TextInputFormat",
+                    output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                    compressed=True,
+                    serde_info=glue.CfnTable.SerdeInfoProperty(
+                        serialization_library="org.openx.data.jsonserde.JsonSerDe",
+                        parameters={"ignore.malformed.json": "false", "case.insensitive": "true"},
+                    ),
+                ),
+            ),
+        )
+        self.raw_table.add_resource_dependency(self.glue_database)
+
+        self.athena_results_s3 = f"s3://{self.bucket.bucket_name}/{ATHENA_RESULTS_PREFIX}"
+        self.workgroup = athena.CfnWorkGroup(
+            self,
+            "WorkGroup",
+            name=ATHENA_WORKGROUP,
+            description="restaurant-pipeline dbt queries: enforced settings, encrypted results, scan cutoff",
+            recursive_delete_option=True,
+            state="ENABLED",
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=config.aws.athena_bytes_scanned_cutoff_mb * 1024 * 1024,
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
+                    selected_engine_version="Athena engine version 3"
+                ),
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=self.athena_results_s3,
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_S3"
+                    ),
+                ),
+            ),
+        )
+
+    @property
+    def glue_catalog_arn(self) -> str:
+        stack = Stack.of(self)
+        return stack.format_arn(service="glue", resource="catalog")
+
+    def glue_arns(self) -> list[str]:
+        """The catalog, the pipeline's database and its tables (dbt creates and replaces tables there)."""
+        stack = Stack.of(self)
+        return [
+            self.glue_catalog_arn,
+            stack.format_arn(service="glue", resource="database", resource_name=GLUE_DATABASE),
+            stack.format_arn(service="glue", resource="table", resource_name=f"{GLUE_DATABASE}/*"),
+            stack.format_arn(service="glue", resource="userDefinedFunction", resource_name=f"{GLUE_DATABASE}/*"),
+        ]
+
+    @property
+    def workgroup_arn(self) -> str:
+        return Stack.of(self).format_arn(service="athena", resource="workgroup", resource_name=ATHENA_WORKGROUP)

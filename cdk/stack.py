@@ -1,0 +1,124 @@
+"""The stack `restaurant-pipeline`: composes the shared construct, one construct per topology route, the
+schedule and the monitoring; tags everything; exports every name the
+CLI's --aws mode needs as a stack output (keys in cdk.outputs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from cdk.constructs.monitoring import Monitoring
+from cdk.constructs.schedule import CollectionSchedule
+from cdk.constructs.service import SERVICE_CONSTRUCTS, PipelineService
+from cdk.constructs.shared import ATHENA_WORKGROUP, GLUE_DATABASE, SharedResources
+from cdk.outputs import (
+    OUTPUT_BUCKET,
+    OUTPUT_BUS,
+    OUTPUT_DASHBOARD,
+    OUTPUT_GLUE_DATABASE,
+    OUTPUT_IDEMPOTENCY_TABLE,
+    OUTPUT_LEDGER_TABLE,
+    OUTPUT_REGION,
+    OUTPUT_RESULTS,
+    OUTPUT_SCHEDULE,
+    OUTPUT_SCHEDULE_DLQ,
+    OUTPUT_SECRET,
+    OUTPUT_TOPIC,
+    OUTPUT_WORKGROUP,
+    output_key,
+)
+from contracts.envelope import BUS_NAME
+from restaurant_pipeline.config import PipelineConfig
+from restaurant_pipeline.topology import PROJECT, StackResources, Topology, build_topology, service_environment
+
+
+def console_logs_url(region: str) -> str:
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        "#logsV2:log-groups/log-group/$252Faws$252Flambda$252F"
+    )
+
+
+class RestaurantPipelineStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        code_for: Callable[[str], lambda_.Code],
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        self.config = config
+        self.shared = SharedResources(self, "Shared", config=config)
+        self.topology: Topology = build_topology(config, self.shared.bucket.bucket_name, BUS_NAME)
+        resources = StackResources(
+            bucket=self.shared.bucket.bucket_name,
+            bus_name=self.shared.bus.event_bus_name,
+            topic_arn=self.shared.topic.topic_arn,
+            idempotency_table=self.shared.idempotency_table.table_name,
+            ledger_table=self.shared.ledger_table.table_name,
+            places_api_key_secret_arn=self.shared.places_api_key.secret_arn,
+            dbt_target="athena",
+            athena_workgroup=ATHENA_WORKGROUP,
+            athena_results_s3=self.shared.athena_results_s3,
+            glue_database=GLUE_DATABASE,
+            log_location=console_logs_url(config.aws.region),
+        )
+        environments = service_environment(config, self.topology, resources)
+
+        self.services: dict[str, PipelineService] = {}
+        for route in self.topology.routes:
+            construct = SERVICE_CONSTRUCTS[route.service]
+            self.services[route.service] = construct(
+                self,
+                route.service.capitalize(),
+                route=route,
+                config=config,
+                shared=self.shared,
+                environment=environments[route.service],
+                code=code_for(route.service),
+            )
+        self.schedule = CollectionSchedule(self, "Schedule", config=config, shared=self.shared)
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            shared=self.shared,
+            services=list(self.services.values()),
+            schedule=self.schedule,
+            dashboard=config.aws.dashboard,
+        )
+        self._outputs()
+        Tags.of(self).add("project", PROJECT)
+
+    def _outputs(self) -> None:
+        shared = self.shared
+
+        def out(key: str, value: str, description: str) -> None:
+            CfnOutput(self, key, value=value, description=description)
+
+        out(OUTPUT_REGION, self.region, "Region of the stack")
+        out(OUTPUT_BUCKET, shared.bucket.bucket_name, "Data bucket (raw/places/, validated/, quarantine/)")
+        out(OUTPUT_BUS, shared.bus.event_bus_name, "Pipeline event bus")
+        out(OUTPUT_TOPIC, shared.topic.topic_arn, "Notification topic (emails and alarms)")
+        out(OUTPUT_IDEMPOTENCY_TABLE, shared.idempotency_table.table_name, "Idempotency records")
+        out(OUTPUT_LEDGER_TABLE, shared.ledger_table.table_name, "Run ledger")
+        out(OUTPUT_SECRET, shared.places_api_key.secret_arn, "Secret holding the Places API key")
+        out(OUTPUT_WORKGROUP, ATHENA_WORKGROUP, "Athena work group of the dbt queries")
+        out(OUTPUT_RESULTS, shared.athena_results_s3, "Athena query results location")
+        out(OUTPUT_GLUE_DATABASE, GLUE_DATABASE, "Glue database of raw_places and the dbt models")
+        out(OUTPUT_SCHEDULE, self.schedule.schedule.ref, "EventBridge Scheduler schedule")
+        out(OUTPUT_SCHEDULE_DLQ, self.schedule.dlq.queue_url, "Dead-letter queue of the schedule")
+        if self.monitoring.dashboard is not None:
+            out(OUTPUT_DASHBOARD, self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard")
+        for name, service in self.services.items():
+            out(output_key(name, "QueueUrl"), service.queue.queue_url, f"{name} queue")
+            out(output_key(name, "DlqUrl"), service.dlq.queue_url, f"{name} dead-letter queue")
+            out(output_key(name, "RuleDlqUrl"), service.rule_dlq.queue_url, f"{name} rule-target dead-letter queue")
+            out(output_key(name, "FunctionName"), service.function.function_name, f"{name} function")
+            out(output_key(name, "LogGroupName"), service.log_group.log_group_name, f"{name} log group")
