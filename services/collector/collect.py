@@ -1,0 +1,353 @@
+"""Domain: collect the restaurants of a run's cities. No boto3, no environment: collaborators come in.
+
+Per city:
+1. Search the configured query ("restaurants in Paris"), page by page (pageSize 20, nextPageToken, every other
+   parameter unchanged), keeping places not seen before, until max_restaurants or the results run out.
+2. If that query came back full (60, the API's cap per query) and more are wanted: search the city itself
+   ("Paris") to learn its viewport, split it into four locationRestriction rectangles, search each, and split
+   again only a rectangle that comes back full. Rectangles are taken breadth first and round-robin across
+   their parents, so an early stop leaves a sample spread over the city rather than one corner.
+3. Places go to a spool (gzip NDJSON temp file) as they arrive; when the city is complete the spool is
+   written in one conditional put. A failure before that writes nothing.
+Queries run concurrently up to a bound shared by the whole invocation; pages within a query are sequential.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from services.collector.model import (
+    PAGE_SIZE,
+    RESULT_CAP,
+    CityCollected,
+    CityFailed,
+    CityPlan,
+    CollectionError,
+    Counters,
+    Failure,
+    Rectangle,
+    RunOutcome,
+    RunPlan,
+)
+from services.collector.spool import PlaceSpool
+
+log = logging.getLogger(__name__)
+
+VIEWPORT_FIELD_MASK = "places.id,places.displayName,places.types,places.viewport"
+AREA_TYPES = ("locality", "postal_town", "administrative_area_level_3", "administrative_area_level_2", "political")
+
+
+class PlacesApi(Protocol):
+    fatal: Failure | None
+
+    async def search_text(self, body: dict[str, Any], field_mask: str, counters: Counters) -> dict[str, Any]: ...
+
+
+class Stored(Protocol):
+    @property
+    def places(self) -> int | None: ...
+
+
+class RawObjects(Protocol):
+    def find(self, key: str) -> Stored | None: ...
+
+    def put_once(self, key: str, path: Path, metadata: dict[str, str]) -> bool: ...
+
+
+@dataclass(frozen=True)
+class CollectorLimits:
+    queries_in_flight: int = 8  # across the invocation: every city's queries share this bound
+    cities_in_flight: int = 4
+    min_tile_degrees: float = 0.0005  # about 50 m: a full rectangle smaller than this is not split again
+    requests_per_place: float = 0.2  # request budget per city: 10 + this x max_restaurants (runaway guard)
+
+    def request_budget(self, max_restaurants: int) -> int:
+        return 10 + int(self.requests_per_place * max_restaurants)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CityCollection:
+    """The places of one city, de-duplicated by id, streamed into a spool."""
+
+    def __init__(
+        self,
+        api: PlacesApi,
+        plan: CityPlan,
+        run: RunPlan,
+        field_mask: str,
+        spool: PlaceSpool,
+        gate: asyncio.Semaphore,
+        limits: CollectorLimits,
+        now: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.api = api
+        self.plan = plan
+        self.run = run
+        self.field_mask = field_mask
+        self.spool = spool
+        self.gate = gate
+        self.limits = limits
+        self.now = now
+        self.counters = Counters()
+        self.seen: set[str] = set()
+        self.duplicates = 0
+        self.unsplittable = 0
+        self.budget_exhausted = False
+        self.viewport_missing = False
+
+    @property
+    def kept(self) -> int:
+        return len(self.seen)
+
+    @property
+    def enough(self) -> bool:
+        return len(self.seen) >= self.plan.max_restaurants or self.budget_exhausted
+
+    def _body(self, text_query: str, rectangle: Rectangle | None, page_size: int = PAGE_SIZE) -> dict[str, Any]:
+        body: dict[str, Any] = {"textQuery": text_query, "languageCode": self.plan.language, "pageSize": page_size}
+        if rectangle is not None:
+            body["locationRestriction"] = {"rectangle": rectangle.to_api()}
+        return body
+
+    def _keep(self, place: dict[str, Any], rectangle: Rectangle | None, page: int) -> None:
+        place_id = place["id"]
+        if place_id in self.seen:
+            self.duplicates += 1
+            return
+        if len(self.seen) >= self.plan.max_restaurants:
+            return
+        self.seen.add(place_id)
+        self.spool.write(
+            {
+                **place,
+                "_collection": {
+                    "run_id": self.run.run_id,
+                    "city": self.plan.city,
+                    "run_cities": list(self.run.run_cities),
+                    "trigger_source": self.run.trigger_source,
+                    "query": self.plan.query,
+                    "rectangle": rectangle.to_api() if rectangle is not None else None,
+                    "page": page,
+                    "collected_at": self.now().astimezone(UTC).isoformat(timespec="milliseconds"),
+                },
+            }
+        )
+
+    async def _search(self, body: dict[str, Any], mask: str) -> dict[str, Any] | None:
+        """One page, or None once the city's request budget is spent."""
+        if self.counters.requests >= self.limits.request_budget(self.plan.max_restaurants):
+            if not self.budget_exhausted:
+                log.warning(
+                    "city %s: request budget of %d spent with %d places; stopping here",
+                    self.plan.city,
+                    self.counters.requests,
+                    len(self.seen),
+                )
+            self.budget_exhausted = True
+            return None
+        return await self.api.search_text(body, mask, self.counters)
+
+    async def query(self, rectangle: Rectangle | None) -> bool:
+        """Page through one query; True when it came back full (the API's 60 cap: there may be more)."""
+        body = self._body(self.plan.query, rectangle)
+        if rectangle is not None:
+            self.counters.rectangles += 1
+        results = 0
+        page = 0
+        token: str | None = None
+        async with self.gate:
+            while not self.enough:
+                answer = await self._search({**body, "pageToken": token} if token else body, self.field_mask)
+                if answer is None:
+                    break
+                page += 1
+                self.counters.pages += 1
+                places = answer.get("places", [])
+                results += len(places)
+                for place in places:
+                    self._keep(place, rectangle, page)
+                token = answer.get("nextPageToken")
+                if not token:
+                    break
+        return results >= RESULT_CAP
+
+    async def viewport(self) -> Rectangle | None:
+        """The city's own viewport: the first area-like result of a search for the city's name."""
+        async with self.gate:
+            answer = await self._search(self._body(self.plan.city, None, page_size=5), VIEWPORT_FIELD_MASK)
+        if answer is None:
+            return None
+        candidates = [p for p in answer.get("places", []) if Rectangle.from_api(p.get("viewport")) is not None]
+        for place in candidates:
+            if any(kind in place.get("types", []) for kind in AREA_TYPES):
+                return Rectangle.from_api(place["viewport"])
+        return Rectangle.from_api(candidates[0]["viewport"]) if candidates else None
+
+    def _splittable(self, rectangle: Rectangle) -> bool:
+        return max(rectangle.lat_span, rectangle.lng_span) > self.limits.min_tile_degrees
+
+    async def tile(self, area: Rectangle) -> None:
+        # heap of (depth, child index, sequence, rectangle): breadth first, round-robin across parents
+        pending: list[tuple[int, int, int, Rectangle]] = []
+        sequence = 0
+        for index, quadrant in enumerate(area.quadrants()):
+            heapq.heappush(pending, (1, index, sequence, quadrant))
+            sequence += 1
+        running: dict[asyncio.Task[bool], tuple[int, Rectangle]] = {}
+        try:
+            while (pending or running) and not self.enough:
+                while pending and len(running) < self.limits.queries_in_flight and not self.enough:
+                    depth, _, _, rectangle = heapq.heappop(pending)
+                    running[asyncio.ensure_future(self.query(rectangle))] = (depth, rectangle)
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    depth, rectangle = running.pop(task)
+                    full = task.result()  # a failure propagates; the finally cancels the rest
+                    if not full:
+                        continue
+                    if self._splittable(rectangle):
+                        for index, quadrant in enumerate(rectangle.quadrants()):
+                            heapq.heappush(pending, (depth + 1, index, sequence, quadrant))
+                            sequence += 1
+                    else:
+                        self.unsplittable += 1
+        finally:
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+
+    async def collect(self) -> None:
+        full = await self.query(None)
+        if self.enough or not full:
+            return
+        area = await self.viewport()
+        if area is None:
+            if self.budget_exhausted:
+                return
+            self.viewport_missing = True
+            log.warning(
+                "city %s: no viewport found; keeping the %d places of the plain query", self.plan.city, len(self.seen)
+            )
+            return
+        await self.tile(area)
+
+
+@dataclass
+class CollectorRun:
+    """Everything collect_run needs besides the plan (injected: fakes in unit tests, real adapters in Lambda)."""
+
+    api: PlacesApi
+    store: RawObjects
+    field_mask: str
+    limits: CollectorLimits = field(default_factory=CollectorLimits)
+    spool_directory: str | None = None
+    now: Callable[[], datetime] = _utc_now
+    clock: Callable[[], float] = time.monotonic
+
+
+def _internal(exc: Exception) -> Failure:
+    return Failure(
+        "internal",
+        f"The collector failed unexpectedly ({exc.__class__.__name__}: {str(exc)[:300]}). SQS will redeliver the "
+        "request; if this repeats, the message will reach the collector's DLQ: see the collector's logs.",
+        retryable=True,
+    )
+
+
+async def collect_city(plan: CityPlan, run: RunPlan, deps: CollectorRun, gate: asyncio.Semaphore) -> CityCollected:
+    """One city: skip it if its object exists, else collect it fully and write it once. Raises CollectionError."""
+    started = deps.clock()
+    existing = await asyncio.to_thread(deps.store.find, plan.object_key)
+    if existing is not None:
+        return CityCollected(plan.city, plan.object_key, existing.places or 0, Counters(), 0, already_collected=True)
+    with PlaceSpool(deps.spool_directory) as spool:
+        collection = CityCollection(deps.api, plan, run, deps.field_mask, spool, gate, deps.limits, deps.now)
+        try:
+            await collection.collect()
+        except CollectionError as error:
+            raise CityError(error.failure, collection.counters) from None
+        except Exception as exc:
+            raise CityError(_internal(exc), collection.counters) from exc
+        spool.close()
+        counters = collection.counters
+        metadata = {
+            "run-id": run.run_id,
+            "places": str(collection.kept),
+            "requests": str(counters.requests),
+            "pages": str(counters.pages),
+        }
+        try:
+            written = await asyncio.to_thread(deps.store.put_once, plan.object_key, spool.path, metadata)
+        except Exception as exc:
+            raise CityError(_internal(exc), counters) from exc
+    log.info(
+        "city %s: %d places, %d requests, %d pages, %d rectangles, %d duplicates%s",
+        plan.city,
+        collection.kept,
+        counters.requests,
+        counters.pages,
+        counters.rectangles,
+        collection.duplicates,
+        "" if written else " (object already there: nothing written)",
+    )
+    return CityCollected(
+        plan.city,
+        plan.object_key,
+        collection.kept,
+        counters,
+        int((deps.clock() - started) * 1000),
+        already_collected=not written,
+    )
+
+
+class CityError(Exception):
+    def __init__(self, failure: Failure, counters: Counters) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+        self.counters = counters
+
+
+async def collect_run(run: RunPlan, deps: CollectorRun) -> RunOutcome:
+    """Every city of the run. Never raises for a city's failure: it is in the outcome."""
+    gate = asyncio.Semaphore(deps.limits.queries_in_flight)
+    cities = asyncio.Semaphore(deps.limits.cities_in_flight)
+
+    async def one(plan: CityPlan) -> CityCollected | CityFailed:
+        async with cities:
+            if deps.api.fatal is not None:  # the key or the daily quota already failed for another city
+                return CityFailed(plan.city, deps.api.fatal, Counters())
+            try:
+                return await collect_city(plan, run, deps, gate)
+            except CityError as error:
+                return CityFailed(plan.city, error.failure, error.counters)
+            except Exception as exc:  # e.g. the HEAD on S3 failed
+                return CityFailed(plan.city, _internal(exc), Counters())
+
+    results = await asyncio.gather(*(one(plan) for plan in run.cities))
+    outcome = RunOutcome(run)
+    request_wide: list[CityFailed] = []
+    for result in results:
+        if isinstance(result, CityCollected):
+            outcome.collected.append(result)
+        elif result.failure.request_wide:
+            request_wide.append(result)
+        else:
+            outcome.failed.append(result)
+    if request_wide:
+        counters = Counters(requests=sum(item.counters.requests for item in request_wide))
+        outcome.failed.append(
+            CityFailed(None, request_wide[0].failure, counters, tuple(item.city or "" for item in request_wide))
+        )
+    return outcome

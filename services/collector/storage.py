@@ -1,0 +1,69 @@
+"""Adapter: the raw objects in S3. Conditional writes make a re-delivered request a no-op."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+CONTENT_TYPE = "application/gzip"
+CONFLICT_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    places: int | None  # from the object's metadata; None if it was written by something else
+    size: int
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+class RawStore:
+    def __init__(self, s3_client: Any, bucket: str) -> None:
+        self._s3 = s3_client
+        self.bucket = bucket
+
+    def find(self, key: str) -> StoredObject | None:
+        """The object at `key` if it exists (a HEAD: cheap, and it lets a re-delivery skip a city)."""
+        try:
+            head = self._s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _status(exc) == 404 or _code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        places = head.get("Metadata", {}).get("places")
+        return StoredObject(key, int(places) if places and places.isdigit() else None, int(head["ContentLength"]))
+
+    def put_once(self, key: str, path: Path, metadata: dict[str, str]) -> bool:
+        """Write the file at `key` unless an object is already there. True: written; False: it existed
+        (412 PreconditionFailed, counted as success: S3 emits no second "Object Created")."""
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                with path.open("rb") as body:
+                    self._s3.put_object(
+                        Bucket=self.bucket,
+                        Key=key,
+                        Body=body,
+                        IfNoneMatch="*",
+                        ContentType=CONTENT_TYPE,
+                        Metadata=metadata,
+                    )
+                return True
+            except ClientError as exc:
+                if _status(exc) == 412 or _code(exc) == "PreconditionFailed":
+                    return False
+                if _status(exc) == 409 or _code(exc) == "ConditionalRequestConflict":
+                    continue  # a concurrent conditional write on the same key: ask again
+                raise
+        raise RuntimeError(
+            f"S3 kept answering 409 ConditionalRequestConflict for {key}: another writer is busy with it"
+        )
