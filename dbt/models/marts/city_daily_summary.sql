@@ -35,7 +35,7 @@ daily as (
         cast(sum(case when s.price_level = 'moderate' then 1 else 0 end) as bigint) as price_moderate,
         cast(sum(case when s.price_level = 'expensive' then 1 else 0 end) as bigint) as price_expensive,
         cast(sum(case when s.price_level = 'very_expensive' then 1 else 0 end) as bigint) as price_very_expensive,
-        sum(case when s.price_level is null or s.price_level = 'unspecified' then 1 else 0 end) as price_unknown
+        cast(sum(case when s.price_level is null or s.price_level = 'unspecified' then 1 else 0 end) as bigint) as price_unknown
 
     from snapshots as s
     left join restaurants as r on s.place_id = r.place_id

@@ -1,0 +1,225 @@
+"""Adapter: dbt in process (dbtRunner), parsing the project once per warm process and reusing the manifest.
+
+dbt reads its profile from the environment (dbt/profiles.yml uses env_var), so `dbt_environment` is the single
+place that says which variables the profile needs; `DbtBuilder` exports them before its first invocation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from contracts.events import ModelRun, TestCounts
+from services.transformer.domain import BuildReport, FailedTest, InfrastructureError
+
+# Messages that mean "the world is not there", not "the SQL or the data is wrong": the record is retried.
+_INFRASTRUCTURE = re.compile(
+    r"IO Error|HTTP Error|HTTP \d{3}|Could not set lock|Conflicting lock|Connection|timed out|Timeout|"
+    r"Unable to connect|EndpointConnectionError|ThrottlingException|TooManyRequests|ServiceUnavailable|"
+    r"InternalServerException|ExpiredToken|AccessDenied",
+    re.IGNORECASE,
+)
+
+
+def default_project_dir() -> Path:
+    """dbt/ next to services/ (the artifact ships both); DBT_PROJECT_DIR overrides it (see settings)."""
+    return Path(__file__).resolve().parents[3] / "dbt"
+
+
+def duckdb_extension_directory() -> str:
+    """Where duckdb-ext-httpfs keeps httpfs for the pinned DuckDB: loaded offline, never downloaded."""
+    import duckdb_ext
+
+    return str(Path(next(iter(duckdb_ext.__path__))) / "extensions")
+
+
+def dbt_environment(
+    *,
+    target: str,
+    bucket: str,
+    warehouse_path: str | None = None,
+    endpoint_url: str | None = None,
+    athena_workgroup: str | None = None,
+    athena_results_s3: str | None = None,
+    glue_database: str | None = None,
+) -> dict[str, str]:
+    """The environment dbt/profiles.yml reads. Also what `dbt` on the command line needs (docs, debugging)."""
+    env = {"DBT_TARGET": target, "BUCKET_NAME": bucket}
+    if target == "local":
+        env["DUCKDB_EXTENSION_DIRECTORY"] = duckdb_extension_directory()
+        if warehouse_path:
+            env["WAREHOUSE_PATH"] = warehouse_path
+        if endpoint_url:
+            env["AWS_ENDPOINT_URL"] = endpoint_url
+    for key, value in (
+        ("ATHENA_WORKGROUP", athena_workgroup),
+        ("ATHENA_RESULTS_S3", athena_results_s3),
+        ("GLUE_DATABASE", glue_database),
+    ):
+        if value:
+            env[key] = value
+    return env
+
+
+class DbtBuilder:
+    """`build(days)` = `dbt build` of everything downstream of raw for those collection days."""
+
+    def __init__(
+        self,
+        project_dir: Path,
+        target: str,
+        environment: Mapping[str, str],
+        state_dir: Path | None = None,
+        daily_drop_warn_share: float | None = None,
+    ) -> None:
+        self._project_dir = Path(project_dir)
+        self._target = target
+        self._environment = dict(environment)
+        # Lambda's code folder is read-only: dbt's target/ and logs/ go to a writable folder.
+        self._state_dir = Path(state_dir or Path(tempfile.gettempdir()) / "dbt-restaurant-pipeline")
+        self._drop_share = daily_drop_warn_share
+        self._manifest: Any = None
+        self._lock = threading.Lock()
+        self.parses = 0  # how many times this process parsed the project (1 on a warm function)
+        self.builds = 0
+
+    def _common_args(self) -> list[str]:
+        return [
+            "--project-dir",
+            str(self._project_dir),
+            "--profiles-dir",
+            str(self._project_dir),
+            "--target",
+            self._target,
+            "--target-path",
+            str(self._state_dir / "target"),
+            "--log-path",
+            str(self._state_dir / "logs"),
+        ]
+
+    def _runner(self) -> Any:
+        from dbt.cli.main import dbtRunner
+
+        os.environ.update(self._environment)
+        if self._manifest is None:
+            self._state_dir.mkdir(parents=True, exist_ok=True)
+            result = dbtRunner().invoke(["--quiet", "parse", *self._common_args()])
+            if not result.success or result.result is None:
+                raise InfrastructureError(f"dbt parse failed: {result.exception or 'see the dbt log'}")
+            self._manifest = result.result
+            self.parses += 1
+        return dbtRunner(manifest=self._manifest)
+
+    def invoke(self, args: Sequence[str]) -> Any:
+        """Any other dbt command on the same parsed manifest (tests use it for unit tests, docs)."""
+        with self._lock:
+            return self._runner().invoke(["--quiet", *args, *self._common_args()])
+
+    def build(self, days: Sequence[str]) -> BuildReport:
+        variables: dict[str, Any] = {"dts": list(days)}
+        if self._drop_share is not None:
+            variables["daily_drop_warn_share"] = self._drop_share
+        started = time.monotonic()
+        with self._lock:
+            result = self._runner().invoke(
+                [
+                    "--quiet",
+                    "build",
+                    *self._common_args(),
+                    "--vars",
+                    json.dumps(variables),
+                    "--exclude-resource-type",
+                    "unit_test",
+                ]
+            )
+            self.builds += 1
+        report = interpret(result)
+        report.duration_ms = int((time.monotonic() - started) * 1000)
+        return report
+
+
+def interpret(result: Any) -> BuildReport:
+    """Map a dbtRunnerResult to the domain's report; raise InfrastructureError when dbt could not work."""
+    if result.exception is not None and not getattr(result.result, "results", None):
+        message = str(result.exception)
+        raise InfrastructureError(f"dbt could not run: {message[:1000]}")
+    results = list(getattr(result.result, "results", None) or [])
+    models: list[ModelRun] = []
+    failures: list[FailedTest] = []
+    counts = {"total": 0, "passed": 0, "failed": 0, "warned": 0, "errored": 0, "skipped": 0}
+    error_message = error_model = None
+    for item in results:
+        node = item.node
+        status = str(getattr(item.status, "value", item.status)).lower()
+        resource = str(getattr(node.resource_type, "value", node.resource_type))
+        message = str(item.message or "")
+        if resource in ("operation", "hook") or node.unique_id.startswith("operation."):
+            if status == "error":
+                raise InfrastructureError(f"dbt hook {node.name} failed: {message[:1000]}")
+            continue
+        if resource == "model":
+            rows = (getattr(item, "adapter_response", None) or {}).get("rows_affected")
+            models.append(
+                ModelRun(
+                    name=node.name,
+                    status=status,
+                    rows_affected=rows if isinstance(rows, int) and rows >= 0 else None,
+                    execution_time_ms=int((item.execution_time or 0) * 1000),
+                )
+            )
+            if status == "error":
+                if _INFRASTRUCTURE.search(message):
+                    raise InfrastructureError(f"model {node.name}: {message[:1000]}")
+                error_message = error_message or f"model {node.name}: {message}"
+                error_model = error_model or node.name
+            continue
+        if resource != "test":
+            continue
+        counts["total"] += 1
+        attached = getattr(node, "attached_node", None) or ""
+        model = attached.split(".")[-1] if attached else None
+        if status == "pass":
+            counts["passed"] += 1
+        elif status in ("fail", "warn"):
+            counts["failed" if status == "fail" else "warned"] += 1
+            failures.append(
+                FailedTest(
+                    name=node.name,
+                    model=model,
+                    severity="error" if status == "fail" else "warn",
+                    failing_rows=int(item.failures or 0),
+                    relation=getattr(node, "relation_name", None),
+                    message=message,
+                )
+            )
+        elif status == "error":
+            counts["errored"] += 1
+            if _INFRASTRUCTURE.search(message):
+                raise InfrastructureError(f"test {node.name}: {message[:1000]}")
+            error_message = error_message or f"test {node.name}: {message}"
+            error_model = error_model or model
+        else:
+            counts["skipped"] += 1
+    if error_message is None and result.exception is not None:
+        error_message = str(result.exception)
+    if error_message is not None:
+        outcome = "error"
+    elif any(f.severity == "error" for f in failures):
+        outcome = "tests_failed"
+    else:
+        outcome = "passed"
+    return BuildReport(
+        outcome=outcome,  # type: ignore[arg-type]
+        models=models,
+        tests=TestCounts(**counts),
+        failures=failures,
+        error_message=error_message,
+        error_model=error_model,
+    )

@@ -1,0 +1,83 @@
+"""Lambda entry point: SQS (FIFO) batch of S3 "Object Created" events -> services.transformer.service."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from services.common.bus import EventPublisher
+from services.common.ledger import RunLedger
+from services.common.observability import observability
+from services.transformer.adapters.claims import ObjectClaims
+from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment, default_project_dir
+from services.transformer.adapters.storage import S3ObjectStore
+from services.transformer.adapters.warehouse import AthenaWarehouse, DuckDBWarehouse
+from services.transformer.domain import Warehouse
+from services.transformer.service import TransformerDeps, process_batch
+from services.transformer.settings import TransformerSettings
+
+obs = observability("transformer")
+logger, metrics, tracer = obs.logger, obs.metrics, obs.tracer
+
+
+@cache
+def dependencies() -> TransformerDeps:
+    """Built once per warm process: clients, and the dbt manifest (parsed on the first build, then reused)."""
+    settings = TransformerSettings.from_env()
+    environment = dbt_environment(
+        target=settings.dbt_target,
+        bucket=settings.bucket_name,
+        warehouse_path=settings.warehouse_path,
+        endpoint_url=settings.aws_endpoint_url,
+        athena_workgroup=settings.athena_workgroup,
+        athena_results_s3=settings.athena_results_s3,
+        glue_database=settings.glue_database,
+    )
+    warehouse: Warehouse
+    if settings.dbt_target == "local":
+        warehouse = DuckDBWarehouse(str(settings.warehouse_path))
+    else:
+        warehouse = AthenaWarehouse(
+            boto3.client("athena"),
+            database=str(settings.glue_database),
+            workgroup=str(settings.athena_workgroup),
+            results_s3=settings.athena_results_s3,
+        )
+    return TransformerDeps(
+        store=S3ObjectStore(boto3.client("s3"), settings.bucket_name),
+        builder=DbtBuilder(
+            settings.dbt_project_dir or default_project_dir(),
+            settings.dbt_target,
+            environment,
+            state_dir=settings.dbt_state_dir,
+            daily_drop_warn_share=settings.daily_drop_warn_share,
+        ),
+        warehouse=warehouse,
+        claims=ObjectClaims(boto3.client("dynamodb"), settings.idempotency_table_name),
+        publisher=EventPublisher(boto3.client("events"), settings.event_bus_name),
+        ledger=RunLedger(boto3.client("dynamodb"), settings.ledger_table_name),
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result = process_batch(event, dependencies(), remaining_ms=context.get_remaining_time_in_millis)
+    for completed in result.events:
+        logger.set_correlation_id(completed.run_id)
+        logger.info(
+            "transform completed",
+            extra={"outcome": completed.outcome, "objects": [s.key for s in completed.sources]},
+        )
+        metrics.add_metric(name=f"Transform_{completed.outcome}", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="QuarantinedLines", unit=MetricUnit.Count, value=completed.quarantined_lines)
+    metrics.add_metric(name="DuplicateObjectEvents", unit=MetricUnit.Count, value=result.duplicates)
+    if result.error is not None:
+        logger.error("batch failed, every record will be retried", extra={"error": str(result.error)[:2000]})
+        metrics.add_metric(name="TransformInfrastructureErrors", unit=MetricUnit.Count, value=1)
+    return result.response

@@ -1,0 +1,34 @@
+"""The transformer's environment, parsed once at the edge (keys from restaurant_pipeline.topology)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from services.common.settings import ServiceSettings, SettingsError
+
+
+class TransformerSettings(ServiceSettings):
+    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME")
+    dbt_target: Literal["local", "athena"] = Field(default="athena", alias="DBT_TARGET")
+    warehouse_path: str | None = Field(default=None, alias="WAREHOUSE_PATH")
+    athena_workgroup: str | None = Field(default=None, alias="ATHENA_WORKGROUP")
+    athena_results_s3: str | None = Field(default=None, alias="ATHENA_RESULTS_S3")
+    glue_database: str | None = Field(default=None, alias="GLUE_DATABASE")
+    daily_drop_warn_share: float = Field(default=0.5, ge=0, le=1, alias="DAILY_DROP_WARN_SHARE")
+    nlp_enabled: bool = Field(default=False, alias="NLP_ENABLED")
+    aws_endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
+    dbt_project_dir: Path | None = Field(default=None, alias="DBT_PROJECT_DIR")
+    dbt_state_dir: Path | None = Field(default=None, alias="DBT_STATE_DIR")
+
+    @model_validator(mode="after")
+    def _target_needs(self) -> TransformerSettings:
+        if self.dbt_target == "local" and not self.warehouse_path:
+            raise SettingsError(
+                "DBT_TARGET=local needs WAREHOUSE_PATH (the DuckDB file), e.g. .pipeline/warehouse.duckdb"
+            )
+        if self.dbt_target == "athena" and not (self.athena_workgroup and self.glue_database):
+            raise SettingsError("DBT_TARGET=athena needs ATHENA_WORKGROUP and GLUE_DATABASE (set by the CDK stack)")
+        return self
