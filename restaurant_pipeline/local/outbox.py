@@ -72,7 +72,8 @@ def write_eml(
     if existing is not None:
         return existing
     sent_at = _utc(sent_at)
-    message = EmailMessage(policy=email.policy.SMTP)  # CRLF line endings, as RFC 5322 wants
+    # CRLF line endings, as RFC 5322 wants; headers unfolded up to its hard limit, so `cat` shows one line each.
+    message = EmailMessage(policy=email.policy.SMTP.clone(max_line_length=RFC_LINE_LIMIT))
     message["Subject"] = subject
     message["Date"] = email.utils.format_datetime(sent_at)
     message["From"] = sender
@@ -103,7 +104,7 @@ def read_eml(path: Path) -> OutboxMessage:
     body = part.get_content() if part is not None else ""
     return OutboxMessage(
         path=Path(path),
-        subject=str(message.get("Subject", "")),
+        subject=str(message.get("Subject", "")).strip(),
         sent_at=sent_at,
         sender=str(message.get("From", "")),
         to=str(message.get("To", "")),

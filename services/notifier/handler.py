@@ -43,24 +43,29 @@ _METRIC_BY_ACTION = {
 }
 
 
-@lru_cache(maxsize=1)
-def _components() -> tuple[Notifier, OnceOnlyEmailSender]:
-    """Built once per execution environment, from the environment (the edge)."""
-    settings = NotifierSettings.from_env()
-    dynamodb = boto3.client("dynamodb")
+def build_notifier(
+    settings: NotifierSettings, sns_client: Any, dynamodb_client: Any
+) -> tuple[Notifier, OnceOnlyEmailSender]:
+    """The notifier wired to its adapters. Returns the idempotent sender too (it needs the Lambda context)."""
     once = OnceOnlyEmailSender(
-        SnsEmailSender(boto3.client("sns"), settings.topic_arn), dynamodb, settings.idempotency_table_name
+        SnsEmailSender(sns_client, settings.topic_arn), dynamodb_client, settings.idempotency_table_name
     )
     notifier = Notifier(
-        outcomes=RunOutcomeStore(dynamodb, settings.ledger_table_name),
-        repeats=RepeatFailureStore(dynamodb, settings.idempotency_table_name),
+        outcomes=RunOutcomeStore(dynamodb_client, settings.ledger_table_name),
+        repeats=RepeatFailureStore(dynamodb_client, settings.idempotency_table_name),
         email=once,
-        ledger=RunLedger(dynamodb, settings.ledger_table_name, on_failure=_count_ledger_failure),
+        ledger=RunLedger(dynamodb_client, settings.ledger_table_name, on_failure=_count_ledger_failure),
         log_location=settings.log_location,
         max_receive_count=settings.max_receive_count,
         repeat_window=settings.repeat_failure_window,
     )
     return notifier, once
+
+
+@lru_cache(maxsize=1)
+def _components() -> tuple[Notifier, OnceOnlyEmailSender]:
+    """Built once per execution environment, from the environment (the edge)."""
+    return build_notifier(NotifierSettings.from_env(), boto3.client("sns"), boto3.client("dynamodb"))
 
 
 def _count_ledger_failure(exc: Exception) -> None:
@@ -76,7 +81,12 @@ def record_handler(record: SQSRecord) -> None:
         raise
     logger.set_correlation_id(event.run_id)
     notifier, _ = _components()
-    result = notifier.notify(event)
+    try:
+        result = notifier.notify(event)
+    except Exception:
+        logger.exception("could not notify: the record fails and SQS retries it (DLQ after the last receive)")
+        metrics.add_metric(name="NotificationFailures", unit=MetricUnit.Count, value=1)
+        raise
     logger.info(
         f"notifier: {result.action}",
         extra={

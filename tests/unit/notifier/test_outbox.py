@@ -34,6 +34,12 @@ def test_write_eml_writes_an_rfc_5322_message_a_mail_client_can_read(tmp_path):
     assert message.get_content().replace("\r\n", "\n") == BODY
 
 
+def test_a_subject_longer_than_78_characters_reads_back_unchanged(tmp_path):
+    subject = "[restaurant-pipeline] OK Paris 2026-11-25: 20 restaurants, 31/31 tests passed" + " x" * 8
+    write_eml(tmp_path, subject, "b", "m", SENT)
+    assert read_outbox(tmp_path)[0].subject == subject
+
+
 def test_a_very_long_line_is_still_a_valid_message(tmp_path):
     body = "x" * 5000 + "\nend\n"
     path = write_eml(tmp_path, "s", body, "long", SENT)
