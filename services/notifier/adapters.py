@@ -139,7 +139,8 @@ class RunOutcomeStore:
     """Items "CITY_OUTCOME#<city>" in the run ledger (pk RUN#<run id>), beside the other services' steps.
 
     Unlike RunLedger.record (first write wins, failures swallowed), this store must be right to decide when
-    a run is complete: the newest event of a city wins, and any failure raises so the record is retried.
+    a run is complete: the newest event of a city wins (a tentative run-wide failure never replaces an
+    outcome, and any city-specific outcome replaces it), and any failure raises so the record is retried.
     """
 
     def __init__(self, dynamodb_client: Any, table_name: str) -> None:
@@ -168,14 +169,17 @@ class RunOutcomeStore:
             },
             "produced_at": {"S": produced_at},
             "event": {"S": event.detail_json()},
+            "tentative": {"BOOL": outcome.tentative},
         }
+        if outcome.tentative:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(sk)"}
+        else:
+            condition = {
+                "ConditionExpression": "attribute_not_exists(sk) OR produced_at < :produced_at OR tentative = :yes",
+                "ExpressionAttributeValues": {":produced_at": {"S": produced_at}, ":yes": {"BOOL": True}},
+            }
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=item,
-                ConditionExpression="attribute_not_exists(sk) OR produced_at < :produced_at",
-                ExpressionAttributeValues={":produced_at": {"S": produced_at}},
-            )
+            self._client.put_item(TableName=self._table, Item=item, **condition)
         except Exception as exc:
             if _is_conditional_failure(exc):
                 return False

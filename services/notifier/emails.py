@@ -17,6 +17,7 @@ from typing import Any
 
 from contracts.events import CitySummary, CollectionFailed, ErrorCategory, TestFailure, TransformCompleted
 from services.notifier.outcomes import (
+    SEVERITY,
     CityOutcome,
     OutcomeKind,
     Repeat,
@@ -234,8 +235,9 @@ def render_subject(outcomes: Sequence[CityOutcome]) -> str:
         text = f"{SUBJECT_PREFIX} FAILED {where}: collection failed" + (f" ({shorts[0]})" if len(shorts) == 1 else "")
     else:
         ok = sum(1 for outcome in outcomes if outcome.kind == "passed")
-        parts = ", ".join(f"{_label(o)} {KIND_TAG[o.kind]}" for o in outcomes)
-        text = f"{SUBJECT_PREFIX} PARTIAL {day}: {ok}/{len(outcomes)} cities OK: {parts}"
+        failing = sorted({o.kind for o in outcomes if o.kind != "passed"}, key=lambda kind: -SEVERITY[kind])
+        parts = "".join(f"; {KIND_TAG[kind]}: {_names([o for o in outcomes if o.kind == kind])}" for kind in failing)
+        text = f"{SUBJECT_PREFIX} PARTIAL {day}: {ok}/{len(outcomes)} cities OK{parts}"
     return ascii_subject(redact_secrets(text))
 
 
@@ -389,7 +391,7 @@ def _transform_footer(event: TransformCompleted) -> list[str]:
             lines.append(f"{INDENT}⚠ {source.key}: {source.problem}")
     if event.durations_ms:
         phases = {k: v for k, v in event.durations_ms.items() if k != "total"}
-        detail = ", ".join(f"{name} {_duration_ms(ms)}" for name, ms in phases.items())
+        detail = ", ".join(f"{name.replace('_', ' ')} {_duration_ms(ms)}" for name, ms in phases.items())
         if "total" in event.durations_ms:
             total = _duration_ms(event.durations_ms["total"])
             lines.append(f"{INDENT}Transform took {total}" + (f" ({detail})" if detail else ""))

@@ -67,6 +67,13 @@ class CityOutcome:
     def produced_at(self) -> datetime:
         return self.event.metadata.produced_at
 
+    @property
+    def tentative(self) -> bool:
+        """A run-wide collection failure (no city named) may stand for cities that were in fact collected
+        (the collector publishes at the end of its invocation, the transformer may already be done):
+        it settles only cities without an outcome, and any city-specific outcome replaces it."""
+        return isinstance(self.event, CollectionFailed) and self.event.city is None
+
 
 def settled_outcomes(event: NotifierEvent) -> list[CityOutcome]:
     """The city outcomes this event makes final. Empty for a collection failure that will be retried."""

@@ -171,9 +171,7 @@ def test_a_two_city_run_sends_one_email_once_both_cities_are_done(stack):
 
     emails = stack.emails()
     assert len(emails) == 1
-    assert emails[0].subject == (
-        "[restaurant-pipeline] PARTIAL 2026-11-25: 1/2 cities OK: Paris OK, Lyon NOT COLLECTED"
-    )
+    assert emails[0].subject == ("[restaurant-pipeline] PARTIAL 2026-11-25: 1/2 cities OK; NOT COLLECTED: Lyon")
     assert "✅ Paris" in emails[0].body and "❌ Collection failed · Lyon" in emails[0].body
 
 
@@ -265,3 +263,16 @@ def test_an_older_event_delivered_late_does_not_replace_the_newer_outcome(stack)
     stack.invoke(eventbridge_body(transform("error", produced_at=later(2))))
 
     assert [e.subject.split()[1] for e in stack.emails()] == ["OK"]
+
+
+def test_a_run_wide_collection_failure_never_hides_a_city_that_was_transformed(stack):
+    """The transformer can finish Paris before the collector publishes a failure naming no city."""
+    stack.create_topic()
+    cities = ["Paris", "Lyon"]
+    stack.invoke(eventbridge_body(transform("passed", city="Paris", run_cities=cities, produced_at=later(1))))
+    stack.invoke(
+        eventbridge_body(collection_failed("api_quota_daily", city=None, run_cities=cities, produced_at=later(3)))
+    )
+
+    (email,) = stack.emails()
+    assert email.subject.endswith("1/2 cities OK; NOT COLLECTED: Lyon")

@@ -141,7 +141,7 @@ def test_a_run_of_two_cities_is_one_email_covering_both():
 
     email = render_run_email(RUN_ID, outcomes, CONTEXT)
 
-    assert email.subject == ("[restaurant-pipeline] PARTIAL 2026-11-25: 1/2 cities OK: Paris OK, Lyon NOT COLLECTED")
+    assert email.subject == ("[restaurant-pipeline] PARTIAL 2026-11-25: 1/2 cities OK; NOT COLLECTED: Lyon")
     assert "✅ Paris · 2026-11-25" in email.body
     assert "❌ Collection failed · Lyon · 2026-11-25" in email.body
     assert "resumes tomorrow" in email.body

@@ -22,7 +22,9 @@ class FakeRunStore:
         records = self.runs.setdefault(run_id, RunRecords())
         key = (outcome.city or "").casefold()
         current = records.outcomes.get(key)
-        if current is not None and current.produced_at >= outcome.produced_at:
+        if current is not None and (
+            outcome.tentative or (not current.tentative and current.produced_at >= outcome.produced_at)
+        ):
             return False
         records.outcomes[key] = outcome
         return True
@@ -148,7 +150,7 @@ def test_a_two_city_run_waits_for_the_second_city_then_sends_one_combined_email(
 
     assert second.action == "sent"
     assert len(world.email.sent) == 1
-    assert "Paris OK, Lyon TESTS FAILED" in world.email.sent[0].subject
+    assert "1/2 cities OK; TESTS FAILED: Lyon" in world.email.sent[0].subject
 
 
 def test_a_collection_failure_that_will_be_retried_sends_nothing(world):
@@ -204,3 +206,14 @@ def test_a_late_older_event_does_not_replace_a_newer_outcome(world):
     world.notifier.notify(transform("passed", produced_at=later(30)))
     result = world.notifier.notify(transform("tests_failed", produced_at=later(2)))
     assert result.action == "already_notified" and len(world.email.sent) == 1
+
+
+def test_a_city_specific_outcome_replaces_a_run_wide_failure_recorded_before_it(world):
+    cities = ["Paris", "Lyon", "Nice"]
+    world.notifier.notify(collection_failed("api_quota_daily", city=None, run_cities=cities, produced_at=later(3)))
+    # Every city is settled (tentatively) by the run-wide failure: one email went out.
+    assert len(world.email.sent) == 1
+    world.notifier.notify(transform("passed", city="Paris", run_cities=cities, produced_at=later(1)))
+
+    assert len(world.email.sent) == 2  # the run's outcome changed: Paris was in fact collected
+    assert "1/3 cities OK; NOT COLLECTED: Lyon, Nice" in world.email.sent[1].subject
