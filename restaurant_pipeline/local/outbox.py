@@ -197,6 +197,12 @@ def render_outbox(messages: list[OutboxMessage]) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
+def render_eml(path: Path) -> str:
+    """One captured email as text (headers, then the body)."""
+    message = read_eml(path)
+    return render_outbox([message]).split("\n", 1)[1]  # without the "1/1" rule
+
+
 def show_outbox(outbox_dir: Path, last: bool = False) -> str:
     """The text of `restaurant-pipeline outbox [--last]`."""
     messages = read_outbox(outbox_dir)

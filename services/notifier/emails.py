@@ -560,10 +560,17 @@ def log_link(log_location: str, service: str) -> str:
     if not log_location:
         return f"`{CLI} logs {service}`"
     if log_location.startswith(("http://", "https://")):
-        group = f"/aws/lambda/{PROJECT}-{service}"
-        # The console's fragment escapes "%" as "$25": "/" becomes "$252F".
-        return log_location + urllib.parse.quote(group, safe="").replace("%", "$25")
+        # The console's fragment escapes "%" as "$25": "/" becomes "$252F". The prefix may end at the log
+        # groups page or already include "/aws/lambda/" (what the CDK stack sets).
+        function = f"{PROJECT}-{service}"
+        if log_location.endswith(_console_escape("/aws/lambda/")):
+            return log_location + _console_escape(function)
+        return log_location + _console_escape(f"/aws/lambda/{function}")
     return str(PurePath(log_location) / f"{service}.log")
+
+
+def _console_escape(text: str) -> str:
+    return urllib.parse.quote(text, safe="").replace("%", "$25")
 
 
 def _logs(outcomes: Sequence[CityOutcome], context: EmailContext) -> list[str]:

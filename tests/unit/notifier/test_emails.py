@@ -199,6 +199,8 @@ def test_repeat_email_is_short_and_points_to_the_first_full_email():
 def test_logs_link_to_the_cloudwatch_console_on_aws_and_to_the_file_locally():
     prefix = "https://eu-west-3.console.aws.amazon.com/cloudwatch/home?region=eu-west-3#logsV2:log-groups/log-group/"
     assert log_link(prefix, "collector") == prefix + "$252Faws$252Flambda$252Frestaurant-pipeline-collector"
+    cdk_prefix = prefix + "$252Faws$252Flambda$252F"  # what the CDK stack sets
+    assert log_link(cdk_prefix, "collector") == prefix + "$252Faws$252Flambda$252Frestaurant-pipeline-collector"
     assert log_link(".pipeline/logs/", "notifier") == ".pipeline/logs/notifier.log"
     assert log_link("", "notifier") == "`restaurant-pipeline logs notifier`"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from restaurant_pipeline.local.outbox import drain_sns_capture, read_outbox, show_outbox, write_eml
+from restaurant_pipeline.local.outbox import drain_sns_capture, read_outbox, render_eml, show_outbox, write_eml
 
 SENT = datetime(2026, 11, 25, 8, 2, 20, tzinfo=UTC)
 BODY = "✅ All good: Saint-Étienne, 2026-11-25.\n\n   1. Café de l'Été (4.8, 1,234 ratings)\n"
@@ -140,3 +140,10 @@ def test_a_message_is_not_deleted_when_its_file_cannot_be_written(tmp_path):
     with pytest.raises(OSError):
         drain_sns_capture(sqs, "url", Path(not_a_folder))
     assert sqs.deleted == []
+
+
+def test_render_eml_shows_one_email_with_its_headers_and_body(tmp_path):
+    path = write_eml(tmp_path, "[restaurant-pipeline] OK Paris", BODY, "m1", SENT)
+    text = render_eml(path)
+    assert text.startswith("From:")
+    assert "Subject: [restaurant-pipeline] OK Paris" in text and "Café de l'Été" in text
