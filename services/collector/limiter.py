@@ -38,23 +38,25 @@ class SlidingWindowLimiter:
         self._lock = asyncio.Lock()
         self.waited = 0.0  # total seconds spent waiting for a slot (for metrics)
 
-    def _earliest(self) -> float:
+    def _wait(self, now: float) -> float:
+        """Seconds until a grant is allowed at all (0: now)."""
         if not self._granted:
-            return float("-inf")
-        spaced = self._granted[-1] + self.interval
-        if len(self._granted) < self.rate:
-            return spaced
-        # the grant `rate` places back must have left the window: strictly older than now - period
-        return max(spaced, self._granted[0] + self.period)
+            return 0.0
+        wait = self._granted[-1] + self.interval - now
+        # the grant `rate` places back must have left the window, written exactly as a window counter
+        # tests it (oldest <= now - period), so that float rounding cannot put rate + 1 in one window
+        if len(self._granted) == self.rate and not self._granted[0] <= now - self.period:
+            wait = max(wait, self._granted[0] + self.period - now, 1e-6)
+        return max(0.0, wait)
 
     async def acquire(self) -> None:
         """Wait for a slot. Callers are served in arrival order (the lock is FIFO)."""
         async with self._lock:
             while True:
                 now = self._clock()
-                earliest = self._earliest()
-                if now >= earliest:
+                wait = self._wait(now)
+                if wait <= 0:
                     self._granted.append(now)
                     return
-                self.waited += earliest - now
-                await self._sleep(earliest - now)
+                self.waited += wait
+                await self._sleep(wait)

@@ -127,7 +127,8 @@ def classify(status: int, text: str, retry_after: str | None = None) -> Answer:
             ),
         )
     rpc_status, message, reasons, metadata = fields
-    said = f"HTTP {status} {rpc_status}: {_shorten(message)}"
+    reason = f" {'/'.join(sorted(reasons))}" if reasons else ""
+    said = f"HTTP {status} {rpc_status}{reason}: {_shorten(message)}"
     if "API_KEY_INVALID" in reasons or status in (401, 403):
         if "API_KEY_INVALID" in reasons:
             fix = (

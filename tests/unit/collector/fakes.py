@@ -1,0 +1,125 @@
+"""Small hand-written stand-ins for the collector's collaborators (no network, no patching)."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from services.collector.model import (
+    RESULT_CAP,
+    CityPlan,
+    CollectionError,
+    Counters,
+    Failure,
+    Rectangle,
+    RunPlan,
+)
+
+VIEWPORT = Rectangle(48.80, 2.20, 48.90, 2.40)
+
+
+def make_places(count: int, area: Rectangle = VIEWPORT, seed: int = 1) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    return [
+        {
+            "id": f"place-{index:05d}",
+            "displayName": {"text": f"Restaurant {index}", "languageCode": "fr"},
+            "location": {
+                "latitude": rng.uniform(area.low_lat, area.high_lat),
+                "longitude": rng.uniform(area.low_lng, area.high_lng),
+            },
+        }
+        for index in range(count)
+    ]
+
+
+@dataclass
+class FakePlacesApi:
+    """searchText semantics that matter to the collector: the 60 cap, pages of pageSize, tokens bound to the
+    query, locationRestriction, and a city-name query answering the city with its viewport."""
+
+    places: list[dict[str, Any]]
+    city: str = "Paris"
+    viewport: Rectangle | None = VIEWPORT
+    failures: dict[int, Failure] = field(default_factory=dict)  # call number (1-based) -> failure
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    fatal: Failure | None = None
+
+    async def search_text(self, body: dict[str, Any], field_mask: str, counters: Counters) -> dict[str, Any]:
+        self.calls.append(body)
+        counters.requests += 1
+        failure = self.failures.get(len(self.calls))
+        if failure is not None:
+            if failure.request_wide:
+                self.fatal = failure
+            raise CollectionError(failure)
+        if body["textQuery"] == self.city:
+            if self.viewport is None:
+                return {}
+            return {"places": [{"id": "city", "types": ["locality", "political"], "viewport": self.viewport.to_api()}]}
+        restriction = body.get("locationRestriction", {}).get("rectangle")
+        found = [p for p in self.places if restriction is None or _inside(p, restriction)][:RESULT_CAP]
+        unbound = {k: v for k, v in body.items() if k != "pageToken"}
+        offset = 0
+        if body.get("pageToken"):
+            token = json.loads(body["pageToken"])
+            assert token["query"] == unbound, "a page token reused with a different request"
+            offset = token["offset"]
+        size = body.get("pageSize", 20)
+        page = found[offset : offset + size]
+        answer: dict[str, Any] = {"places": page} if page else {}
+        if offset + size < len(found):
+            answer["nextPageToken"] = json.dumps({"query": unbound, "offset": offset + size})
+        return answer
+
+
+def _inside(place: dict[str, Any], rectangle: dict[str, Any]) -> bool:
+    lat, lng = place["location"]["latitude"], place["location"]["longitude"]
+    low, high = rectangle["low"], rectangle["high"]
+    return low["latitude"] <= lat <= high["latitude"] and low["longitude"] <= lng <= high["longitude"]
+
+
+@dataclass(frozen=True)
+class Stored:
+    places: int | None
+
+
+@dataclass
+class FakeStore:
+    bucket: str = "bucket"
+    objects: dict[str, bytes] = field(default_factory=dict)
+    metadata: dict[str, dict[str, str]] = field(default_factory=dict)
+    puts: int = 0
+
+    def find(self, key: str) -> Stored | None:
+        if key not in self.objects:
+            return None
+        places = self.metadata.get(key, {}).get("places")
+        return Stored(int(places) if places else None)
+
+    def put_once(self, key: str, path: Path, metadata: dict[str, str]) -> bool:
+        self.puts += 1
+        if key in self.objects:
+            return False
+        self.objects[key] = path.read_bytes()
+        self.metadata[key] = metadata
+        return True
+
+
+def run_plan(*cities: str, max_restaurants: int = 20, attempt: int = 1, max_receive_count: int = 3) -> RunPlan:
+    return RunPlan(
+        run_id="run-1",
+        collection_date=date(2026, 3, 14),
+        trigger_source="manual",
+        run_cities=tuple(cities),
+        cities=tuple(
+            CityPlan(city, f"restaurants in {city}", "fr", max_restaurants, f"raw/places/dt=2026-03-14/run-1__{city}")
+            for city in cities
+        ),
+        attempt=attempt,
+        max_receive_count=max_receive_count,
+    )
