@@ -72,7 +72,13 @@ def code_provider(mode: str, placeholder_dir: Path) -> Callable[[str], object]:
     return lambda service: lambda_.Code.from_asset(str(placeholder_dir))
 
 
-def build_stack(app: object, config: PipelineConfig, code_for: Callable[[str], object], construct_id: str = STACK_NAME):
+def build_stack(
+    app: object,
+    config: PipelineConfig,
+    code_for: Callable[[str], object],
+    construct_id: str = STACK_NAME,
+    stack_name: str = STACK_NAME,
+):
     from aws_cdk import Environment
 
     from cdk.stack import RestaurantPipelineStack
@@ -80,7 +86,7 @@ def build_stack(app: object, config: PipelineConfig, code_for: Callable[[str], o
     return RestaurantPipelineStack(
         app,  # type: ignore[arg-type]
         construct_id,
-        stack_name=STACK_NAME,
+        stack_name=stack_name,
         description="restaurant-pipeline: Places API -> S3 -> dbt on Athena -> email (choreographed)",
         env=Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=config.aws.region),
         config=config,

@@ -32,14 +32,15 @@ class PipelineMetric:
     name: str
     label: str
 
-    def metric(self, period: Duration = Duration.hours(1)) -> cloudwatch.Metric:
+    def metric(self, period: Duration = Duration.hours(1), labelled: bool = True) -> cloudwatch.Metric:
+        # A label turns an alarm's metric into a metric-math query; alarms use the plain metric.
         return cloudwatch.Metric(
             namespace=METRICS_NAMESPACE,
             metric_name=self.name,
             dimensions_map={"service": self.service},
             statistic="Sum",
             period=period,
-            label=self.label,
+            label=self.label if labelled else None,
         )
 
 
@@ -118,7 +119,7 @@ class Monitoring(Construct):
                 f"No transform has passed its data tests in {NO_SUCCESS_HOURS} hours (metric "
                 f"{METRICS_NAMESPACE}/{RUN_SUCCEEDED.name}). Check the schedule, then: restaurant-pipeline runs --aws"
             ),
-            metric=RUN_SUCCEEDED.metric(Duration.hours(1)),
+            metric=RUN_SUCCEEDED.metric(Duration.hours(1), labelled=False),
             threshold=1,
             evaluation_periods=NO_SUCCESS_HOURS,
             datapoints_to_alarm=NO_SUCCESS_HOURS,

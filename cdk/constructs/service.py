@@ -81,6 +81,7 @@ class PipelineService(Construct):
         super().__init__(scope, construct_id)
         self.route = route
         self.shared = shared
+        self._acknowledged: set[str] = set()
 
         self.dlq = sqs.Queue(
             self,
@@ -238,7 +239,9 @@ class PipelineService(Construct):
                 continue
             if wildcard_reason is None:
                 raise ValueError(f"{sid}: {resource} has a wildcard; say why with wildcard_reason")
-            acknowledge(self.role, finding, wildcard_reason)
+            if finding not in self._acknowledged:
+                self._acknowledged.add(finding)
+                acknowledge(self.role, finding, wildcard_reason)
 
     def allow_ledger(self) -> None:
         self.allow("RecordRunSteps", LEDGER_ACTIONS, [self.shared.ledger_table.table_arn])

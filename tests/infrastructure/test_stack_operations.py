@@ -1,0 +1,137 @@
+"""What operators rely on: alarms to the topic, the email subscription, dashboard, tables, Glue, Athena, outputs."""
+
+from __future__ import annotations
+
+from aws_cdk.assertions import Match
+
+from cdk.constructs.monitoring import NO_SUCCESS_HOURS, RUN_SUCCEEDED
+from cdk.outputs import OUTPUT_DASHBOARD, REQUIRED_OUTPUTS
+from services.transformer.raw_schema import RAW_COLUMNS, TABLE_NAME, VALIDATED_PREFIX
+from tests.infrastructure.conftest import Synthesized
+
+
+def _topic_id(stack: Synthesized) -> str:
+    (key,) = stack.resources("AWS::SNS::Topic")
+    return key
+
+
+def _alarms(stack: Synthesized) -> dict[str, dict]:
+    return {a["Properties"]["AlarmName"]: a["Properties"] for a in stack.resources("AWS::CloudWatch::Alarm").values()}
+
+
+def test_email_subscription_exists_only_when_an_email_is_configured(synthesized):
+    assert synthesized.default.config.notifications.email == ""
+    synthesized.default.assertions.resource_count_is("AWS::SNS::Subscription", 0)
+    synthesized.changed.assertions.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {"Protocol": "email", "Endpoint": "data-team@example.com", "TopicArn": {"Ref": _topic_id(synthesized.changed)}},
+    )
+
+
+def test_every_dead_letter_queue_has_an_alarm_to_the_topic(default_stack):
+    alarms = _alarms(default_stack)
+    dlqs = {
+        key: queue["Properties"]["QueueName"]
+        for key, queue in default_stack.resources("AWS::SQS::Queue").items()
+        if "dlq" in queue["Properties"]["QueueName"]
+    }
+    assert len(dlqs) == 7
+    watched = {
+        alarm["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for alarm in alarms.values()
+        if alarm.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+    }
+    assert watched == set(dlqs)
+    for alarm in alarms.values():
+        if alarm.get("MetricName") == "ApproximateNumberOfMessagesVisible":
+            assert alarm["Threshold"] == 1
+            assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+            assert alarm["AlarmActions"] == [{"Ref": _topic_id(default_stack)}]
+
+
+def test_every_function_has_an_error_alarm(default_stack):
+    error_alarms = [a for a in _alarms(default_stack).values() if a.get("MetricName") == "Errors"]
+    functions = {a["Dimensions"][0]["Value"]["Ref"] for a in error_alarms}
+    assert functions == set(default_stack.resources("AWS::Lambda::Function"))
+    assert all(a["AlarmActions"] == [{"Ref": _topic_id(default_stack)}] for a in error_alarms)
+
+
+def test_no_successful_run_in_26_hours_raises_an_alarm(default_stack):
+    default_stack.assertions.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "RestaurantPipeline",
+            "MetricName": RUN_SUCCEEDED.name,
+            "Dimensions": [{"Name": "service", "Value": "transformer"}],
+            "Period": 3600,
+            "EvaluationPeriods": NO_SUCCESS_HOURS,
+            "DatapointsToAlarm": NO_SUCCESS_HOURS,
+            "ComparisonOperator": "LessThanThreshold",
+            "Threshold": 1,
+            "TreatMissingData": "breaching",
+            "AlarmActions": [{"Ref": _topic_id(default_stack)}],
+        },
+    )
+    assert NO_SUCCESS_HOURS == 26
+
+
+def test_dashboard_is_switchable(synthesized):
+    synthesized.default.assertions.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+    synthesized.changed.assertions.resource_count_is("AWS::CloudWatch::Dashboard", 0)
+    assert OUTPUT_DASHBOARD in synthesized.default.template["Outputs"]
+    assert OUTPUT_DASHBOARD not in synthesized.changed.template["Outputs"]
+
+
+def test_tables_have_the_keys_the_services_use(default_stack):
+    default_stack.assertions.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True},
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    )
+    default_stack.assertions.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": Match.array_with([{"AttributeName": "sk", "AttributeType": "S"}]),
+        },
+    )
+
+
+def test_raw_table_is_partition_projected_on_dt_over_the_validated_prefix(default_stack):
+    table = default_stack.one("AWS::Glue::Table")["Properties"]["TableInput"]
+    assert table["Name"] == TABLE_NAME
+    assert table["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+    parameters = table["Parameters"]
+    assert parameters["projection.enabled"] == "true"
+    assert parameters["projection.dt.type"] == "date"
+    assert parameters["projection.dt.format"] == "yyyy-MM-dd"
+    assert VALIDATED_PREFIX + "dt=${dt}/" in str(parameters["storage.location.template"])
+    columns = table["StorageDescriptor"]["Columns"]
+    assert [(c["Name"], c["Type"]) for c in columns] == [(name.lower(), kind) for name, kind in RAW_COLUMNS]
+
+
+def test_athena_work_group_enforces_encrypted_results_and_the_scan_cutoff(synthesized):
+    for stack in (synthesized.default, synthesized.changed):
+        configuration = stack.one("AWS::Athena::WorkGroup")["Properties"]["WorkGroupConfiguration"]
+        assert configuration["EnforceWorkGroupConfiguration"] is True
+        assert configuration["ResultConfiguration"]["EncryptionConfiguration"] == {"EncryptionOption": "SSE_S3"}
+        assert configuration["BytesScannedCutoffPerQuery"] == stack.config.aws.athena_bytes_scanned_cutoff_mb * 2**20
+    assert synthesized.changed.config.aws.athena_bytes_scanned_cutoff_mb == 200
+
+
+def test_places_key_lives_in_secrets_manager_not_in_the_template(default_stack):
+    default_stack.assertions.resource_count_is("AWS::SecretsManager::Secret", 1)
+    secret = default_stack.one("AWS::SecretsManager::Secret")["Properties"]
+    assert "SecretString" not in secret
+
+
+def test_stack_outputs_name_everything_the_cli_needs(synthesized):
+    for stack in (synthesized.default, synthesized.changed):
+        missing = set(REQUIRED_OUTPUTS) - set(stack.template["Outputs"])
+        assert missing == set()
