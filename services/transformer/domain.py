@@ -119,8 +119,10 @@ def transform_objects(
         for failed in report.failures:
             described = _describe_failure(failed, warehouse)
             (failures if failed.severity == "error" else warnings).append(described)
-        if report.outcome != "error":
-            row_counts = _row_counts(warehouse)
+        built_marts = [m.name for m in report.models if m.name in MARTS and m.status == "success"]
+        if built_marts:
+            row_counts = _row_counts(warehouse, built_marts)
+        if "city_daily_summary" in built_marts:
             pairs = sorted({(city, p.day) for p in prepared if p.day for city in p.cities})
             summaries = _city_summaries(warehouse, pairs)
         summary_ms = _ms(clock() - summary_started)
@@ -233,9 +235,10 @@ def _describe_failure(failed: FailedTest, warehouse: Warehouse) -> TestFailure:
     )
 
 
-def _row_counts(warehouse: Warehouse) -> dict[str, int]:
+def _row_counts(warehouse: Warehouse, models: list[str]) -> dict[str, int]:
+    """Rows in each mart built by this run (a skipped mart may not exist yet)."""
     union = " union all ".join(
-        f"select '{model}' as model, count(*) as n from {warehouse.relation(model)}" for model in MARTS
+        f"select '{model}' as model, count(*) as n from {warehouse.relation(model)}" for model in models
     )
     return {str(row["model"]): int(row["n"]) for row in warehouse.query(union)}
 

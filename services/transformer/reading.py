@@ -40,10 +40,19 @@ class ObjectRef:
     etag: str | None
     size: int | None
     event_time: datetime
+    event_id: str = ""
 
     @property
     def idempotency_key(self) -> str:
-        return f"{self.bucket}/{self.key}#{self.version_id or self.etag or ''}"
+        """bucket/key#version: a re-delivered event maps to the same key, a new upload to a new one.
+
+        Unversioned buckets (moto; version-id "null") have no version: the etag plus the EventBridge event id and
+        time stand in, so the same content uploaded again is transformed again while a duplicate delivery of one
+        event (same id, same time) is not. (moto repeats one event id for every upload and has 1 s times: two
+        uploads of identical content within one second count as one there.)
+        """
+        version = self.version_id or f"{self.etag or ''}:{self.event_id}:{self.event_time.isoformat()}"
+        return f"{self.bucket}/{self.key}#{version}"
 
     @property
     def version_label(self) -> str | None:

@@ -69,7 +69,7 @@ def object_ref_from_body(body: str | dict[str, Any]) -> ObjectRef | None:
     version = detail.object.version_id if detail.object.version_id not in (None, "", "null") else None
     size = int(detail.object.size) if detail.object.size is not None else None
     time = event.time if event.time.tzinfo else event.time.replace(tzinfo=UTC)
-    return ObjectRef(detail.bucket.name, detail.object.key, version, etag, size, time)
+    return ObjectRef(detail.bucket.name, detail.object.key, version, etag, size, time, event.id)
 
 
 def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Callable[[], int | None]) -> BatchOutcome:

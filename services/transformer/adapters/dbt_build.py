@@ -12,7 +12,8 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,29 @@ class DbtBuilder:
         self.parses = 0  # how many times this process parsed the project (1 on a warm function)
         self.builds = 0
 
+    def with_environment(self, **changes: str) -> DbtBuilder:
+        """A builder for another warehouse/bucket that shares this one's parsed manifest (no re-parse).
+
+        DuckDB names its catalog after the file stem and the manifest records it: keep the stem.
+        """
+        old, new = self._environment.get("WAREHOUSE_PATH"), changes.get("WAREHOUSE_PATH")
+        if old and new and Path(old).stem != Path(new).stem:
+            raise ValueError(f"warehouse file {new} must keep the stem {Path(old).stem!r} of the parsed manifest")
+        clone = DbtBuilder(
+            self._project_dir,
+            self._target,
+            {**self._environment, **changes},
+            state_dir=self._state_dir,
+            daily_drop_warn_share=self._drop_share,
+        )
+        clone._manifest = self._runner_manifest()
+        return clone
+
+    def _runner_manifest(self) -> Any:
+        with self._lock, self._exported():
+            self._runner()
+        return self._manifest
+
     def _common_args(self) -> list[str]:
         return [
             "--project-dir",
@@ -104,10 +128,23 @@ class DbtBuilder:
             str(self._state_dir / "logs"),
         ]
 
+    @contextmanager
+    def _exported(self) -> Iterator[None]:
+        """dbt reads the profile's values from os.environ: export them for one invocation, then restore."""
+        saved = {key: os.environ.get(key) for key in self._environment}
+        os.environ.update(self._environment)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
     def _runner(self) -> Any:
         from dbt.cli.main import dbtRunner
 
-        os.environ.update(self._environment)
         if self._manifest is None:
             self._state_dir.mkdir(parents=True, exist_ok=True)
             result = dbtRunner().invoke(["--quiet", "parse", *self._common_args()])
@@ -119,7 +156,7 @@ class DbtBuilder:
 
     def invoke(self, args: Sequence[str]) -> Any:
         """Any other dbt command on the same parsed manifest (tests use it for unit tests, docs)."""
-        with self._lock:
+        with self._lock, self._exported():
             return self._runner().invoke(["--quiet", *args, *self._common_args()])
 
     def build(self, days: Sequence[str]) -> BuildReport:
@@ -127,7 +164,7 @@ class DbtBuilder:
         if self._drop_share is not None:
             variables["daily_drop_warn_share"] = self._drop_share
         started = time.monotonic()
-        with self._lock:
+        with self._lock, self._exported():
             result = self._runner().invoke(
                 [
                     "--quiet",
