@@ -1,8 +1,8 @@
 """Alarms (to the notification topic) and the optional dashboard.
 
 Alarms: any dead-letter queue not empty, any function error, and no successful run in 26 hours.
-The last one watches the transformer's `TransformSucceeded` metric (namespace RestaurantPipeline, dimension
-service=transformer, emitted once per transform whose outcome is "passed").
+The last one watches the transformer's `Transform_passed` metric (namespace RestaurantPipeline, dimension
+service=transformer: services/transformer/handler.py emits `Transform_<outcome>` once per transform).
 """
 
 from __future__ import annotations
@@ -44,14 +44,17 @@ class PipelineMetric:
         )
 
 
-RUN_SUCCEEDED = PipelineMetric("transformer", "TransformSucceeded", "successful transforms")
+# Names emitted by the services' handlers (Powertools Metrics adds the `service` dimension).
+RUN_SUCCEEDED = PipelineMetric("transformer", "Transform_passed", "transforms passed")
 PIPELINE_METRICS = (
     PipelineMetric("collector", "PlacesCollected", "places collected"),
     PipelineMetric("collector", "CollectionFailures", "cities failed"),
     RUN_SUCCEEDED,
-    PipelineMetric("transformer", "DataTestsFailed", "dbt tests failed"),
-    PipelineMetric("transformer", "LinesQuarantined", "lines quarantined"),
+    PipelineMetric("transformer", "Transform_tests_failed", "transforms with failed dbt tests"),
+    PipelineMetric("transformer", "Transform_error", "transforms in error"),
+    PipelineMetric("transformer", "QuarantinedLines", "lines quarantined"),
     PipelineMetric("notifier", "EmailsSent", "emails sent"),
+    PipelineMetric("notifier", "NotificationFailures", "emails failed"),
 )
 
 

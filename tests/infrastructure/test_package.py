@@ -1,0 +1,178 @@
+"""`make package` logic without the network: requirement sets, pip failures, the import check, zips, limits."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import get_args
+
+import pytest
+
+from cdk.artifacts import ARTIFACTS, LOCAL_ONLY_DISTRIBUTIONS, ArtifactSpec
+from cdk.constructs.monitoring import PIPELINE_METRICS
+from cdk.package import (
+    ArtifactSize,
+    PackagingError,
+    build,
+    check_imports,
+    check_limits,
+    explain_pip_failure,
+    locked_versions,
+    module_level_imports,
+    project_dependencies,
+    requirement_set,
+    zip_directory,
+)
+from contracts.events import Outcome
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def dependencies():
+    return project_dependencies((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def locked():
+    return locked_versions((REPO_ROOT / "requirements.lock").read_text(encoding="utf-8"))
+
+
+def test_each_function_gets_its_own_pinned_requirements(dependencies, locked):
+    sets = {name: requirement_set(spec, dependencies, locked) for name, spec in ARTIFACTS.items()}
+    assert any(line.startswith("dbt-athena-community==") for line in sets["transformer"])
+    assert not any(line.startswith(("dbt-", "aiohttp")) for line in sets["notifier"])
+    assert any(line.startswith("aiohttp==") for line in sets["collector"])
+    assert not any("dbt" in line for line in sets["collector"])
+    powertools = next(line for line in sets["notifier"] if line.startswith("aws-lambda-powertools"))
+    assert powertools == f"aws-lambda-powertools[parser,tracer]=={locked['aws-lambda-powertools']}"
+    shipped = {line.split("[")[0].split("==")[0] for lines in sets.values() for line in lines}
+    assert shipped.isdisjoint(LOCAL_ONLY_DISTRIBUTIONS)
+
+
+def test_a_distribution_missing_from_pyproject_is_named(dependencies, locked):
+    spec = ArtifactSpec("collector", ("left-pad",), ())
+    with pytest.raises(PackagingError, match=r"left-pad is not a runtime dependency in pyproject.toml"):
+        requirement_set(spec, dependencies, locked)
+
+
+def test_a_local_only_distribution_is_refused(dependencies, locked):
+    with pytest.raises(PackagingError, match="duckdb is local-only"):
+        requirement_set(ArtifactSpec("transformer", ("duckdb",), ()), dependencies, locked)
+
+
+def test_a_missing_platform_wheel_fails_with_the_package_and_platform_named():
+    stderr = (
+        "ERROR: Could not find a version that satisfies the requirement mmh3<4.2.0,>=4.0.1 (from dbt-athena)\n"
+        "ERROR: No matching distribution found for mmh3<4.2.0,>=4.0.1\n"
+    )
+    message = explain_pip_failure("transformer", stderr)
+    assert "mmh3<4.2.0,>=4.0.1" in message
+    assert "manylinux2014_aarch64" in message and "CPython 3.12" in message
+
+
+def test_module_level_imports_skip_function_bodies_and_type_checking():
+    source = (
+        "from __future__ import annotations\n"
+        "import json\n"
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    import duckdb\n"
+        "try:\n    import orjson\nexcept ImportError:\n    orjson = None\n"
+        "def local():\n    import duckdb_ext\n"
+    )
+    names = [name for name, _, maybe in module_level_imports(source) if not maybe]
+    assert names == ["__future__", "json", "typing", "orjson"]
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def test_import_check_follows_project_imports_to_a_missing_third_party_module(tmp_path):
+    target = _tree(
+        tmp_path,
+        {
+            "services/__init__.py": "",
+            "services/x/__init__.py": "",
+            "services/x/handler.py": "from services.x import warehouse\n",
+            "services/x/warehouse.py": "import duckdb\n",
+            "pydantic/__init__.py": "",
+        },
+    )
+    problems = check_imports("services.x.handler:lambda_handler", target)
+    assert len(problems) == 1
+    assert "services/x/warehouse.py:1 imports duckdb at module level" in problems[0]
+
+
+def test_import_check_accepts_stdlib_shipped_and_deferred_imports(tmp_path):
+    target = _tree(
+        tmp_path,
+        {
+            "services/__init__.py": "",
+            "services/x/__init__.py": "",
+            "services/x/handler.py": "import json\nimport pydantic\nfrom . import util\n",
+            "services/x/util.py": "def f():\n    import duckdb\n",
+            "pydantic/__init__.py": "",
+        },
+    )
+    assert check_imports("services.x.handler:lambda_handler", target) == []
+
+
+def test_import_check_reports_a_handler_that_does_not_exist(tmp_path):
+    assert "not in the artifact" in check_imports("services.nope.handler:lambda_handler", tmp_path)[0]
+
+
+def test_zip_is_reproducible_and_measured(tmp_path):
+    source = _tree(tmp_path / "src", {"a.py": "x = 1\n" * 1000, "pkg/b.py": "y = 2\n", "pkg/__pycache__/b.pyc": "z"})
+    first = zip_directory(source, tmp_path / "one.zip")
+    second = zip_directory(source, tmp_path / "two.zip")
+    assert (tmp_path / "one.zip").read_bytes() == (tmp_path / "two.zip").read_bytes()
+    assert first.files == 2 and first.unzipped_bytes == 6000 + 6
+    assert first.zip_bytes < first.unzipped_bytes
+    assert sorted(zipfile.ZipFile(tmp_path / "one.zip").namelist()) == ["a.py", "pkg/b.py"]
+    assert second.service == "two"
+
+
+def test_an_artifact_over_the_unzipped_limit_is_refused():
+    size = ArtifactSize("transformer", zip_bytes=60 * 2**20, unzipped_bytes=300 * 2**20, files=1)
+    assert not size.fits_direct_upload
+    (problem,) = check_limits(size)
+    assert "exceeds Lambda's 250 MB" in problem and "container image" in problem
+    assert check_limits(ArtifactSize("notifier", 20 * 2**20, 40 * 2**20, 1)) == []
+
+
+def test_build_assembles_the_transformer_with_dbt_and_contracts_without_caches(tmp_path):
+    installed: list[str] = []
+
+    def fake_installer(spec, requirements, constraint_text, target):
+        # Stands in for pip (no network in tests): one importable module per top-level import the code makes.
+        installed.extend(requirements)
+        for name in ("boto3", "botocore", "aws_lambda_powertools", "pydantic", "dbt", "yaml", "agate"):
+            _tree(target, {f"{name}/__init__.py": ""})
+
+    try:
+        size = build(ARTIFACTS["transformer"], build_dir=tmp_path, installer=fake_installer)
+    except PackagingError as exc:  # the import check names a module the fake did not provide
+        pytest.fail(f"unexpected: {exc}")
+    names = zipfile.ZipFile(tmp_path / "transformer.zip").namelist()
+    assert "services/transformer/handler.py" in names
+    assert "dbt/dbt_project.yml" in names
+    assert "contracts/events.py" in names
+    assert not any("__pycache__" in n or n.startswith(("dbt/target/", "dbt/logs/")) for n in names)
+    assert not any(n.startswith(("services/collector/", "restaurant_pipeline/")) for n in names)
+    assert any(line.startswith("dbt-core==") for line in installed)
+    assert size.files == len(names)
+
+
+def test_dashboard_and_alarm_metrics_are_names_the_services_emit():
+    for metric in PIPELINE_METRICS:
+        code = "\n".join(p.read_text(encoding="utf-8") for p in (REPO_ROOT / "services" / metric.service).rglob("*.py"))
+        if metric.name.startswith("Transform_"):
+            assert 'f"Transform_{completed.outcome}"' in code
+            assert metric.name.removeprefix("Transform_") in get_args(Outcome)
+        else:
+            assert f'"{metric.name}"' in code, metric
