@@ -115,3 +115,9 @@ def test_no_repeat_without_history_after_the_window_with_a_zero_window_or_for_th
 def test_a_retried_summary_is_not_counted_twice():
     repeat = repeat_of(state(count=3, last_run="run-3"), "run-3", later(10), WINDOW)
     assert repeat is not None and repeat.occurrences == 3
+
+
+def test_an_event_as_moto_delivers_it_without_an_account_parses_like_the_aws_one():
+    moto = parse_notifier_event(load_event("notifier_transform_passed_moto.json"))
+    aws = parse_notifier_event(load_event("notifier_transform_passed.json"))
+    assert moto == aws
