@@ -317,11 +317,18 @@ def _run_lines(run_id: str, outcomes: Sequence[CityOutcome], context: EmailConte
     lines = [f"Run {run_id}"]
     collection = _collection_events(outcomes)
     if collection:
-        lines[0] += f" ({collection[0].trigger_source})"
+        lines[0] += f", {_TRIGGER_WORDS.get(collection[0].trigger_source, collection[0].trigger_source)}"
     if context.requested_at and context.now and context.now >= context.requested_at:
         took = _duration(context.now - context.requested_at)
         lines.append(f"Requested at {_when(context.requested_at)}; done {took} later.")
     return lines
+
+
+_TRIGGER_WORDS = {
+    "schedule": "started by the schedule",
+    "manual": "started by hand (restaurant-pipeline run)",
+    "replay": "a replay",
+}
 
 
 def _by_event(outcomes: Sequence[CityOutcome]) -> list[list[CityOutcome]]:
@@ -504,7 +511,7 @@ def render_collection_failed_section(
 ) -> list[str]:
     names = ", ".join(city for city in cities if city) or "every city of the run"
     help_ = category_help(event.category, event.city, context.max_receive_count)
-    status = f" (HTTP {event.http_status})" if event.http_status else ""
+    status = f" The API answered HTTP {event.http_status}." if event.http_status else ""
     lines = [
         f"❌ Collection failed · {names} · {event.collection_date.isoformat()}",
         *_wrap(f"What happened: {help_.what}{status}", INDENT),
