@@ -124,6 +124,9 @@ class StubState:
         }
 
 
+STATE = web.AppKey("state", StubState)
+
+
 def max_in_window(times: list[float], window: float) -> int:
     """The most timestamps found in any half-open window [t, t + window)."""
     ordered = sorted(times)
@@ -160,7 +163,7 @@ def _json_error(error: ApiError, headers: dict[str, str] | None = None) -> web.R
 
 
 async def search_text(request: web.Request) -> web.StreamResponse:
-    state: StubState = request.app["state"]
+    state: StubState = request.app[STATE]
     settings = state.settings
     arrived = time.monotonic()
     wall = time.time()
@@ -233,16 +236,16 @@ def _retry_after(kind: str, settings: StubSettings) -> dict[str, str] | None:
 
 
 async def stats(request: web.Request) -> web.Response:
-    return web.json_response(request.app["state"].stats())
+    return web.json_response(request.app[STATE].stats())
 
 
 async def reset(request: web.Request) -> web.Response:
-    request.app["state"].reset()
+    request.app[STATE].reset()
     return web.json_response({"reset": True})
 
 
 async def get_settings(request: web.Request) -> web.Response:
-    return web.json_response(request.app["state"].settings.model_dump())
+    return web.json_response(request.app[STATE].settings.model_dump())
 
 
 async def put_settings(request: web.Request) -> web.Response:
@@ -250,7 +253,7 @@ async def put_settings(request: web.Request) -> web.Response:
         changes = await request.json()
         if not isinstance(changes, dict):
             raise ValueError("expected a JSON object of settings to change")
-        updated = request.app["state"].update(changes)
+        updated = request.app[STATE].update(changes)
     except (ValueError, ValidationError) as exc:
         return web.json_response({"error": str(exc)}, status=400)
     return web.json_response(updated.model_dump())
@@ -262,7 +265,7 @@ async def health(request: web.Request) -> web.Response:
 
 def create_app(settings: StubSettings | None = None, state: StubState | None = None) -> web.Application:
     app = web.Application()
-    app["state"] = state or StubState(settings or StubSettings())
+    app[STATE] = state or StubState(settings or StubSettings())
     app.router.add_post(SEARCH_PATH, search_text)
     app.router.add_get("/_stub/stats", stats)
     app.router.add_post("/_stub/reset", reset)
