@@ -103,6 +103,13 @@ def apply_nag(app: object) -> None:
 
 
 def main() -> int:
+    from cdk.node import NodeMissingError, ensure_node
+
+    try:
+        ensure_node()
+    except NodeMissingError as exc:
+        print(f"cdk.app: {exc}", file=sys.stderr)
+        return 2
     from aws_cdk import App
 
     # Under the CDK CLI, CDK_OUTDIR names the output folder; run directly, write ./cdk.out like the CLI.

@@ -9,6 +9,7 @@ STACK_NAME = PROJECT
 # Output keys read by restaurant_pipeline.deploy.stack_outputs (and the CLI's --aws mode).
 OUTPUT_REGION = "Region"
 OUTPUT_BUCKET = "BucketName"
+OUTPUT_ACCESS_LOGS_BUCKET = "AccessLogsBucketName"
 OUTPUT_BUS = "EventBusName"
 OUTPUT_TOPIC = "TopicArn"
 OUTPUT_IDEMPOTENCY_TABLE = "IdempotencyTableName"
@@ -33,6 +34,7 @@ def output_key(service: str, suffix: str) -> str:
 REQUIRED_OUTPUTS: tuple[str, ...] = (
     OUTPUT_REGION,
     OUTPUT_BUCKET,
+    OUTPUT_ACCESS_LOGS_BUCKET,
     OUTPUT_BUS,
     OUTPUT_TOPIC,
     OUTPUT_IDEMPOTENCY_TABLE,

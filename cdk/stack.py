@@ -16,6 +16,7 @@ from cdk.constructs.schedule import CollectionSchedule
 from cdk.constructs.service import SERVICE_CONSTRUCTS, PipelineService
 from cdk.constructs.shared import ATHENA_WORKGROUP, GLUE_DATABASE, SharedResources
 from cdk.outputs import (
+    OUTPUT_ACCESS_LOGS_BUCKET,
     OUTPUT_BUCKET,
     OUTPUT_BUS,
     OUTPUT_DASHBOARD,
@@ -104,6 +105,7 @@ class RestaurantPipelineStack(Stack):
 
         out(OUTPUT_REGION, self.region, "Region of the stack")
         out(OUTPUT_BUCKET, shared.bucket.bucket_name, "Data bucket (raw/places/, validated/, quarantine/)")
+        out(OUTPUT_ACCESS_LOGS_BUCKET, shared.access_logs.bucket_name, "Access logs of the data bucket")
         out(OUTPUT_BUS, shared.bus.event_bus_name, "Pipeline event bus")
         out(OUTPUT_TOPIC, shared.topic.topic_arn, "Notification topic (emails and alarms)")
         out(OUTPUT_IDEMPOTENCY_TABLE, shared.idempotency_table.table_name, "Idempotency records")

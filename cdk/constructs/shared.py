@@ -24,7 +24,6 @@ from services.transformer.raw_schema import PARTITION_KEYS, RAW_COLUMNS, TABLE_N
 GLUE_DATABASE = "restaurant_pipeline"
 ATHENA_WORKGROUP = PROJECT
 ATHENA_RESULTS_PREFIX = "athena-results/"
-SECRET_NAME = f"{PROJECT}/google-places-api-key"
 QUARANTINE_RETENTION_DAYS = 90
 ATHENA_RESULTS_RETENTION_DAYS = 7
 NONCURRENT_VERSION_RETENTION_DAYS = 30
@@ -172,7 +171,6 @@ class SharedResources(Construct):
         self.places_api_key = secretsmanager.Secret(
             self,
             "PlacesApiKey",
-            secret_name=SECRET_NAME,
             description="Google Places API (New) key used by the collector; set by `restaurant-pipeline deploy`",
             removal_policy=RemovalPolicy.DESTROY,
         )

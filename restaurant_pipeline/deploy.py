@@ -1,0 +1,386 @@
+"""Deploy and destroy the AWS stack, and read its outputs for the CLI's --aws mode.
+
+`deploy` checks what it needs first (AWS credentials, node), builds the Lambda zips (`make package`),
+bootstraps CDK in the account/region when needed, runs `npx aws-cdk@2 deploy` (the CDK CLI comes from the
+npm registry), stores the Places API key in Secrets Manager, and prints the next steps.
+`destroy` deletes the stack; the data bucket (and its access-log bucket) is kept unless keep_data=False.
+
+The CLI (restaurant_pipeline/cli.py) prompts for the key (hidden) and the email and calls these.
+Nothing here logs, prints or raises with the API key in it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cdk.outputs import (
+    OUTPUT_ACCESS_LOGS_BUCKET,
+    OUTPUT_BUCKET,
+    OUTPUT_BUS,
+    OUTPUT_DASHBOARD,
+    OUTPUT_GLUE_DATABASE,
+    OUTPUT_IDEMPOTENCY_TABLE,
+    OUTPUT_LEDGER_TABLE,
+    OUTPUT_REGION,
+    OUTPUT_RESULTS,
+    OUTPUT_SCHEDULE,
+    OUTPUT_SCHEDULE_DLQ,
+    OUTPUT_SECRET,
+    OUTPUT_TOPIC,
+    OUTPUT_WORKGROUP,
+    STACK_NAME,
+    output_key,
+)
+from restaurant_pipeline.config import PipelineConfig, load_config
+from restaurant_pipeline.topology import SERVICES
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CDK_CLI = "aws-cdk@2"
+BOOTSTRAP_STACK = "CDKToolkit"
+# Measured with `make package`: the transformer zip fits Lambda's limits, so no container image and no Docker.
+TRANSFORMER_NEEDS_IMAGE = False
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+Echo = Callable[[str], None]
+
+
+class DeployError(RuntimeError):
+    """Deployment cannot go on; the message says what is missing and how to fix it."""
+
+
+class StackNotFoundError(DeployError):
+    pass
+
+
+@dataclass(frozen=True)
+class Identity:
+    account: str
+    arn: str
+    region: str
+
+
+# --- preflight --------------------------------------------------------------------------------------------
+
+
+def check_aws_credentials(sts_client: Any, region: str) -> Identity:
+    """sts get-caller-identity, or a DeployError saying how to configure credentials."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    try:
+        identity = sts_client.get_caller_identity()
+    except NoCredentialsError:
+        raise DeployError(
+            "No AWS credentials found. Run `aws configure` (or `aws sso login` / set AWS_PROFILE), then retry."
+        ) from None
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise DeployError(
+            f"AWS refused the credentials ({code}): they are invalid or expired. "
+            "Refresh them (`aws configure` or `aws sso login`), then retry."
+        ) from None
+    except BotoCoreError as exc:
+        raise DeployError(
+            f"Could not reach AWS STS in {region} ({exc.__class__.__name__}): check the network."
+        ) from None
+    return Identity(account=identity["Account"], arn=identity["Arn"], region=region)
+
+
+def check_node(find_node: Callable[[], str] | None = None) -> str:
+    """The node binary CDK will use, or a DeployError naming the fix."""
+    from cdk.node import NodeMissingError, ensure_node
+
+    try:
+        node = (find_node or ensure_node)()
+    except NodeMissingError as exc:
+        raise DeployError(str(exc)) from None
+    npx = Path(node).with_name("npx")
+    if not npx.is_file() and shutil.which("npx") is None:
+        raise DeployError(f"npx was not found next to {node} nor on PATH: install Node.js 20+ (it ships npx).")
+    return node
+
+
+def npx_binary(node: str) -> str:
+    beside = Path(node).with_name("npx")
+    return str(beside) if beside.is_file() else (shutil.which("npx") or "npx")
+
+
+def check_docker(run: Runner = subprocess.run) -> None:
+    """Only needed when the transformer ships as a container image (it does not: see TRANSFORMER_NEEDS_IMAGE)."""
+    if shutil.which("docker") is None:
+        raise DeployError("Docker is needed to build the transformer image: install it or start Docker Desktop.")
+    result = run(["docker", "info"], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise DeployError("Docker is installed but its daemon does not answer: start Docker, then retry.")
+
+
+def validate_inputs(api_key: str | None, email: str | None) -> None:
+    if api_key is not None:
+        if not api_key.strip():
+            raise DeployError("The Places API key is empty: paste the key from the Google Cloud console.")
+        if any(ch.isspace() for ch in api_key.strip()):
+            raise DeployError("The Places API key contains spaces: paste it again, without quotes or spaces.")
+    if email and not _EMAIL.match(email.strip()):
+        raise DeployError(f"{email!r} is not an email address (expected e.g. data-team@example.com).")
+
+
+# --- outputs ----------------------------------------------------------------------------------------------
+
+
+def stack_outputs(cloudformation_client: Any, stack_name: str = STACK_NAME) -> dict[str, str]:
+    """OutputKey -> OutputValue of a deployed stack; StackNotFoundError when it is not there."""
+    from botocore.exceptions import ClientError
+
+    try:
+        response = cloudformation_client.describe_stacks(StackName=stack_name)
+    except ClientError as exc:
+        message = exc.response.get("Error", {}).get("Message", "")
+        if "does not exist" in message:
+            region = cloudformation_client.meta.region_name
+            raise StackNotFoundError(
+                f"Stack {stack_name} not found in {region}. Deploy it with `restaurant-pipeline deploy` "
+                "(or set AWS_REGION to the region it lives in)."
+            ) from None
+        raise
+    stacks = response.get("Stacks", [])
+    if not stacks:
+        raise StackNotFoundError(f"Stack {stack_name} not found. Deploy it with `restaurant-pipeline deploy`.")
+    return {item["OutputKey"]: item["OutputValue"] for item in stacks[0].get("Outputs", [])}
+
+
+def describe_deployment(outputs: Mapping[str, str]) -> dict[str, Any]:
+    """The deployed names in the shape of `local status --json` (what the CLI's --aws mode needs)."""
+    missing = [key for key in (OUTPUT_BUCKET, OUTPUT_BUS, OUTPUT_TOPIC) if key not in outputs]
+    if missing:
+        raise DeployError(f"The stack has no outputs {missing}: it is from another version; redeploy it.")
+    return {
+        "region": outputs.get(OUTPUT_REGION),
+        "bucket": outputs[OUTPUT_BUCKET],
+        "access_logs_bucket": outputs.get(OUTPUT_ACCESS_LOGS_BUCKET),
+        "event_bus": outputs[OUTPUT_BUS],
+        "topic_arn": outputs[OUTPUT_TOPIC],
+        "idempotency_table": outputs.get(OUTPUT_IDEMPOTENCY_TABLE),
+        "ledger_table": outputs.get(OUTPUT_LEDGER_TABLE),
+        "places_api_key_secret_arn": outputs.get(OUTPUT_SECRET),
+        "athena_workgroup": outputs.get(OUTPUT_WORKGROUP),
+        "athena_results_s3": outputs.get(OUTPUT_RESULTS),
+        "glue_database": outputs.get(OUTPUT_GLUE_DATABASE),
+        "schedule": outputs.get(OUTPUT_SCHEDULE),
+        "schedule_dlq_url": outputs.get(OUTPUT_SCHEDULE_DLQ),
+        "dashboard": outputs.get(OUTPUT_DASHBOARD),
+        "queues": {
+            service: {
+                "url": outputs.get(output_key(service, "QueueUrl")),
+                "dlq_url": outputs.get(output_key(service, "DlqUrl")),
+                "rule_dlq_url": outputs.get(output_key(service, "RuleDlqUrl")),
+            }
+            for service in SERVICES
+        },
+        "functions": {service: outputs.get(output_key(service, "FunctionName")) for service in SERVICES},
+        "log_groups": {service: outputs.get(output_key(service, "LogGroupName")) for service in SERVICES},
+    }
+
+
+# --- deploy / destroy -------------------------------------------------------------------------------------
+
+
+def cdk_command(npx: str, action: str, *extra: str) -> list[str]:
+    return [
+        npx,
+        "--yes",
+        CDK_CLI,
+        action,
+        "--app",
+        f"{sys.executable} -m cdk.app",
+        "--context",
+        "lambda_code=package",
+        *extra,
+    ]
+
+
+def _session(region: str, session: Any | None) -> Any:
+    if session is not None:
+        return session
+    import boto3
+
+    return boto3.Session(region_name=region)
+
+
+def _stack_exists(cloudformation_client: Any, stack_name: str) -> bool:
+    try:
+        stack_outputs(cloudformation_client, stack_name)
+    except StackNotFoundError:
+        return False
+    return True
+
+
+def deploy(
+    api_key: str | None,
+    email: str | None,
+    *,
+    config: PipelineConfig | None = None,
+    session: Any | None = None,
+    run: Runner = subprocess.run,
+    echo: Echo = print,
+    find_node: Callable[[], str] | None = None,
+    build_artifacts: bool = True,
+) -> dict[str, str]:
+    """Deploy (or update) the stack; return its outputs.
+
+    api_key: the Places API key to store (None keeps the one in the secret; required on the first deploy).
+    email: the address subscribed to the notification topic (None: pipeline.toml's notifications.email).
+    """
+    config = config or load_config()
+    region = os.environ.get("AWS_REGION") or config.aws.region
+    validate_inputs(api_key, email)
+    email = (email or config.notifications.email or "").strip()
+
+    aws = _session(region, session)
+    identity = check_aws_credentials(aws.client("sts"), region)
+    node = check_node(find_node)
+    if TRANSFORMER_NEEDS_IMAGE:
+        check_docker(run)
+    cloudformation = aws.client("cloudformation")
+    first_deploy = not _stack_exists(cloudformation, STACK_NAME)
+    if first_deploy and api_key is None:
+        raise DeployError("First deployment: the Places API key is required (the collector cannot run without it).")
+    echo(f"Deploying {STACK_NAME} to account {identity.account}, region {region} ...")
+
+    env = {
+        **os.environ,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "CDK_DEFAULT_ACCOUNT": identity.account,
+        "CDK_DEFAULT_REGION": region,
+        "PIPELINE__NOTIFICATIONS__EMAIL": email,
+        "PATH": os.pathsep.join([str(Path(node).parent), os.environ.get("PATH", "")]),
+    }
+    if build_artifacts:
+        echo("Building the Lambda artifacts (make package) ...")
+        _run(run, [sys.executable, "-m", "cdk.package"], env, "Building the Lambda artifacts failed (see above).")
+    npx = npx_binary(node)
+    if not _stack_exists(cloudformation, BOOTSTRAP_STACK):
+        echo(f"Bootstrapping CDK in aws://{identity.account}/{region} (once per account and region) ...")
+        _run(
+            run,
+            [npx, "--yes", CDK_CLI, "bootstrap", f"aws://{identity.account}/{region}"],
+            env,
+            "CDK bootstrap failed: your credentials need permission to create the CDKToolkit stack.",
+        )
+    _run(
+        run,
+        cdk_command(npx, "deploy", STACK_NAME, "--require-approval", "never"),
+        env,
+        "cdk deploy failed (CloudFormation's reason is printed above; "
+        "`aws cloudformation describe-stack-events --stack-name restaurant-pipeline` has the details).",
+    )
+    outputs = stack_outputs(cloudformation, STACK_NAME)
+    if api_key is not None:
+        store_api_key(aws.client("secretsmanager"), outputs[OUTPUT_SECRET], api_key)
+        echo("Places API key stored in Secrets Manager.")
+    for line in next_steps(outputs, email, region):
+        echo(line)
+    return outputs
+
+
+def store_api_key(secretsmanager_client: Any, secret_arn: str, api_key: str) -> None:
+    from botocore.exceptions import ClientError
+
+    try:
+        secretsmanager_client.put_secret_value(SecretId=secret_arn, SecretString=api_key.strip())
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise DeployError(
+            f"Storing the API key in {secret_arn} failed ({code}). Retry `restaurant-pipeline deploy`; "
+            "your credentials need secretsmanager:PutSecretValue."
+        ) from None
+
+
+def next_steps(outputs: Mapping[str, str], email: str, region: str) -> list[str]:
+    lines = ["", f"Deployed. Bucket: {outputs.get(OUTPUT_BUCKET)}  Bus: {outputs.get(OUTPUT_BUS)}", "Next:"]
+    if email:
+        lines.append(
+            f"  1. Confirm the subscription: AWS sent 'AWS Notification - Subscription Confirmation' to {email}."
+        )
+    else:
+        lines.append(
+            "  1. No email subscribed: rerun `restaurant-pipeline deploy --email you@example.com` to get mails."
+        )
+    lines.append("  2. Trigger a first run now: restaurant-pipeline run --aws --wait")
+    lines.append(f"  3. Watch it: restaurant-pipeline logs collector --aws --follow (region {region})")
+    if outputs.get(OUTPUT_DASHBOARD):
+        lines.append(
+            f"  Dashboard: https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+            f"#dashboards/dashboard/{outputs[OUTPUT_DASHBOARD]}"
+        )
+    return lines
+
+
+def destroy(
+    keep_data: bool = True,
+    *,
+    config: PipelineConfig | None = None,
+    session: Any | None = None,
+    echo: Echo = print,
+    wait: bool = True,
+) -> None:
+    """Delete the stack. The data bucket and its access logs stay unless keep_data is False."""
+    config = config or load_config()
+    region = os.environ.get("AWS_REGION") or config.aws.region
+    aws = _session(region, session)
+    check_aws_credentials(aws.client("sts"), region)
+    cloudformation = aws.client("cloudformation")
+    outputs = stack_outputs(cloudformation, STACK_NAME)
+    echo(f"Deleting stack {STACK_NAME} in {region} ...")
+    cloudformation.delete_stack(StackName=STACK_NAME)
+    if wait:
+        cloudformation.get_waiter("stack_delete_complete").wait(
+            StackName=STACK_NAME, WaiterConfig={"Delay": 10, "MaxAttempts": 180}
+        )
+    buckets = [outputs[key] for key in (OUTPUT_BUCKET, OUTPUT_ACCESS_LOGS_BUCKET) if outputs.get(key)]
+    if keep_data:
+        echo(f"Stack deleted. Kept (with your data): {', '.join(buckets)}.")
+        echo("Delete them later with `restaurant-pipeline destroy --delete-data` or `aws s3 rb s3://NAME --force`.")
+        return
+    s3 = aws.client("s3")
+    for bucket in buckets:
+        deleted = empty_bucket(s3, bucket)
+        s3.delete_bucket(Bucket=bucket)
+        echo(f"Deleted bucket {bucket} ({deleted} object versions).")
+
+
+def empty_bucket(s3_client: Any, bucket: str) -> int:
+    """Delete every object version and delete marker of a (versioned) bucket; return how many."""
+    deleted = 0
+    paginator = s3_client.get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=bucket):
+        keys = [
+            {"Key": item["Key"], "VersionId": item["VersionId"]}
+            for item in (*page.get("Versions", []), *page.get("DeleteMarkers", []))
+        ]
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            response = s3_client.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
+            errors = response.get("Errors", [])
+            if errors:
+                first = errors[0]
+                raise DeployError(
+                    f"Could not delete {len(errors)} object(s) in {bucket} (first: {first.get('Key')}: "
+                    f"{first.get('Code')}). Check your permissions, then rerun destroy --delete-data."
+                )
+            deleted += len(chunk)
+    return deleted
+
+
+def _run(run: Runner, command: Sequence[str], env: Mapping[str, str], failure: str) -> None:
+    result = run(list(command), cwd=str(REPO_ROOT), env=dict(env), check=False)
+    if result.returncode != 0:
+        raise DeployError(f"{failure} (exit code {result.returncode})")

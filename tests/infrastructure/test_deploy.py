@@ -1,0 +1,337 @@
+"""deploy/destroy: preflight failures, the commands run, the key stored once, outputs parsed. No AWS, no network:
+botocore Stubber answers for AWS and a recording runner stands in for the CDK CLI."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from cdk.outputs import REQUIRED_OUTPUTS, output_key
+from restaurant_pipeline import deploy as deploy_module
+from restaurant_pipeline.config import parse_config
+from restaurant_pipeline.deploy import (
+    DeployError,
+    StackNotFoundError,
+    check_aws_credentials,
+    check_node,
+    deploy,
+    describe_deployment,
+    destroy,
+    empty_bucket,
+    stack_outputs,
+)
+
+REGION = "eu-west-3"
+SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:PlacesApiKey-abc123"
+API_KEY = "AIzaSy-test-key-never-printed"
+
+
+def _client(service: str):
+    return boto3.client(service, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def _outputs() -> dict[str, str]:
+    values = {key: f"value-of-{key}" for key in REQUIRED_OUTPUTS}
+    values["PlacesApiKeySecretArn"] = SECRET_ARN
+    values["BucketName"] = "restaurant-pipeline-data-1"
+    values["AccessLogsBucketName"] = "restaurant-pipeline-logs-1"
+    return values
+
+
+def _stack(outputs: dict[str, str], name: str = "restaurant-pipeline") -> dict[str, Any]:
+    return {
+        "Stacks": [
+            {
+                "StackName": name,
+                "CreationTime": "2025-01-01T00:00:00Z",
+                "StackStatus": "CREATE_COMPLETE",
+                "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()],
+            }
+        ]
+    }
+
+
+def _missing(stubber: Stubber, name: str) -> None:
+    stubber.add_client_error(
+        "describe_stacks",
+        service_error_code="ValidationError",
+        service_message=f"Stack with id {name} does not exist",
+        http_status_code=400,
+        expected_params={"StackName": name},
+    )
+
+
+class FakeSession:
+    """Hands out the pre-stubbed clients deploy() asks for."""
+
+    def __init__(self, **clients: Any) -> None:
+        self.clients = clients
+
+    def client(self, name: str) -> Any:
+        return self.clients[name]
+
+
+class RecordingRunner:
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.commands: list[list[str]] = []
+        self.envs: list[dict[str, str]] = []
+        self.fail_on = fail_on
+
+    def __call__(self, command, **kwargs):
+        self.commands.append(command)
+        self.envs.append(kwargs["env"])
+        code = 1 if self.fail_on and self.fail_on in command else 0
+        return subprocess.CompletedProcess(command, code, "", "")
+
+
+def _sts_ok() -> tuple[Any, Stubber]:
+    sts = _client("sts")
+    stubber = Stubber(sts)
+    stubber.add_response(
+        "get_caller_identity",
+        {"Account": "123456789012", "Arn": "arn:aws:iam::123456789012:user/me", "UserId": "AIDA"},
+    )
+    stubber.activate()
+    return sts, stubber
+
+
+def test_missing_credentials_fail_early_with_the_fix(monkeypatch, tmp_path):
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata lookup
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
+    sts = boto3.Session(region_name=REGION).client("sts")
+    with pytest.raises(DeployError, match=r"No AWS credentials found\. Run `aws configure`"):
+        check_aws_credentials(sts, REGION)
+
+
+def test_rejected_credentials_say_they_are_invalid_or_expired():
+    sts = _client("sts")
+    with Stubber(sts) as stubber:
+        stubber.add_client_error("get_caller_identity", "ExpiredToken", "The security token included is expired")
+        with pytest.raises(DeployError, match=r"\(ExpiredToken\): they are invalid or expired"):
+            check_aws_credentials(sts, REGION)
+
+
+def test_missing_node_fails_early_with_the_fix():
+    from cdk.node import NodeMissingError
+
+    def no_node() -> str:
+        raise NodeMissingError("node was not found: CDK needs it. Run `make install` ...")
+
+    with pytest.raises(DeployError, match="node was not found"):
+        check_node(no_node)
+
+
+def test_first_deploy_without_a_key_is_refused_before_anything_runs():
+    sts, _ = _sts_ok()
+    cloudformation = _client("cloudformation")
+    stubber = Stubber(cloudformation)
+    _missing(stubber, "restaurant-pipeline")
+    stubber.activate()
+    runner = RecordingRunner()
+    with pytest.raises(DeployError, match="First deployment: the Places API key is required"):
+        deploy(
+            None,
+            None,
+            config=parse_config({}),
+            session=FakeSession(sts=sts, cloudformation=cloudformation),
+            run=runner,
+            echo=lambda _: None,
+            find_node=lambda: "/usr/bin/node",
+        )
+    assert runner.commands == []
+
+
+@pytest.mark.parametrize(
+    ("key", "email", "problem"),
+    [("   ", None, "key is empty"), ("abc def", None, "contains spaces"), ("k", "not-an-email", "not an email")],
+)
+def test_bad_inputs_are_named(key, email, problem):
+    with pytest.raises(DeployError, match=problem):
+        deploy(key, email, config=parse_config({}), session=FakeSession(), echo=lambda _: None)
+
+
+def test_deploy_packages_bootstraps_deploys_then_stores_the_key_and_prints_next_steps(tmp_path):
+    sts, _ = _sts_ok()
+    cloudformation = _client("cloudformation")
+    cfn = Stubber(cloudformation)
+    _missing(cfn, "restaurant-pipeline")  # first deploy
+    _missing(cfn, "CDKToolkit")  # not bootstrapped yet
+    cfn.add_response("describe_stacks", _stack(_outputs()), {"StackName": "restaurant-pipeline"})
+    cfn.activate()
+    secrets = _client("secretsmanager")
+    sm = Stubber(secrets)
+    sm.add_response(
+        "put_secret_value",
+        {"ARN": SECRET_ARN, "Name": "PlacesApiKey", "VersionId": "0" * 32},
+        {"SecretId": SECRET_ARN, "SecretString": API_KEY},
+    )
+    sm.activate()
+    node = tmp_path / "node"
+    node.write_text("")
+    (tmp_path / "npx").write_text("")
+    printed: list[str] = []
+    runner = RecordingRunner()
+
+    outputs = deploy(
+        API_KEY,
+        "data-team@example.com",
+        config=parse_config({}),
+        session=FakeSession(sts=sts, cloudformation=cloudformation, secretsmanager=secrets),
+        run=runner,
+        echo=printed.append,
+        find_node=lambda: str(node),
+    )
+
+    assert outputs["PlacesApiKeySecretArn"] == SECRET_ARN
+    package, bootstrap, cdk_deploy = runner.commands
+    assert package[1:] == ["-m", "cdk.package"]
+    assert bootstrap[:4] == [str(tmp_path / "npx"), "--yes", "aws-cdk@2", "bootstrap"]
+    assert bootstrap[4] == f"aws://123456789012/{REGION}"
+    assert cdk_deploy[2:4] == ["aws-cdk@2", "deploy"]
+    assert "lambda_code=package" in cdk_deploy and "restaurant-pipeline" in cdk_deploy
+    env = runner.envs[-1]
+    assert env["PIPELINE__NOTIFICATIONS__EMAIL"] == "data-team@example.com"
+    assert env["CDK_DEFAULT_ACCOUNT"] == "123456789012" and env["CDK_DEFAULT_REGION"] == REGION
+    assert env["PATH"].split(":")[0] == str(tmp_path)
+    text = "\n".join(printed)
+    assert "Confirm the subscription" in text and "data-team@example.com" in text
+    assert "restaurant-pipeline run --aws" in text
+    assert API_KEY not in text and all(API_KEY not in " ".join(c) for c in runner.commands)
+    assert all(API_KEY not in value for value in env.values())
+    sm.assert_no_pending_responses()
+    cfn.assert_no_pending_responses()
+
+
+def test_a_failed_cdk_deploy_stops_before_the_key_is_stored(tmp_path):
+    sts, _ = _sts_ok()
+    cloudformation = _client("cloudformation")
+    cfn = Stubber(cloudformation)
+    cfn.add_response("describe_stacks", _stack(_outputs()), {"StackName": "restaurant-pipeline"})
+    cfn.add_response("describe_stacks", _stack({}, "CDKToolkit"), {"StackName": "CDKToolkit"})
+    cfn.activate()
+    secrets = _client("secretsmanager")
+    Stubber(secrets).activate()  # any call would fail: none is expected
+    runner = RecordingRunner(fail_on="deploy")
+    with pytest.raises(DeployError, match="cdk deploy failed"):
+        deploy(
+            API_KEY,
+            None,
+            config=parse_config({}),
+            session=FakeSession(sts=sts, cloudformation=cloudformation, secretsmanager=secrets),
+            run=runner,
+            echo=lambda _: None,
+            find_node=lambda: "/nonexistent/node",
+            build_artifacts=False,
+        )
+    assert [c[3] for c in runner.commands] == ["deploy"]  # already bootstrapped: no bootstrap
+
+
+def test_stack_outputs_are_parsed_and_a_missing_stack_is_explained():
+    cloudformation = _client("cloudformation")
+    with Stubber(cloudformation) as stubber:
+        stubber.add_response("describe_stacks", _stack(_outputs()), {"StackName": "restaurant-pipeline"})
+        _missing(stubber, "restaurant-pipeline")
+        outputs = stack_outputs(cloudformation, "restaurant-pipeline")
+        assert outputs[output_key("collector", "QueueUrl")] == "value-of-CollectorQueueUrl"
+        with pytest.raises(StackNotFoundError, match=r"not found in eu-west-3\. Deploy it with"):
+            stack_outputs(cloudformation, "restaurant-pipeline")
+
+
+def test_describe_deployment_has_the_local_status_shape():
+    described = describe_deployment(_outputs())
+    assert described["bucket"] == "restaurant-pipeline-data-1"
+    assert set(described["queues"]) == {"collector", "transformer", "notifier"}
+    assert described["queues"]["transformer"] == {
+        "url": "value-of-TransformerQueueUrl",
+        "dlq_url": "value-of-TransformerDlqUrl",
+        "rule_dlq_url": "value-of-TransformerRuleDlqUrl",
+    }
+    with pytest.raises(DeployError, match="redeploy"):
+        describe_deployment({"BucketName": "b"})
+
+
+def test_destroy_keeps_the_data_bucket_by_default():
+    sts, _ = _sts_ok()
+    cloudformation = _client("cloudformation")
+    with Stubber(cloudformation) as cfn:
+        cfn.add_response("describe_stacks", _stack(_outputs()), {"StackName": "restaurant-pipeline"})
+        cfn.add_response("delete_stack", {}, {"StackName": "restaurant-pipeline"})
+        printed: list[str] = []
+        destroy(
+            config=parse_config({}),
+            session=FakeSession(sts=sts, cloudformation=cloudformation),
+            echo=printed.append,
+            wait=False,
+        )
+        cfn.assert_no_pending_responses()
+    assert "Kept (with your data): restaurant-pipeline-data-1, restaurant-pipeline-logs-1" in "\n".join(printed)
+
+
+def test_destroy_with_delete_data_empties_every_version_then_deletes_the_buckets():
+    sts, _ = _sts_ok()
+    cloudformation = _client("cloudformation")
+    s3 = _client("s3")
+    with Stubber(cloudformation) as cfn, Stubber(s3) as s3_stub:
+        cfn.add_response("describe_stacks", _stack(_outputs()), {"StackName": "restaurant-pipeline"})
+        cfn.add_response("delete_stack", {}, {"StackName": "restaurant-pipeline"})
+        for bucket in ("restaurant-pipeline-data-1", "restaurant-pipeline-logs-1"):
+            s3_stub.add_response(
+                "list_object_versions",
+                {
+                    "Versions": [{"Key": "raw/places/dt=2025-01-01/a.jsonl.gz", "VersionId": "v1"}],
+                    "DeleteMarkers": [{"Key": "quarantine/x", "VersionId": "m1"}],
+                    "IsTruncated": False,
+                },
+                {"Bucket": bucket},
+            )
+            s3_stub.add_response(
+                "delete_objects",
+                {"Deleted": []},
+                {
+                    "Bucket": bucket,
+                    "Delete": {
+                        "Objects": [
+                            {"Key": "raw/places/dt=2025-01-01/a.jsonl.gz", "VersionId": "v1"},
+                            {"Key": "quarantine/x", "VersionId": "m1"},
+                        ],
+                        "Quiet": True,
+                    },
+                },
+            )
+            s3_stub.add_response("delete_bucket", {}, {"Bucket": bucket})
+        destroy(
+            keep_data=False,
+            config=parse_config({}),
+            session=FakeSession(sts=sts, cloudformation=cloudformation, s3=s3),
+            echo=lambda _: None,
+            wait=False,
+        )
+        s3_stub.assert_no_pending_responses()
+
+
+def test_an_object_that_cannot_be_deleted_is_reported():
+    s3 = _client("s3")
+    with Stubber(s3) as stubber:
+        stubber.add_response(
+            "list_object_versions",
+            {"Versions": [{"Key": "k", "VersionId": "v"}], "IsTruncated": False},
+            {"Bucket": "b"},
+        )
+        stubber.add_response(
+            "delete_objects", {"Errors": [{"Key": "k", "Code": "AccessDenied"}]}, {"Bucket": "b", "Delete": ANY}
+        )
+        with pytest.raises(DeployError, match=r"Could not delete 1 object\(s\) in b \(first: k: AccessDenied\)"):
+            empty_bucket(s3, "b")
+
+
+def test_docker_is_not_required_because_the_transformer_ships_as_a_zip():
+    assert deploy_module.TRANSFORMER_NEEDS_IMAGE is False
