@@ -102,15 +102,23 @@ def check_node(find_node: Callable[[], str] | None = None) -> str:
         node = (find_node or ensure_node)()
     except NodeMissingError as exc:
         raise DeployError(str(exc)) from None
-    npx = Path(node).with_name("npx")
-    if not npx.is_file() and shutil.which("npx") is None:
-        raise DeployError(f"npx was not found next to {node} nor on PATH: install Node.js 20+ (it ships npx).")
+    npx_command(node)  # raises when npx is missing too
     return node
 
 
-def npx_binary(node: str) -> str:
+def npx_command(node: str) -> list[str]:
+    """How to run npx with this node: npm's npx-cli.js beside it (the venv's node wheel ships npx that way),
+    else an npx executable beside node or on PATH."""
+    cli = Path(node).parent.parent / "lib" / "node_modules" / "npm" / "bin" / "npx-cli.js"
+    if cli.is_file():
+        return [node, str(cli)]
     beside = Path(node).with_name("npx")
-    return str(beside) if beside.is_file() else (shutil.which("npx") or "npx")
+    if beside.is_file():
+        return [str(beside)]
+    found = shutil.which("npx")
+    if found:
+        return [found]
+    raise DeployError(f"npx was not found next to {node} nor on PATH: install Node.js 20+ (it ships npx).")
 
 
 def check_docker(run: Runner = subprocess.run) -> None:
@@ -192,9 +200,9 @@ def describe_deployment(outputs: Mapping[str, str]) -> dict[str, Any]:
 # --- deploy / destroy -------------------------------------------------------------------------------------
 
 
-def cdk_command(npx: str, action: str, *extra: str) -> list[str]:
+def cdk_command(npx: Sequence[str], action: str, *extra: str) -> list[str]:
     return [
-        npx,
+        *npx,
         "--yes",
         CDK_CLI,
         action,
@@ -266,12 +274,12 @@ def deploy(
     if build_artifacts:
         echo("Building the Lambda artifacts (make package) ...")
         _run(run, [sys.executable, "-m", "cdk.package"], env, "Building the Lambda artifacts failed (see above).")
-    npx = npx_binary(node)
+    npx = npx_command(node)
     if not _stack_exists(cloudformation, BOOTSTRAP_STACK):
         echo(f"Bootstrapping CDK in aws://{identity.account}/{region} (once per account and region) ...")
         _run(
             run,
-            [npx, "--yes", CDK_CLI, "bootstrap", f"aws://{identity.account}/{region}"],
+            [*npx, "--yes", CDK_CLI, "bootstrap", f"aws://{identity.account}/{region}"],
             env,
             "CDK bootstrap failed: your credentials need permission to create the CDKToolkit stack.",
         )

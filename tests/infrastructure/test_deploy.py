@@ -175,9 +175,11 @@ def test_deploy_packages_bootstraps_deploys_then_stores_the_key_and_prints_next_
         {"SecretId": SECRET_ARN, "SecretString": API_KEY},
     )
     sm.activate()
-    node = tmp_path / "node"
-    node.write_text("")
-    (tmp_path / "npx").write_text("")
+    node = tmp_path / "bin" / "node"
+    npx_cli = tmp_path / "lib" / "node_modules" / "npm" / "bin" / "npx-cli.js"
+    for path in (node, npx_cli):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
     printed: list[str] = []
     runner = RecordingRunner()
 
@@ -194,14 +196,14 @@ def test_deploy_packages_bootstraps_deploys_then_stores_the_key_and_prints_next_
     assert outputs["PlacesApiKeySecretArn"] == SECRET_ARN
     package, bootstrap, cdk_deploy = runner.commands
     assert package[1:] == ["-m", "cdk.package"]
-    assert bootstrap[:4] == [str(tmp_path / "npx"), "--yes", "aws-cdk@2", "bootstrap"]
-    assert bootstrap[4] == f"aws://123456789012/{REGION}"
-    assert cdk_deploy[2:4] == ["aws-cdk@2", "deploy"]
+    assert bootstrap[:5] == [str(node), str(npx_cli), "--yes", "aws-cdk@2", "bootstrap"]
+    assert bootstrap[5] == f"aws://123456789012/{REGION}"
+    assert cdk_deploy[3:5] == ["aws-cdk@2", "deploy"]
     assert "lambda_code=package" in cdk_deploy and "restaurant-pipeline" in cdk_deploy
     env = runner.envs[-1]
     assert env["PIPELINE__NOTIFICATIONS__EMAIL"] == "data-team@example.com"
     assert env["CDK_DEFAULT_ACCOUNT"] == "123456789012" and env["CDK_DEFAULT_REGION"] == REGION
-    assert env["PATH"].split(":")[0] == str(tmp_path)
+    assert env["PATH"].split(":")[0] == str(node.parent)
     text = "\n".join(printed)
     assert "Confirm the subscription" in text and "data-team@example.com" in text
     assert "restaurant-pipeline run --aws" in text
@@ -212,6 +214,10 @@ def test_deploy_packages_bootstraps_deploys_then_stores_the_key_and_prints_next_
 
 
 def test_a_failed_cdk_deploy_stops_before_the_key_is_stored(tmp_path):
+    node = tmp_path / "bin" / "node"
+    node.parent.mkdir()
+    node.write_text("")
+    (tmp_path / "bin" / "npx").write_text("")
     sts, _ = _sts_ok()
     cloudformation = _client("cloudformation")
     cfn = Stubber(cloudformation)
@@ -229,10 +235,11 @@ def test_a_failed_cdk_deploy_stops_before_the_key_is_stored(tmp_path):
             session=FakeSession(sts=sts, cloudformation=cloudformation, secretsmanager=secrets),
             run=runner,
             echo=lambda _: None,
-            find_node=lambda: "/nonexistent/node",
+            find_node=lambda: str(node),
             build_artifacts=False,
         )
-    assert [c[3] for c in runner.commands] == ["deploy"]  # already bootstrapped: no bootstrap
+    # already bootstrapped: no bootstrap, straight to deploy with the npx beside node
+    assert [c[:4] for c in runner.commands] == [[str(tmp_path / "bin" / "npx"), "--yes", "aws-cdk@2", "deploy"]]
 
 
 def test_stack_outputs_are_parsed_and_a_missing_stack_is_explained():
