@@ -68,3 +68,30 @@
 {% macro safe_ratio(numerator, denominator) -%}
   cast({{ numerator }} as double) / nullif(cast({{ denominator }} as double), 0)
 {%- endmacro %}
+
+{#- The raw relation restricted to the days being built, as a FROM item.
+    Athena: the Glue table itself; partition projection prunes on the dt predicate of the staging model.
+    DuckDB: a glob over the whole prefix costs one request per object of every day before partition pruning,
+    so with var dts set it reads exactly those days' prefixes. -#}
+{% macro raw_places_for_batch(relation) %}
+  {{ return(adapter.dispatch('raw_places_for_batch')(relation)) }}
+{% endmacro %}
+
+{% macro default__raw_places_for_batch(relation) -%}
+  {{ relation }}
+{%- endmacro %}
+
+{% macro duckdb__raw_places_for_batch(relation) -%}
+  {%- set days = batch_days() -%}
+  {%- if days -%}
+  read_json(
+      [{% for day in days %}'{{ raw_places_location() }}dt={{ day }}/*.jsonl.gz'{{ ", " if not loop.last }}{% endfor %}],
+      format = 'newline_delimited',
+      columns = {{ raw_places_duckdb_columns() }},
+      hive_partitioning = true,
+      hive_types = {'dt': 'VARCHAR'}
+  )
+  {%- else -%}
+  {{ relation }}
+  {%- endif -%}
+{%- endmacro %}

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'places') }}
+    select * from {{ raw_places_for_batch(source('raw', 'places')) }}
     where {{ in_batch_partitions('dt') }}
 
 ),

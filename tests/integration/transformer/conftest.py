@@ -158,7 +158,16 @@ def provision(endpoint: str) -> tuple[Any, Any, str, str]:
     events.create_event_bus(Name=BUS)
     queues = []
     for name, bus, pattern in (
-        ("s3-events", "default", {"source": ["aws.s3"]}),
+        # the transformer's own route (restaurant_pipeline.topology): Object Created under raw/places/ only
+        (
+            "s3-events",
+            "default",
+            {
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created"],
+                "detail": {"object": {"key": [{"prefix": "raw/places/"}]}},
+            },
+        ),
         ("published", BUS, {"source": ["restaurant-pipeline.transformer"]}),
     ):
         url = sqs.create_queue(QueueName=name)["QueueUrl"]
