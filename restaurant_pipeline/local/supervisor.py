@@ -27,6 +27,7 @@ from restaurant_pipeline.config import PipelineConfig, load_config
 from restaurant_pipeline.local import persistence
 from restaurant_pipeline.local.esm import MappingSettings
 from restaurant_pipeline.local.processes import (
+    die_with_parent,
     free_port,
     start_moto,
     stop_process,
@@ -87,6 +88,7 @@ class _Worker:
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         output.close()
 
@@ -123,9 +125,9 @@ class LocalStack:
         info.region = self.config.aws.region
         info.schedule = self.config.schedule.expression
         self.topology = provision(self.clients, self.config, info)
-        restored = persistence.restore(self.clients, self.state, info.bucket)
+        restored = persistence.restore(self.clients, self.state, info.bucket, _queue_urls(info))
         enable_bucket_events(self.clients.s3, info.bucket)
-        log.info("restored %(objects)d objects and %(items)d table items", restored)
+        log.info("restored %(objects)d objects, %(items)d table items and %(messages)d messages", restored)
         api_key = os.environ.get("GOOGLE_PLACES_API_KEY", "")
         if api_key:
             info.places_api_base_url = os.environ.get("PLACES_API_BASE_URL", "https://places.googleapis.com")
@@ -181,9 +183,13 @@ class LocalStack:
                 log.exception("could not deliver the last emails to the outbox; they are lost with moto")
             try:
                 counts = persistence.snapshot(
-                    self.clients, self.state, self.info.bucket, [self.info.idempotency_table, self.info.ledger_table]
+                    self.clients,
+                    self.state,
+                    self.info.bucket,
+                    [self.info.idempotency_table, self.info.ledger_table],
+                    _queue_urls(self.info),
                 )
-                log.info("saved %(objects)d objects and %(items)d table items", counts)
+                log.info("saved %(objects)d objects, %(items)d table items and %(messages)d messages", counts)
             except Exception:
                 log.exception("could not save the local state; the previous snapshot is kept")
         if self._stub:
@@ -223,6 +229,7 @@ class LocalStack:
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         output.close()
         url = f"http://{self.options.host}:{port}"
@@ -286,6 +293,10 @@ class LocalStack:
         temporary = self.state.stack_file.with_suffix(".tmp")
         temporary.write_text(info.to_json(), encoding="utf-8")
         temporary.replace(self.state.stack_file)
+
+
+def _queue_urls(info: StackInfo) -> list[str]:
+    return [url for queue in info.queues.values() for url in (queue.url, queue.dlq_url)]
 
 
 def _base_environment() -> dict[str, str]:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-Step = Literal["REQUESTED", "COLLECTED", "COLLECTION_FAILED", "TRANSFORMED", "NOTIFIED"]
+Step = Literal["REQUESTED", "COLLECTED", "COLLECTION_FAILED", "TRANSFORMED", "CITY_OUTCOME", "NOTIFIED"]
 
 log = logging.getLogger(__name__)
 

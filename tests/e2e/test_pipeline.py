@@ -63,11 +63,15 @@ def test_a_manual_run_lands_raw_data_builds_the_marts_and_sends_one_email(local_
     import duckdb
 
     with duckdb.connect(local_stack.info.warehouse_path, read_only=True) as connection:
-        count = connection.execute(
-            "select count(*) from restaurants where run_id = ? or place_id in (select place_id from restaurants)",
+        (snapshots,) = connection.execute(
+            "select count(*) from restaurant_daily_snapshots where run_id = ?", [run_id]
+        ).fetchone()
+        (current,) = connection.execute(
+            "select count(*) from restaurants where place_id in (select place_id from restaurant_daily_snapshots "
+            "where run_id = ?)",
             [run_id],
-        ).fetchone()[0]
-    assert count >= 20
+        ).fetchone()
+    assert snapshots == current == 20
 
 
 def test_a_file_copied_under_raw_with_the_aws_cli_is_transformed(local_stack, tmp_path):

@@ -85,6 +85,14 @@ def test_up_status_down_up_keeps_objects_and_tables_and_leaves_no_process(stack_
     )
     s3.put_object(Bucket=status["bucket"], Key="notes/kept.txt", Body=b"still here")
     dynamodb.put_item(TableName=status["tables"]["ledger"], Item={"pk": {"S": "RUN#x"}, "sk": {"S": "REQUESTED#-"}})
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=stack_env["AWS_ENDPOINT_URL"],
+        region_name="eu-west-3",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    sqs.send_message(QueueUrl=status["queues"]["notifier"]["dlq_url"], MessageBody="waiting for a replay")
     pids = status["processes"]
 
     cli(stack_env, "local", "down")
@@ -95,7 +103,10 @@ def test_up_status_down_up_keeps_objects_and_tables_and_leaves_no_process(stack_
     body = s3.get_object(Bucket=status["bucket"], Key="notes/kept.txt")["Body"].read()
     items = dynamodb.scan(TableName=status["tables"]["ledger"])["Items"]
 
+    waiting = sqs.receive_message(QueueUrl=status["queues"]["notifier"]["dlq_url"], WaitTimeSeconds=1)["Messages"]
+
     assert body == b"still here"
+    assert [m["Body"] for m in waiting] == ["waiting for a replay"]
     assert {"pk": {"S": "RUN#x"}, "sk": {"S": "REQUESTED#-"}} in items
 
 
