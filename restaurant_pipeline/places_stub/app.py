@@ -175,9 +175,9 @@ async def search_text(request: web.Request) -> web.StreamResponse:
     except ConnectionResetError:
         state.record(wall, 0, False)
         raise
+    state.record(wall, response.status, counted)  # now, not after the latency: stats never miss a request
     if settings.latency_ms:
         await asyncio.sleep(settings.latency_ms / 1000)
-    state.record(wall, response.status, counted)
     return response
 
 

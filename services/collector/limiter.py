@@ -35,19 +35,26 @@ class SlidingWindowLimiter:
         self._clock = clock
         self._sleep = sleep
         self._granted: deque[float] = deque(maxlen=rate)  # the last `rate` grant times
+        self._next = float("-inf")  # the next slot on the ideal timeline
         self._lock = asyncio.Lock()
         self.waited = 0.0  # total seconds spent waiting for a slot (for metrics)
 
     def _wait(self, now: float) -> float:
         """Seconds until a grant is allowed at all (0: now)."""
-        if not self._granted:
-            return 0.0
-        wait = self._granted[-1] + self.interval - now
+        wait = self._next - now
         # the grant `rate` places back must have left the window, written exactly as a window counter
         # tests it (oldest <= now - period), so that float rounding cannot put rate + 1 in one window
         if len(self._granted) == self.rate and not self._granted[0] <= now - self.period:
             wait = max(wait, self._granted[0] + self.period - now, 1e-6)
         return max(0.0, wait)
+
+    def _grant(self, now: float) -> None:
+        self._granted.append(now)
+        # Slots follow an ideal timeline, one every `interval`: a grant that comes a little late (the event
+        # loop woke up late) does not push every later slot back, or the pace would drift under the rate.
+        # After an idle spell the timeline restarts from now; the window rule above still bounds any burst.
+        on_time = now - self._next < self.interval
+        self._next = (self._next if on_time else now) + self.interval
 
     async def acquire(self) -> None:
         """Wait for a slot. Callers are served in arrival order (the lock is FIFO)."""
@@ -56,7 +63,7 @@ class SlidingWindowLimiter:
                 now = self._clock()
                 wait = self._wait(now)
                 if wait <= 0:
-                    self._granted.append(now)
+                    self._grant(now)
                     return
                 self.waited += wait
                 await self._sleep(wait)

@@ -89,3 +89,26 @@ def test_records_time_spent_waiting() -> None:
 
     asyncio.run(main())
     assert limiter.waited == pytest.approx(1.0)
+
+
+def test_a_late_event_loop_neither_slows_the_pace_nor_breaks_the_window() -> None:
+    class LateWaker(FakeTime):
+        async def sleep(self, seconds: float) -> None:  # every wake-up comes 30% late
+            await super().sleep(seconds * 1.3)
+
+    fake = LateWaker()
+    limiter = SlidingWindowLimiter(100, 10.0, clock=fake.clock, sleep=fake.sleep)
+    granted: list[float] = []
+
+    async def main() -> None:
+        async def worker() -> None:
+            for _ in range(100):
+                await limiter.acquire()
+                granted.append(fake.now)
+
+        await asyncio.gather(*(worker() for _ in range(5)))
+
+    asyncio.run(main())
+    assert most_in_any_window(granted, 10.0) <= 100
+    achieved = (len(granted) - 1) / (granted[-1] - granted[0]) * 10.0
+    assert achieved >= 100 * 0.95
