@@ -180,3 +180,24 @@ def test_an_unreachable_bucket_fails_the_whole_batch_for_retry_and_releases_the_
     retried = stack.run([message])
     assert retried.error is None and retried.duplicates == 0
     assert stack.published(1)[0].outcome == "passed"
+
+
+def test_broken_sql_is_an_error_outcome_naming_the_model_and_is_not_retried(stack: Stack, tmp_path):
+    import shutil
+
+    from services.transformer.adapters.dbt_build import DbtBuilder, default_project_dir
+
+    project = tmp_path / "dbt"
+    shutil.copytree(default_project_dir(), project, ignore=shutil.ignore_patterns("target", "logs"))
+    model = project / "models" / "marts" / "restaurants.sql"
+    model.write_text(model.read_text().replace("first_seen as first_seen_date,", "first_seen as first_seen_date,,"))
+    stack.deps.builder = DbtBuilder(project, "local", stack.builder._environment, state_dir=tmp_path / "state")
+    stack.drop_fixture("clean_paris.jsonl")
+
+    outcome = stack.run(stack.s3_messages(1))
+
+    assert outcome.response == {"batchItemFailures": []}
+    [event] = stack.published(1)
+    assert event.outcome == "error" and event.error is not None
+    assert event.error.phase == "dbt" and event.error.model == "restaurants"
+    assert "syntax error" in event.error.message.lower()
