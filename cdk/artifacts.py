@@ -64,8 +64,9 @@ ARTIFACTS: dict[str, ArtifactSpec] = {
 # Never shipped: the CLI, the local scheduler and the local warehouse.
 LOCAL_ONLY_DISTRIBUTIONS = ("typer", "rich", "croniter", "dbt-duckdb", "duckdb", "duckdb-ext-httpfs")
 
-# Left out of every artifact: caches, tests, local state and dbt's own build output.
-EXCLUDED_PARTS = ("__pycache__", ".pytest_cache", "target", "logs", "dbt_packages", ".user.yml")
+# Left out of every artifact: caches, local state and dbt's own build output. (dbt_packages/ ships: dbt needs
+# the packages `dbt deps` installed, and Lambda cannot download them.)
+EXCLUDED_PARTS = ("__pycache__", ".pytest_cache", "target", "logs", ".user.yml")
 
 
 def artifacts_built() -> bool:

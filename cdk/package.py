@@ -187,6 +187,12 @@ def _excluded(path: Path) -> bool:
 
 
 def copy_project_code(spec: ArtifactSpec, target: Path, root: Path = REPO_ROOT) -> None:
+    dbt = root / "dbt"
+    if "dbt" in spec.packages and (dbt / "packages.yml").is_file() and not (dbt / "dbt_packages").is_dir():
+        raise PackagingError(
+            f"{spec.service}: dbt/packages.yml lists dbt packages but dbt/dbt_packages/ is missing: "
+            "run `dbt deps --project-dir dbt` first (Lambda cannot download them)"
+        )
     for item in spec.packages:
         source = root / item
         if not source.exists():

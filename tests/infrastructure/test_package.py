@@ -176,3 +176,15 @@ def test_dashboard_and_alarm_metrics_are_names_the_services_emit():
             assert metric.name.removeprefix("Transform_") in get_args(Outcome)
         else:
             assert f'"{metric.name}"' in code, metric
+
+
+def test_dbt_packages_must_be_installed_before_packaging(tmp_path):
+    from cdk.package import copy_project_code
+
+    root = _tree(tmp_path / "repo", {"dbt/dbt_project.yml": "name: x\n", "dbt/packages.yml": "packages: []\n"})
+    spec = ArtifactSpec("transformer", (), ("dbt",))
+    with pytest.raises(PackagingError, match="run `dbt deps --project-dir dbt` first"):
+        copy_project_code(spec, tmp_path / "out", root)
+    _tree(root, {"dbt/dbt_packages/dbt_utils/dbt_project.yml": "name: dbt_utils\n"})
+    copy_project_code(spec, tmp_path / "out", root)
+    assert (tmp_path / "out" / "dbt" / "dbt_packages" / "dbt_utils" / "dbt_project.yml").is_file()
