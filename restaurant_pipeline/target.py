@@ -10,7 +10,7 @@ from pathlib import Path
 from restaurant_pipeline.aws import AwsClients
 from restaurant_pipeline.local.control import read_stack
 from restaurant_pipeline.local.stack import LOCAL_CREDENTIALS, QueueInfo
-from restaurant_pipeline.topology import PROJECT, SERVICES
+from restaurant_pipeline.topology import PROJECT
 from services.common.ledger import RunLedger
 
 STACK_NAME = PROJECT
@@ -56,36 +56,42 @@ def local_target(state_dir: Path | None = None) -> Target:
     )
 
 
+def queue_arn_from_url(url: str, region: str) -> str:
+    """https://sqs.REGION.amazonaws.com/ACCOUNT/NAME -> arn:aws:sqs:REGION:ACCOUNT:NAME"""
+    account, name = url.rstrip("/").split("/")[-2:]
+    return f"arn:aws:sqs:{region}:{account}:{name}"
+
+
 def aws_target(region: str | None = None, stack_name: str = STACK_NAME) -> Target:
-    from restaurant_pipeline.deploy import stack_outputs
+    from restaurant_pipeline.deploy import DeployError, describe_deployment, stack_outputs
 
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-west-3"
     clients = AwsClients(region=region)
-    outputs = stack_outputs(clients.cloudformation, stack_name)
-
-    def need(key: str) -> str:
-        if key not in outputs:
-            raise RuntimeError(f"stack {stack_name} has no output {key!r}; redeploy with `restaurant-pipeline deploy`")
-        return outputs[key]
-
-    queues: dict[str, QueueInfo] = {}
-    for service in SERVICES:
-        prefix = service.capitalize()
-        queues[service] = QueueInfo(
-            url=need(f"{prefix}QueueUrl"),
-            arn=need(f"{prefix}QueueArn"),
-            dlq_url=need(f"{prefix}DlqUrl"),
-            dlq_arn=need(f"{prefix}DlqArn"),
+    try:
+        deployment = describe_deployment(stack_outputs(clients.cloudformation, stack_name))
+    except DeployError as exc:
+        raise RuntimeError(str(exc)) from None
+    queues = {
+        service: QueueInfo(
+            url=queue["url"],
+            arn=queue_arn_from_url(queue["url"], region),
+            dlq_url=queue["dlq_url"],
+            dlq_arn=queue_arn_from_url(queue["dlq_url"], region),
         )
+        for service, queue in deployment["queues"].items()
+        if queue.get("url") and queue.get("dlq_url")
+    }
     return Target(
         kind="aws",
         clients=clients,
-        bucket=need("BucketName"),
-        event_bus=need("EventBusName"),
+        bucket=deployment["bucket"],
+        event_bus=deployment["event_bus"],
         queues=queues,
-        topic_arn=need("TopicArn"),
-        ledger_table=need("LedgerTableName"),
-        log_groups={service: f"/aws/lambda/{PROJECT}-{service}" for service in SERVICES},
+        topic_arn=deployment["topic_arn"],
+        ledger_table=deployment["ledger_table"] or "",
+        log_groups={
+            service: group or f"/aws/lambda/{PROJECT}-{service}" for service, group in deployment["log_groups"].items()
+        },
     )
 
 
