@@ -7,7 +7,7 @@ collects a few cities. Reported:
   measured where the stub receives the requests;
 - the wall time beside a one-request-at-a-time baseline (same workload, same process, one query in flight).
 
-    python -m benchmarks.collector_bench                       # short: ~250 requests at 3,000/min
+    python -m benchmarks.collector_bench                       # short: ~270 requests at 3,000/min, ~35 s
     python -m benchmarks.collector_bench --quota 600 --max-restaurants 2000 --no-baseline   # the real quota
 """
 
@@ -35,7 +35,10 @@ from services.collector.places import PlacesClient
 from services.collector.service import QUOTA_PERIOD_SECONDS, paced_window
 
 FIELD_MASK = "places.id,places.displayName,places.formattedAddress,places.location,places.rating,nextPageToken"
-DEFAULT_CITIES = ("Paris", "Lyon", "Marseille", "Bordeaux")
+# Six cities at once: each city starts with one query in flight (its first pages are sequential), so enough
+# cities are needed for the demand to exceed the quota from the first second; what is measured is the pacer.
+DEFAULT_CITIES = ("Paris", "Lyon", "Marseille", "Bordeaux", "Toulouse", "Nice")
+DEFAULT_MAX_RESTAURANTS = 500
 
 
 @dataclass(frozen=True)
@@ -114,14 +117,16 @@ def run(
     quota_per_minute: int = 3000,
     latency_ms: int = 100,
     cities: tuple[str, ...] | list[str] = DEFAULT_CITIES,
-    max_restaurants: int = 700,
-    queries_in_flight: int = 16,
+    max_restaurants: int = DEFAULT_MAX_RESTAURANTS,
+    queries_in_flight: int | None = None,
     baseline: bool = True,
 ) -> dict[str, Any]:
     """Run the benchmark; returns (and the CLI prints) a dict of results."""
     cities = tuple(cities)
     settings = StubSettings(latency_ms=latency_ms, per_minute_quota=quota_per_minute, quota_window_seconds=60.0)
-    concurrent_limits = CollectorLimits(queries_in_flight=queries_in_flight, cities_in_flight=len(cities))
+    sized = CollectorLimits.for_rate(quota_per_minute)  # what the collector does in production
+    in_flight = queries_in_flight or sized.queries_in_flight
+    concurrent_limits = CollectorLimits(queries_in_flight=in_flight, cities_in_flight=len(cities))
     serial_limits = CollectorLimits(queries_in_flight=1, cities_in_flight=1)
     with StubServer(settings) as stub:
         for city in cities:  # build the synthetic cities once, outside the measurements
@@ -138,7 +143,7 @@ def run(
             "latency_ms": latency_ms,
             "cities": list(cities),
             "max_restaurants": max_restaurants,
-            "queries_in_flight": queries_in_flight,
+            "queries_in_flight": in_flight,
         },
         "concurrent": concurrent,
         "rate_over_quota": round(ratio, 3),
@@ -161,8 +166,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quota", type=int, default=3000, help="requests per minute (stub quota = collector pace)")
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--cities", nargs="+", default=list(DEFAULT_CITIES))
-    parser.add_argument("--max-restaurants", type=int, default=700, help="per city; more means more requests")
-    parser.add_argument("--in-flight", type=int, default=16, help="queries in flight in the concurrent run")
+    parser.add_argument(
+        "--max-restaurants", type=int, default=DEFAULT_MAX_RESTAURANTS, help="per city; more means more requests"
+    )
+    parser.add_argument(
+        "--in-flight", type=int, default=None, help="queries in flight (default: sized to the quota, as in production)"
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the one-request-at-a-time run")
     args = parser.parse_args(argv)
     results = run(

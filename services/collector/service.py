@@ -163,7 +163,7 @@ class CollectorServices:
     publisher: EventPublisher
     ledger: RunLedger
     api_key: Callable[[], str]  # raises KeyUnavailable
-    limits: CollectorLimits = field(default_factory=CollectorLimits)
+    limits: CollectorLimits | None = None  # None: sized to the pace (CollectorLimits.for_rate)
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     metric: Callable[[str, float], None] = lambda name, value: None
 
@@ -177,7 +177,8 @@ async def collect(
 ) -> RunOutcome:
     """Collect every city of the plan against the Places API, one limiter for the whole invocation."""
     settings = services.settings
-    connector = aiohttp.TCPConnector(limit=services.limits.queries_in_flight + 2)
+    limits = services.limits or CollectorLimits.for_rate(settings.requests_per_minute)
+    connector = aiohttp.TCPConnector(limit=limits.queries_in_flight + 2)
     async with aiohttp.ClientSession(connector=connector) as session:
         api = PlacesClient(
             session,
@@ -187,7 +188,7 @@ async def collect(
             deadline,
             services.retry_policy,
         )
-        return await collect_run(plan, CollectorRun(api, services.store, settings.field_mask, services.limits))
+        return await collect_run(plan, CollectorRun(api, services.store, settings.field_mask, limits))
 
 
 def handle_request(
