@@ -1,0 +1,58 @@
+"""The Lambda entry point wired from its environment, as the local stack and AWS run it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from restaurant_pipeline.config import PipelineConfig
+from restaurant_pipeline.topology import StackResources, build_topology, service_environment
+from tests.integration.transformer.conftest import BUCKET, BUS, FIXTURES, _receive, lambda_sqs_event, provision
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "restaurant-pipeline-transformer"
+    memory_limit_in_mb: int = 2048
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-3:123456789012:function:restaurant-pipeline-transformer"
+    aws_request_id: str = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 600_000
+
+
+def test_handler_runs_from_the_topology_environment(aws: str, tmp_path, monkeypatch):
+    s3, sqs, s3_queue, published_queue = provision(aws)
+    config = PipelineConfig()
+    resources = StackResources(
+        bucket=BUCKET,
+        bus_name=BUS,
+        topic_arn="arn:aws:sns:eu-west-3:123456789012:t",
+        idempotency_table="idempotency",
+        ledger_table="ledger",
+        dbt_target="local",
+        warehouse_path=str(tmp_path / "warehouse.duckdb"),
+        endpoint_url=aws,
+    )
+    environment = service_environment(config, build_topology(config, BUCKET, BUS), resources)["transformer"]
+    for key, value in {**environment, "DBT_STATE_DIR": str(tmp_path / "dbt")}.items():
+        monkeypatch.setenv(key, value)
+    from services.transformer import handler
+
+    handler.dependencies.cache_clear()
+    s3.put_object(
+        Bucket=BUCKET, Key="raw/places/dt=2026-01-01/x.jsonl", Body=(FIXTURES / "clean_paris.jsonl").read_bytes()
+    )
+    messages = _receive(sqs, s3_queue, 1, 20.0, lambda _: True)
+
+    try:
+        response = handler.lambda_handler(lambda_sqs_event(messages), FakeContext())
+    finally:
+        handler.dependencies.cache_clear()
+
+    assert response == {"batchItemFailures": []}
+    [published] = _receive(sqs, published_queue, 1, 20.0, lambda _: True)
+    assert '"outcome": "passed"' in published["Body"] or '"outcome":"passed"' in published["Body"]
