@@ -18,6 +18,7 @@ from contracts.events import (
     TransformCompleted,
 )
 from restaurant_pipeline.config import PipelineConfig
+from services.common.observability import METRICS_NAMESPACE
 
 ServiceName = Literal["collector", "transformer", "notifier"]
 SERVICES: tuple[ServiceName, ...] = ("collector", "transformer", "notifier")
@@ -27,7 +28,6 @@ RAW_PREFIX = "raw/places/"
 QUARANTINE_PREFIX = "quarantine/"
 ENRICHED_PREFIX = "enriched/"
 VISIBILITY_TIMEOUT_FACTOR = 6  # AWS's advice for SQS event sources: 6 x the function timeout
-METRICS_NAMESPACE = "RestaurantPipeline"
 # Lambda's SQS event source mapping cannot go below 2 concurrent invocations.
 MIN_ESM_CONCURRENCY = 2
 TRANSFORMER_MESSAGE_GROUP = "dbt"

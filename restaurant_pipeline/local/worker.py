@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format='{"level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}',
     )
+    logging.getLogger("botocore").setLevel(logging.WARNING)  # endpoint discovery chatter
     settings = MappingSettings(**json.loads(args.mapping))
 
     import boto3  # after the environment is in place: AWS_ENDPOINT_URL points at the local stack

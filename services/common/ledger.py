@@ -47,9 +47,7 @@ class RunLedger:
             "data": {"S": json.dumps(dict(data or {}), default=str, sort_keys=True)},
         }
         try:
-            self._client.put_item(
-                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(sk)"
-            )
+            self._client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(sk)")
         except Exception as exc:  # a ledger problem must never fail the pipeline's own work
             if _is_conditional_failure(exc):
                 return True

@@ -14,9 +14,12 @@ and call `logger.set_correlation_id(run_id)` as soon as the run id is known.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+
+METRICS_NAMESPACE = "RestaurantPipeline"
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class Observability:
 def observability(service: str) -> Observability:
     return Observability(
         logger=Logger(service=service),
-        metrics=Metrics(service=service),
+        # explicit namespace: importing a handler before its environment is set must not break metrics
+        metrics=Metrics(service=service, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", METRICS_NAMESPACE)),
         tracer=Tracer(service=service),
     )

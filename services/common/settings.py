@@ -29,8 +29,8 @@ class ServiceSettings(BaseModel):
         try:
             return cls.model_validate(dict(os.environ if environ is None else environ))
         except ValidationError as exc:
-            missing = [str(e["loc"][0]) for e in exc.errors()]
+            problems = [f"{e['loc'][0]} ({e['msg']})" for e in exc.errors()]
             raise SettingsError(
-                f"{cls.__name__}: missing or invalid environment variables {missing}; "
-                "they are set by the CDK stack or `restaurant-pipeline local up`"
+                f"{cls.__name__}: missing or invalid environment variables: {'; '.join(problems)}. "
+                "They are set by the CDK stack or `restaurant-pipeline local up`."
             ) from None
