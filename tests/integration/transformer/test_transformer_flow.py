@@ -156,13 +156,15 @@ def test_objects_of_one_batch_are_validated_one_by_one_and_built_in_one_dbt_run(
 
 
 def test_object_tags_added_and_keys_outside_raw_are_acknowledged_without_work(stack: Stack):
-    stack.drop("quarantine/elsewhere.jsonl", b"{}")
-    tags = {"Body": json.dumps(load_event("transformer_s3_object_tags_added_moto.json"))}
+    tags = load_event("transformer_s3_object_tags_added_moto.json")
+    elsewhere = load_event("transformer_s3_object_created_moto.json")
+    elsewhere["detail"]["object"]["key"] = "quarantine/elsewhere.jsonl"
 
-    outcome = stack.run([*stack.s3_messages(1), tags])
+    outcome = stack.run([{"Body": json.dumps(tags)}, {"Body": json.dumps(elsewhere)}])
 
     assert outcome.ignored == 2 and outcome.response == {"batchItemFailures": []}
     assert stack.deps.builder.builds == 0  # type: ignore[attr-defined]
+    assert stack.no_more_published()
 
 
 def test_an_unreachable_bucket_fails_the_whole_batch_for_retry_and_releases_the_claims(stack: Stack):
