@@ -45,7 +45,7 @@ class ArtifactSpec:
 ARTIFACTS: dict[str, ArtifactSpec] = {
     "collector": ArtifactSpec(
         "collector",
-        (*_COMMON, "aiohttp", "aiolimiter"),
+        (*_COMMON, "aiohttp"),
         ("contracts", "services/__init__.py", "services/common", "services/collector"),
     ),
     "transformer": ArtifactSpec(

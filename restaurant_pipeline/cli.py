@@ -369,10 +369,16 @@ def docs(
     state_dir: StateDirOption = None,
 ) -> None:
     """Generate dbt's documentation for the local warehouse and serve the lineage site."""
-    from restaurant_pipeline.dbt_docs import serve_docs
+    from restaurant_pipeline.dbt_docs import DocsError, serve_docs
 
-    state = StatePaths(Path(state_dir or control.default_state_dir()).resolve())
-    serve_docs(state.warehouse, port)
+    try:
+        info = control.read_stack(state_dir)
+    except control.StackNotRunning as exc:
+        fail(f"{exc} (the docs read the warehouse's sources through the local S3 endpoint)")
+    try:
+        serve_docs(info.warehouse_path, port, bucket=info.bucket, endpoint_url=info.endpoint_url)
+    except DocsError as exc:
+        fail(str(exc))
 
 
 @app.command("places-stub")
