@@ -93,6 +93,11 @@ class CollectionFailed(Event):
     final_attempt: bool = Field(description="No retry will follow (not retryable, or the last receive).")
     http_status: int | None = None
     requests: int = Field(ge=0, default=0)
+    cities: list[CityName] = Field(
+        default=[],
+        description="The cities this failure covers: [city] for a city's failure; for a request-level failure "
+        "(city null) the cities not collected. Empty from older producers: then every run city.",
+    )
 
 
 class SourceObject(_Part):

@@ -149,6 +149,7 @@ def outcome_events(outcome: RunOutcome, bucket: str, secret: str | None = None) 
                 final_attempt=True,
                 http_status=failed.failure.http_status,
                 requests=failed.counters.requests,
+                cities=[failed.city] if failed.city is not None else list(failed.cities),
             )
         )
     return events

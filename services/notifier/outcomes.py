@@ -82,8 +82,14 @@ def settled_outcomes(event: NotifierEvent) -> list[CityOutcome]:
             return []
         if event.city is not None:
             return [CityOutcome(_run_spelling(event.city, event.run_cities), "collection_failed", event)]
-        if event.run_cities:  # the whole request failed: every city of the run is settled
-            return [CityOutcome(city, "collection_failed", event) for city in event.run_cities]
+        # the whole request failed: it settles exactly the cities it names (the ones not collected);
+        # an event from an older producer names none, and then stands for every city of the run
+        covered = event.cities or event.run_cities
+        if covered:
+            named: dict[str, str] = {}
+            for city in covered:
+                named.setdefault(city.casefold(), _run_spelling(city, event.run_cities))
+            return [CityOutcome(city, "collection_failed", event) for city in named.values()]
         return [CityOutcome(None, "collection_failed", event)]
     cities = list(event.cities) or [source.city for source in event.sources if source.city]
     if not cities:
