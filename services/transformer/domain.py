@@ -254,7 +254,8 @@ def _city_summaries(warehouse: Warehouse, pairs: list[tuple[str, str]]) -> list[
         " select city, snapshot_date, place_id, name, rating, user_rating_count, row_number() over ("
         "  partition by city, snapshot_date order by rating desc, user_rating_count desc, place_id) as position"
         f" from {warehouse.relation('restaurant_daily_snapshots')}"
-        f" where rating is not null and ({top_where})"
+        # a permanently closed place is not a recommendation, however good its reviews were
+        f" where rating is not null and coalesce(business_status, '') <> 'CLOSED_PERMANENTLY' and ({top_where})"
         f") ranked where position <= {SAMPLE_ROWS}"
     )
     summaries = []
