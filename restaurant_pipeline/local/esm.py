@@ -12,11 +12,15 @@ What it reproduces (what the handlers rely on):
 One difference, on purpose: a failed message becomes visible again after `retry_delay_seconds` (a few seconds)
 instead of the queue's full visibility timeout (6 x the function timeout, up to an hour), so retries and DLQ
 moves happen while a person watches. The queue's own VisibilityTimeout is still what AWS would have.
+Likewise a worker that dies mid-batch (killed, out of memory) never reports its batch: the supervisor makes the
+messages it held (kept in `inflight_file`) visible again after the function timeout when it restarts the
+worker, where AWS would see them again after the full visibility timeout.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import math
 import threading
@@ -24,6 +28,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -78,6 +83,9 @@ class MappingSettings:
     fifo: bool = False
     retry_delay_seconds: int = 3
     poll_wait_seconds: int = 1
+    # Where the receipt handles of the batch being processed are kept, so that the supervisor can make them
+    # visible again if this worker dies mid-batch ("" = not kept). See LocalStack._release_inflight.
+    inflight_file: str = ""
 
 
 @dataclass
@@ -190,6 +198,7 @@ class EventSourceMapping:
             region=settings.region,
         )
         self.invocations += 1
+        self._hold(messages)
         result = BatchResult(received=len(messages))
         failed_ids: set[str]
         try:
@@ -206,8 +215,20 @@ class EventSourceMapping:
         retry = [message for message in messages if message["MessageId"] in failed_ids]
         self._delete(done)
         self._make_visible_soon(retry)
+        self._release()
         result.succeeded, result.failed = len(done), len(retry)
         return result
+
+    def _hold(self, messages: list[dict[str, Any]]) -> None:
+        if self.settings.inflight_file:
+            path = Path(self.settings.inflight_file)
+            temporary = path.with_suffix(".tmp")
+            temporary.write_text(json.dumps([m["ReceiptHandle"] for m in messages]), encoding="utf-8")
+            temporary.replace(path)
+
+    def _release(self) -> None:
+        if self.settings.inflight_file:
+            Path(self.settings.inflight_file).unlink(missing_ok=True)
 
     def _delete(self, messages: list[dict[str, Any]]) -> None:
         for start in range(0, len(messages), SQS_MAX_BATCH):

@@ -149,8 +149,11 @@ class LocalStack:
                 region=info.region,
                 fifo=route.fifo,
                 retry_delay_seconds=self.options.retry_delay_seconds,
+                inflight_file=str(self.state.logs / f"{route.service}.inflight.json"),
             )
-            env = {**_base_environment(), **environments[route.service]}
+            Path(mapping.inflight_file).unlink(missing_ok=True)  # left by a stack that died hard: stale
+            # unbuffered: a log line is in the file when it happens (`logs --follow`, the drills), as on Lambda
+            env = {**_base_environment(), **environments[route.service], "PYTHONUNBUFFERED": "1"}
             worker = _Worker(route, env, mapping, self.state.logs / f"{route.service}.log")
             worker.start()
             self._workers[route.service] = worker
@@ -246,11 +249,40 @@ class LocalStack:
                 continue  # crash loop: leave it down; `local status` shows it
             code = worker.process.returncode if worker.process else None
             log.warning("worker %s exited (%s); restarting it like Lambda would", name, code)
+            self._release_inflight(worker)
             worker.restarts.append(now)
             worker.start()
             if self.info:
                 self.info.pids[name] = worker.pid
                 self._write_stack_file(self.info)
+
+    def _release_inflight(self, worker: _Worker) -> None:
+        """The messages a dead worker held come back after the function's timeout, not the queue's visibility
+        timeout (6 x as long). Not sooner: by then Lambda would have ended the invocation, and an in-progress
+        idempotency claim (the transformer's, which expires with the invocation's remaining time) has lapsed,
+        so the redelivery runs the work instead of finding it "busy" until its receives are spent."""
+        path = Path(worker.mapping.inflight_file) if worker.mapping.inflight_file else None
+        if path is None or not path.exists():
+            return
+        try:
+            handles = json.loads(path.read_text(encoding="utf-8"))
+            entries = [
+                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": worker.mapping.timeout_seconds}
+                for i, handle in enumerate(handles)
+            ]
+            for start in range(0, len(entries), 10):
+                self.clients.sqs.change_message_visibility_batch(
+                    QueueUrl=worker.mapping.queue_url, Entries=entries[start : start + 10]
+                )
+            log.warning(
+                "worker %s died holding %d message(s): visible again in %ds",
+                worker.route.service,
+                len(handles),
+                worker.mapping.timeout_seconds,
+            )
+        except Exception:  # the messages still come back, after the queue's visibility timeout
+            log.exception("could not release the messages held by worker %s", worker.route.service)
+        path.unlink(missing_ok=True)
 
     def _spawn(self, target: object, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]

@@ -1,0 +1,283 @@
+"""What the fault drills share: a stack with chosen settings, the Places stub's controls, a capture of every bus
+event, the outbox, the workers' logs and metrics, queue depths, and a fingerprint of the marts.
+
+Each drill asserts numbers it measured here, and records them for the README table
+(tests.e2e.reliability_report.record).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from contracts.events import CLI_SOURCE, COLLECTOR_SOURCE, SCHEDULER_SOURCE, TRANSFORMER_SOURCE
+from restaurant_pipeline.local import control
+from restaurant_pipeline.local.outbox import OutboxMessage, read_outbox
+from restaurant_pipeline.local.processes import free_port
+from restaurant_pipeline.local.supervisor import StackOptions
+from restaurant_pipeline.target import local_target
+from tests.e2e.conftest import REPO_ROOT, RunningStack
+
+T = TypeVar("T")
+CLI = [sys.executable, "-m", "restaurant_pipeline.cli"]
+MARTS = ("restaurants", "restaurant_daily_snapshots", "city_daily_summary")
+# Columns that name the processing rather than the data (which run, which object version, when loaded).
+VOLATILE_COLUMNS = ("run_id", "source_key", "source_version", "loaded_at", "collected_at", "ingested_at")
+
+
+def start_drill_stack(
+    state_dir: Path, extra_env: dict[str, str] | None = None, places: tuple[str, str] | None = None
+) -> RunningStack:
+    """Like tests.e2e.conftest.start_stack, and with `places=(base_url, api_key)` the collector talks to that
+    Places API with that key instead of the stack's own stub (start_stack always removes the key)."""
+    overrides = {"PIPELINE__SCHEDULE__EXPRESSION": "cron(0 8 1 1 ? 2099)", **(extra_env or {})}
+    if places:
+        overrides |= {"PLACES_API_BASE_URL": places[0], "GOOGLE_PLACES_API_KEY": places[1]}
+    saved = {name: os.environ.get(name) for name in [*overrides, "GOOGLE_PLACES_API_KEY"]}
+    os.environ.pop("GOOGLE_PLACES_API_KEY", None)
+    os.environ.update(overrides)
+    try:
+        options = StackOptions(state_dir=str(state_dir), port=free_port(), scheduler=False, retry_delay_seconds=1)
+        info = control.up(options, detach=True)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "GOOGLE_PLACES_API_KEY"},
+        "PIPELINE_STATE_DIR": str(state_dir),
+        "AWS_ENDPOINT_URL": info.endpoint_url,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": info.region,
+    }
+    return RunningStack(info=info, target=local_target(state_dir), state_dir=state_dir, env=env)
+
+
+@contextmanager
+def state_folder(name: str) -> Iterator[Path]:
+    """A state folder of our own, not under pytest's basetemp: pytest sessions running at the same time (other
+    tiers, other checkouts) prune each other's old basetemp folders, which would pull a running stack's
+    warehouse and logs from under it. Kept when KEEP_DRILL_STATE is set, for a post-mortem."""
+    folder = Path(tempfile.mkdtemp(prefix=f"restaurant-pipeline-{name}-"))
+    try:
+        yield folder
+    finally:
+        if not os.environ.get("KEEP_DRILL_STATE"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def wait_until(condition: Callable[[], T], timeout: float = 60.0, interval: float = 0.2, what: str = "") -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not met within {timeout:.0f}s: {what or condition}")
+        time.sleep(interval)
+
+
+def cli(stack: RunningStack, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [*CLI, *args], env=stack.env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+class PlacesControl:
+    """The Places stub's own controls over HTTP: GET /_stub/stats, PUT /_stub/settings, POST /_stub/reset."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.base_url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def settings(self, **changes: Any) -> dict[str, Any]:
+        return dict(self._call("PUT", "/_stub/settings", changes))
+
+    def stats(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/_stub/stats"))
+
+    def reset(self) -> None:
+        self._call("POST", "/_stub/reset")
+
+
+class EventCapture:
+    """Every event of the pipeline (custom bus) and every S3 "Object Created" (default bus), copied by two extra
+    rules to a queue of our own: what was published, how often."""
+
+    QUEUE = "drill-event-capture"
+
+    def __init__(self, stack: RunningStack) -> None:
+        clients = stack.target.clients
+        self._sqs, events = clients.sqs, clients.events
+        self.url = self._sqs.create_queue(QueueName=self.QUEUE)["QueueUrl"]
+        arn = self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        patterns = {
+            stack.info.event_bus: {"source": [SCHEDULER_SOURCE, CLI_SOURCE, COLLECTOR_SOURCE, TRANSFORMER_SOURCE]},
+            "default": {"source": ["aws.s3"], "detail-type": ["Object Created"]},
+        }
+        for bus, pattern in patterns.items():
+            name = f"drill-capture-{'custom' if bus != 'default' else 'default'}"
+            events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern), State="ENABLED")
+            events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "capture", "Arn": arn}])
+        self.events: list[dict[str, Any]] = []
+        self.bodies: list[str] = []
+
+    def drain(self) -> list[dict[str, Any]]:
+        while True:
+            messages = self._sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
+            if not messages:
+                return self.events
+            for message in messages:
+                self.bodies.append(message["Body"])
+                self.events.append(json.loads(message["Body"]))
+            self._sqs.delete_message_batch(
+                QueueUrl=self.url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+
+    def of(self, detail_type: str, where: Callable[[dict[str, Any]], bool] = lambda d: True) -> list[dict[str, Any]]:
+        self.drain()
+        return [e for e in self.events if e.get("detail-type") == detail_type and where(e.get("detail") or {})]
+
+    def s3_created(self, key: str) -> list[dict[str, Any]]:
+        return self.of("Object Created", lambda d: d.get("object", {}).get("key") == key)
+
+
+def emails(stack: RunningStack, containing: str = "") -> list[OutboxMessage]:
+    return [m for m in read_outbox(Path(stack.info.outbox_dir)) if containing in m.subject + m.body]
+
+
+def depth(stack: RunningStack, queue_url: str) -> int:
+    attributes = stack.target.clients.sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def dlq_depths(stack: RunningStack) -> dict[str, int]:
+    return {service: depth(stack, queue.dlq_url) for service, queue in stack.info.queues.items()}
+
+
+def log_records(stack: RunningStack, service: str) -> list[dict[str, Any]]:
+    """The JSON lines of a worker's log (Powertools records and EMF metric blobs)."""
+    path = Path(stack.info.logs_dir) / f"{service}.log"
+    records = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("{"):
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue
+    return records
+
+
+def metric_blobs(stack: RunningStack, service: str) -> list[dict[str, Any]]:
+    """One dict per invocation: the Powertools EMF metrics it flushed (name -> value)."""
+    blobs = []
+    for record in log_records(stack, service):
+        aws = record.get("_aws")
+        if not isinstance(aws, dict):
+            continue
+        names = [m["Name"] for block in aws.get("CloudWatchMetrics", []) for m in block.get("Metrics", [])]
+        values = {name: record.get(name) for name in names if name != "ColdStart"}
+        if values:  # each add_metric call appends to the list: the invocation's total is the sum
+            blobs.append({name: sum(v) if isinstance(v, list) else v for name, v in values.items()})
+    return blobs
+
+
+def ledger_steps(stack: RunningStack, step: str, subject: str | None = None) -> list[dict[str, Any]]:
+    return [
+        s for s in stack.target.ledger.all_steps() if s["step"] == step and (subject is None or s["subject"] == subject)
+    ]
+
+
+def marts_fingerprint(stack: RunningStack, place_ids: list[str] | None = None) -> dict[str, str]:
+    """A digest per mart of its rows (optionally only these places), without the processing columns."""
+    import duckdb
+
+    def read() -> dict[str, str] | None:
+        try:
+            connection = duckdb.connect(stack.info.warehouse_path, read_only=True)
+        except duckdb.IOException:
+            return None  # a build holds the file: try again
+        with connection:
+            digests = {}
+            for mart in MARTS:
+                columns = [
+                    row[0]
+                    for row in connection.execute(
+                        "select column_name from information_schema.columns where table_name = ? order by 1", [mart]
+                    ).fetchall()
+                    if row[0] not in VOLATILE_COLUMNS
+                ]
+                where = ""
+                parameters: list[Any] = []
+                if place_ids is not None and "place_id" in columns:
+                    where = " where place_id in (select unnest(?))"
+                    parameters = [place_ids]
+                elif place_ids is not None:
+                    continue
+                rows = connection.execute(
+                    f"select {', '.join(columns)} from {mart}{where} order by all", parameters
+                ).fetchall()
+                digests[mart] = f"{len(rows)}:" + hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+            return digests
+
+    return wait_until(read, timeout=60, what="a read-only connection to the warehouse")
+
+
+def query(stack: RunningStack, sql: str, parameters: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    import duckdb
+
+    def run() -> list[tuple[Any, ...]] | None:
+        try:
+            connection = duckdb.connect(stack.info.warehouse_path, read_only=True)
+        except duckdb.IOException:
+            return None
+        with connection:
+            return connection.execute(sql, parameters or []).fetchall() or [()]
+
+    return wait_until(run, timeout=60, what="a read-only connection to the warehouse")
+
+
+def place_line(place_id: str, name: str, rating: float = 4.0) -> str:
+    return json.dumps(
+        {
+            "id": place_id,
+            "displayName": {"text": name, "languageCode": "fr"},
+            "formattedAddress": f"{len(name)} rue du Test, 75001 Paris",
+            "location": {"latitude": 48.86, "longitude": 2.34},
+            "rating": rating,
+            "userRatingCount": 10,
+            "priceLevel": "PRICE_LEVEL_MODERATE",
+            "businessStatus": "OPERATIONAL",
+            "types": ["restaurant"],
+        }
+    )
