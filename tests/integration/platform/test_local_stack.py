@@ -103,7 +103,9 @@ def test_up_status_down_up_keeps_objects_and_tables_and_leaves_no_process(stack_
     body = s3.get_object(Bucket=status["bucket"], Key="notes/kept.txt")["Body"].read()
     items = dynamodb.scan(TableName=status["tables"]["ledger"])["Items"]
 
-    waiting = sqs.receive_message(QueueUrl=status["queues"]["notifier"]["dlq_url"], WaitTimeSeconds=1)["Messages"]
+    waiting = sqs.receive_message(
+        QueueUrl=status["queues"]["notifier"]["dlq_url"], WaitTimeSeconds=1, VisibilityTimeout=0
+    )["Messages"]
 
     assert body == b"still here"
     assert [m["Body"] for m in waiting] == ["waiting for a replay"]
