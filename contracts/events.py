@@ -177,6 +177,27 @@ class CitySummary(_Part):
     price_level_mix: dict[str, int] = {}
     top_rated: Annotated[list[RatedRestaurant], Field(max_length=5)] = []
     sentiment_movers: Annotated[list[SentimentMove], Field(max_length=5)] = []
+    # NLP stage (pipeline.toml [nlp] enabled): review sentiment of the places seen that day; null when off.
+    average_sentiment: float | None = Field(default=None, ge=-1, le=1)
+    positive_share: float | None = Field(default=None, ge=0, le=1)
+    negative_share: float | None = Field(default=None, ge=0, le=1)
+    scored_reviews: int | None = Field(default=None, ge=0)
+    unscored_reviews: int | None = Field(default=None, ge=0)
+    top_themes: Annotated[list[str], Field(max_length=6)] = []
+
+
+class ReviewCounts(_Part):
+    """What the NLP stage did with the reviews of a transform (reviews kept but not scored are counted here)."""
+
+    analyzer: str
+    staged: int = Field(ge=0, description="Reviews in staging for the days built.")
+    already_scored: int = Field(ge=0, description="Processed by an earlier run: never scored twice.")
+    scored: int = Field(ge=0)
+    empty_text: int = Field(ge=0, description="Kept, not scored: no text.")
+    unsupported_language: int = Field(
+        ge=0, description="Kept, not scored: no text in a language the analyzer supports."
+    )
+    failed: int = Field(ge=0, description="The analyzer returned an error: retried on the next run.")
 
 
 class TransformCompleted(Event):
@@ -201,6 +222,7 @@ class TransformCompleted(Event):
     row_counts: dict[str, int] = {}
     city_summaries: list[CitySummary] = []
     durations_ms: dict[str, int] = {}
+    reviews: ReviewCounts | None = Field(default=None, description="NLP stage counts (null when the stage is off).")
 
 
 BUS_EVENTS: tuple[type[Event], ...] = (

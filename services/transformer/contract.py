@@ -32,6 +32,7 @@ class Review(_Raw):
     name: StrictStr | None = None
     rating: StrictFloat | StrictInt | None = None
     text: LocalizedText | None = None
+    originalText: LocalizedText | None = None
     publishTime: StrictStr | None = None
 
 

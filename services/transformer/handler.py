@@ -17,7 +17,10 @@ from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment,
 from services.transformer.adapters.storage import S3ObjectStore
 from services.transformer.adapters.warehouse import AthenaWarehouse, DuckDBWarehouse
 from services.transformer.domain import Warehouse
+from services.transformer.sentiment.stage import ScoringBuilder
+from services.transformer.sentiment.wiring import make_analyzer, scoring_builder
 from services.transformer.service import TransformerDeps, process_batch
+from services.common.settings import SettingsError
 from services.transformer.settings import TransformerSettings
 
 obs = observability("transformer")
@@ -37,6 +40,7 @@ def dependencies() -> TransformerDeps:
         athena_results_s3=settings.athena_results_s3,
         glue_database=settings.glue_database,
     )
+    environment["NLP_ENABLED"] = "true" if settings.nlp_enabled else "false"  # dbt/macros/nlp.sql reads it
     warehouse: Warehouse
     if settings.dbt_target == "local":
         warehouse = DuckDBWarehouse(str(settings.warehouse_path))
@@ -47,20 +51,47 @@ def dependencies() -> TransformerDeps:
             workgroup=str(settings.athena_workgroup),
             results_s3=settings.athena_results_s3,
         )
+    builder = DbtBuilder(
+        settings.dbt_project_dir or default_project_dir(),
+        settings.dbt_target,
+        environment,
+        state_dir=settings.dbt_state_dir,
+        daily_drop_warn_share=settings.daily_drop_warn_share,
+    )
     return TransformerDeps(
         store=S3ObjectStore(boto3.client("s3"), settings.bucket_name),
-        builder=DbtBuilder(
-            settings.dbt_project_dir or default_project_dir(),
-            settings.dbt_target,
-            environment,
-            state_dir=settings.dbt_state_dir,
-            daily_drop_warn_share=settings.daily_drop_warn_share,
-        ),
+        builder=builder,
         warehouse=warehouse,
         claims=ObjectClaims(boto3.client("dynamodb"), settings.idempotency_table_name),
         publisher=EventPublisher(boto3.client("events"), settings.event_bus_name),
         ledger=RunLedger(boto3.client("dynamodb"), settings.ledger_table_name),
+        nlp=nlp_stage(settings, builder, warehouse),
     )
+
+
+def nlp_stage(settings: TransformerSettings, builder: DbtBuilder, warehouse: Warehouse) -> ScoringBuilder | None:
+    """The NLP stage (docs/nlp.md) when NLP_ENABLED: dbt reads NLP_ENABLED too, so it builds the review models."""
+    if not settings.nlp_enabled:
+        return None
+    analyzer = make_analyzer(settings.sentiment_analyzer)
+    return scoring_builder(builder, warehouse, boto3.client("s3"), settings.bucket_name, analyzer)
+
+
+def initialize() -> None:
+    """Init-time work (Lambda's INIT phase, the local worker's start): clients and the dbt parse, not on the first event.
+
+    Importing this module without the function's environment (a test, a tool) leaves it all for the first event.
+    """
+    try:
+        deps = dependencies()
+    except SettingsError as exc:
+        logger.debug("transformer settings incomplete at import; dependencies are built on the first event: %s", exc)
+        return
+    seconds = deps.builder.prepare()
+    logger.info("dbt project parsed at init", extra={"parse_seconds": round(seconds, 3)})
+
+
+initialize()
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -35,7 +35,7 @@ RAW_COLUMNS: tuple[tuple[str, str], ...] = (
     ("googleMapsUri", "string"),
     (
         "reviews",
-        f"array<struct<name:string,rating:double,text:{_TEXT},publishTime:string>>",
+        f"array<struct<name:string,rating:double,text:{_TEXT},originalText:{_TEXT},publishTime:string>>",
     ),
     (
         "_collection",

@@ -22,6 +22,7 @@ from services.common.ledger import RunLedger
 from services.transformer.adapters.claims import ObjectClaims
 from services.transformer.domain import Builder, ObjectStore, Warehouse, transform_objects
 from services.transformer.reading import RAW_PREFIX, ObjectRef
+from services.transformer.sentiment.stage import ScoringBuilder, describe_sentiment
 
 OBJECT_CREATED = "Object Created"
 
@@ -38,6 +39,8 @@ class TransformerDeps:
     claims: ObjectClaims
     publisher: EventPublisher
     ledger: RunLedger
+    # The NLP stage (pipeline.toml [nlp] enabled): wraps `builder`, scoring new reviews between staging and marts.
+    nlp: ScoringBuilder | None = None
 
 
 @dataclass
@@ -99,7 +102,12 @@ def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Ca
         outcome.response = response
         return outcome
     try:
-        events = transform_objects(claimed, store=deps.store, builder=deps.builder, warehouse=deps.warehouse)
+        builder = deps.nlp or deps.builder
+        if deps.nlp is not None:
+            deps.nlp.last_report = None
+        events = transform_objects(claimed, store=deps.store, builder=builder, warehouse=deps.warehouse)
+        if deps.nlp is not None and deps.nlp.last_report is not None:
+            events = describe_sentiment(events, deps.warehouse, deps.nlp.last_report)
         deps.publisher.publish(events)
     except Exception as exc:
         for ref in claimed:

@@ -19,6 +19,8 @@ class TransformerSettings(ServiceSettings):
     glue_database: str | None = Field(default=None, alias="GLUE_DATABASE")
     daily_drop_warn_share: float = Field(default=0.5, ge=0, le=1, alias="DAILY_DROP_WARN_SHARE")
     nlp_enabled: bool = Field(default=False, alias="NLP_ENABLED")
+    # Which sentiment analyzer the NLP stage uses; default: offline with DBT_TARGET=local, comprehend on AWS.
+    nlp_analyzer: Literal["comprehend", "offline"] | None = Field(default=None, alias="NLP_ANALYZER")
     aws_endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
     dbt_project_dir: Path | None = Field(default=None, alias="DBT_PROJECT_DIR")
     dbt_state_dir: Path | None = Field(default=None, alias="DBT_STATE_DIR")
@@ -32,3 +34,9 @@ class TransformerSettings(ServiceSettings):
         if self.dbt_target == "athena" and not (self.athena_workgroup and self.glue_database):
             raise SettingsError("DBT_TARGET=athena needs ATHENA_WORKGROUP and GLUE_DATABASE (set by the CDK stack)")
         return self
+
+    @property
+    def sentiment_analyzer(self) -> Literal["comprehend", "offline"]:
+        if self.nlp_analyzer is not None:
+            return self.nlp_analyzer
+        return "offline" if self.dbt_target == "local" else "comprehend"

@@ -1,5 +1,6 @@
 {{ config(unique_key=['city', 'summary_date']) }}
--- Per city and collection day: restaurants seen, new, closed, ratings and price level mix.
+-- Per city and collection day: restaurants seen, new, closed, ratings and price level mix; with the NLP stage
+-- on, review sentiment and themes of the places seen that day.
 -- Incremental: recomputes only the days being built; the previous day's count comes from this table's own
 -- row for that single day (for the day-over-day drop warning).
 with
@@ -43,6 +44,23 @@ daily as (
 
 ),
 
+{% if nlp_enabled() %}
+-- NLP stage: the reviews (first seen on or before the day) of the places seen that day.
+review_stats as (
+
+    select
+        s.city,
+        s.snapshot_date as summary_date,
+        {{ review_sentiment_aggregates() }}
+
+    from snapshots as s
+    inner join {{ ref('review_sentiments') }} as rs
+        on rs.place_id = s.place_id and rs.first_seen_date <= s.snapshot_date
+    group by s.city, s.snapshot_date
+
+),
+{% endif %}
+
 {% if is_incremental() %}
 previous_days as (
 
@@ -75,20 +93,45 @@ with_previous as (
 )
 
 select
-    city,
-    summary_date,
-    restaurants_seen,
-    new_restaurants,
-    closed_restaurants,
-    average_rating,
-    weighted_rating,
-    price_free,
-    price_inexpensive,
-    price_moderate,
-    price_expensive,
-    price_very_expensive,
-    price_unknown,
-    previous_day_restaurants_seen,
+    w.city,
+    w.summary_date,
+    w.restaurants_seen,
+    w.new_restaurants,
+    w.closed_restaurants,
+    w.average_rating,
+    w.weighted_rating,
+    w.price_free,
+    w.price_inexpensive,
+    w.price_moderate,
+    w.price_expensive,
+    w.price_very_expensive,
+    w.price_unknown,
+    w.previous_day_restaurants_seen,
+    {% if nlp_enabled() -%}
+    coalesce(rv.scored_reviews, 0) as scored_reviews,
+    coalesce(rv.unscored_reviews, 0) as unscored_reviews,
+    rv.average_sentiment,
+    rv.positive_share,
+    rv.negative_share,
+    {% for t in review_themes() -%}
+    coalesce(rv.theme_{{ t }}, 0) as theme_{{ t }},
+    {% endfor -%}
+    {{ top_theme('rv.theme_') }} as top_theme,
+    {%- else -%}
+    -- NLP disabled (pipeline.toml [nlp] enabled = false): same columns, no values.
+    cast(null as bigint) as scored_reviews,
+    cast(null as bigint) as unscored_reviews,
+    cast(null as double) as average_sentiment,
+    cast(null as double) as positive_share,
+    cast(null as double) as negative_share,
+    {% for t in review_themes() -%}
+    cast(null as bigint) as theme_{{ t }},
+    {% endfor -%}
+    cast(null as varchar) as top_theme,
+    {%- endif %}
     '{{ invocation_id }}' as dbt_invocation_id
 
-from with_previous
+from with_previous as w
+{% if nlp_enabled() -%}
+left join review_stats as rv on rv.city = w.city and rv.summary_date = w.summary_date
+{%- endif %}
