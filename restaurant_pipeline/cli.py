@@ -11,6 +11,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from restaurant_pipeline import operations
@@ -192,7 +193,7 @@ def run(
 
 def _follow(target: Any, run_id: str, timeout: float) -> int:
     def show(item: dict[str, Any]) -> None:
-        console.print(f"  [cyan]{item['service']}[/] {operations.describe_step(item)}", highlight=False)
+        console.print(f"  [cyan]{item['service']}[/] {escape(operations.describe_step(item))}", highlight=False)
 
     started = time.monotonic()
     with console.status("waiting for the run's events…"):
@@ -247,7 +248,7 @@ def runs_show(run_id: str, aws: AwsOption = False, state_dir: StateDirOption = N
     for column in ("at", "service", "step"):
         table.add_column(column)
     for item in steps:
-        table.add_row(item["at"], item["service"], operations.describe_step(item))
+        table.add_row(item["at"], item["service"], escape(operations.describe_step(item)))
     console.print(table)
 
 

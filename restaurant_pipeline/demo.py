@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from restaurant_pipeline import operations
 from restaurant_pipeline.config import ConfigError, load_config
@@ -71,7 +73,7 @@ def _run_once(console: Console, state_dir: Path, cities: list[str], timeout: flo
     def show(item: dict[str, Any]) -> None:
         label = STEP_LABELS.get(item["step"], item["step"].lower())
         mark = "[red]✗[/]" if item["step"] == "COLLECTION_FAILED" else "[green]✓[/]"
-        detail = operations.describe_step(item).removeprefix(item["step"].lower())
+        detail = escape(operations.describe_step(item).removeprefix(item["step"].lower()))
         console.print(
             f"{mark} {time.monotonic() - started:5.1f}s  {item['service']:<11} {label}{detail}", highlight=False
         )
@@ -86,7 +88,7 @@ def _run_once(console: Console, state_dir: Path, cities: list[str], timeout: flo
         return 1
     email = _wait_for_email(target.outbox_dir, run_id, deadline=time.monotonic() + 30)
     if email:
-        console.print(Panel(email, title="the email (captured in the local outbox)", expand=False))
+        console.print(Panel(Text(email), title="the email (captured in the local outbox)", expand=False))
     else:
         console.print("[yellow]The notification was recorded but no email reached the outbox.[/]")
     _show_marts(console, target.warehouse_path, cities)

@@ -232,9 +232,17 @@ def _not_implemented(exc: Exception) -> bool:
     return code in ("NotImplemented", "InternalFailure", "UnsupportedOperation") or status in (500, 501)
 
 
+_QUIET_KEYS = frozenset({"event_id", "detail_type", "message_id", "summary", "subject"})
+
+
 def describe_step(item: dict[str, Any]) -> str:
+    """One readable line for a ledger step (identifiers and false flags left out)."""
     data = item.get("data") or {}
-    details = ", ".join(f"{k}={v}" for k, v in data.items() if not isinstance(v, dict | list))
+    details = ", ".join(
+        f"{k}={v}"
+        for k, v in data.items()
+        if k not in _QUIET_KEYS and v is not False and not isinstance(v, dict | list)
+    )
     subject = "" if item.get("subject") in ("-", None) else f" {item['subject']}"
     return f"{item['step'].lower()}{subject}" + (f" ({details})" if details else "")
 

@@ -49,7 +49,8 @@ def best_rated(warehouse: Path, city: str, limit: int = 5) -> list[dict[str, Any
     def sql(connection: Any) -> str:
         table, columns = _relation(connection, "restaurants")
         address = "formatted_address" if "formatted_address" in columns else "null"
-        status = "and business_status = 'OPERATIONAL'" if "business_status" in columns else ""
+        # as in the email: a permanently closed place is no recommendation
+        status = "and coalesce(business_status, '') <> 'CLOSED_PERMANENTLY'" if "business_status" in columns else ""
         return (
             f"select name, rating, user_rating_count, price_level, {address} as address from {table} "
             f"where lower(city) = lower(?) {status} and rating is not null "
