@@ -262,6 +262,9 @@ class SharedResources(Construct):
             stack.format_arn(service="glue", resource="database", resource_name=GLUE_DATABASE),
             stack.format_arn(service="glue", resource="table", resource_name=f"{GLUE_DATABASE}/*"),
             stack.format_arn(service="glue", resource="userDefinedFunction", resource_name=f"{GLUE_DATABASE}/*"),
+            # dbt's store_failures keeps failing rows in "<database>_dbt_test__audit", created at run time
+            stack.format_arn(service="glue", resource="database", resource_name=f"{GLUE_DATABASE}_dbt_test__audit"),
+            stack.format_arn(service="glue", resource="table", resource_name=f"{GLUE_DATABASE}_dbt_test__audit/*"),
         ]
 
     @property
