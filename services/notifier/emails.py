@@ -412,8 +412,54 @@ def render_success_section(event: TransformCompleted, cities: Sequence[str | Non
     for city in cities:
         lines.append(f"✅ {_city_title(event, city)}")
         lines.extend(_summary_lines(event, city, top=True))
+        lines.extend(_sentiment_lines(_summary_for(event, city)))
+    lines.extend(_review_count_lines(event))
     lines.extend(_transform_footer(event))
     return lines
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.2f}"
+
+
+def _sentiment_lines(summary: CitySummary | None) -> list[str]:
+    """The NLP stage's part (docs/nlp.md): only when the transform carried review sentiment."""
+    if summary is None or (summary.average_sentiment is None and not summary.sentiment_movers):
+        return []
+    lines = []
+    if summary.average_sentiment is not None:
+        shares = ""
+        if summary.positive_share is not None and summary.negative_share is not None:
+            shares = f" · {summary.positive_share:.0%} positive, {summary.negative_share:.0%} negative"
+        scored = f" · {summary.scored_reviews:,} reviews scored" if summary.scored_reviews is not None else ""
+        lines.append(f"{INDENT}Review sentiment: {_signed(summary.average_sentiment)} (-1 to +1){shares}{scored}")
+    if summary.top_themes:
+        lines.append(f"{INDENT}Reviews talk most about: {', '.join(summary.top_themes)}")
+    if summary.sentiment_movers:
+        lines.append(f"{INDENT}Sentiment moved most since the last run:")
+        for rank, move in enumerate(summary.sentiment_movers[:5], start=1):
+            before = _signed(move.previous) if move.previous is not None else "none"
+            lines.append(f"{INDENT}  {rank}. {move.name}: {before} → {_signed(move.current)} ({_signed(move.change)})")
+    return lines
+
+
+def _review_count_lines(event: TransformCompleted) -> list[str]:
+    counts = event.reviews
+    if counts is None:
+        return []
+    unscored = counts.empty_text + counts.unsupported_language
+    detail = []
+    if unscored:
+        detail.append(
+            f"{unscored:,} kept without a score ({counts.unsupported_language:,} in an unsupported language, "
+            f"{counts.empty_text:,} empty)"
+        )
+    if counts.failed:
+        detail.append(f"{counts.failed:,} to retry next run (the analyzer failed on them)")
+    line = (
+        f"{INDENT}Reviews: {counts.scored:,} new scored ({counts.analyzer}), {counts.already_scored:,} already scored"
+    )
+    return [line + (", " + ", ".join(detail) if detail else "")]
 
 
 def render_tests_failed_section(event: TransformCompleted, cities: Sequence[str | None]) -> list[str]:
