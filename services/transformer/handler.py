@@ -12,15 +12,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from services.common.bus import EventPublisher
 from services.common.ledger import RunLedger
 from services.common.observability import observability
+from services.common.settings import SettingsError
 from services.transformer.adapters.claims import ObjectClaims
 from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment, default_project_dir
 from services.transformer.adapters.storage import S3ObjectStore
 from services.transformer.adapters.warehouse import AthenaWarehouse, DuckDBWarehouse
-from services.transformer.domain import Warehouse
+from services.transformer.domain import InfrastructureError, Warehouse
 from services.transformer.sentiment.stage import ScoringBuilder
 from services.transformer.sentiment.wiring import make_analyzer, scoring_builder
 from services.transformer.service import TransformerDeps, process_batch
-from services.common.settings import SettingsError
 from services.transformer.settings import TransformerSettings
 
 obs = observability("transformer")
@@ -78,7 +78,7 @@ def nlp_stage(settings: TransformerSettings, builder: DbtBuilder, warehouse: War
 
 
 def initialize() -> None:
-    """Init-time work (Lambda's INIT phase, the local worker's start): clients and the dbt parse, not on the first event.
+    """Init-time work (Lambda's INIT phase, the local worker's start): clients and the dbt parse, not per event.
 
     Importing this module without the function's environment (a test, a tool) leaves it all for the first event.
     """
@@ -87,7 +87,13 @@ def initialize() -> None:
     except SettingsError as exc:
         logger.debug("transformer settings incomplete at import; dependencies are built on the first event: %s", exc)
         return
-    seconds = deps.builder.prepare()
+    if not isinstance(deps.builder, DbtBuilder):
+        return
+    try:
+        seconds = deps.builder.prepare()
+    except InfrastructureError as exc:  # the first event parses again and reports it through the outcome
+        logger.error("dbt parse at init failed; retried on the first event", extra={"error": str(exc)[:2000]})
+        return
     logger.info("dbt project parsed at init", extra={"parse_seconds": round(seconds, 3)})
 
 
