@@ -81,6 +81,7 @@ class PipelineService(Construct):
         super().__init__(scope, construct_id)
         self.route = route
         self.shared = shared
+        self.nlp_enabled = config.nlp.enabled  # the transformer's NLP stage calls Comprehend (docs/nlp.md)
         self._acknowledged: set[str] = set()
 
         self.dlq = sqs.Queue(
@@ -364,6 +365,14 @@ class TransformerService(PipelineService):
         self.allow_idempotency()
         self.allow_publish_events()
         self.allow_ledger()
+        if self.nlp_enabled:
+            self.allow(
+                "ScoreReviewsWithComprehend",
+                ["comprehend:BatchDetectSentiment", "comprehend:BatchDetectKeyPhrases"],
+                ["*"],
+                wildcard_reason="Comprehend's detect APIs have no resource to scope to (they act on the text sent); "
+                "granted only when pipeline.toml [nlp] enabled is true.",
+            )
 
 
 class NotifierService(PipelineService):

@@ -20,6 +20,8 @@ from contracts.envelope import BUS_NAME
 from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.topology import PROJECT, QUARANTINE_PREFIX, RAW_PREFIX
 from services.transformer.raw_schema import PARTITION_KEYS, RAW_COLUMNS, TABLE_NAME, VALIDATED_PREFIX
+from services.transformer.sentiment.schema import ENRICHED_COLUMNS, ENRICHED_PARTITION_KEYS, ENRICHED_PREFIX
+from services.transformer.sentiment.schema import TABLE_NAME as ENRICHED_TABLE_NAME
 
 GLUE_DATABASE = "restaurant_pipeline"
 ATHENA_WORKGROUP = PROJECT
@@ -224,6 +226,47 @@ class SharedResources(Construct):
             ),
         )
         self.raw_table.add_resource_dependency(self.glue_database)
+        # The NLP stage's review scores (services/transformer/sentiment/schema.py), read by the dbt marts:
+        # only when pipeline.toml [nlp] enabled, so the default stack is unchanged.
+        self.enriched_reviews_table: glue.CfnTable | None = None
+        if config.nlp.enabled:
+            enriched = f"s3://{self.bucket.bucket_name}/{ENRICHED_PREFIX}"
+            self.enriched_reviews_table = glue.CfnTable(
+                self,
+                "EnrichedReviewsTable",
+                catalog_id=stack.account,
+                database_name=GLUE_DATABASE,
+                table_input=glue.CfnTable.TableInputProperty(
+                    name=ENRICHED_TABLE_NAME,
+                    description="NLP stage review scores, one JSON object per review, partitioned by collection day",
+                    table_type="EXTERNAL_TABLE",
+                    parameters={
+                        "classification": "json",
+                        "projection.enabled": "true",
+                        "projection.dt.type": "date",
+                        "projection.dt.format": "yyyy-MM-dd",
+                        "projection.dt.range": f"{PROJECTION_START_DATE},NOW",
+                        "projection.dt.interval": "1",
+                        "projection.dt.interval.unit": "DAYS",
+                        "storage.location.template": enriched + "dt=${dt}/",
+                    },
+                    partition_keys=[
+                        glue.CfnTable.ColumnProperty(name=name, type=kind) for name, kind in ENRICHED_PARTITION_KEYS
+                    ],
+                    storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                        location=enriched,
+                        columns=[glue.CfnTable.ColumnProperty(name=name, type=kind) for name, kind in ENRICHED_COLUMNS],
+                        input_format="org.apache.hadoop.mapred.TextInputFormat",
+                        output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                        compressed=True,
+                        serde_info=glue.CfnTable.SerdeInfoProperty(
+                            serialization_library="org.openx.data.jsonserde.JsonSerDe",
+                            parameters={"ignore.malformed.json": "false", "case.insensitive": "true"},
+                        ),
+                    ),
+                ),
+            )
+            self.enriched_reviews_table.add_resource_dependency(self.glue_database)
 
         self.athena_results_s3 = f"s3://{self.bucket.bucket_name}/{ATHENA_RESULTS_PREFIX}"
         self.workgroup = athena.CfnWorkGroup(
