@@ -33,7 +33,7 @@ T = TypeVar("T")
 CLI = [sys.executable, "-m", "restaurant_pipeline.cli"]
 MARTS = ("restaurants", "restaurant_daily_snapshots", "city_daily_summary")
 # Columns that name the processing rather than the data (which run, which object version, when loaded).
-VOLATILE_COLUMNS = ("run_id", "source_key", "source_version", "loaded_at", "collected_at", "ingested_at")
+VOLATILE_COLUMNS = ("run_id", "source_key", "collected_at", "dbt_invocation_id")
 
 
 def start_drill_stack(
@@ -171,6 +171,16 @@ class EventCapture:
 
 def emails(stack: RunningStack, containing: str = "") -> list[OutboxMessage]:
     return [m for m in read_outbox(Path(stack.info.outbox_dir)) if containing in m.subject + m.body]
+
+
+def delivered_emails(stack: RunningStack, containing: str, timeout: float = 30) -> list[OutboxMessage]:
+    """The emails about `containing`, once at least one is in the outbox and SNS has nothing more in flight to it
+    (the local outbox turns the SNS capture queue into .eml files every half second)."""
+    return wait_until(
+        lambda: depth(stack, stack.info.email_capture_queue_url) == 0 and emails(stack, containing),
+        timeout=timeout,
+        what=f"an email about {containing}",
+    )
 
 
 def depth(stack: RunningStack, queue_url: str) -> int:
