@@ -17,6 +17,8 @@ import argparse
 import asyncio
 import json
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -120,10 +122,16 @@ def run(
     max_restaurants: int = DEFAULT_MAX_RESTAURANTS,
     queries_in_flight: int | None = None,
     baseline: bool = True,
+    places_per_city: int | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark; returns (and the CLI prints) a dict of results."""
     cities = tuple(cities)
-    settings = StubSettings(latency_ms=latency_ms, per_minute_quota=quota_per_minute, quota_window_seconds=60.0)
+    settings = StubSettings(
+        latency_ms=latency_ms,
+        per_minute_quota=quota_per_minute,
+        quota_window_seconds=60.0,
+        places_per_city=places_per_city,
+    )
     sized = CollectorLimits.for_rate(quota_per_minute)  # what the collector does in production
     in_flight = queries_in_flight or sized.queries_in_flight
     concurrent_limits = CollectorLimits(queries_in_flight=in_flight, cities_in_flight=len(cities))
@@ -159,6 +167,36 @@ def run(
         results["one_at_a_time"] = serial
         results["speedup"] = round(serial["wall_seconds"] / concurrent["wall_seconds"], 2)
     return results
+
+
+MEMORY_PROBE = """
+import json, resource, sys
+from benchmarks.collector_bench import run
+places = int(sys.argv[1])
+from restaurant_pipeline.places_stub import StubServer, StubSettings
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+result = run(quota_per_minute=60000, latency_ms=0, cities=["Paris"], max_restaurants=places, baseline=False,
+             places_per_city=places + 500)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"before_kib": before, "peak_kib": after, "places": result["concurrent"]["places"]}))
+"""
+
+
+def peak_memory(places: int = 10_000) -> dict[str, Any]:
+    """Peak resident memory of a new process collecting `places` places of one city (stub in the same process).
+
+    `peak_rss_mib` is the process high-water mark (Python, aiohttp, the stub's synthetic world, the collector);
+    `growth_mib` is how much it rose while collecting: what holding the places would cost.
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, str(places)], capture_output=True, text=True, check=True, timeout=600
+    )
+    probe = json.loads(done.stdout.strip().splitlines()[-1])
+    return {
+        "places": probe["places"],
+        "peak_rss_mib": round(probe["peak_kib"] / 1024, 1),
+        "growth_mib": round((probe["peak_kib"] - probe["before_kib"]) / 1024, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -3,10 +3,11 @@
 Reported (ratios measured side by side in one run; these machines are noisy):
 - a warm transformer invocation (process_batch on a real S3 event: read, validate, dbt build on the parsed
   manifest, summaries, publish) against the same `dbt build` through the dbt CLI (a new process that parses);
-- the warm daily build with 1 day of history against the same build with `history_days` days of history.
+- the warm daily build after 1, 30 and 365 days of history (1,000 places a day): incremental, not a rebuild;
+- one file of 100,000 places in one invocation; the cold start (handler import + dbt parse, in a new process).
 
-    python -m benchmarks.transformer_bench                 # defaults: 20 places/day, 365 days, 3 repeats
-    python -m benchmarks.transformer_bench --history-days 30 --repeats 1
+    python -m benchmarks.transformer_bench                 # defaults: 1,000 places/day, 1/30/365 days, 3 repeats
+    python -m benchmarks.transformer_bench --history-days 1 30 --repeats 1 --big-file-places 10000
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import argparse
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +71,8 @@ def places_lines(day: date, places: int, validated: bool) -> bytes:
 
 
 def _provision(endpoint: str) -> tuple[Any, Any, str]:
-    s3, sqs, events, dynamodb = (boto3.client(n) for n in ("s3", "sqs", "events", "dynamodb"))
+    s3, sqs = boto3.client("s3"), boto3.client("sqs")
+    events, dynamodb = boto3.client("events"), boto3.client("dynamodb")
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
     s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration={"EventBridgeConfiguration": {}})
     dynamodb.create_table(
@@ -109,7 +113,78 @@ def _next_event(sqs: Any, queue: str, timeout: float = 30.0) -> dict[str, Any]:
     raise TimeoutError("no S3 event reached the queue")
 
 
-def run(places: int = 20, history_days: int = 365, repeats: int = 3, **_: Any) -> dict[str, Any]:
+COLD_START_SCRIPT = """
+import json, sys, time
+from pathlib import Path
+started = time.perf_counter()
+import services.transformer.handler  # no function environment: init work is skipped, this is the import alone
+imported = time.perf_counter() - started
+from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment, default_project_dir
+env = dbt_environment(target="local", bucket="cold-start", warehouse_path=sys.argv[1] + "/warehouse.duckdb")
+started = time.perf_counter()
+DbtBuilder(default_project_dir(), "local", env, state_dir=Path(sys.argv[1]) / "state").prepare()
+print(json.dumps({"import_seconds": imported, "parse_seconds": time.perf_counter() - started}))
+"""
+
+
+def cold_start(work: Path, repeats: int = 3) -> dict[str, Any]:
+    """A new process: import the handler module, then parse the dbt project (what Lambda's INIT phase does)."""
+    imports, parses = [], []
+    clean_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BUCKET", "EVENT_BUS", "DBT_"))}
+    for attempt in range(repeats):
+        folder = work / f"cold-{attempt}"
+        folder.mkdir(parents=True)
+        done = subprocess.run(
+            [sys.executable, "-c", COLD_START_SCRIPT, str(folder)],
+            env=clean_env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        )
+        measured = json.loads(done.stdout.strip().splitlines()[-1])
+        imports.append(measured["import_seconds"])
+        parses.append(measured["parse_seconds"])
+    profile = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import services.transformer.handler, dbt.cli.main"],
+        env=clean_env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    return {
+        "import_seconds": round(stats(imports).median, 3),
+        "parse_seconds": round(stats(parses).median, 3),
+        "import": stats(imports).as_dict(),
+        "parse": stats(parses).as_dict(),
+        "heaviest_imports": heaviest_imports(profile.stderr),
+    }
+
+
+def heaviest_imports(importtime: str, top: int = 8) -> list[tuple[str, float]]:
+    """Top-level packages by cumulative import time, from `python -X importtime` output."""
+    totals: dict[str, float] = {}
+    for line in importtime.splitlines():
+        parts = line.split("|")
+        if len(parts) != 3 or not parts[1].strip().isdigit():
+            continue
+        name = parts[2].rstrip()
+        if name.startswith("  "):  # nested: counted in its parent's cumulative time
+            continue
+        totals[name.strip()] = totals.get(name.strip(), 0.0) + int(parts[1]) / 1e6
+    return [(name, round(seconds, 3)) for name, seconds in sorted(totals.items(), key=lambda kv: -kv[1])[:top]]
+
+
+def run(
+    places: int = 1000,
+    history_days: tuple[int, ...] | list[int] | int = (1, 30, 365),
+    repeats: int = 3,
+    big_file_places: int = 100_000,
+    cold_start_repeats: int = 3,
+    **_: Any,
+) -> dict[str, Any]:
+    histories = sorted({1, *([history_days] if isinstance(history_days, int) else history_days)})
     work = Path(tempfile.mkdtemp(prefix="transformer-bench-"))
     port = free_port()
     moto = start_moto("127.0.0.1", port, work / "moto.log")
@@ -126,16 +201,15 @@ def run(places: int = 20, history_days: int = 365, repeats: int = 3, **_: Any) -
     )
     try:
         s3, sqs, queue = _provision(endpoint)
-        new_day = FIRST_DAY + timedelta(days=history_days)
+        longest = max(histories)
+        new_day = FIRST_DAY + timedelta(days=longest)
 
         # 1. warm invocation vs the dbt CLI, on a warehouse with one day
         one = work / "one" / "warehouse.duckdb"
         one.parent.mkdir()
         env = dbt_environment(target="local", bucket=BUCKET, warehouse_path=str(one), endpoint_url=endpoint)
         builder = DbtBuilder(default_project_dir(), "local", env, state_dir=work / "state")
-        started = time.perf_counter()
-        builder._runner_manifest()
-        parse_seconds = time.perf_counter() - started
+        parse_seconds = builder.prepare()
         deps = TransformerDeps(
             store=S3ObjectStore(s3, BUCKET),
             builder=builder,
@@ -145,21 +219,25 @@ def run(places: int = 20, history_days: int = 365, repeats: int = 3, **_: Any) -
             ledger=RunLedger(boto3.client("dynamodb"), None),
         )
         raw_key = f"raw/places/dt={new_day}/run__lyon.jsonl"
+        body = places_lines(new_day, places, validated=False)
+        nodes: list[int] = []
 
-        def invocation() -> None:
-            s3.put_object(Bucket=BUCKET, Key=raw_key, Body=places_lines(new_day, places, validated=False))
+        def invocation(key: str, data: bytes) -> float:
+            s3.put_object(Bucket=BUCKET, Key=key, Body=data)
             event = _next_event(sqs, queue)
             started = time.perf_counter()
             outcome = process_batch(event, deps, remaining_ms=lambda: 600_000)
-            timings.append(time.perf_counter() - started)
+            seconds = time.perf_counter() - started
             assert outcome.error is None and outcome.events and outcome.events[0].outcome == "passed", outcome
+            completed = outcome.events[0]
+            nodes.append(len(completed.models) + completed.tests.total)
             time.sleep(1.05)  # moto's event times have 1 s resolution: keep each upload a distinct event
+            return seconds
 
-        timings: list[float] = []
-        for _ in range(repeats + 1):
-            invocation()
+        timings = [invocation(raw_key, body) for _ in range(repeats + 1)]
         warm = stats(timings[1:])  # the first one creates the tables
         cli_env = {**os.environ, **env, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        cli_env.pop("DBT_DUCKDB_KEEP_OPEN", None)  # the CLI as a person runs it: the profile's defaults
         dbt = str(Path(sys.executable).with_name("dbt"))
         command = [
             dbt,
@@ -180,39 +258,60 @@ def run(places: int = 20, history_days: int = 365, repeats: int = 3, **_: Any) -
         ]
         cli = time_runs(lambda: subprocess.run(command, env=cli_env, check=True, capture_output=True), repeats)
 
-        # 2. the same daily build on 1 day vs history_days days of history
-        for offset in range(history_days):
+        # 2. the same daily build after 1, 30, 365 days of history (validated objects, as the transformer writes)
+        for offset in range(longest):
             day = FIRST_DAY + timedelta(days=offset)
             s3.put_object(
                 Bucket=BUCKET,
                 Key=f"validated/places/dt={day}/h.jsonl.gz",
                 Body=gzip.compress(places_lines(day, places, validated=True)),
             )
-        year = work / "year" / "warehouse.duckdb"
-        year.parent.mkdir()
-        year_builder = builder.with_environment(WAREHOUSE_PATH=str(year))
-        started = time.perf_counter()
-        assert year_builder.build([]).outcome == "passed"
-        history_build_seconds = time.perf_counter() - started
-        assert year_builder.build([str(new_day)]).outcome == "passed"  # the new day exists in both now
-        daily_one = time_runs(lambda: builder.build([str(new_day)]), repeats)
-        daily_year = time_runs(lambda: year_builder.build([str(new_day)]), repeats)
-        return {
+        daily: dict[str, Any] = {}
+        history_build_seconds: dict[str, float] = {}
+        builders = [builder]
+        for days in histories:
+            if days == 1:
+                daily["1"] = time_runs(lambda: builder.build([str(new_day)]), repeats)
+                continue
+            path = work / f"history-{days}" / "warehouse.duckdb"
+            path.parent.mkdir()
+            history_builder = builder.with_environment(WAREHOUSE_PATH=str(path))
+            builders.append(history_builder)
+            history = [str(FIRST_DAY + timedelta(days=offset)) for offset in range(longest - days, longest)]
+            started = time.perf_counter()
+            assert history_builder.build(history).outcome == "passed"
+            history_build_seconds[str(days)] = round(time.perf_counter() - started, 2)
+            assert history_builder.build([str(new_day)]).outcome == "passed"  # the new day exists in all now
+            daily[str(days)] = time_runs(partial(history_builder.build, [str(new_day)]), repeats)
+
+        # 3. one big file in one invocation
+        big_day = new_day + timedelta(days=1)
+        big_seconds = invocation(f"raw/places/dt={big_day}/big.jsonl", places_lines(big_day, big_file_places, False))
+
+        result: dict[str, Any] = {
             "benchmark": "transformer",
-            "options": {"places_per_day": places, "history_days": history_days, "repeats": repeats},
+            "places_per_day": places,
+            "options": {"places_per_day": places, "history_days": histories, "repeats": repeats},
             "parse_once_seconds": round(parse_seconds, 3),
             "warm_invocation_seconds": warm.as_dict(),
             "dbt_cli_build_seconds": cli.as_dict(),
-            "cli_over_warm_ratio": round(cli.median / warm.median, 2),
-            "daily_build_1_day_history_seconds": daily_one.as_dict(),
-            f"daily_build_{history_days}_days_history_seconds": daily_year.as_dict(),
-            "history_over_one_day_ratio": round(daily_year.median / daily_one.median, 2),
-            "full_history_build_seconds": round(history_build_seconds, 2),
-            "builds_in_process": builder.builds + year_builder.builds,
+            "warm_over_cli_ratio": round(warm.median / cli.median, 3),
+            "nodes_per_build": max(nodes),
+            "daily_build_seconds": {days: value.as_dict() for days, value in daily.items()},
+            "history_ratio": round(daily[str(longest)].median / daily["1"].median, 2),
+            "history_initial_build_seconds": history_build_seconds,
+            "big_file": {
+                "places": big_file_places,
+                "seconds": round(big_seconds, 2),
+                "places_per_second": round(big_file_places / big_seconds, 0),
+            },
+            "builds_in_process": sum(b.builds for b in builders),
             "parses_in_process": builder.parses,
+            "cold_start": cold_start(work, cold_start_repeats),
             "machine": machine_info(),
             "versions": versions(),
         }
+        return result
     finally:
         for key, value in saved.items():
             if value is None:
@@ -220,16 +319,20 @@ def run(places: int = 20, history_days: int = 365, repeats: int = 3, **_: Any) -
             else:
                 os.environ[key] = value
         stop_process(moto)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--places", type=int, default=20)
-    parser.add_argument("--history-days", type=int, default=365)
+    parser.add_argument("--places", type=int, default=1000)
+    parser.add_argument("--history-days", type=int, nargs="+", default=[1, 30, 365])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--big-file-places", type=int, default=100_000)
     parser.add_argument("--output", type=Path, help="also write the JSON result here")
     args = parser.parse_args()
-    result = run(places=args.places, history_days=args.history_days, repeats=args.repeats)
+    result = run(
+        places=args.places, history_days=args.history_days, repeats=args.repeats, big_file_places=args.big_file_places
+    )
     text = json.dumps(result, indent=2, default=str)
     print(text)
     if args.output:

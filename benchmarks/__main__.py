@@ -1,0 +1,160 @@
+"""`make bench` = `python -m benchmarks`: every benchmark on local servers, then the report.
+
+Writes benchmarks/results/latest.json and latest.md and regenerates the README's Performance section between
+`<!-- bench:start -->` and `<!-- bench:end -->` (left alone when the markers are absent). A benchmark that fails is
+reported as "not measured" with its error; the others still run.
+
+    python -m benchmarks            # full sizes (~10-15 min on 2 cores)
+    python -m benchmarks --quick    # everything small (~2-3 min)
+    python -m benchmarks --only transformer e2e
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks import collector_bench, e2e_bench, transformer_bench
+from benchmarks.harness import machine_info, versions
+from benchmarks.report import write_report
+
+ROOT = Path(__file__).resolve().parents[1]
+COLLECTOR_QUOTA = 6000  # requests/min: high, so runs stay short (the real default is 600)
+
+
+def collector(quick: bool) -> dict[str, Any]:
+    latencies = (100,) if quick else (50, 100, 200)
+    workloads: list[tuple[str, tuple[str, ...], int, int | None, bool]] = [
+        ("1,000 places, 1 city", ("Paris",), 1000, 1500, True),
+        ("20 cities in parallel", tuple(f"City {i:02d}" for i in range(20)), 40 if quick else 200, None, True),
+    ]
+    if not quick:
+        workloads.insert(1, ("10,000 places, 1 city", ("Paris",), 10_000, 12_000, False))
+    cases = []
+    for latency in latencies:
+        for name, cities, places, per_city, with_baseline in workloads:
+            measured = collector_bench.run(
+                quota_per_minute=COLLECTOR_QUOTA,
+                latency_ms=latency,
+                cities=cities,
+                max_restaurants=places,
+                baseline=with_baseline and (latency == 100 or quick or len(cities) == 1),
+                places_per_city=per_city,
+            )
+            concurrent = measured["concurrent"]
+            baseline = measured.get("one_at_a_time")
+            cases.append(
+                {
+                    "workload": name,
+                    "latency_ms": latency,
+                    "requests": concurrent["requests"],
+                    "places": concurrent["places"],
+                    "wall_seconds": concurrent["wall_seconds"],
+                    "requests_per_minute": concurrent["requests_per_minute"],
+                    "rate_over_quota": measured["rate_over_quota"],
+                    "throttled_429": concurrent["throttled_429"],
+                    "busiest_60s_window": concurrent["busiest_60s_window"],
+                    "queries_in_flight": concurrent["queries_in_flight"],
+                    "failed_cities": concurrent["failed_cities"],
+                    "baseline_wall_seconds": baseline["wall_seconds"] if baseline else None,
+                    "speedup": measured.get("speedup"),
+                }
+            )
+    return {
+        "quota_per_minute": COLLECTOR_QUOTA,
+        "cases": cases,
+        "peak_memory": collector_bench.peak_memory(2000 if quick else 10_000),
+    }
+
+
+def transformer(quick: bool) -> dict[str, Any]:
+    if quick:
+        return transformer_bench.run(
+            places=200, history_days=(1, 30), repeats=2, big_file_places=10_000, cold_start_repeats=1
+        )
+    return transformer_bench.run(places=1000, history_days=(1, 30, 365), repeats=3, big_file_places=100_000)
+
+
+def e2e(quick: bool) -> dict[str, Any]:
+    if quick:
+        return e2e_bench.run(restaurants=(20,), burst_files=50)
+    return e2e_bench.run(restaurants=(20, 1000), burst_files=1000)
+
+
+BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
+    "collector": collector,
+    "transformer": transformer,
+    "e2e": e2e,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, ~2-3 minutes")
+    parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), help="run only these benchmarks")
+    parser.add_argument("--results-dir", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    result: dict[str, Any] = {"quick": args.quick, "machine": machine_info(), "versions": versions(), "notes": []}
+    failed = []
+    for name in args.only or list(BENCHMARKS):
+        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+        began = time.perf_counter()
+        try:
+            result[name] = BENCHMARKS[name](args.quick)
+        except Exception as exc:  # reported as "not measured", the other benchmarks still run
+            traceback.print_exc()
+            result[name] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+            failed.append(name)
+        result[name]["bench_seconds"] = round(time.perf_counter() - began, 1)
+        print(f"[bench] {name} done in {result[name]['bench_seconds']} s", file=sys.stderr, flush=True)
+    result["total_seconds"] = round(time.perf_counter() - started, 1)
+    result["notes"] = notes(result)
+    updated = write_report(result, args.results_dir, args.readme)
+    print(f"[bench] wrote {args.results_dir / 'latest.md'} and latest.json", file=sys.stderr)
+    if not updated:
+        print(f"[bench] {args.readme} has no bench markers: the section is in latest.md", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def notes(result: dict[str, Any]) -> list[str]:
+    """What the reader needs beside the tables: limits, what is not measured, what did not help."""
+    found = [
+        "The machine is shared while measuring (2 cores): absolute seconds move by ±50 % between runs; the ratios "
+        "are measured side by side.",
+        "Transformer changes that the numbers supported: parse at init (worker start / Lambda INIT) instead of on "
+        "the first event; DuckDB opened once per dbt invocation instead of once per node (keep_open for the "
+        "invocation, closed after it: the warm 25-node build went from ~4.1 s to ~1.3 s); no JSON artifacts per "
+        "build; test failures stored as views on Athena.",
+        "Tried, did not help on this machine: dbt threads 2 or 4 on DuckDB (the per-node cost is dbt's Python, "
+        "2 cores); store_failures_as view on DuckDB (within noise, and the failure samples would need httpfs).",
+        "Max concurrent dbt runs is not measured from outside: one FIFO message group feeds the transformer (one "
+        "batch in flight) and DuckDB admits one writing process.",
+        "The dbt CLI baseline runs with the profile's defaults (the database opened per node, as a person running "
+        "`dbt build` gets).",
+    ]
+    transformer_result = result.get("transformer") or {}
+    ratio = transformer_result.get("warm_over_cli_ratio")
+    if ratio is not None and ratio > 0.15:
+        found.append(
+            f"Warm ÷ CLI is {ratio}: above 0.15. The warm invocation is more than the build (reading and validating "
+            "the raw object, writing validated/, the summaries' queries, idempotency and ledger writes on moto); the "
+            "dbt build alone is the 'daily build after 1 day' row."
+        )
+    history = transformer_result.get("history_ratio")
+    if history is not None and history > 1.3:
+        found.append(
+            f"History ratio {history} above 1.3: the daily build reads only the new day's objects, but merges "
+            "into marts that grow with history (DuckDB MERGE on a year of snapshots)."
+        )
+    return found
+
+
+if __name__ == "__main__":
+    sys.exit(main())

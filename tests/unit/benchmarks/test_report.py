@@ -1,0 +1,66 @@
+"""The benchmark report is rendered from a stored result (no measuring here: timings are never asserted)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.report import END_MARKER, START_MARKER, aws_estimate, render_section, write_report
+
+SAMPLE = json.loads((Path(__file__).parent / "sample_result.json").read_text())
+
+
+def test_section_shows_the_date_machine_and_each_measured_figure():
+    section = render_section(SAMPLE)
+
+    assert "2026-11-25T20:00:00+00:00" in section and "2 CPUs" in section and "duckdb 1.4.4" in section
+    assert "| 1,000 places, 1 city | 100 ms | 50 | 5.20 | 5,800 | 0.967 | 0 | 6.10 | 1.17 |" in section
+    assert "142.5 MiB" in section
+    assert "1.10 s (1.00-1.30, 3 runs)" in section and "| Warm ÷ CLI | 0.14 | ≤ 0.15: met |" in section
+    assert "Daily build after 365 day(s) of history" in section and "≤ 1.3: met" in section
+    assert "dbt.cli.main 1.50 s" in section
+    assert "| Trigger → email, 20 restaurants | 12.50 s (outcome passed) | ≤ 10 s: **not met** |" in section
+    assert "| Max concurrent dbt runs | 1 | 1: met |" in section
+    assert "- a note the reader must see" in section
+
+
+def test_a_benchmark_that_failed_is_reported_as_not_measured_with_its_error():
+    section = render_section({**SAMPLE, "e2e": {"error": "stack did not start: port in use"}})
+
+    assert "Not measured: stack did not start: port in use" in section
+    assert "Trigger → email" not in section
+
+
+def test_aws_estimate_grows_with_cities_from_the_measured_node_count():
+    rows = {row["cities"]: row for row in aws_estimate(SAMPLE)}
+
+    assert [rows[n]["dbt_builds"] for n in (1, 20, 200)] == [1, 2, 20]
+    assert rows[1]["athena_gb_billed"] == pytest.approx(27 * 10 / 1024, abs=0.01)
+    assert rows[1]["usd_per_day"] < rows[20]["usd_per_day"] < rows[200]["usd_per_day"]
+    assert "| 200 | 200 | 20 |" in render_section(SAMPLE)
+
+
+def test_readme_section_is_replaced_between_the_markers_only(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Project\n\n## Performance\n{START_MARKER}\nold figures\n{END_MARKER}\n\n## Next\nkept\n")
+
+    assert write_report(SAMPLE, tmp_path / "results", readme) is True
+
+    text = readme.read_text()
+    assert "old figures" not in text and "Warm ÷ CLI" in text
+    assert text.startswith("# Project\n\n## Performance\n" + START_MARKER + "\nMeasured by `make bench`")
+    assert text.endswith(END_MARKER + "\n\n## Next\nkept\n")
+    assert json.loads((tmp_path / "results" / "latest.json").read_text()) == SAMPLE
+    assert (tmp_path / "results" / "latest.md").read_text().startswith("## Performance\n\nMeasured by")
+
+
+def test_readme_without_markers_is_left_untouched_and_latest_md_still_written(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# Project\nno markers yet\n")
+
+    assert write_report(SAMPLE, tmp_path / "results", readme) is False
+
+    assert readme.read_text() == "# Project\nno markers yet\n"
+    assert "Warm ÷ CLI" in (tmp_path / "results" / "latest.md").read_text()
