@@ -43,7 +43,8 @@ def test_clean_file_passes_with_the_right_mart_row_counts_and_city_summary(stack
     weighted = (4.6 * 812 + 4.2 * 120 + 4.9 * 45 + 3.1 * 9) / (812 + 120 + 45 + 9)
     assert summary.weighted_rating == pytest.approx(weighted, abs=1e-3)
     assert summary.price_level_mix == {"inexpensive": 1, "moderate": 1, "expensive": 1, "unknown": 1}
-    assert [r.name for r in summary.top_rated] == ["La Table d'Or", "Le Petit Bistro", "Chez Marcel", "Ancien Café"]
+    # "Ancien Café" is CLOSED_PERMANENTLY: counted as closed, never recommended
+    assert [r.name for r in summary.top_rated] == ["La Table d'Or", "Le Petit Bistro", "Chez Marcel"]
     assert stack.query("select first_seen_date::varchar, count(*) from restaurants group by 1") == [(DAY, 4)]
     steps = stack.deps.ledger.steps("run-2026-01-01-a")
     assert [(s["step"], s["subject"]) for s in steps] == [("TRANSFORMED", key)]
