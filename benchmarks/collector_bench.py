@@ -170,23 +170,24 @@ def run(
 
 
 MEMORY_PROBE = """
-import json, resource, sys
+import json, sys
 from benchmarks.collector_bench import run
+def high_water_kib():  # VmHWM: this process's own peak (ru_maxrss would carry the parent's over exec)
+    with open("/proc/self/status") as status:
+        return int(next(line for line in status if line.startswith("VmHWM")).split()[1])
 places = int(sys.argv[1])
-from restaurant_pipeline.places_stub import StubServer, StubSettings
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = high_water_kib()
 result = run(quota_per_minute=60000, latency_ms=0, cities=["Paris"], max_restaurants=places, baseline=False,
              places_per_city=places + 500)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"before_kib": before, "peak_kib": after, "places": result["concurrent"]["places"]}))
+print(json.dumps({"before_kib": before, "peak_kib": high_water_kib(), "places": result["concurrent"]["places"]}))
 """
 
 
 def peak_memory(places: int = 10_000) -> dict[str, Any]:
     """Peak resident memory of a new process collecting `places` places of one city (stub in the same process).
 
-    `peak_rss_mib` is the process high-water mark (Python, aiohttp, the stub's synthetic world, the collector);
-    `growth_mib` is how much it rose while collecting: what holding the places would cost.
+    `peak_rss_mib` is the process high-water mark (Python, aiohttp, the stub's synthetic world and its answers, the
+    collector); `growth_mib` is how much it rose during the run (stub world + collection together).
     """
     done = subprocess.run(
         [sys.executable, "-c", MEMORY_PROBE, str(places)], capture_output=True, text=True, check=True, timeout=600

@@ -117,9 +117,11 @@ def _collector_section(collector: dict[str, Any]) -> list[str]:
     if memory:
         lines += [
             "",
-            f"Peak memory collecting {_num(memory['places'])} places in one city (a separate process, "
-            f"`ru_maxrss`): **{_num(memory['peak_rss_mib'], 1)} MiB** (the places are spooled to a gzip file, "
-            f"then streamed to S3; the Lambda has {int(FUNCTION_MEMORY_GB['collector'] * 1024)} MB).",
+            f"Peak memory collecting {_num(memory['places'])} places in one city (a separate process, VmHWM): "
+            f"**{_num(memory['peak_rss_mib'], 1)} MiB**, of which {_num(memory.get('growth_mib'), 1)} MiB during the "
+            "run, an upper bound: the Places stub (its synthetic city and answers) runs in the same process. The "
+            f"places are spooled to a gzip file, then streamed to S3; the Lambda has "
+            f"{int(FUNCTION_MEMORY_GB['collector'] * 1024)} MB.",
         ]
     return [*lines, ""]
 
