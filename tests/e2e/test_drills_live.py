@@ -191,9 +191,10 @@ def test_a_poison_message_in_a_batch_of_ten_fails_alone_then_lands_in_the_dlq(st
         "A poison message in a batch of ten (notifier)",
         "Only the poison fails; the nine others are processed once; the poison goes to the DLQ after "
         "max_receive_count receives; the queue drains; `audit` names it",
-        f"first invocation: {first.get('MalformedMessages')} batch item failure, {first.get('EmailsSent')} "
+        f"first invocation: {int(first['MalformedMessages'])} batch item failure, {int(first['EmailsSent'])} "
         f"emails; poison received {len(malformed_invocations)} times (max_receive_count {max_receives}), "
-        f"then 1 message in the DLQ, source queue 0; 9/9 runs mailed exactly once; audit exit 1: {finding}",
+        f"then 1 message in the DLQ, source queue 0; 9/9 runs mailed exactly once; audit exit 1: "
+        f'"{finding.split(" in ")[0]}" with the replay command',
         THIS,
         order=20,
     )
@@ -504,8 +505,8 @@ def test_an_sns_outage_parks_the_notification_in_the_dlq_and_a_replay_mails_once
         "sns-down",
         "SNS publish failing (topic deleted) for one email",
         "The notification waits in the notifier DLQ; `audit` says so; after `dlq replay notifier`, exactly one email",
-        f"{failures} failed publishes (max_receive_count 3), 1 message in the DLQ, 0 emails, audit exit 1 "
-        f"({findings[0].split(';')[0]}); after the replay: 1 moved, exactly 1 email, audit exit 0",
+        f"{int(failures)} failed publishes (max_receive_count 3), 1 message in the DLQ, 0 emails, audit exit 1 "
+        f'("{findings[0].split(" in ")[0]}"); after the replay: 1 moved, exactly 1 email, audit exit 0',
         THIS,
         order=60,
     )
