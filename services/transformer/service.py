@@ -94,6 +94,8 @@ def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Ca
         claimed.append(ref)
 
     processor = SqsFifoPartialProcessor()
+    # a batch of nothing but malformed messages is a partial response too, not a function error
+    processor.raise_on_entire_batch_failure = False
     records = event.get("Records", [])
     with processor(records, handler=collect):
         processor.process()
