@@ -6,7 +6,10 @@ One stack per test module (starting it costs a few seconds); each on a free port
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,17 +32,22 @@ class RunningStack:
     env: dict[str, str]
 
 
-def start_stack(state_dir: Path, extra_env: dict[str, str] | None = None) -> RunningStack:
-    port = free_port()
+def start_stack(
+    state_dir: Path, extra_env: dict[str, str] | None = None, places: tuple[str, str] | None = None
+) -> RunningStack:
+    """A detached stack on a free port with its state in `state_dir`. By default the collector talks to the stack's
+    own Places stub; `places=(base_url, api_key)` points it at that Places API with that key instead."""
     overrides = {
         "PIPELINE__SCHEDULE__EXPRESSION": "cron(0 8 1 1 ? 2099)",  # the schedule must not fire mid-test
         **(extra_env or {}),
     }
-    saved = {name: os.environ.get(name) for name in overrides}
-    os.environ.update(overrides)
+    if places:
+        overrides |= {"PLACES_API_BASE_URL": places[0], "GOOGLE_PLACES_API_KEY": places[1]}
+    saved = {name: os.environ.get(name) for name in [*overrides, "GOOGLE_PLACES_API_KEY"]}
     os.environ.pop("GOOGLE_PLACES_API_KEY", None)
+    os.environ.update(overrides)
     try:
-        options = StackOptions(state_dir=str(state_dir), port=port, scheduler=False, retry_delay_seconds=1)
+        options = StackOptions(state_dir=str(state_dir), port=free_port(), scheduler=False, retry_delay_seconds=1)
         info = control.up(options, detach=True)
     finally:
         for name, value in saved.items():
@@ -48,7 +56,7 @@ def start_stack(state_dir: Path, extra_env: dict[str, str] | None = None) -> Run
             else:
                 os.environ[name] = value
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "GOOGLE_PLACES_API_KEY"},
         "PIPELINE_STATE_DIR": str(state_dir),
         "AWS_ENDPOINT_URL": info.endpoint_url,
         "AWS_ACCESS_KEY_ID": "local",
@@ -58,11 +66,24 @@ def start_stack(state_dir: Path, extra_env: dict[str, str] | None = None) -> Run
     return RunningStack(info=info, target=local_target(state_dir), state_dir=state_dir, env=env)
 
 
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    state_dir = tmp_path_factory.mktemp("stack")
-    stack = start_stack(state_dir)
+@contextmanager
+def state_folder(name: str) -> Iterator[Path]:
+    """A state folder of our own, not under pytest's basetemp: pytest sessions running at the same time (other
+    tiers, other checkouts) prune each other's old basetemp folders, which would pull a running stack's
+    warehouse and logs from under it. Kept when KEEP_DRILL_STATE is set, for a post-mortem."""
+    folder = Path(tempfile.mkdtemp(prefix=f"restaurant-pipeline-{name}-"))
     try:
-        yield stack
+        yield folder
     finally:
-        control.down(state_dir)
+        if not os.environ.get("KEEP_DRILL_STATE"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def local_stack() -> Iterator[RunningStack]:
+    with state_folder("stack") as state_dir:
+        stack = start_stack(state_dir)
+        try:
+            yield stack
+        finally:
+            control.down(state_dir)

@@ -9,24 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from contracts.events import CLI_SOURCE, COLLECTOR_SOURCE, SCHEDULER_SOURCE, TRANSFORMER_SOURCE
-from restaurant_pipeline.local import control
 from restaurant_pipeline.local.outbox import OutboxMessage, read_outbox
-from restaurant_pipeline.local.processes import free_port
-from restaurant_pipeline.local.supervisor import StackOptions
-from restaurant_pipeline.target import local_target
 from tests.e2e.conftest import REPO_ROOT, RunningStack
 
 T = TypeVar("T")
@@ -34,50 +26,6 @@ CLI = [sys.executable, "-m", "restaurant_pipeline.cli"]
 MARTS = ("restaurants", "restaurant_daily_snapshots", "city_daily_summary")
 # Columns that name the processing rather than the data (which run, which object version, when loaded).
 VOLATILE_COLUMNS = ("run_id", "source_key", "collected_at", "dbt_invocation_id")
-
-
-def start_drill_stack(
-    state_dir: Path, extra_env: dict[str, str] | None = None, places: tuple[str, str] | None = None
-) -> RunningStack:
-    """Like tests.e2e.conftest.start_stack, and with `places=(base_url, api_key)` the collector talks to that
-    Places API with that key instead of the stack's own stub (start_stack always removes the key)."""
-    overrides = {"PIPELINE__SCHEDULE__EXPRESSION": "cron(0 8 1 1 ? 2099)", **(extra_env or {})}
-    if places:
-        overrides |= {"PLACES_API_BASE_URL": places[0], "GOOGLE_PLACES_API_KEY": places[1]}
-    saved = {name: os.environ.get(name) for name in [*overrides, "GOOGLE_PLACES_API_KEY"]}
-    os.environ.pop("GOOGLE_PLACES_API_KEY", None)
-    os.environ.update(overrides)
-    try:
-        options = StackOptions(state_dir=str(state_dir), port=free_port(), scheduler=False, retry_delay_seconds=1)
-        info = control.up(options, detach=True)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "GOOGLE_PLACES_API_KEY"},
-        "PIPELINE_STATE_DIR": str(state_dir),
-        "AWS_ENDPOINT_URL": info.endpoint_url,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": info.region,
-    }
-    return RunningStack(info=info, target=local_target(state_dir), state_dir=state_dir, env=env)
-
-
-@contextmanager
-def state_folder(name: str) -> Iterator[Path]:
-    """A state folder of our own, not under pytest's basetemp: pytest sessions running at the same time (other
-    tiers, other checkouts) prune each other's old basetemp folders, which would pull a running stack's
-    warehouse and logs from under it. Kept when KEEP_DRILL_STATE is set, for a post-mortem."""
-    folder = Path(tempfile.mkdtemp(prefix=f"restaurant-pipeline-{name}-"))
-    try:
-        yield folder
-    finally:
-        if not os.environ.get("KEEP_DRILL_STATE"):
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def wait_until(condition: Callable[[], T], timeout: float = 60.0, interval: float = 0.2, what: str = "") -> T:

@@ -28,7 +28,7 @@ from restaurant_pipeline.local.outbox import read_outbox
 from restaurant_pipeline.local.stack import TOPIC_NAME
 from restaurant_pipeline.places_stub import StubServer
 from restaurant_pipeline.places_stub.settings import StubSettings
-from tests.e2e.conftest import RunningStack
+from tests.e2e.conftest import RunningStack, start_stack, state_folder
 from tests.e2e.drills import (
     EventCapture,
     PlacesControl,
@@ -43,8 +43,6 @@ from tests.e2e.drills import (
     metric_blobs,
     place_line,
     query,
-    start_drill_stack,
-    state_folder,
     wait_until,
 )
 from tests.e2e.reliability_report import record
@@ -72,7 +70,7 @@ def stack(places: StubServer) -> Iterator[RunningStack]:
 
 
 def _running(state_dir: Path, places: StubServer) -> Iterator[RunningStack]:
-    running = start_drill_stack(
+    running = start_stack(
         state_dir,
         {
             "PIPELINE__TIMEOUTS__COLLECTOR": str(COLLECTOR_TIMEOUT),

@@ -7,12 +7,11 @@ import gzip
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import REPO_ROOT
+from tests.e2e.drills import cli, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -20,28 +19,9 @@ CLI = [sys.executable, "-m", "restaurant_pipeline.cli"]
 AWS = str(Path(sys.executable).parent / "aws")
 
 
-def cli(stack, *args, check=True, timeout=300):
-    result = subprocess.run(
-        [*CLI, *args], env=stack.env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"{args} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
 def emails_for(stack, run_id: str) -> list[str]:
     outbox = Path(stack.info.outbox_dir)
     return [p.read_text(errors="replace") for p in outbox.glob("*.eml") if run_id in p.read_text(errors="replace")]
-
-
-def wait_until(condition, timeout=60.0, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met before the deadline")
 
 
 def test_a_manual_run_lands_raw_data_builds_the_marts_and_sends_one_email(local_stack):
