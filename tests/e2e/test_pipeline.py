@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.drills import cli, wait_until
+from tests.e2e.drills import EventCapture, cli, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -67,6 +67,7 @@ def test_a_file_copied_under_raw_with_the_aws_cli_is_transformed(local_stack, tm
         "businessStatus": "OPERATIONAL",
         "types": ["restaurant"],
     }
+    capture = EventCapture(local_stack)
     source = tmp_path / "dropped.jsonl"
     source.write_text(json.dumps(place) + "\n")
     key = f"raw/places/dt={day}/dropped.jsonl"
@@ -87,13 +88,21 @@ def test_a_file_copied_under_raw_with_the_aws_cli_is_transformed(local_stack, tm
         timeout=60,
     )
 
-    steps = wait_until(
-        lambda: [
-            s for s in local_stack.target.ledger.all_steps() if s["step"] == "TRANSFORMED" and s["subject"] == key
-        ],
+    completed = wait_until(
+        lambda: capture.of(
+            "Transform Completed", lambda detail: any(source["key"] == key for source in detail["sources"])
+        ),
         timeout=120,
     )
-    assert steps[0]["data"].get("outcome") in ("passed", "tests_failed")
+    assert completed[0]["detail"]["outcome"] == "passed"
+
+    import duckdb
+
+    with duckdb.connect(local_stack.info.warehouse_path, read_only=True) as connection:
+        rows = connection.execute(
+            "select name, rating from restaurants where place_id = 'ChIJ-dropped-by-a-person'"
+        ).fetchall()
+    assert rows == [("Chez Test", 4.2)]
 
 
 def test_the_audit_is_clean_after_the_runs(local_stack):
