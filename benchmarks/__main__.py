@@ -12,6 +12,7 @@ reported as "not measured" with its error; the others still run.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import traceback
@@ -83,7 +84,8 @@ def transformer(quick: bool) -> dict[str, Any]:
 def e2e(quick: bool) -> dict[str, Any]:
     if quick:
         return e2e_bench.run(restaurants=(20,), burst_files=50)
-    return e2e_bench.run(restaurants=(20, 1000), burst_files=1000)
+    # 1,000 files do not drain within the 15 minutes `make bench` may take (see the note): 200 show the rate.
+    return e2e_bench.run(restaurants=(20, 1000), burst_files=200)
 
 
 BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
@@ -102,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     result: dict[str, Any] = {"quick": args.quick, "machine": machine_info(), "versions": versions(), "notes": []}
+    previous = args.results_dir / "latest.json"
+    if args.only and previous.exists():  # a partial rerun keeps the other benchmarks' last results
+        kept = json.loads(previous.read_text(encoding="utf-8"))
+        result.update({name: kept[name] for name in BENCHMARKS if name not in args.only and name in kept})
     failed = []
     for name in args.only or list(BENCHMARKS):
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
@@ -146,6 +152,15 @@ def notes(result: dict[str, Any]) -> list[str]:
             f"Warm ÷ CLI is {ratio}: above 0.15. The warm invocation is more than the build (reading and validating "
             "the raw object, writing validated/, the summaries' queries, idempotency and ledger writes on moto); the "
             "dbt build alone is the 'daily build after 1 day' row."
+        )
+    burst = (result.get("e2e") or {}).get("burst") or {}
+    if burst.get("files") and burst["files"] < 1000:
+        found.append(
+            f"The burst is {burst['files']} files, not 1,000: batches are 10 objects (the FIFO maximum) and each "
+            "build re-reads every validated object of the collection day (the staging model keeps the latest object "
+            "per place and day), so with every file dropped on one day a batch costs more as the day fills up "
+            "(quadratic overall; 1,000 files would take about half an hour here). Files spread over days, or fewer "
+            "and larger objects (the collector writes one per city), do not have this cost."
         )
     history = transformer_result.get("history_ratio")
     if history is not None and history > 1.3:

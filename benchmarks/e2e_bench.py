@@ -93,7 +93,7 @@ def burst(target: Any, info: Any, files: int, timeout: float) -> dict[str, Any]:
         steps = [s for s in target.ledger.all_steps() if s["step"] == "TRANSFORMED" and s["subject"].startswith(prefix)]
         return steps if len({s["subject"] for s in steps}) >= files else None
 
-    steps = _until(transformed, timeout, f"{files} burst files transformed", interval=1.0)
+    steps = _until(transformed, timeout, f"{files} burst files transformed", interval=3.0)  # a scan per poll
     drained = time.perf_counter() - started
     import duckdb
 
@@ -117,6 +117,7 @@ def burst(target: Any, info: Any, files: int, timeout: float) -> dict[str, Any]:
         "files": files,
         "upload_seconds": round(uploaded, 2),
         "drain_seconds": round(drained, 2),
+        "files_per_minute": round(files / drained * 60, 1),
         "dbt_runs": dbt_runs,
         "files_per_dbt_run": round(files / dbt_runs, 1) if dbt_runs else None,
         "outcomes": outcomes,

@@ -48,7 +48,7 @@ def places_lines(day: date, places: int, validated: bool) -> bytes:
         place: dict[str, Any] = {
             "id": f"place-{i}",
             "displayName": {"text": f"Place {i}", "languageCode": "fr"},
-            "location": {"latitude": 45.0 + i / 1000, "longitude": 4.0},
+            "location": {"latitude": 45.0 + (i % 1000) / 1000, "longitude": 4.0 + (i // 1000) / 1000},
             "rating": round(3.0 + (i % 20) / 10, 1),
             "userRatingCount": 10 + i,
             "priceLevel": "PRICE_LEVEL_MODERATE",
