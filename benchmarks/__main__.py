@@ -102,25 +102,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-dir", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
     args = parser.parse_args(argv)
-    started = time.perf_counter()
     result: dict[str, Any] = {"quick": args.quick, "machine": machine_info(), "versions": versions(), "notes": []}
     previous = args.results_dir / "latest.json"
     if args.only and previous.exists():  # a partial rerun keeps the other benchmarks' last results
         kept = json.loads(previous.read_text(encoding="utf-8"))
-        result.update({name: kept[name] for name in BENCHMARKS if name not in args.only and name in kept})
+        for name in BENCHMARKS:
+            if name not in args.only and name in kept:
+                result[name] = {"measured_at": kept.get("machine", {}).get("date"), **kept[name]}
     failed = []
     for name in args.only or list(BENCHMARKS):
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         began = time.perf_counter()
+        measured_at = machine_info()["date"]
         try:
-            result[name] = BENCHMARKS[name](args.quick)
+            result[name] = {"measured_at": measured_at, **BENCHMARKS[name](args.quick)}
         except Exception as exc:  # reported as "not measured", the other benchmarks still run
             traceback.print_exc()
             result[name] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
             failed.append(name)
         result[name]["bench_seconds"] = round(time.perf_counter() - began, 1)
         print(f"[bench] {name} done in {result[name]['bench_seconds']} s", file=sys.stderr, flush=True)
-    result["total_seconds"] = round(time.perf_counter() - started, 1)
+    result["total_seconds"] = round(sum(result[name].get("bench_seconds", 0) for name in BENCHMARKS if name in result))
     result["notes"] = notes(result)
     updated = write_report(result, args.results_dir, args.readme)
     print(f"[bench] wrote {args.results_dir / 'latest.md'} and latest.json", file=sys.stderr)
@@ -132,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
 def notes(result: dict[str, Any]) -> list[str]:
     """What the reader needs beside the tables: limits, what is not measured, what did not help."""
     found = [
+        "Measured at: "
+        + ", ".join(f"{name} {result[name].get('measured_at')}" for name in BENCHMARKS if name in result)
+        + " (`--only` reruns some benchmarks and keeps the others' last figures).",
         "The machine is shared while measuring (2 cores): absolute seconds move by ±50 % between runs; the ratios "
         "are measured side by side.",
         "Transformer changes that the numbers supported: parse at init (worker start / Lambda INIT) instead of on "
