@@ -125,7 +125,7 @@ def _show_marts(console: Console, warehouse: Path | None, cities: list[str]) -> 
         for city in cities:
             rows = best_rated(warehouse, city, limit=5)
             table = Table(title=f"best-rated restaurants in {city} (mart: restaurants)")
-            for column in ("name", "rating", "ratings", "price level", "address"):
+            for column in ("name", "rating", "ratings", "price level"):
                 table.add_column(column)
             for row in rows:
                 table.add_row(
@@ -133,7 +133,6 @@ def _show_marts(console: Console, warehouse: Path | None, cities: list[str]) -> 
                     f"{row['rating']:.1f}" if row["rating"] is not None else "-",
                     str(row["user_rating_count"] or 0),
                     str(row["price_level"] or "-"),
-                    str(row["address"] or ""),
                 )
             console.print(table)
         summary = city_summary(warehouse, cities)

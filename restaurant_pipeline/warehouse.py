@@ -48,11 +48,10 @@ def query(warehouse: Path, sql_for: Any, params: list[Any]) -> list[dict[str, An
 def best_rated(warehouse: Path, city: str, limit: int = 5) -> list[dict[str, Any]]:
     def sql(connection: Any) -> str:
         table, columns = _relation(connection, "restaurants")
-        address = "formatted_address" if "formatted_address" in columns else "null"
         # as in the email: a permanently closed place is no recommendation
         status = "and coalesce(business_status, '') <> 'CLOSED_PERMANENTLY'" if "business_status" in columns else ""
         return (
-            f"select name, rating, user_rating_count, price_level, {address} as address from {table} "
+            f"select name, rating, user_rating_count, price_level from {table} "
             f"where lower(city) = lower(?) {status} and rating is not null "
             f"order by rating desc, user_rating_count desc nulls last limit {int(limit)}"
         )
