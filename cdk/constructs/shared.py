@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_dynamodb as dynamodb
@@ -191,82 +193,26 @@ class SharedResources(Construct):
                 name=GLUE_DATABASE, description="restaurant-pipeline: raw places and the dbt models"
             ),
         )
-        validated = f"s3://{self.bucket.bucket_name}/{VALIDATED_PREFIX}"
-        self.raw_table = glue.CfnTable(
-            self,
+        self.raw_table = self._daily_json_table(
             "RawPlacesTable",
-            catalog_id=stack.account,
-            database_name=GLUE_DATABASE,
-            table_input=glue.CfnTable.TableInputProperty(
-                name=TABLE_NAME,
-                description="Validated raw places, one JSON object per line, partitioned by collection day",
-                table_type="EXTERNAL_TABLE",
-                parameters={
-                    "classification": "json",
-                    "projection.enabled": "true",
-                    "projection.dt.type": "date",
-                    "projection.dt.format": "yyyy-MM-dd",
-                    "projection.dt.range": f"{PROJECTION_START_DATE},NOW",
-                    "projection.dt.interval": "1",
-                    "projection.dt.interval.unit": "DAYS",
-                    "storage.location.template": validated + "dt=${dt}/",
-                },
-                partition_keys=[glue.CfnTable.ColumnProperty(name=name, type=kind) for name, kind in PARTITION_KEYS],
-                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                    location=validated,
-                    columns=[glue.CfnTable.ColumnProperty(name=name.lower(), type=kind) for name, kind in RAW_COLUMNS],
-                    input_format="org.apache.hadoop.mapred.TextInputFormat",
-                    output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-                    compressed=True,
-                    serde_info=glue.CfnTable.SerdeInfoProperty(
-                        serialization_library="org.openx.data.jsonserde.JsonSerDe",
-                        parameters={"ignore.malformed.json": "false", "case.insensitive": "true"},
-                    ),
-                ),
-            ),
+            name=TABLE_NAME,
+            description="Validated raw places, one JSON object per line, partitioned by collection day",
+            prefix=VALIDATED_PREFIX,
+            columns=[(name.lower(), kind) for name, kind in RAW_COLUMNS],
+            partition_keys=PARTITION_KEYS,
         )
-        self.raw_table.add_resource_dependency(self.glue_database)
         # The NLP stage's review scores (services/transformer/sentiment/schema.py), read by the dbt marts:
         # only when pipeline.toml [nlp] enabled, so the default stack is unchanged.
         self.enriched_reviews_table: glue.CfnTable | None = None
         if config.nlp.enabled:
-            enriched = f"s3://{self.bucket.bucket_name}/{ENRICHED_PREFIX}"
-            self.enriched_reviews_table = glue.CfnTable(
-                self,
+            self.enriched_reviews_table = self._daily_json_table(
                 "EnrichedReviewsTable",
-                catalog_id=stack.account,
-                database_name=GLUE_DATABASE,
-                table_input=glue.CfnTable.TableInputProperty(
-                    name=ENRICHED_TABLE_NAME,
-                    description="NLP stage review scores, one JSON object per review, partitioned by collection day",
-                    table_type="EXTERNAL_TABLE",
-                    parameters={
-                        "classification": "json",
-                        "projection.enabled": "true",
-                        "projection.dt.type": "date",
-                        "projection.dt.format": "yyyy-MM-dd",
-                        "projection.dt.range": f"{PROJECTION_START_DATE},NOW",
-                        "projection.dt.interval": "1",
-                        "projection.dt.interval.unit": "DAYS",
-                        "storage.location.template": enriched + "dt=${dt}/",
-                    },
-                    partition_keys=[
-                        glue.CfnTable.ColumnProperty(name=name, type=kind) for name, kind in ENRICHED_PARTITION_KEYS
-                    ],
-                    storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                        location=enriched,
-                        columns=[glue.CfnTable.ColumnProperty(name=name, type=kind) for name, kind in ENRICHED_COLUMNS],
-                        input_format="org.apache.hadoop.mapred.TextInputFormat",
-                        output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-                        compressed=True,
-                        serde_info=glue.CfnTable.SerdeInfoProperty(
-                            serialization_library="org.openx.data.jsonserde.JsonSerDe",
-                            parameters={"ignore.malformed.json": "false", "case.insensitive": "true"},
-                        ),
-                    ),
-                ),
+                name=ENRICHED_TABLE_NAME,
+                description="NLP stage review scores, one JSON object per review, partitioned by collection day",
+                prefix=ENRICHED_PREFIX,
+                columns=list(ENRICHED_COLUMNS),
+                partition_keys=ENRICHED_PARTITION_KEYS,
             )
-            self.enriched_reviews_table.add_resource_dependency(self.glue_database)
 
         self.athena_results_s3 = f"s3://{self.bucket.bucket_name}/{ATHENA_RESULTS_PREFIX}"
         self.workgroup = athena.CfnWorkGroup(
@@ -296,6 +242,56 @@ class SharedResources(Construct):
     def glue_catalog_arn(self) -> str:
         stack = Stack.of(self)
         return stack.format_arn(service="glue", resource="catalog")
+
+    def _daily_json_table(
+        self,
+        construct_id: str,
+        *,
+        name: str,
+        description: str,
+        prefix: str,
+        columns: Sequence[tuple[str, str]],
+        partition_keys: Sequence[tuple[str, str]],
+    ) -> glue.CfnTable:
+        """A gzip JSON-lines Glue table under s3://BUCKET/<prefix>dt=YYYY-MM-DD/, with partition projection on dt
+        (no crawler, no partition maintenance)."""
+        stack = Stack.of(self)
+        location = f"s3://{self.bucket.bucket_name}/{prefix}"
+        table = glue.CfnTable(
+            self,
+            construct_id,
+            catalog_id=stack.account,
+            database_name=GLUE_DATABASE,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=name,
+                description=description,
+                table_type="EXTERNAL_TABLE",
+                parameters={
+                    "classification": "json",
+                    "projection.enabled": "true",
+                    "projection.dt.type": "date",
+                    "projection.dt.format": "yyyy-MM-dd",
+                    "projection.dt.range": f"{PROJECTION_START_DATE},NOW",
+                    "projection.dt.interval": "1",
+                    "projection.dt.interval.unit": "DAYS",
+                    "storage.location.template": location + "dt=${dt}/",
+                },
+                partition_keys=[glue.CfnTable.ColumnProperty(name=key, type=kind) for key, kind in partition_keys],
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    location=location,
+                    columns=[glue.CfnTable.ColumnProperty(name=column, type=kind) for column, kind in columns],
+                    input_format="org.apache.hadoop.mapred.TextInputFormat",
+                    output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                    compressed=True,
+                    serde_info=glue.CfnTable.SerdeInfoProperty(
+                        serialization_library="org.openx.data.jsonserde.JsonSerDe",
+                        parameters={"ignore.malformed.json": "false", "case.insensitive": "true"},
+                    ),
+                ),
+            ),
+        )
+        table.add_resource_dependency(self.glue_database)
+        return table
 
     def glue_arns(self) -> list[str]:
         """The catalog, the pipeline's database and its tables (dbt creates and replaces tables there)."""
