@@ -4,52 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
 import pytest
 import sqlglot
 
-from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment, default_project_dir
-from services.transformer.raw_schema import PARTITION_KEYS, RAW_COLUMNS, VALIDATED_PREFIX
+from services.transformer.raw_schema import RAW_COLUMNS, VALIDATED_PREFIX
 from services.transformer.raw_schema import TABLE_NAME as RAW_TABLE
 from services.transformer.sentiment.schema import ENRICHED_COLUMNS, ENRICHED_PREFIX
 from services.transformer.sentiment.schema import TABLE_NAME as ENRICHED_TABLE
+from tests.support.athena import athena_builder
 
 pytestmark = pytest.mark.integration
 
-BUCKET = "restaurant-pipeline-data"
-DATABASE = "restaurant_pipeline"
-
 
 def test_review_models_compile_for_athena_and_parse_as_athena_sql(aws: str, tmp_path: Path):
-    glue = boto3.client("glue")
-    boto3.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
-    glue.create_database(DatabaseInput={"Name": DATABASE})
-    for name, columns, prefix in (
-        (RAW_TABLE, RAW_COLUMNS, VALIDATED_PREFIX),
-        (ENRICHED_TABLE, ENRICHED_COLUMNS, ENRICHED_PREFIX),
-    ):
-        glue.create_table(
-            DatabaseName=DATABASE,
-            TableInput={
-                "Name": name,
-                "TableType": "EXTERNAL_TABLE",
-                "PartitionKeys": [{"Name": n, "Type": t} for n, t in PARTITION_KEYS],
-                "StorageDescriptor": {
-                    "Columns": [{"Name": n, "Type": t} for n, t in columns],
-                    "Location": f"s3://{BUCKET}/{prefix}",
-                    "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"},
-                },
-            },
-        )
-    env = dbt_environment(
-        target="athena",
-        bucket=BUCKET,
-        athena_workgroup="primary",
-        athena_results_s3=f"s3://{BUCKET}/athena-results/",
-        glue_database=DATABASE,
+    builder = athena_builder(
+        [(RAW_TABLE, RAW_COLUMNS, VALIDATED_PREFIX), (ENRICHED_TABLE, ENRICHED_COLUMNS, ENRICHED_PREFIX)],
+        tmp_path / "dbt-athena-nlp",
+        nlp=True,
     )
-    env["NLP_ENABLED"] = "true"
-    builder = DbtBuilder(default_project_dir(), "athena", env, state_dir=tmp_path / "dbt-athena-nlp")
 
     result = builder.invoke(["compile", "--vars", '{"dts": ["2026-01-01"]}', "--exclude", "test_type:unit"])
 

@@ -9,40 +9,14 @@ import boto3
 import pytest
 import sqlglot
 
-from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment, default_project_dir
-from services.transformer.raw_schema import PARTITION_KEYS, RAW_COLUMNS, TABLE_NAME, VALIDATED_PREFIX
+from services.transformer.raw_schema import RAW_COLUMNS, TABLE_NAME, VALIDATED_PREFIX
+from tests.support.athena import BUCKET, DATABASE, athena_builder
 
 pytestmark = pytest.mark.integration
 
-BUCKET = "restaurant-pipeline-data"
-DATABASE = "restaurant_pipeline"
-
 
 def test_athena_target_compiles_and_every_model_parses_as_athena_sql(aws: str, tmp_path: Path):
-    glue = boto3.client("glue")
-    boto3.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
-    glue.create_database(DatabaseInput={"Name": DATABASE})
-    glue.create_table(  # what the CDK stack declares, from the same RAW_COLUMNS
-        DatabaseName=DATABASE,
-        TableInput={
-            "Name": TABLE_NAME,
-            "TableType": "EXTERNAL_TABLE",
-            "PartitionKeys": [{"Name": n, "Type": t} for n, t in PARTITION_KEYS],
-            "StorageDescriptor": {
-                "Columns": [{"Name": n, "Type": t} for n, t in RAW_COLUMNS],
-                "Location": f"s3://{BUCKET}/{VALIDATED_PREFIX}",
-                "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"},
-            },
-        },
-    )
-    env = dbt_environment(
-        target="athena",
-        bucket=BUCKET,
-        athena_workgroup="primary",
-        athena_results_s3=f"s3://{BUCKET}/athena-results/",
-        glue_database=DATABASE,
-    )
-    builder = DbtBuilder(default_project_dir(), "athena", env, state_dir=tmp_path / "dbt-athena")
+    builder = athena_builder([(TABLE_NAME, RAW_COLUMNS, VALIDATED_PREFIX)], tmp_path / "dbt-athena")
 
     result = builder.invoke(
         ["compile", "--vars", '{"dts": ["2026-01-01", "2026-01-02"]}', "--exclude", "test_type:unit"]
@@ -60,7 +34,7 @@ def test_athena_target_compiles_and_every_model_parses_as_athena_sql(aws: str, t
 
     # The marts exist (Iceberg tables in Glue): the incremental branches compile, and parse, too.
     for mart in ("restaurants", "restaurant_daily_snapshots", "city_daily_summary"):
-        glue.create_table(
+        boto3.client("glue").create_table(
             DatabaseName=DATABASE,
             TableInput={
                 "Name": mart,

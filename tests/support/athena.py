@@ -1,0 +1,48 @@
+"""The athena dbt target against moto: the Glue tables the CDK stack declares, and a builder pointed at them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import boto3
+
+from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment, default_project_dir
+from services.transformer.raw_schema import PARTITION_KEYS
+
+BUCKET = "restaurant-pipeline-data"
+DATABASE = "restaurant_pipeline"
+
+
+def athena_builder(
+    tables: Sequence[tuple[str, Sequence[tuple[str, str]], str]], state_dir: Path, nlp: bool = False
+) -> DbtBuilder:
+    """Create the bucket, the Glue database and each (table name, columns, S3 prefix) JSON table — as the CDK
+    stack declares them, from the same column lists — then a DbtBuilder for the athena target."""
+    glue = boto3.client("glue")
+    boto3.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
+    glue.create_database(DatabaseInput={"Name": DATABASE})
+    for name, columns, prefix in tables:
+        glue.create_table(
+            DatabaseName=DATABASE,
+            TableInput={
+                "Name": name,
+                "TableType": "EXTERNAL_TABLE",
+                "PartitionKeys": [{"Name": n, "Type": t} for n, t in PARTITION_KEYS],
+                "StorageDescriptor": {
+                    "Columns": [{"Name": n, "Type": t} for n, t in columns],
+                    "Location": f"s3://{BUCKET}/{prefix}",
+                    "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"},
+                },
+            },
+        )
+    env = dbt_environment(
+        target="athena",
+        bucket=BUCKET,
+        athena_workgroup="primary",
+        athena_results_s3=f"s3://{BUCKET}/athena-results/",
+        glue_database=DATABASE,
+    )
+    if nlp:
+        env["NLP_ENABLED"] = "true"
+    return DbtBuilder(default_project_dir(), "athena", env, state_dir=state_dir)
