@@ -30,3 +30,33 @@
     1 = 1
   {%- endif -%}
 {% endmacro %}
+
+{#- Which validated objects this invocation reads: var('objects'), keys under validated/places/dt=<day>/ whose day is
+    in var('dts'). Empty = every object of those days (a person running dbt by hand, a full rebuild).
+    The transformer passes the objects of its batch, so a burst of files on one day costs each build only its own
+    objects, not every object the day already holds. -#}
+{% macro batch_objects() %}
+  {%- set keys = var('objects', []) -%}
+  {%- if keys is string -%}{%- set keys = keys.split(',') if keys else [] -%}{%- endif -%}
+  {%- set days = batch_days() -%}
+  {%- if keys and not days -%}
+    {{ exceptions.raise_compiler_error("var objects needs var dts (the objects' days); pass e.g. --vars '{dts: [2026-01-01], objects: [validated/places/dt=2026-01-01/x.jsonl.gz]}'") }}
+  {%- endif -%}
+  {%- for key in keys -%}
+    {%- set match = modules.re.match('^validated/places/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/[^/]+[.]jsonl[.]gz$', key | string) -%}
+    {%- if not match or match.group(1) not in days -%}
+      {{ exceptions.raise_compiler_error("var objects: " ~ (key | string) ~ " is not an object validated/places/dt=<day>/<name>.jsonl.gz of a day in var dts") }}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(keys | map('string') | list) }}
+{% endmacro %}
+
+{#- The s3:// URIs of batch_objects(), as SQL string literals. -#}
+{% macro batch_object_uris() %}
+  {%- set location = raw_places_location() | replace('validated/places/', '') -%}
+  {%- set uris = [] -%}
+  {%- for key in batch_objects() -%}
+    {%- do uris.append("'" ~ (location ~ key) | replace("'", "''") ~ "'") -%}
+  {%- endfor -%}
+  {{ return(uris) }}
+{% endmacro %}

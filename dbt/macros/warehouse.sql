@@ -76,9 +76,10 @@
 {%- endmacro %}
 
 {#- The raw relation restricted to the days being built, as a FROM item.
-    Athena: the Glue table itself; partition projection prunes on the dt predicate of the staging model.
+    Athena: the Glue table itself; partition projection prunes on the dt predicate of the staging model and
+    in_batch_objects() on "$path" keeps only the batch's objects.
     DuckDB: a glob over the whole prefix costs one request per object of every day before partition pruning,
-    so with var dts set it reads exactly those days' prefixes. -#}
+    so with var objects set it reads exactly those objects, else with var dts exactly those days' prefixes. -#}
 {% macro raw_places_for_batch(relation) %}
   {{ return(adapter.dispatch('raw_places_for_batch')(relation)) }}
 {% endmacro %}
@@ -89,10 +90,15 @@
 
 {% macro duckdb__raw_places_for_batch(relation) -%}
   {%- set days = batch_days() -%}
+  {%- set uris = batch_object_uris() -%}
   {#- In a dbt unit test source() is the fixture CTE: read the fixture, not S3. -#}
   {%- if days and '__dbt__cte__' not in (relation | string) -%}
   read_json(
+      {% if uris -%}
+      [{{ uris | join(', ') }}],
+      {%- else -%}
       [{% for day in days %}'{{ raw_places_location() }}dt={{ day }}/*.jsonl.gz'{{ ", " if not loop.last }}{% endfor %}],
+      {%- endif %}
       format = 'newline_delimited',
       columns = {{ raw_places_duckdb_columns() }},
       hive_partitioning = true,
@@ -100,5 +106,25 @@
   )
   {%- else -%}
   {{ relation }}
+  {%- endif -%}
+{%- endmacro %}
+
+{#- A predicate keeping only the rows of batch_objects() (true when var objects is empty), on the raw relation.
+    Athena: on the hidden "$path" column, which Athena also uses to skip the other objects of the partition.
+    DuckDB: true, raw_places_for_batch already reads only those objects. -#}
+{% macro in_batch_objects() %}
+  {{ return(adapter.dispatch('in_batch_objects')()) }}
+{% endmacro %}
+
+{% macro default__in_batch_objects() -%}
+  1 = 1
+{%- endmacro %}
+
+{% macro athena__in_batch_objects() -%}
+  {%- set uris = batch_object_uris() -%}
+  {%- if uris -%}
+  "$path" in ({{ uris | join(', ') }})
+  {%- else -%}
+  1 = 1
   {%- endif -%}
 {%- endmacro %}

@@ -72,7 +72,10 @@ class BuildReport:
 
 
 class Builder(Protocol):
-    def build(self, days: Sequence[str]) -> BuildReport: ...
+    def build(self, days: Sequence[str], objects: Sequence[str] = ()) -> BuildReport:
+        """Build the marts for those collection days, reading only `objects` (validated keys of those days);
+        no objects = every object of the days."""
+        ...
 
 
 class Warehouse(Protocol):
@@ -87,6 +90,7 @@ class _Prepared:
     source: SourceObject
     day: str | None
     run_id: str
+    validated: str | None  # the validated/ key written for it (None when nothing was read)
     run_cities: list[str]
     cities: list[str]
 
@@ -104,7 +108,11 @@ def transform_objects(
     prepared = [_prepare(ref, store) for ref in refs]
     read_ms = _ms(clock() - started)
 
-    days = sorted({p.day for p in prepared if p.day and p.source.valid_lines > 0})
+    readable = [p for p in prepared if p.day and p.validated and p.source.valid_lines > 0]
+    days = sorted({p.day for p in readable if p.day})
+    # Only this batch's objects: the day's other objects are already in the marts (a burst of files on one day
+    # would otherwise re-read the whole day on every build).
+    objects = sorted({p.validated for p in readable if p.validated})
     report: BuildReport | None = None
     summaries: list[CitySummary] = []
     failures: list[TestFailure] = []
@@ -113,7 +121,7 @@ def transform_objects(
     dbt_ms = summary_ms = 0
     if days:
         dbt_started = clock()
-        report = builder.build(days)
+        report = builder.build(days, objects)
         dbt_ms = _ms(clock() - dbt_started)
         summary_started = clock()
         for failed in report.failures:
@@ -169,20 +177,21 @@ def _prepare(ref: ObjectRef, store: ObjectStore) -> _Prepared:
         name = ref.key.rsplit("/", 1)[-1]
         collection = default_collection(ref, name)
         source = SourceObject(**base, run_id=collection["run_id"], city=collection["city"], problem=str(exc))
-        return _Prepared(ref, source, None, collection["run_id"], [], [collection["city"]])
+        return _Prepared(ref, source, None, collection["run_id"], None, [], [collection["city"]])
     try:
         body = store.get(ref.key, ref.version_id)
     except ObjectMissing as exc:
         collection = default_collection(ref, name)
         source = SourceObject(**base, run_id=collection["run_id"], city=collection["city"], problem=str(exc))
-        return _Prepared(ref, source, day, collection["run_id"], [], [collection["city"]])
+        return _Prepared(ref, source, day, collection["run_id"], None, [], [collection["city"]])
 
     result: ReadResult = read_places(ref.key, body)
     q_key = None
     if result.rejections:
         q_key = quarantine_key(ref.key)
         store.put(q_key, render_quarantine(ref, result.rejections), "application/x-ndjson")
-    store.put(validated_key(day, name), render_validated(ref, name, result.places), "application/gzip")
+    v_key = validated_key(day, name)
+    store.put(v_key, render_validated(ref, name, result.places), "application/gzip")
 
     fallback = default_collection(ref, name)
     collections = [place.get("_collection") or fallback for _, place in result.places] or [fallback]
@@ -198,7 +207,7 @@ def _prepare(ref: ObjectRef, store: ObjectStore) -> _Prepared:
         problem=result.problem,
     )
     cities = sorted({c["city"] for c in collections})
-    return _Prepared(ref, source, day, first["run_id"], list(first.get("run_cities") or []), cities)
+    return _Prepared(ref, source, day, first["run_id"], v_key, list(first.get("run_cities") or []), cities)
 
 
 def _by_run(prepared: list[_Prepared]) -> dict[str, list[_Prepared]]:

@@ -1,19 +1,37 @@
 {{ config(unique_key=['place_id', 'snapshot_date']) }}
 -- One row per place per collection day: the history that makes trends possible.
--- Incremental: the staging model holds only the days being built, merged on (place_id, snapshot_date),
--- so re-dropping a day's file replaces that day's rows with the same values and touches no other day.
+-- Incremental: the staging model holds only the objects being built, merged on (place_id, snapshot_date), so
+-- re-dropping a day's file replaces that day's rows with the same values and touches no other day.
+-- The latest object of a day wins across builds too: a row already here that was loaded later (loaded_at, then
+-- source key, as in staging) is kept, so an older object processed after a newer one never overwrites it.
+{%- set compare_loaded_at = false -%}
+{%- if is_incremental() and execute -%}
+  {#- A table built before loaded_at existed gets the column from this run (on_schema_change): compare from the next. -#}
+  {%- set existing_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+  {%- set compare_loaded_at = 'loaded_at' in existing_columns -%}
+{%- endif %}
 select
-    place_id,
-    collection_date as snapshot_date,
-    city,
-    name,
-    rating,
-    user_rating_count,
-    price_level,
-    business_status,
-    run_id,
-    collected_at,
-    source_key,
+    s.place_id,
+    s.collection_date as snapshot_date,
+    s.city,
+    s.name,
+    s.rating,
+    s.user_rating_count,
+    s.price_level,
+    s.business_status,
+    s.run_id,
+    s.collected_at,
+    s.source_key,
+    s.loaded_at,
     '{{ invocation_id }}' as dbt_invocation_id
 
-from {{ ref('stg_places__places') }}
+from {{ ref('stg_places__places') }} as s
+{% if compare_loaded_at %}
+where not exists (
+    select 1
+    from {{ this }} as e
+    where e.place_id = s.place_id
+      and e.snapshot_date = s.collection_date
+      and (e.loaded_at > s.loaded_at or (e.loaded_at = s.loaded_at and e.source_key > s.source_key))
+)
+{% endif %}

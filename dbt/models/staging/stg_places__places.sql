@@ -1,11 +1,13 @@
 -- One row per place per collection day: typed and renamed; when several raw objects of the same day hold a
--- place, the latest object wins. Reads only the days being built (var dts), so history is never re-read.
+-- place, the latest object wins. Reads only the days being built (var dts), so history is never re-read, and
+-- with var objects only those objects of the days (the transformer's batch): the latest object among them wins
+-- here, and restaurant_daily_snapshots keeps an existing row loaded later than the incoming one.
 with
 
 source as (
 
     select * from {{ raw_places_for_batch(source('raw', 'places')) }}
-    where {{ in_batch_partitions('dt') }}
+    where {{ in_batch_partitions('dt') }} and {{ in_batch_objects() }}
 
 ),
 

@@ -10,7 +10,7 @@ with
 source as (
 
     select * from {{ raw_places_for_batch(source('raw', 'places')) }}
-    where {{ in_batch_partitions('dt') }}
+    where {{ in_batch_partitions('dt') }} and {{ in_batch_objects() }}
       and reviews is not null
 
 ),

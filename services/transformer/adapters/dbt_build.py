@@ -98,7 +98,7 @@ def release_duckdb() -> None:
 
 
 class DbtBuilder:
-    """`build(days)` = `dbt build` of everything downstream of raw for those collection days."""
+    """`build(days, objects)` = `dbt build` of everything downstream of raw for those collection days."""
 
     def __init__(
         self,
@@ -199,8 +199,11 @@ class DbtBuilder:
         with self._lock, self._exported():
             return self._runner().invoke(["--quiet", *args, *self._common_args()])
 
-    def build(self, days: Sequence[str]) -> BuildReport:
+    def build(self, days: Sequence[str], objects: Sequence[str] = ()) -> BuildReport:
+        """`dbt build` for those days; with `objects` (validated keys of those days) staging reads only them."""
         variables: dict[str, Any] = {"dts": list(days)}
+        if objects:
+            variables["objects"] = list(objects)
         if self._drop_share is not None:
             variables["daily_drop_warn_share"] = self._drop_share
         started = time.monotonic()

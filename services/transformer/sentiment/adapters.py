@@ -16,19 +16,22 @@ STAGING_MODEL = "stg_places__reviews"
 
 
 class DbtReviewStaging:
-    """`dbt build --select stg_places__reviews` for the batch's days, on the builder's parsed manifest."""
+    """`dbt build --select stg_places__reviews` for the batch's days (and objects), on the parsed manifest."""
 
     def __init__(self, builder: DbtBuilder) -> None:
         self._builder = builder
 
-    def stage_reviews(self, days: Sequence[str]) -> BuildReport:
+    def stage_reviews(self, days: Sequence[str], objects: Sequence[str] = ()) -> BuildReport:
+        variables: dict[str, Any] = {"dts": list(days)}
+        if objects:
+            variables["objects"] = list(objects)
         result = self._builder.invoke(
             [
                 "build",
                 "--select",
                 STAGING_MODEL,
                 "--vars",
-                json.dumps({"dts": list(days)}),
+                json.dumps(variables),
                 "--exclude-resource-type",
                 "unit_test",
             ]

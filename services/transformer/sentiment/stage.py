@@ -32,8 +32,8 @@ _MISSING_RELATION = re.compile(r"does not exist|TABLE_NOT_FOUND|not found", re.I
 
 
 class ReviewStaging(Protocol):
-    def stage_reviews(self, days: Sequence[str]) -> BuildReport:
-        """Build stg_places__reviews (and its tests) for those days only."""
+    def stage_reviews(self, days: Sequence[str], objects: Sequence[str] = ()) -> BuildReport:
+        """Build stg_places__reviews (and its tests) for those days only (and only those objects, if any)."""
         ...
 
 
@@ -118,12 +118,13 @@ def score_new_reviews(
     warehouse: Warehouse,
     store: ScoreStore,
     analyzer: SentimentAnalyzer,
+    objects: Sequence[str] = (),
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     clock: Callable[[], float] = time.monotonic,
 ) -> NlpReport:
     started = clock()
     report = NlpReport(analyzer=analyzer.name, days=list(days))
-    staged = staging.stage_reviews(days)
+    staged = staging.stage_reviews(days, objects)
     if staged.outcome != "passed":
         report.skipped_reason = staged.error_message or f"review staging {staged.outcome}"
         report.duration_ms = _ms(clock() - started)
@@ -253,12 +254,17 @@ class ScoringBuilder:
         self._analyzer = analyzer
         self.last_report: NlpReport | None = None  # of the latest build (one build per batch)
 
-    def build(self, days: Sequence[str]) -> BuildReport:
+    def build(self, days: Sequence[str], objects: Sequence[str] = ()) -> BuildReport:
         self.last_report = None
         self.last_report = score_new_reviews(
-            days, staging=self._staging, warehouse=self._warehouse, store=self._store, analyzer=self._analyzer
+            days,
+            staging=self._staging,
+            warehouse=self._warehouse,
+            store=self._store,
+            analyzer=self._analyzer,
+            objects=objects,
         )
-        return self._inner.build(days)
+        return self._inner.build(days, objects)
 
 
 def describe_sentiment(

@@ -11,7 +11,7 @@ from services.transformer.raw_schema import RAW_COLUMNS, VALIDATED_PREFIX
 from services.transformer.raw_schema import TABLE_NAME as RAW_TABLE
 from services.transformer.sentiment.schema import ENRICHED_COLUMNS, ENRICHED_PREFIX
 from services.transformer.sentiment.schema import TABLE_NAME as ENRICHED_TABLE
-from tests.support.athena import athena_builder
+from tests.support.athena import BUCKET, athena_builder
 
 pytestmark = pytest.mark.integration
 
@@ -23,13 +23,19 @@ def test_review_models_compile_for_athena_and_parse_as_athena_sql(aws: str, tmp_
         nlp=True,
     )
 
-    result = builder.invoke(["compile", "--vars", '{"dts": ["2026-01-01"]}', "--exclude", "test_type:unit"])
+    objects = '"objects": ["validated/places/dt=2026-01-01/a.jsonl.gz"]'
+    result = builder.invoke(
+        ["compile", "--vars", '{"dts": ["2026-01-01"], ' + objects + "}", "--exclude", "test_type:unit"]
+    )
 
     assert result.success, result.exception
     compiled = {r.node.name: r.node.compiled_code for r in result.result.results if r.node.compiled_code}
     for model in ("stg_places__reviews", "stg_enriched__reviews", "review_sentiments", "restaurants"):
         assert model in compiled
     assert "to_hex(md5(to_utf8(" in compiled["stg_places__reviews"]
+    # only the batch's objects, filtered on the hidden "$path" column
+    path = f"'s3://{BUCKET}/validated/places/dt=2026-01-01/a.jsonl.gz'"
+    assert f'"$path" in ({path})' in compiled["stg_places__reviews"]
     assert f'"{ENRICHED_TABLE}"' in compiled["stg_enriched__reviews"]
     assert "contains(themes, 'food')" in compiled["review_sentiments"]
     for sql in compiled.values():

@@ -3,6 +3,7 @@ and data test parses under sqlglot's athena dialect."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import boto3
@@ -41,15 +42,21 @@ def test_athena_target_compiles_and_every_model_parses_as_athena_sql(aws: str, t
                 "TableType": "EXTERNAL_TABLE",
                 "Parameters": {"table_type": "ICEBERG"},
                 "StorageDescriptor": {
-                    "Columns": [{"Name": "place_id", "Type": "string"}],
+                    "Columns": [{"Name": "place_id", "Type": "string"}, {"Name": "loaded_at", "Type": "timestamp"}],
                     "Location": f"s3://{BUCKET}/warehouse/{mart}/",
                 },
             },
         )
-    incremental = builder.invoke(["compile", "--vars", '{"dts": ["2026-01-02"]}', "--exclude", "test_type:unit"])
+    objects = ["validated/places/dt=2026-01-02/a.jsonl.gz", "validated/places/dt=2026-01-02/it's.jsonl.gz"]
+    variables = json.dumps({"dts": ["2026-01-02"], "objects": objects})
+    incremental = builder.invoke(["compile", "--vars", variables, "--exclude", "test_type:unit"])
     assert incremental.success, incremental.exception
     sql = {r.node.name: r.node.compiled_code for r in incremental.result.results if r.node.compiled_code}
     assert f'"{DATABASE}"."restaurants"' in sql["restaurants"].replace("awsdatacatalog.", "")
     assert "previous_days" in sql["city_daily_summary"]
+    # only the batch's objects (a quote in a key is escaped), filtered on the hidden "$path" column
+    uris = f"'s3://{BUCKET}/{objects[0]}', 's3://{BUCKET}/validated/places/dt=2026-01-02/it''s.jsonl.gz'"
+    assert f'"$path" in ({uris})' in sql["stg_places__places"]
+    assert "e.loaded_at > s.loaded_at" in sql["restaurant_daily_snapshots"]  # an existing newer row is kept
     for text in sql.values():
         sqlglot.parse_one(text, read="athena")

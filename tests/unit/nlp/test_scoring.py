@@ -20,7 +20,7 @@ class FakeStaging:
         self.outcome = outcome
         self.days: list[list[str]] = []
 
-    def stage_reviews(self, days: Sequence[str]) -> BuildReport:
+    def stage_reviews(self, days: Sequence[str], objects: Sequence[str] = ()) -> BuildReport:
         self.days.append(list(days))
         return BuildReport(outcome=self.outcome, error_message=None if self.outcome == "passed" else "bad SQL")  # type: ignore[arg-type]
 
@@ -165,18 +165,18 @@ def test_other_warehouse_errors_are_not_mistaken_for_a_missing_mart():
         raise AssertionError("a warehouse failure must propagate (the batch is retried)")
 
 
-def test_the_scoring_builder_scores_before_the_inner_build_on_the_same_days():
+def test_the_scoring_builder_scores_before_the_inner_build_on_the_same_days_and_objects():
     calls: list[str] = []
 
     class Inner:
-        def build(self, days: Sequence[str]) -> BuildReport:
-            calls.append(f"build {list(days)}")
+        def build(self, days: Sequence[str], objects: Sequence[str] = ()) -> BuildReport:
+            calls.append(f"build {list(days)} {list(objects)}")
             return BuildReport(outcome="passed")
 
     class Staging(FakeStaging):
-        def stage_reviews(self, days: Sequence[str]) -> BuildReport:
-            calls.append(f"stage {list(days)}")
-            return super().stage_reviews(days)
+        def stage_reviews(self, days: Sequence[str], objects: Sequence[str] = ()) -> BuildReport:
+            calls.append(f"stage {list(days)} {list(objects)}")
+            return super().stage_reviews(days, objects)
 
     builder = ScoringBuilder(
         Inner(),
@@ -186,6 +186,7 @@ def test_the_scoring_builder_scores_before_the_inner_build_on_the_same_days():
         analyzer=CountingAnalyzer(),
     )
 
-    assert builder.build(["2026-01-02"]).outcome == "passed"
-    assert calls == ["stage ['2026-01-02']", "build ['2026-01-02']"]
+    key = "validated/places/dt=2026-01-02/a.jsonl.gz"
+    assert builder.build(["2026-01-02"], [key]).outcome == "passed"
+    assert calls == [f"stage ['2026-01-02'] ['{key}']", f"build ['2026-01-02'] ['{key}']"]
     assert builder.last_report is not None and builder.last_report.scored == 1
