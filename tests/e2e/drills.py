@@ -25,7 +25,7 @@ T = TypeVar("T")
 CLI = [sys.executable, "-m", "restaurant_pipeline.cli"]
 MARTS = ("restaurants", "restaurant_daily_snapshots", "city_daily_summary")
 # Columns that name the processing rather than the data (which run, which object version, when loaded).
-VOLATILE_COLUMNS = ("run_id", "source_key", "collected_at", "dbt_invocation_id")
+VOLATILE_COLUMNS = ("run_id", "source_key", "collected_at", "loaded_at", "dbt_invocation_id")
 
 
 def wait_until(condition: Callable[[], T], timeout: float = 60.0, interval: float = 0.2, what: str = "") -> T:
