@@ -155,7 +155,3 @@ def _restore_queues(sqs: Any, source: Path, queue_urls: list[str], versions: dic
         count += 1
     source.unlink()
     return count
-
-
-def snapshot_exists(state: StatePaths) -> bool:
-    return any(Path(state.s3).rglob("*")) if state.s3.is_dir() else False

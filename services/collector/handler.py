@@ -1,6 +1,6 @@
 """Lambda entry point: SQS records carrying "Collection Requested" -> services.collector.service.
 
-Thin on purpose: build the adapters once per container, parse each record, call the service, and let
+Thin on purpose: boto3 clients once per container, parse each record, call the service, and let
 Powertools' BatchProcessor turn failures into batchItemFailures (ReportBatchItemFailures).
 """
 
@@ -65,6 +65,7 @@ def _api_key(settings: CollectorSettings) -> str:
 
 
 def build_services(settings: CollectorSettings) -> CollectorServices:
+    """Thin wrappers per record around the boto3 clients, which are created once per container."""
     s3, events, dynamodb = _clients(os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION"))
     return CollectorServices(
         settings=settings,
