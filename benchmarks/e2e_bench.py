@@ -49,7 +49,7 @@ def _email_for(outbox: Path, run_id: str) -> Path | None:
 
 def _transformer_ready(logs: Path) -> bool:
     log = logs / "transformer.log"
-    return log.exists() and "dbt project parsed at init" in log.read_text(errors="replace")
+    return log.exists() and "dbt manifest ready at init" in log.read_text(errors="replace")
 
 
 def trigger_to_email(target: Any, info: Any, restaurants: int, timeout: float) -> dict[str, Any]:

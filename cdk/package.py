@@ -312,6 +312,38 @@ def check_imports(handler: str, target: Path) -> list[str]:
     return problems
 
 
+# --- the dbt manifest ---------------------------------------------------------------------------------------
+
+
+def ship_dbt_manifest(project_dir: Path) -> Path:
+    """Parse the artifact's copy of dbt/ for the deployed target and ship the manifest in it (the cold start).
+
+    The parse runs with this machine's dbt, the version requirements.lock pins for the artifact too; the function
+    checks the dbt versions, the project's files and the target before using it, and parses otherwise
+    (services/transformer/adapters/shipped_manifest.py). The bucket and the region are not known yet: they do not
+    reach the manifest. NLP_ENABLED does (the review models), so it comes from pipeline.toml, as in the stack.
+    """
+    import tempfile
+
+    from cdk.constructs.shared import ATHENA_WORKGROUP, DBT_TARGET, GLUE_DATABASE
+    from restaurant_pipeline.config import load_config
+    from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment
+
+    environment = dbt_environment(
+        target=DBT_TARGET,
+        bucket="known-when-deployed",
+        athena_workgroup=ATHENA_WORKGROUP,
+        glue_database=GLUE_DATABASE,
+        nlp_enabled=load_config().nlp.enabled,
+    )
+    with tempfile.TemporaryDirectory(prefix="dbt-package-") as state:
+        builder = DbtBuilder(project_dir, DBT_TARGET, environment, state_dir=Path(state))
+        try:
+            return builder.ship_manifest()
+        except Exception as exc:
+            raise PackagingError(f"transformer: dbt could not parse the project to ship its manifest: {exc}") from exc
+
+
 # --- zip and measure --------------------------------------------------------------------------------------
 
 
@@ -364,6 +396,8 @@ def build(
     target.mkdir(parents=True)
     installer(spec, requirements, constraints(locked), target)
     copy_project_code(spec, target, root)
+    if "dbt" in spec.packages:
+        ship_dbt_manifest(target / "dbt")
     from restaurant_pipeline.config import parse_config
     from restaurant_pipeline.topology import build_topology  # the handler path comes from the topology
 

@@ -14,7 +14,7 @@ from constructs import Construct
 from cdk.constructs.monitoring import Monitoring
 from cdk.constructs.schedule import CollectionSchedule
 from cdk.constructs.service import SERVICE_CONSTRUCTS, PipelineService
-from cdk.constructs.shared import ATHENA_WORKGROUP, GLUE_DATABASE, SharedResources
+from cdk.constructs.shared import ATHENA_WORKGROUP, DBT_TARGET, GLUE_DATABASE, SharedResources
 from cdk.outputs import (
     OUTPUT_ACCESS_LOGS_BUCKET,
     OUTPUT_BUCKET,
@@ -65,7 +65,7 @@ class RestaurantPipelineStack(Stack):
             idempotency_table=self.shared.idempotency_table.table_name,
             ledger_table=self.shared.ledger_table.table_name,
             places_api_key_secret_arn=self.shared.places_api_key.secret_arn,
-            dbt_target="athena",
+            dbt_target=DBT_TARGET,
             athena_workgroup=ATHENA_WORKGROUP,
             athena_results_s3=self.shared.athena_results_s3,
             glue_database=GLUE_DATABASE,

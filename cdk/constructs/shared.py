@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena
@@ -26,6 +27,7 @@ from services.transformer.sentiment.schema import ENRICHED_COLUMNS, ENRICHED_PAR
 from services.transformer.sentiment.schema import TABLE_NAME as ENRICHED_TABLE_NAME
 
 GLUE_DATABASE = "restaurant_pipeline"
+DBT_TARGET: Final = "athena"  # the dbt/profiles.yml output of a deployment (the artifact ships its parsed manifest)
 ATHENA_WORKGROUP = PROJECT
 ATHENA_RESULTS_PREFIX = "athena-results/"
 QUARANTINE_RETENTION_DAYS = 90

@@ -49,7 +49,7 @@
   {{ relation }}
   {%- else -%}
   {%- set days = batch_days() -%}
-  {%- set bucket = var('bucket', env_var('BUCKET_NAME', 'restaurant-pipeline-local')) -%}
+  {%- set bucket = data_bucket() -%}
   {%- set location = 's3://' ~ bucket ~ '/enriched/reviews/' -%}
   {%- set patterns = [] -%}
   {%- for day in days -%}{%- do patterns.append(location ~ 'dt=' ~ day ~ '/*.jsonl.gz') -%}{%- endfor -%}

@@ -39,8 +39,16 @@
   {%- endif %}
 {% endmacro %}
 
+{#- The data bucket (var bucket, else BUCKET_NAME), read only when SQL runs. Nothing in the graph depends on it, and
+    a value read while parsing would tie the parsed manifest to one deployment (see the transformer's
+    adapters/shipped_manifest.py: the artifact ships a manifest parsed before the bucket exists). -#}
+{% macro data_bucket() %}
+  {%- if not execute -%}{{ return('bucket-known-when-sql-runs') }}{%- endif -%}
+  {{ return(var('bucket', env_var('BUCKET_NAME', 'restaurant-pipeline-local'))) }}
+{% endmacro %}
+
 {% macro raw_places_location() %}
-  {%- set bucket = var('bucket', env_var('BUCKET_NAME', 'restaurant-pipeline-local')) -%}
+  {%- set bucket = data_bucket() -%}
   {{ return('s3://' ~ bucket ~ '/validated/places/') }}
 {% endmacro %}
 

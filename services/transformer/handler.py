@@ -39,8 +39,8 @@ def dependencies() -> TransformerDeps:
         athena_workgroup=settings.athena_workgroup,
         athena_results_s3=settings.athena_results_s3,
         glue_database=settings.glue_database,
+        nlp_enabled=settings.nlp_enabled,
     )
-    environment["NLP_ENABLED"] = "true" if settings.nlp_enabled else "false"  # dbt/macros/nlp.sql reads it
     warehouse: Warehouse
     if settings.dbt_target == "local":
         warehouse = DuckDBWarehouse(str(settings.warehouse_path))
@@ -78,7 +78,9 @@ def nlp_stage(settings: TransformerSettings, builder: DbtBuilder, warehouse: War
 
 
 def initialize() -> None:
-    """Init-time work (Lambda's INIT phase, the local worker's start): clients and the dbt parse, not per event.
+    """Init-time work (Lambda's INIT phase, the local worker's start): clients and the dbt manifest, not per event.
+
+    The manifest is the one shipped in the artifact when it matches (adapters/shipped_manifest.py), else parsed.
 
     Importing this module without the function's environment (a test, a tool) leaves it all for the first event.
     """
@@ -94,7 +96,10 @@ def initialize() -> None:
     except InfrastructureError as exc:  # the first event parses again and reports it through the outcome
         logger.error("dbt parse at init failed; retried on the first event", extra={"error": str(exc)[:2000]})
         return
-    logger.info("dbt project parsed at init", extra={"parse_seconds": round(seconds, 3)})
+    logger.info(
+        "dbt manifest ready at init",
+        extra={"seconds": round(seconds, 3), "manifest": deps.builder.manifest_origin, "parses": deps.builder.parses},
+    )
 
 
 initialize()

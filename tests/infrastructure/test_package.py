@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 from typing import get_args
@@ -161,6 +162,12 @@ def test_build_assembles_the_transformer_with_dbt_and_contracts_without_caches(t
     names = zipfile.ZipFile(tmp_path / "transformer.zip").namelist()
     assert "services/transformer/handler.py" in names
     assert "dbt/dbt_project.yml" in names
+    # parsed for the deployed target, so the function loads it instead of parsing (cold start)
+    fingerprint = json.loads(
+        zipfile.ZipFile(tmp_path / "transformer.zip").read("dbt/shipped-manifest/fingerprint.json")
+    )
+    assert fingerprint["inputs"]["DBT_TARGET"] == "athena" and fingerprint["adapter"] == "athena"
+    assert "dbt/shipped-manifest/manifest.msgpack" in names
     assert "contracts/events.py" in names
     assert not any("__pycache__" in n or n.startswith(("dbt/target/", "dbt/logs/")) for n in names)
     assert not any(n.startswith(("services/collector/", "restaurant_pipeline/")) for n in names)

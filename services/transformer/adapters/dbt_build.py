@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.events import ModelRun, TestCounts
+from services.transformer.adapters import shipped_manifest
 from services.transformer.domain import BuildReport, FailedTest, InfrastructureError
 
 # Messages that mean "the world is not there", not "the SQL or the data is wrong": the record is retried.
@@ -56,9 +57,15 @@ def dbt_environment(
     athena_workgroup: str | None = None,
     athena_results_s3: str | None = None,
     glue_database: str | None = None,
+    nlp_enabled: bool | None = None,
 ) -> dict[str, str]:
-    """The environment dbt/profiles.yml reads. Also what `dbt` on the command line needs (docs, debugging)."""
+    """The environment dbt reads (dbt/profiles.yml, and NLP_ENABLED in dbt/macros/nlp.sql while parsing).
+
+    Also what `dbt` on the command line needs (docs, debugging).
+    """
     env = {"DBT_TARGET": target, "BUCKET_NAME": bucket}
+    if nlp_enabled is not None:
+        env["NLP_ENABLED"] = "true" if nlp_enabled else "false"
     if target == "local":
         env["DUCKDB_EXTENSION_DIRECTORY"] = duckdb_extension_directory()
         if warehouse_path:
@@ -118,7 +125,8 @@ class DbtBuilder:
         self._drop_share = daily_drop_warn_share
         self._manifest: Any = None
         self._lock = threading.Lock()
-        self.parses = 0  # how many times this process parsed the project (1 on a warm function)
+        self.parses = 0  # how many times this process parsed the project (at most 1 on a warm function)
+        self.manifest_origin = "not loaded yet"  # shipped, or parsed and why (for the init log)
         self.builds = 0
 
     def with_environment(self, **changes: str) -> DbtBuilder:
@@ -137,10 +145,14 @@ class DbtBuilder:
             daily_drop_warn_share=self._drop_share,
         )
         clone._manifest = self._runner_manifest()
+        clone.manifest_origin = self.manifest_origin
         return clone
 
     def prepare(self) -> float:
-        """Parse the project now (init time) rather than on the first event; returns the seconds it took (0 if done)."""
+        """Load the shipped manifest or parse the project now (init time) rather than on the first event.
+
+        Returns the seconds it took (0 if already done); `manifest_origin` says which.
+        """
         if self._manifest is not None:
             return 0.0
         started = time.perf_counter()
@@ -186,13 +198,23 @@ class DbtBuilder:
         from dbt.cli.main import dbtRunner
 
         if self._manifest is None:
+            # os.environ holds the builder's variables here (_exported): what dbt itself will read.
+            shipped = shipped_manifest.load(self._project_dir, dict(os.environ))
+            self.manifest_origin = shipped.reason
+            self._manifest = shipped.manifest
+        if self._manifest is None:
             self._state_dir.mkdir(parents=True, exist_ok=True)
             result = dbtRunner().invoke(["--quiet", "parse", *self._common_args()])
             if not result.success or result.result is None:
                 raise InfrastructureError(f"dbt parse failed: {result.exception or 'see the dbt log'}")
             self._manifest = result.result
             self.parses += 1
+            self.manifest_origin = f"parsed: {self.manifest_origin}"
         return dbtRunner(manifest=self._manifest)
+
+    def ship_manifest(self) -> Path:
+        """Parse now and write the manifest into the project folder (`make package`, on the artifact's copy)."""
+        return shipped_manifest.ship(self._runner_manifest(), self._project_dir, {**os.environ, **self._environment})
 
     def invoke(self, args: Sequence[str]) -> Any:
         """Any other dbt command on the same parsed manifest (tests use it for unit tests, docs)."""
