@@ -144,8 +144,6 @@ def notes(result: dict[str, Any]) -> list[str]:
         "build; test failures stored as views on Athena.",
         "Tried, did not help on this machine: dbt threads 2 or 4 on DuckDB (the per-node cost is dbt's Python, "
         "2 cores); store_failures_as view on DuckDB (within noise, and the failure samples would need httpfs).",
-        "Max concurrent dbt runs is not measured from outside: one FIFO message group feeds the transformer (one "
-        "batch in flight) and DuckDB admits one writing process.",
         "The dbt CLI baseline runs with the profile's defaults (the database opened per node, as a person running "
         "`dbt build` gets).",
     ]

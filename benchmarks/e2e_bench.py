@@ -3,7 +3,8 @@
 - trigger -> email: request_collection, follow the run ledger until the notification is recorded, then the .eml
   carrying the run id in the outbox;
 - a burst of dropped files under raw/places/: time until every file has its TRANSFORMED ledger step, and how many
-  dbt builds did it (distinct transformer invocations in its log: one dbt build each).
+  dbt builds did it (distinct transformer invocations in its log: one dbt build each), and how many of those builds
+  were running at once (their wall-clock intervals, rebuilt from the same log, swept for the deepest overlap).
 
     python -m benchmarks.e2e_bench --restaurants 20 1000 --burst-files 1000
 """
@@ -16,7 +17,8 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +30,7 @@ from restaurant_pipeline.target import local_target
 
 BURST_DAY = "2030-01-01"
 T = TypeVar("T")
+Instant = TypeVar("Instant", float, datetime)  # what an interval's ends are: seconds or wall-clock times
 
 
 def _until(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.2) -> T:
@@ -81,20 +84,75 @@ def _place(index: int) -> str:
     )
 
 
+def _completed_records(log: Path, prefix: str) -> Iterator[dict[str, Any]]:
+    """The transformer's "transform completed" log records naming at least one object under `prefix`."""
+    for line in log.read_text(errors="replace").splitlines():
+        if '"transform completed"' not in line:
+            continue
+        record = json.loads(line)
+        if any(str(key).startswith(prefix) for key in record.get("objects", [])):
+            yield record
+
+
 def transformer_invocations(log: Path, prefix: str) -> int:
     """Distinct transformer invocations (one dbt build each) that completed objects under `prefix`, from its log.
 
     The marts cannot tell: every build of a day re-merges all of that day's places, so their dbt_invocation_id is
     the last build's.
     """
-    requests = set()
-    for line in log.read_text(errors="replace").splitlines():
-        if '"transform completed"' not in line:
-            continue
-        record = json.loads(line)
-        if any(str(key).startswith(prefix) for key in record.get("objects", [])):
-            requests.add(record.get("function_request_id"))
-    return len(requests)
+    return len({record.get("function_request_id") for record in _completed_records(log, prefix)})
+
+
+def dbt_build_interval(record: dict[str, Any]) -> tuple[datetime, datetime] | None:
+    """The wall-clock interval of the dbt build behind one "transform completed" record; None if it lacks the fields.
+
+    The record carries when its event was produced (wall clock) and how long each phase took (monotonic, ms): the
+    invocation started `total` before that, read and validated for `read_validate`, then built for `dbt_build`. The
+    record's own log timestamp would anchor it later than the build (the events are published before it is logged).
+    Truncation to whole ms makes the ends accurate to a couple of ms; one worker's builds are further apart than that.
+    """
+    durations = record.get("durations_ms") or {}
+    if "produced_at" not in record or not {"total", "read_validate", "dbt_build"} <= durations.keys():
+        return None
+    invocation_started = datetime.fromisoformat(record["produced_at"]) - timedelta(milliseconds=durations["total"])
+    build_started = invocation_started + timedelta(milliseconds=durations["read_validate"])
+    return build_started, build_started + timedelta(milliseconds=durations["dbt_build"])
+
+
+def dbt_build_intervals(log: Path, prefix: str) -> dict[str, tuple[datetime, datetime] | None]:
+    """Per transformer invocation (request id) for objects under `prefix`: its dbt build's interval.
+
+    An invocation logs one record per run id it served, all from the same build: their intervals are merged.
+    None for an invocation whose records lack the timing fields (a log from before they were added).
+    """
+    intervals: dict[str, tuple[datetime, datetime] | None] = {}
+    for record in _completed_records(log, prefix):
+        request = str(record.get("function_request_id"))
+        interval = dbt_build_interval(record)
+        if request not in intervals:
+            intervals[request] = interval
+        else:
+            known = intervals[request]
+            intervals[request] = None if known is None or interval is None else _hull(known, interval)
+    return intervals
+
+
+def _hull(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> tuple[datetime, datetime]:
+    return min(a[0], b[0]), max(a[1], b[1])
+
+
+def max_concurrent(intervals: Iterable[tuple[Instant, Instant]]) -> int:
+    """The largest number of intervals in progress at one instant: a sweep over their sorted ends.
+
+    Half-open [start, end): a build that ends exactly when the next one starts was not running beside it, so
+    back-to-back builds count 1. An empty interval (an invocation that built nothing) counts nowhere.
+    """
+    edges = sorted((edge for start, end in intervals if end > start for edge in ((start, 1), (end, -1))))
+    running = peak = 0
+    for _, step in edges:  # at one instant, the ends (-1) sort before the starts (+1)
+        running += step
+        peak = max(peak, running)
+    return peak
 
 
 def burst(target: Any, info: Any, files: int, timeout: float) -> dict[str, Any]:
@@ -111,7 +169,10 @@ def burst(target: Any, info: Any, files: int, timeout: float) -> dict[str, Any]:
 
     steps = _until(transformed, timeout, f"{files} burst files transformed", interval=3.0)  # a scan per poll
     drained = time.perf_counter() - started
-    dbt_runs = transformer_invocations(Path(info.logs_dir) / "transformer.log", prefix)
+    log = Path(info.logs_dir) / "transformer.log"
+    dbt_runs = transformer_invocations(log, prefix)
+    builds = dbt_build_intervals(log, prefix)
+    measured = [interval for interval in builds.values() if interval is not None]
     outcomes: dict[str, int] = {}
     for step in steps or []:
         outcome = str((step.get("data") or {}).get("outcome"))
@@ -124,9 +185,8 @@ def burst(target: Any, info: Any, files: int, timeout: float) -> dict[str, Any]:
         "dbt_runs": dbt_runs,
         "files_per_dbt_run": round(files / dbt_runs, 1) if dbt_runs else None,
         "outcomes": outcomes,
-        # One FIFO message group feeds the transformer: one batch in flight. Not observable from outside the
-        # worker, so not measured here (see the report's notes).
-        "max_concurrent_dbt_runs": None,
+        # The deepest overlap of the builds' wall-clock intervals; None unless every invocation logged its timings.
+        "max_concurrent_dbt_runs": max_concurrent(measured) if builds and len(measured) == len(builds) else None,
     }
 
 

@@ -22,7 +22,8 @@ def test_section_shows_the_date_machine_and_each_measured_figure():
     assert "Daily build after 365 day(s) of history" in section and "≤ 1.3: met" in section
     assert "dbt.cli.main 1.50 s" in section
     assert "| Trigger → email, 20 restaurants | 12.50 s (outcome passed) | ≤ 10 s: **not met** |" in section
-    assert "| Max concurrent dbt runs | 1 | 1: met |" in section
+    assert "Max concurrent dbt runs (most overlapping wall-clock dbt build intervals" in section
+    assert "log) | 1 | 1: met |" in section
     assert "- a note the reader must see" in section
 
 
@@ -31,6 +32,15 @@ def test_a_benchmark_that_failed_is_reported_as_not_measured_with_its_error():
 
     assert "Not measured: stack did not start: port in use" in section
     assert "Trigger → email" not in section
+
+
+@pytest.mark.parametrize(("measured", "row_end"), [(2, "log) | 2 | 1: **not met** |"), (None, "log) | n/a | 1: n/a |")])
+def test_max_concurrent_dbt_runs_is_judged_against_one_and_unknown_when_not_measured(measured, row_end):
+    burst = {**SAMPLE["e2e"]["burst"], "max_concurrent_dbt_runs": measured}
+
+    section = render_section({**SAMPLE, "e2e": {**SAMPLE["e2e"], "burst": burst}})
+
+    assert row_end in section
 
 
 def test_aws_estimate_grows_with_cities_from_the_measured_node_count():
