@@ -120,6 +120,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 # when and how long, per phase: the benchmark rebuilds each dbt build's wall-clock interval from them
                 "produced_at": completed.metadata.produced_at.isoformat(),
                 "durations_ms": completed.durations_ms,
+                # dbt's own log is off for builds (adapters/dbt_build.py BUILD_FLAGS): what failed is said here
+                "failed_tests": [failure.name for failure in completed.failures],
+                "error": completed.error.model_dump(mode="json") if completed.error else None,
             },
         )
         metrics.add_metric(name=f"Transform_{completed.outcome}", unit=MetricUnit.Count, value=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pytest
@@ -24,7 +25,7 @@ class FakeContext:
         return 600_000
 
 
-def test_handler_runs_from_the_topology_environment(aws: str, tmp_path, monkeypatch):
+def test_handler_runs_from_the_topology_environment(aws: str, tmp_path, monkeypatch, capsys):
     s3, sqs, s3_queue, published_queue = provision(aws)
     config = PipelineConfig()
     resources = StackResources(
@@ -56,3 +57,7 @@ def test_handler_runs_from_the_topology_environment(aws: str, tmp_path, monkeypa
     assert response == {"batchItemFailures": []}
     [published] = _receive(sqs, published_queue, 1, 20.0, lambda _: True)
     assert '"outcome": "passed"' in published["Body"] or '"outcome":"passed"' in published["Body"]
+    # the function's log says what ran and what failed (dbt's own log is off for builds)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"transform completed"' in line]
+    assert [(r["outcome"], r["failed_tests"], r.get("error")) for r in lines] == [("passed", [], None)]
+    assert {"read_validate", "dbt_build", "total"} <= lines[0]["durations_ms"].keys()
