@@ -170,7 +170,9 @@ def _transformer_section(transformer: dict[str, Any]) -> list[str]:
             f"| Cold start without it: parse the dbt project (at init, Athena target) "
             f"| {_num(cold.get('parse_seconds'))} s | |"
         )
-        heaviest = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in cold.get("heaviest_imports", [])[:5])
+        heaviest = ", ".join(
+            f"{name} {seconds:.2f} s" for name, seconds in cold.get("heaviest_imports", [])[:5] if seconds >= 0.01
+        )
         if heaviest:
             lines.append(f"| Heaviest imports (cumulative, `-X importtime`) | {heaviest} | |")
     return [*lines, ""]
