@@ -326,15 +326,19 @@ def ship_dbt_manifest(project_dir: Path) -> Path:
     import tempfile
 
     from cdk.constructs.shared import ATHENA_WORKGROUP, DBT_TARGET, GLUE_DATABASE
-    from restaurant_pipeline.config import load_config
+    from restaurant_pipeline.config import ConfigError, load_config
     from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment
 
+    try:
+        nlp_enabled = load_config().nlp.enabled
+    except ConfigError as exc:
+        raise PackagingError(f"transformer: pipeline.toml decides the NLP models dbt parses: {exc}") from exc
     environment = dbt_environment(
         target=DBT_TARGET,
         bucket="known-when-deployed",
         athena_workgroup=ATHENA_WORKGROUP,
         glue_database=GLUE_DATABASE,
-        nlp_enabled=load_config().nlp.enabled,
+        nlp_enabled=nlp_enabled,
     )
     with tempfile.TemporaryDirectory(prefix="dbt-package-") as state:
         builder = DbtBuilder(project_dir, DBT_TARGET, environment, state_dir=Path(state))
