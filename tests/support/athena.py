@@ -15,10 +15,14 @@ DATABASE = "restaurant_pipeline"
 
 
 def athena_builder(
-    tables: Sequence[tuple[str, Sequence[tuple[str, str]], str]], state_dir: Path, nlp: bool = False
+    tables: Sequence[tuple[str, Sequence[tuple[str, str]], str]],
+    state_dir: Path,
+    nlp: bool = False,
+    project_dir: Path | None = None,
 ) -> DbtBuilder:
     """Create the bucket, the Glue database and each (table name, columns, S3 prefix) JSON table — as the CDK
-    stack declares them, from the same column lists — then a DbtBuilder for the athena target."""
+    stack declares them, from the same column lists — then a DbtBuilder for the athena target, with the
+    environment the deployed function has (NLP_ENABLED always set, as the topology does)."""
     glue = boto3.client("glue")
     boto3.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
     glue.create_database(DatabaseInput={"Name": DATABASE})
@@ -42,7 +46,6 @@ def athena_builder(
         athena_workgroup="primary",
         athena_results_s3=f"s3://{BUCKET}/athena-results/",
         glue_database=DATABASE,
+        nlp_enabled=nlp,
     )
-    if nlp:
-        env["NLP_ENABLED"] = "true"
-    return DbtBuilder(default_project_dir(), "athena", env, state_dir=state_dir)
+    return DbtBuilder(project_dir or default_project_dir(), "athena", env, state_dir=state_dir)

@@ -4,12 +4,15 @@ and data test parses under sqlglot's athena dialect."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import boto3
 import pytest
 import sqlglot
 
+from cdk.package import ship_dbt_manifest
+from services.transformer.adapters.dbt_build import default_project_dir
 from services.transformer.raw_schema import RAW_COLUMNS, TABLE_NAME, VALIDATED_PREFIX
 from tests.support.athena import BUCKET, DATABASE, athena_builder
 
@@ -60,3 +63,18 @@ def test_athena_target_compiles_and_every_model_parses_as_athena_sql(aws: str, t
     assert "e.loaded_at > s.loaded_at" in sql["restaurant_daily_snapshots"]  # an existing newer row is kept
     for text in sql.values():
         sqlglot.parse_one(text, read="athena")
+
+
+def test_the_manifest_make_package_ships_is_loaded_and_compiles_for_the_deployed_bucket(aws: str, tmp_path: Path):
+    project = tmp_path / "artifact" / "dbt"
+    shutil.copytree(default_project_dir(), project, ignore=shutil.ignore_patterns("target", "logs", "shipped-*"))
+    ship_dbt_manifest(project)  # as `make package` does, before the bucket exists
+    builder = athena_builder([(TABLE_NAME, RAW_COLUMNS, VALIDATED_PREFIX)], tmp_path / "state", project_dir=project)
+
+    objects = ["validated/places/dt=2026-01-02/a.jsonl.gz"]
+    result = builder.invoke(["compile", "--vars", json.dumps({"dts": ["2026-01-02"], "objects": objects})])
+
+    assert (builder.parses, builder.manifest_origin) == (0, "shipped manifest loaded")
+    assert result.success, result.exception
+    sql = {r.node.name: r.node.compiled_code for r in result.result.results if r.node.compiled_code}
+    assert f"\"$path\" in ('s3://{BUCKET}/{objects[0]}')" in sql["stg_places__places"]  # the bucket of the run
