@@ -207,18 +207,28 @@ class DbtBuilder:
             self.manifest_origin = shipped.reason
             self._manifest = shipped.manifest
         if self._manifest is None:
-            self._state_dir.mkdir(parents=True, exist_ok=True)
-            result = dbtRunner().invoke(["--quiet", "parse", *self._common_args()])
-            if not result.success or result.result is None:
-                raise InfrastructureError(f"dbt parse failed: {result.exception or 'see the dbt log'}")
-            self._manifest = result.result
-            self.parses += 1
+            self._manifest = self._parse()
             self.manifest_origin = f"parsed: {self.manifest_origin}"
         return dbtRunner(manifest=self._manifest)
 
+    def _parse(self, *flags: str) -> Any:
+        from dbt.cli.main import dbtRunner
+
+        self._state_dir.mkdir(parents=True, exist_ok=True)
+        result = dbtRunner().invoke(["--quiet", "parse", *flags, *self._common_args()])
+        if not result.success or result.result is None:
+            raise InfrastructureError(f"dbt parse failed: {result.exception or 'see the dbt log'}")
+        self.parses += 1
+        return result.result
+
     def ship_manifest(self) -> Path:
-        """Parse now and write the manifest into the project folder (`make package`, on the artifact's copy)."""
-        return shipped_manifest.ship(self._runner_manifest(), self._project_dir, {**os.environ, **self._environment})
+        """Parse the whole project and write the manifest into its folder (`make package`, on the artifact's copy).
+
+        A full parse: a partial parse would carry over what an earlier parse in the same state folder recorded.
+        """
+        with self._lock, self._exported():
+            manifest = self._parse("--no-partial-parse")
+            return shipped_manifest.ship(manifest, self._project_dir, dict(os.environ))
 
     def invoke(self, args: Sequence[str]) -> Any:
         """Any other dbt command on the same parsed manifest (tests use it for unit tests, docs)."""

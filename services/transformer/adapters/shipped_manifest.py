@@ -30,9 +30,10 @@ SHIPPED_DIR = "shipped-manifest"
 MANIFEST_FILE = "manifest.msgpack"
 FINGERPRINT_FILE = "fingerprint.json"
 
-# The profile variables whose values reach the parsed manifest: the target (its type, and every `target.*` read
-# while parsing) and the names of relations (the Glue database; DuckDB names its catalog after the file stem).
-MANIFEST_INPUTS = ("DBT_TARGET", "GLUE_DATABASE", "WAREHOUSE_PATH")
+# The profile variables whose values reach the parsed manifest (dbt/profiles.yml): DBT_TARGET (the output, its type
+# and every `target.*` read while parsing), and per output what names its relations: the Glue database; DuckDB names
+# its catalog after the file's stem. The other variables are read only when SQL runs.
+MANIFEST_INPUTS = {"athena": ("GLUE_DATABASE",), "local": ("WAREHOUSE_PATH",)}
 
 # Never part of the project's digest: dbt's output, logs, and the shipped manifest itself.
 _NOT_PROJECT = {"target", "logs", ".user.yml", SHIPPED_DIR, "__pycache__"}
@@ -57,10 +58,12 @@ def project_digest(project_dir: Path) -> str:
 
 
 def manifest_inputs(environment: Mapping[str, str]) -> dict[str, str]:
-    """The values of `MANIFEST_INPUTS` that matter; of WAREHOUSE_PATH only the file stem names anything."""
-    values = {name: environment.get(name, "") for name in MANIFEST_INPUTS}
-    if values["WAREHOUSE_PATH"]:
-        values["WAREHOUSE_PATH"] = Path(values["WAREHOUSE_PATH"]).stem
+    """DBT_TARGET and its `MANIFEST_INPUTS`; of WAREHOUSE_PATH only the file stem names anything."""
+    target = environment.get("DBT_TARGET") or "local"  # the profile's default output
+    values = {"DBT_TARGET": target}
+    for name in MANIFEST_INPUTS.get(target, ()):
+        value = environment.get(name, "")
+        values[name] = Path(value).stem if name == "WAREHOUSE_PATH" and value else value
     return values
 
 

@@ -12,6 +12,7 @@ import pytest
 import sqlglot
 
 from cdk.package import ship_dbt_manifest
+from services.transformer.adapters import shipped_manifest
 from services.transformer.adapters.dbt_build import default_project_dir
 from services.transformer.raw_schema import RAW_COLUMNS, TABLE_NAME, VALIDATED_PREFIX
 from tests.support.athena import BUCKET, DATABASE, athena_builder
@@ -78,3 +79,7 @@ def test_the_manifest_make_package_ships_is_loaded_and_compiles_for_the_deployed
     assert result.success, result.exception
     sql = {r.node.name: r.node.compiled_code for r in result.result.results if r.node.compiled_code}
     assert f"\"$path\" in ('s3://{BUCKET}/{objects[0]}')" in sql["stg_places__places"]  # the bucket of the run
+    # another Glue database names other relations: that deployment parses
+    elsewhere = shipped_manifest.load(project, {**builder._environment, "GLUE_DATABASE": "another_database"})
+    assert elsewhere.manifest is None
+    assert "a different GLUE_DATABASE ('restaurant_pipeline', now 'another_database')" in elsewhere.reason

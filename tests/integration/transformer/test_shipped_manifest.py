@@ -68,7 +68,6 @@ def test_the_shipped_manifest_replaces_the_parse_and_builds_the_same_marts(
     ("change", "reason"),
     [
         ({"WAREHOUSE_PATH": "/elsewhere/other.duckdb"}, "a different WAREHOUSE_PATH ('warehouse', now 'other')"),
-        ({"GLUE_DATABASE": "another_database"}, "a different GLUE_DATABASE ('', now 'another_database')"),
         ({"DBT_TARGET": "athena"}, "a different DBT_TARGET ('local', now 'athena')"),
         ({"NLP_ENABLED": "true"}, "another value of NLP_ENABLED"),
     ],
@@ -86,6 +85,7 @@ def test_values_read_only_when_sql_runs_do_not_stop_the_shipped_manifest(artifac
         BUCKET_NAME="the-deployed-bucket",
         AWS_ENDPOINT_URL="http://127.0.0.1:1",
         AWS_REGION="us-east-1",
+        GLUE_DATABASE="names_nothing_on_duckdb",
     )
 
     assert shipped_manifest.load(artifact_project, environment).reason == LOADED
@@ -125,10 +125,12 @@ def _without_parse_times(value: object) -> object:
 
 @pytest.mark.parametrize("target", ["athena", "local"])
 def test_every_other_variable_dbt_reads_leaves_the_parsed_manifest_unchanged(target: str, tmp_path: Path):
-    """The premise of shipping a manifest parsed before the deployment exists: only MANIFEST_INPUTS and the
-    variables dbt records while parsing (NLP_ENABLED) shape the graph; the rest is read when SQL runs."""
-    varied = _profile_and_macro_variables() - set(MANIFEST_INPUTS) - {"NLP_ENABLED"}
+    """The premise of shipping a manifest parsed before the deployment exists: only DBT_TARGET, the target's
+    MANIFEST_INPUTS and the variables dbt records while parsing (NLP_ENABLED) shape the graph; the rest is read
+    when SQL runs."""
+    varied = _profile_and_macro_variables() - {"DBT_TARGET", "NLP_ENABLED", *MANIFEST_INPUTS[target]}
     assert {"BUCKET_NAME", "AWS_ENDPOINT_URL", "ATHENA_WORKGROUP", "ATHENA_RESULTS_S3"} <= varied
+    assert ("GLUE_DATABASE" if target == "local" else "WAREHOUSE_PATH") in varied  # the other output's input
 
     def parsed(side: str) -> dict:
         values = {
