@@ -28,8 +28,9 @@ __all__ = ["nlp_stack", "parsed_builder", "stack"]
 def nlp_parsed_builder(tmp_path_factory: pytest.TempPathFactory) -> DbtBuilder:
     """The dbt project parsed once with NLP_ENABLED=true (the review models are enabled at parse time)."""
     state = tmp_path_factory.mktemp("dbt-state-nlp")
-    env = dbt_environment(target="local", bucket=BUCKET, warehouse_path=str(state / "warehouse.duckdb"))
-    env["NLP_ENABLED"] = "true"
+    env = dbt_environment(
+        target="local", bucket=BUCKET, warehouse_path=str(state / "warehouse.duckdb"), nlp_enabled=True
+    )
     builder = DbtBuilder(default_project_dir(), "local", env, state_dir=state)
     builder._runner_manifest()
     return builder
