@@ -25,8 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from contracts.events import ModelRun, TestCounts
-from services.transformer.adapters import shipped_manifest
+from services.transformer.adapters import shipped_manifest, threads_for_dbt
 from services.transformer.domain import BuildReport, FailedTest, InfrastructureError
+
+# Before any dbt import: dbt's locks and thread pool must not need /dev/shm, which Lambda lacks (see the module).
+threads_for_dbt.install()
 
 # Messages that mean "the world is not there", not "the SQL or the data is wrong": the record is retried.
 _INFRASTRUCTURE = re.compile(
