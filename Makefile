@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UV_VERSION := 0.13.9
 
-.PHONY: run test test-unit test-integration test-infra test-e2e lint format schemas lock synth package bench clean down
+.PHONY: run test test-unit test-integration test-infra test-e2e lint format schemas lock synth package package-host bench clean down
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,8 +61,13 @@ lock:
 synth: $(STAMP)
 	$(BIN)/python -m cdk.app
 
+## The three Lambda zips for AWS (Linux arm64, CPython 3.12) under build/lambda/.
 package: $(STAMP)
-	$(BIN)/python -m cdk.package
+	$(BIN)/python -m restaurant_pipeline.artifacts
+
+## The same three artifacts for this machine, run by the local Lambda sandbox (`local up --artifacts`); cached.
+package-host: $(STAMP)
+	$(BIN)/python -m restaurant_pipeline.artifacts --host
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -134,7 +134,8 @@ print(json.dumps({"import_seconds": imported, "dbt_import_seconds": dbt_imported
                   "origin": builder.manifest_origin, "parses": builder.parses}))
 """
 
-# The deployed function's target, environment and artifact layout (cdk/package.py ships the manifest parsed for it).
+# The deployed function's target, environment and artifact layout (restaurant_pipeline/artifacts/build.py ships
+# the manifest parsed for it).
 LAMBDA_DBT_ENVIRONMENT = dbt_environment(
     target="athena",
     bucket="the-deployed-bucket",

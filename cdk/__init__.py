@@ -1,6 +1,6 @@
 """The AWS side of restaurant-pipeline: one CDK stack built from the same topology as the local stack.
 
-`python -m cdk.app` synthesizes the template into cdk.out/; `python -m cdk.package` builds the Lambda
+`python -m cdk.app` synthesizes the template into cdk.out/; `python -m restaurant_pipeline.artifacts` builds the Lambda
 artifacts into build/lambda/. Importing this package puts a node binary on PATH for jsii (see cdk.node);
 when there is none, importing still works and synthesis reports the missing node (cdk.app checks first).
 """

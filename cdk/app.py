@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Literal
 
 import cdk  # noqa: F401  (puts node on PATH before aws_cdk starts jsii)
-from cdk.artifacts import ARTIFACTS, artifacts_built
 from cdk.outputs import STACK_NAME
+from restaurant_pipeline.artifacts.specs import ARTIFACTS, artifacts_built
 from restaurant_pipeline.config import PipelineConfig, load_config
 
 CodeMode = Literal["package", "placeholder", "auto"]

@@ -273,7 +273,8 @@ def deploy(
     }
     if build_artifacts:
         echo("Building the Lambda artifacts (make package) ...")
-        _run(run, [sys.executable, "-m", "cdk.package"], env, "Building the Lambda artifacts failed (see above).")
+        build = [sys.executable, "-m", "restaurant_pipeline.artifacts"]
+        _run(run, build, env, "Building the Lambda artifacts failed (see above).")
     npx = npx_command(node)
     if not _stack_exists(cloudformation, BOOTSTRAP_STACK):
         echo(f"Bootstrapping CDK in aws://{identity.account}/{region} (once per account and region) ...")

@@ -18,12 +18,12 @@ from contracts.events import (
     TransformCompleted,
 )
 from restaurant_pipeline.config import PipelineConfig
+from services.common.names import PROJECT
 from services.common.observability import METRICS_NAMESPACE
 
 ServiceName = Literal["collector", "transformer", "notifier"]
 SERVICES: tuple[ServiceName, ...] = ("collector", "transformer", "notifier")
 
-PROJECT = "restaurant-pipeline"
 RAW_PREFIX = "raw/places/"
 QUARANTINE_PREFIX = "quarantine/"
 ENRICHED_PREFIX = "enriched/"
@@ -50,10 +50,21 @@ class Route:
     fifo: bool = False
     message_group_id: str | None = None
     description: str = ""
+    # /tmp, the only writable place of a Lambda function: 512 MB unless configured (up to 10,240).
+    # https://docs.aws.amazon.com/lambda/latest/dg/configuration-ephemeral-storage.html
+    ephemeral_storage_mb: int = 512
 
     @property
     def visibility_timeout_seconds(self) -> int:
         return VISIBILITY_TIMEOUT_FACTOR * self.timeout_seconds
+
+    @property
+    def lambda_handler(self) -> str:
+        """Lambda's form of the handler (the function's `_HANDLER`): 'package.module.function'."""
+        module, sep, function = self.handler.partition(":")
+        if not sep or not module or not function:
+            raise ValueError(f"handler {self.handler!r} must look like 'package.module:function'")
+        return f"{module}.{function}"
 
     @property
     def function_name(self) -> str:

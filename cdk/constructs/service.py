@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -184,10 +184,11 @@ class PipelineService(Construct):
             description=route.description,
             runtime=self.RUNTIME,
             architecture=self.ARCHITECTURE,
-            handler=lambda_handler_path(route.handler),
+            handler=route.lambda_handler,
             code=code,
             timeout=Duration.seconds(route.timeout_seconds),
             memory_size=route.memory_mb,
+            ephemeral_storage_size=Size.mebibytes(route.ephemeral_storage_mb),
             environment=function_environment,
             role=self.role,
             log_group=self.log_group,
@@ -198,7 +199,7 @@ class PipelineService(Construct):
             self.function,
             "AwsSolutions-L1",
             "Python 3.12 on purpose: dbt-athena pins mmh3<4.2, which has no Python 3.13+ wheel for Linux arm64, "
-            "so the transformer artifact cannot be built for a newer runtime (see cdk/artifacts.py).",
+            "so the transformer artifact cannot be built for a newer runtime (restaurant_pipeline/artifacts/specs.py).",
         )
         self.function.add_event_source(
             sources.SqsEventSource(
@@ -394,14 +395,6 @@ SERVICE_CONSTRUCTS: dict[str, type[PipelineService]] = {
 }
 
 
-def lambda_handler_path(handler: str) -> str:
-    """'services.collector.handler:lambda_handler' -> 'services.collector.handler.lambda_handler'."""
-    module, sep, function = handler.partition(":")
-    if not sep or not module or not function:
-        raise ValueError(f"handler {handler!r} must look like 'package.module:function'")
-    return f"{module}.{function}"
-
-
 __all__ = [
     "SERVICE_CONSTRUCTS",
     "CollectorService",
@@ -409,5 +402,4 @@ __all__ = [
     "PipelineService",
     "TransformerService",
     "event_pattern",
-    "lambda_handler_path",
 ]

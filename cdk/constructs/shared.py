@@ -20,15 +20,15 @@ from constructs import Construct
 
 from cdk.constructs.nag import acknowledge
 from contracts.envelope import BUS_NAME
+from restaurant_pipeline.artifacts.specs import LAMBDA
 from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.topology import PROJECT, QUARANTINE_PREFIX, RAW_PREFIX
+from services.common.names import ATHENA_WORKGROUP, GLUE_DATABASE
 from services.transformer.raw_schema import PARTITION_KEYS, RAW_COLUMNS, TABLE_NAME, VALIDATED_PREFIX
 from services.transformer.sentiment.schema import ENRICHED_COLUMNS, ENRICHED_PARTITION_KEYS, ENRICHED_PREFIX
 from services.transformer.sentiment.schema import TABLE_NAME as ENRICHED_TABLE_NAME
 
-GLUE_DATABASE = "restaurant_pipeline"
-DBT_TARGET: Final = "athena"  # the dbt/profiles.yml output of a deployment (the artifact ships its parsed manifest)
-ATHENA_WORKGROUP = PROJECT
+DBT_TARGET: Final = LAMBDA.dbt_target  # the dbt/profiles.yml output of a deployment (its manifest is shipped)
 ATHENA_RESULTS_PREFIX = "athena-results/"
 QUARANTINE_RETENTION_DAYS = 90
 ATHENA_RESULTS_RETENTION_DAYS = 7

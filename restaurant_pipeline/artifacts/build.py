@@ -1,20 +1,20 @@
-"""`python -m cdk.package` (`make package`): build the Lambda zips without Docker, and measure them.
+"""`python -m restaurant_pipeline.artifacts` (`make package`): build the Lambda zips without Docker, and measure them.
 
-For each function: pip installs its own runtime distributions (pinned by requirements.lock) as Linux arm64
-wheels for CPython 3.12 into build/lambda/<service>/, copies the project packages it runs, checks that every
-module-level import reachable from the handler is inside the artifact, zips it reproducibly and reports the
-zipped and unzipped sizes against Lambda's limits. A distribution without a matching wheel fails the build
-with a message naming it.
+For each function: pip installs its own runtime distributions (pinned by requirements.lock) as wheels for the
+platform (specs.py: Linux arm64 / CPython 3.12 for AWS, or this machine for the local Lambda sandbox) into
+<build dir>/<service>/, copies the project packages it runs, ships the parsed dbt manifest (transformer), checks
+that every module-level import reachable from the handler is inside the artifact, zips it reproducibly and reports
+the zipped and unzipped sizes against Lambda's limits. A distribution without a matching wheel fails the build
+with a message naming it. Host artifacts are cached (host.py): rebuilt only when one of their inputs changes.
 
-    python -m cdk.package                      # all three
-    python -m cdk.package --service collector  # one
+    python -m restaurant_pipeline.artifacts                      # the three AWS artifacts (make package)
+    python -m restaurant_pipeline.artifacts --service collector  # one
+    python -m restaurant_pipeline.artifacts --host               # the three host artifacts (make package-host)
 """
 
 from __future__ import annotations
 
-import argparse
 import ast
-import json
 import os
 import re
 import shutil
@@ -23,24 +23,23 @@ import sys
 import tomllib
 import zipfile
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from cdk.artifacts import (
-    ARTIFACTS,
-    BUILD_DIR,
+from restaurant_pipeline.artifacts.specs import (
+    BYTECODE_CACHE,
     EXCLUDED_PARTS,
-    LAMBDA_PLATFORM,
-    LAMBDA_PYTHON_VERSION,
+    LAMBDA,
     LOCAL_ONLY_DISTRIBUTIONS,
     LOCK_FILE,
     REPO_ROOT,
     UNZIPPED_LIMIT,
     ZIP_DIRECT_UPLOAD_LIMIT,
     ArtifactSpec,
+    Platform,
 )
 
 PROJECT_PACKAGES = ("contracts", "services", "restaurant_pipeline")
@@ -58,6 +57,7 @@ class ArtifactSize:
     zip_bytes: int
     unzipped_bytes: int
     files: int
+    bytecode: str = ""  # what compile_bytecode did
 
     @property
     def fits_direct_upload(self) -> bool:
@@ -71,6 +71,7 @@ class ArtifactSize:
         return (
             f"{self.service:<12} zip {self.zip_bytes / _MB:7.1f} MB (direct-upload limit 50)  "
             f"unzipped {self.unzipped_bytes / _MB:7.1f} MB (limit 250)  {self.files} files"
+            + (f"\n{'':<12} {self.bytecode}" if self.bytecode else "")
         )
 
 
@@ -93,25 +94,36 @@ def project_dependencies(pyproject_text: str) -> dict[str, Requirement]:
     return {canonicalize_name(req.name): req for req in requirements}
 
 
-def requirement_set(spec: ArtifactSpec, dependencies: dict[str, Requirement], locked: dict[str, str]) -> list[str]:
-    """The pinned requirement lines of one function, e.g. 'aws-lambda-powertools[parser,tracer]==3.37.0'."""
+def requirement_set(
+    spec: ArtifactSpec, dependencies: dict[str, Requirement], locked: dict[str, str], platform: Platform = LAMBDA
+) -> list[str]:
+    """The pinned requirement lines of one function, e.g. 'aws-lambda-powertools[parser,tracer]==3.37.0'.
+
+    The host artifact adds the spec's host distributions (what stands in for an AWS service on this machine).
+    """
     lines = []
-    for name in spec.distributions:
+    local_only = {canonicalize_name(n) for n in LOCAL_ONLY_DISTRIBUTIONS}
+    host_extras = spec.host_distributions if platform.name == "host" else ()
+    for name in (*spec.distributions, *host_extras):
         key = canonicalize_name(name)
-        if key in {canonicalize_name(n) for n in LOCAL_ONLY_DISTRIBUTIONS}:
+        if key in local_only and name not in host_extras:
             raise PackagingError(f"{spec.service}: {name} is local-only and must not ship in a Lambda artifact")
         requirement = dependencies.get(key)
         if requirement is None:
             raise PackagingError(
                 f"{spec.service}: {name} is not a runtime dependency in pyproject.toml [project].dependencies; "
-                "add it there (then `make lock`) or remove it from cdk/artifacts.py"
+                "add it there (then `make lock`) or remove it from restaurant_pipeline/artifacts/specs.py"
             )
-        version = locked.get(key)
-        if version is None:
-            raise PackagingError(f"{spec.service}: {name} is not pinned in requirements.lock; run `make lock`")
-        extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
-        lines.append(f"{requirement.name}{extras}=={version}")
+        lines.append(pinned(requirement, locked, spec.service))
     return lines
+
+
+def pinned(requirement: Requirement, locked: dict[str, str], owner: str) -> str:
+    version = locked.get(canonicalize_name(requirement.name))
+    if version is None:
+        raise PackagingError(f"{owner}: {requirement.name} is not pinned in requirements.lock; run `make lock`")
+    extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+    return f"{requirement.name}{extras}=={version}"
 
 
 def constraints(locked: dict[str, str]) -> str:
@@ -122,9 +134,13 @@ def constraints(locked: dict[str, str]) -> str:
 # --- installing -----------------------------------------------------------------------------------------
 
 
-def pip_command(target: Path, requirements_file: Path, constraints_file: Path) -> list[str]:
+def pip_command(
+    target: Path, requirements_file: Path, constraints_file: Path, platform: Platform = LAMBDA, python: str = ""
+) -> list[str]:
+    """pip installing for `platform`: this interpreter's pip with the platform's wheel tags (AWS), or the pip of
+    the interpreter that will run the artifact, which picks its own wheels (host: `python`)."""
     return [
-        sys.executable,
+        python or sys.executable,
         "-m",
         "pip",
         "install",
@@ -132,12 +148,7 @@ def pip_command(target: Path, requirements_file: Path, constraints_file: Path) -
         "--disable-pip-version-check",
         "--no-compile",  # .pyc files would double the size; Lambda compiles on import
         "--only-binary=:all:",
-        "--platform",
-        LAMBDA_PLATFORM,
-        "--python-version",
-        LAMBDA_PYTHON_VERSION,
-        "--implementation",
-        "cp",
+        *platform.pip_target_args,
         "--target",
         str(target),
         "--requirement",
@@ -147,43 +158,59 @@ def pip_command(target: Path, requirements_file: Path, constraints_file: Path) -
     ]
 
 
-def explain_pip_failure(service: str, stderr: str) -> str:
+def explain_pip_failure(service: str, stderr: str, platform: Platform = LAMBDA) -> str:
     missing = re.findall(r"No matching distribution found for ([^\s]+)", stderr)
     if missing:
         names = ", ".join(sorted(set(missing)))
         return (
-            f"{service}: no wheel of {names} for Linux arm64 (manylinux2014_aarch64) / CPython "
-            f"{LAMBDA_PYTHON_VERSION} on the package registry. Pin a version that publishes one, drop the "
-            "dependency from this function (cdk/artifacts.py), or build the function as a container image."
+            f"{service}: no wheel of {names} for {platform.description} on the package registry. Pin a version "
+            "that publishes one, drop the dependency from this function (restaurant_pipeline/artifacts/specs.py), "
+            "or build the function as a container image."
         )
     if re.search(r"(Connection|NewConnectionError|Temporary failure|Max retries|timed out)", stderr):
-        return f"{service}: the package registry is unreachable; `make package` needs it (pip download)."
+        return f"{service}: the package registry is unreachable; building artifacts needs it (pip download)."
     tail = "\n".join(line for line in stderr.splitlines() if "is ignored" not in line)[-2000:]
     return f"{service}: pip failed:\n{tail}"
 
 
-Installer = Callable[[ArtifactSpec, list[str], str, Path], None]
+Installer = Callable[[str, list[str], str, Path, Platform], None]
 
 
-def pip_install(spec: ArtifactSpec, requirements: list[str], constraint_text: str, target: Path) -> None:
-    work = target.parent / f".{spec.service}-pip"
+def pip_install(owner: str, requirements: list[str], constraint_text: str, target: Path, platform: Platform) -> None:
+    """Install pinned `requirements` into `target` for `platform` (the host's pip is its interpreter's)."""
+    work = target.parent / f".{owner}-pip"
     work.mkdir(parents=True, exist_ok=True)
     requirements_file = work / "requirements.txt"
     constraints_file = work / "constraints.txt"
     requirements_file.write_text("\n".join(requirements) + "\n", encoding="utf-8")
     constraints_file.write_text(constraint_text, encoding="utf-8")
+    python = host_python() if platform.name == "host" else ""
     result = subprocess.run(
-        pip_command(target, requirements_file, constraints_file), capture_output=True, text=True, check=False
+        pip_command(target, requirements_file, constraints_file, platform, python),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
-        raise PackagingError(explain_pip_failure(spec.service, result.stderr))
+        raise PackagingError(explain_pip_failure(owner, result.stderr, platform))
+
+
+def host_python() -> str:
+    from restaurant_pipeline.artifacts.host import sandbox_python
+
+    return sandbox_python().executable
 
 
 # --- project code and the import check --------------------------------------------------------------------
 
 
 def _excluded(path: Path) -> bool:
-    return any(part in EXCLUDED_PARTS for part in path.parts) or path.suffix in (".pyc", ".pyo")
+    return any(part in EXCLUDED_PARTS for part in path.parts)
+
+
+def _stale_bytecode(path: Path) -> bool:
+    """A bytecode cache in the repository: compiled by whatever Python ran the tests, never shipped."""
+    return BYTECODE_CACHE in path.parts or path.suffix in (".pyc", ".pyo")
 
 
 def copy_project_code(spec: ArtifactSpec, target: Path, root: Path = REPO_ROOT) -> None:
@@ -203,7 +230,8 @@ def copy_project_code(spec: ArtifactSpec, target: Path, root: Path = REPO_ROOT) 
             continue
         for path in sorted(source.rglob("*")):
             relative = path.relative_to(root)
-            if _excluded(path.relative_to(source)) or not path.is_file():
+            inside = path.relative_to(source)
+            if _excluded(inside) or _stale_bytecode(inside) or not path.is_file():
                 continue
             destination = target / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
@@ -307,7 +335,7 @@ def check_imports(handler: str, target: Path) -> list[str]:
                 problems.append(
                     f"{path.relative_to(target)}:{line} imports {top} at module level, but {top} is not in the "
                     "artifact: import it inside the function that needs it (local-only code), or add its "
-                    "distribution to this function in cdk/artifacts.py"
+                    "distribution to this function in restaurant_pipeline/artifacts/specs.py"
                 )
     return problems
 
@@ -315,60 +343,106 @@ def check_imports(handler: str, target: Path) -> list[str]:
 # --- the dbt manifest ---------------------------------------------------------------------------------------
 
 
-def ship_dbt_manifest(project_dir: Path) -> Path:
-    """Parse the artifact's copy of dbt/ for the deployed target and ship the manifest in it (the cold start).
+def ship_dbt_manifest(project_dir: Path, platform: Platform = LAMBDA, nlp_enabled: bool | None = None) -> Path:
+    """Parse the artifact's copy of dbt/ for the platform's target and ship the manifest in it (the cold start).
 
     The parse runs with this machine's dbt, the version requirements.lock pins for the artifact too; the function
     checks the dbt versions, the project's files and the target before using it, and parses otherwise
     (services/transformer/adapters/shipped_manifest.py). The bucket and the region are not known yet: they do not
     reach the manifest. NLP_ENABLED does (the review models), so it comes from pipeline.toml, as in the stack.
+    On the host the target is `local` (DuckDB): the manifest records the warehouse file's stem, the local stack's.
     """
     import tempfile
 
-    from cdk.constructs.shared import ATHENA_WORKGROUP, DBT_TARGET, GLUE_DATABASE
     from restaurant_pipeline.config import ConfigError, load_config
+    from restaurant_pipeline.local.stack import WAREHOUSE_FILE
+    from services.common.names import ATHENA_WORKGROUP, GLUE_DATABASE
     from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment
 
-    try:
-        nlp_enabled = load_config().nlp.enabled
-    except ConfigError as exc:
-        raise PackagingError(f"transformer: pipeline.toml decides the NLP models dbt parses: {exc}") from exc
-    environment = dbt_environment(
-        target=DBT_TARGET,
-        bucket="known-when-deployed",
-        athena_workgroup=ATHENA_WORKGROUP,
-        glue_database=GLUE_DATABASE,
-        nlp_enabled=nlp_enabled,
-    )
+    if nlp_enabled is None:
+        try:
+            nlp_enabled = load_config().nlp.enabled
+        except ConfigError as exc:
+            raise PackagingError(f"transformer: pipeline.toml decides the NLP models dbt parses: {exc}") from exc
     with tempfile.TemporaryDirectory(prefix="dbt-package-") as state:
-        builder = DbtBuilder(project_dir, DBT_TARGET, environment, state_dir=Path(state))
+        environment = dbt_environment(
+            target=platform.dbt_target,
+            bucket="known-when-deployed",
+            athena_workgroup=ATHENA_WORKGROUP,
+            glue_database=GLUE_DATABASE,
+            warehouse_path=str(Path(state) / WAREHOUSE_FILE) if platform.dbt_target == "local" else None,
+            nlp_enabled=nlp_enabled,
+        )
+        builder = DbtBuilder(project_dir, platform.dbt_target, environment, state_dir=Path(state))
         try:
             return builder.ship_manifest()
         except Exception as exc:
             raise PackagingError(f"transformer: dbt could not parse the project to ship its manifest: {exc}") from exc
 
 
+# --- bytecode ---------------------------------------------------------------------------------------------
+
+
+def compile_bytecode(target: Path, python: str | None) -> str:
+    """Compile every module of the artifact with the platform's Python, so a cold start does not.
+
+    Lambda's code folder is read-only: a module shipped without bytecode is compiled again by every cold start and
+    the result thrown away (measured in the Lambda sandbox: the transformer's INIT 17 s without, 7.7 s with).
+    `unchecked-hash` (PEP 552): the bytecode is used without comparing the source's timestamp, which the zip fixes
+    at 1980 (reproducible zips). Bytecode depends on the Python version only, not on the architecture.
+    Returns what was done, for the build's report.
+    """
+    if python is None:
+        return "no bytecode: no CPython of the platform's version on this machine (cold starts compile)"
+    result = subprocess.run(
+        [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # A module that does not compile for this Python (a vendored Python 2 file, a template) is left as source:
+    # importing it would fail on Lambda too.
+    failed = len(re.findall(r"^\*\*\* Error compiling", result.stdout, re.MULTILINE))
+    return f"bytecode compiled by {python}" + (f" ({failed} file(s) left as source)" if failed else "")
+
+
 # --- zip and measure --------------------------------------------------------------------------------------
 
 
-def zip_directory(source: Path, destination: Path) -> ArtifactSize:
+def artifact_files(source: Path) -> list[Path]:
+    """The files an artifact holds, in zip order: what the zip and the host's unzipped copy both contain."""
+    return [path for path in sorted(source.rglob("*")) if path.is_file() and not _excluded(path.relative_to(source))]
+
+
+def zip_directory(source: Path, destination: Path, compresslevel: int = 9) -> ArtifactSize:
     """Reproducible zip (sorted entries, fixed timestamps) so unchanged code keeps its CDK asset hash."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     unzipped = 0
     files = 0
-    with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        for path in sorted(source.rglob("*")):
-            if not path.is_file() or _excluded(path.relative_to(source)):
-                continue
+    with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as archive:
+        for path in artifact_files(source):
             info = zipfile.ZipInfo(path.relative_to(source).as_posix(), date_time=_ZIP_EPOCH)
             executable = os.access(path, os.X_OK)
             info.external_attr = ((0o755 if executable else 0o644) | 0o100000) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             data = path.read_bytes()
-            archive.writestr(info, data, compresslevel=9)
+            archive.writestr(info, data, compresslevel=compresslevel)
             unzipped += len(data)
             files += 1
     return ArtifactSize(destination.stem, destination.stat().st_size, unzipped, files)
+
+
+def unzip_artifact(archive_path: Path, destination: Path) -> None:
+    """Unzip an artifact as Lambda does into its task root: the files and their modes, nothing else."""
+    if destination.exists():
+        shutil.rmtree(destination)
+    destination.mkdir(parents=True)
+    with zipfile.ZipFile(archive_path) as archive:
+        for info in archive.infolist():
+            path = Path(archive.extract(info, destination))
+            mode = (info.external_attr >> 16) & 0o777
+            if mode:
+                path.chmod(mode)
 
 
 def check_limits(size: ArtifactSize, unzipped_limit: int = UNZIPPED_LIMIT) -> list[str]:
@@ -387,57 +461,47 @@ def check_limits(size: ArtifactSize, unzipped_limit: int = UNZIPPED_LIMIT) -> li
 def build(
     spec: ArtifactSpec,
     *,
-    build_dir: Path = BUILD_DIR,
+    platform: Platform = LAMBDA,
     root: Path = REPO_ROOT,
     installer: Installer = pip_install,
+    nlp_enabled: bool | None = None,
 ) -> ArtifactSize:
+    """Build one function's artifact for `platform` into <build dir>/<service>/ and <build dir>/<service>.zip."""
     dependencies = project_dependencies((root / "pyproject.toml").read_text(encoding="utf-8"))
     locked = locked_versions((root / LOCK_FILE.name).read_text(encoding="utf-8"))
-    requirements = requirement_set(spec, dependencies, locked)
-    target = build_dir / spec.service
+    requirements = requirement_set(spec, dependencies, locked, platform)
+    target = platform.build_dir / spec.service
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    installer(spec, requirements, constraints(locked), target)
+    installer(spec.service, requirements, constraints(locked), target, platform)
     copy_project_code(spec, target, root)
     if "dbt" in spec.packages:
-        ship_dbt_manifest(target / "dbt")
-    from restaurant_pipeline.config import parse_config
-    from restaurant_pipeline.topology import build_topology  # the handler path comes from the topology
-
-    handler = build_topology(parse_config({}), "bucket").route(spec.service).handler
-    problems = check_imports(handler, target)
+        ship_dbt_manifest(target / "dbt", platform, nlp_enabled)
+    bytecode = compile_bytecode(target, platform_python(platform))
+    problems = check_imports(handler_module(spec.service), target)
     if problems:
         raise PackagingError(f"{spec.service}: the artifact would fail at import:\n  - " + "\n  - ".join(problems))
-    size = zip_directory(target, build_dir / f"{spec.service}.zip")
+    size = zip_directory(target, platform.zip_path(spec.service), platform.zip_level)
+    size = replace(size, bytecode=bytecode)
     problems = check_limits(size)
     if problems:
         raise PackagingError("\n".join(problems))
     return size
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cdk.package", description=__doc__.splitlines()[0])
-    parser.add_argument("--service", action="append", choices=sorted(ARTIFACTS), help="build only this function")
-    args = parser.parse_args(argv)
-    services = args.service or list(ARTIFACTS)
-    sizes: list[ArtifactSize] = []
-    for service in services:
-        print(f"building {service} (pip, {LAMBDA_PLATFORM}, CPython {LAMBDA_PYTHON_VERSION}) ...", flush=True)
-        try:
-            sizes.append(build(ARTIFACTS[service]))
-        except PackagingError as exc:
-            print(f"make package: {exc}", file=sys.stderr)
-            return 1
-    for size in sizes:
-        print(size.line())
-        if not size.fits_direct_upload:
-            print(f"  {size.service}: over 50 MB zipped: fine through S3 (CDK uploads assets there), not directly.")
-    report = BUILD_DIR / "sizes.json"
-    report.write_text(json.dumps([asdict(size) for size in sizes], indent=2) + "\n", encoding="utf-8")
-    print(f"artifacts in {BUILD_DIR}; sizes in {report}")
-    return 0
+def platform_python(platform: Platform) -> str | None:
+    """An interpreter of the platform's Python version: the sandbox's on the host; for Lambda, one found here."""
+    from restaurant_pipeline.artifacts.host import installed_pythons, sandbox_python
+
+    if platform.name == "host":
+        return sandbox_python().executable
+    return next(iter(installed_pythons(platform.python_version)), None)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def handler_module(service: str) -> str:
+    """The handler ('module:function') of a service, from the topology: the artifact must hold its module."""
+    from restaurant_pipeline.config import parse_config
+    from restaurant_pipeline.topology import build_topology
+
+    return build_topology(parse_config({}), "bucket").route(service).handler

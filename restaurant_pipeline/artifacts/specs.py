@@ -1,16 +1,25 @@
-"""What goes into each Lambda artifact, and where `make package` puts it. No CDK import here.
+"""What goes into each Lambda artifact, for which platform, and where the builder puts it. No CDK import here.
 
 Each function gets only the distributions its code imports (the collector and notifier need far fewer than
 the transformer) plus the project packages it runs. Versions are pinned by requirements.lock.
+
+Two platforms, one builder (restaurant_pipeline/artifacts/build.py):
+- `LAMBDA`: what `make package` builds and `deploy` uploads: Linux arm64 wheels for CPython 3.12;
+- the host: the same file list, exclusions and shipped dbt manifest, with wheels for this machine's interpreter,
+  run by the local stack's Lambda sandbox (`local up --artifacts`, restaurant_pipeline/local/sandbox.py). Only the
+  wheels differ, plus what stands in for Athena on the host: the transformer's DuckDB warehouse (dbt-duckdb), with
+  its shipped manifest parsed for the `local` dbt target instead of `athena`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_DIR = REPO_ROOT / "build" / "lambda"
+HOST_BUILD_DIR = REPO_ROOT / "build" / "lambda-host"
 LOCK_FILE = REPO_ROOT / "requirements.lock"
 
 # The Lambda platform: Python 3.12 on Graviton (arm64). 3.13 is not possible yet: dbt-athena pins
@@ -26,12 +35,21 @@ UNZIPPED_LIMIT = 250 * 1024 * 1024
 
 _COMMON = ("pydantic", "aws-lambda-powertools", "boto3")
 
+# The runtime interface client AWS's own Python base images run (https://pypi.org/project/awslambdaric/ is its
+# source; https://docs.aws.amazon.com/lambda/latest/dg/python-image.html#python-image-clients). It belongs to the
+# Lambda runtime, not to a function: on the host it goes to the sandbox's runtime folder (LAMBDA_RUNTIME_DIR).
+RUNTIME_INTERFACE_CLIENT = ("awslambdaric",)
+
+DbtTarget = Literal["athena", "local"]
+
 
 @dataclass(frozen=True)
 class ArtifactSpec:
     service: str
     distributions: tuple[str, ...]  # names as in pyproject [project] dependencies
     packages: tuple[str, ...]  # project folders copied as-is (Python packages or data folders)
+    # Distributions the host artifact adds: what stands in on this machine for an AWS service the function uses.
+    host_distributions: tuple[str, ...] = ()
 
     @property
     def zip_path(self) -> Path:
@@ -40,6 +58,40 @@ class ArtifactSpec:
     @property
     def directory(self) -> Path:
         return BUILD_DIR / self.service
+
+
+@dataclass(frozen=True)
+class Platform:
+    """Where an artifact runs. `pip_target_args` make pip pick that platform's wheels from any interpreter."""
+
+    name: Literal["lambda", "host"]
+    build_dir: Path
+    python_version: str  # "3.12"
+    pip_target_args: tuple[str, ...]  # --platform/--python-version/--implementation, or () for the pip's own
+    dbt_target: DbtTarget  # the dbt output the shipped manifest is parsed for
+    zip_level: int  # 9: the smallest upload; 1: the fastest local build
+    description: str
+
+    def zip_path(self, service: str) -> Path:
+        return self.build_dir / f"{service}.zip"
+
+
+LAMBDA = Platform(
+    name="lambda",
+    build_dir=BUILD_DIR,
+    python_version=LAMBDA_PYTHON_VERSION,
+    pip_target_args=(
+        "--platform",
+        LAMBDA_PLATFORM,
+        "--python-version",
+        LAMBDA_PYTHON_VERSION,
+        "--implementation",
+        "cp",
+    ),
+    dbt_target="athena",
+    zip_level=9,
+    description=f"Linux arm64 ({LAMBDA_PLATFORM}) / CPython {LAMBDA_PYTHON_VERSION}",
+)
 
 
 ARTIFACTS: dict[str, ArtifactSpec] = {
@@ -53,6 +105,7 @@ ARTIFACTS: dict[str, ArtifactSpec] = {
         # dbt on Athena only: dbt-duckdb, duckdb and its httpfs extension are the local target's.
         (*_COMMON, "dbt-core", "dbt-athena-community", "vadersentiment"),
         ("contracts", "services/__init__.py", "services/common", "services/transformer", "dbt"),
+        host_distributions=("dbt-duckdb", "duckdb", "duckdb-ext-httpfs"),
     ),
     "notifier": ArtifactSpec(
         "notifier",
@@ -61,12 +114,15 @@ ARTIFACTS: dict[str, ArtifactSpec] = {
     ),
 }
 
-# Never shipped: the CLI, the local scheduler and the local warehouse.
+# Never shipped to AWS: the CLI, the local scheduler and the local warehouse.
 LOCAL_ONLY_DISTRIBUTIONS = ("typer", "rich", "croniter", "dbt-duckdb", "duckdb", "duckdb-ext-httpfs")
 
 # Left out of every artifact: caches, local state and dbt's own build output. (dbt_packages/ ships: dbt needs
 # the packages `dbt deps` installed, and Lambda cannot download them.)
-EXCLUDED_PARTS = ("__pycache__", ".pytest_cache", "target", "logs", ".user.yml")
+EXCLUDED_PARTS = (".pytest_cache", "target", "logs", ".user.yml")
+# The repository's bytecode caches are never copied; the artifact's own bytecode, compiled by the build for the
+# platform's Python, is shipped (build.compile_bytecode).
+BYTECODE_CACHE = "__pycache__"
 
 
 def artifacts_built() -> bool:

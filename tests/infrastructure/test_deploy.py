@@ -195,7 +195,7 @@ def test_deploy_packages_bootstraps_deploys_then_stores_the_key_and_prints_next_
 
     assert outputs["PlacesApiKeySecretArn"] == SECRET_ARN
     package, bootstrap, cdk_deploy = runner.commands
-    assert package[1:] == ["-m", "cdk.package"]
+    assert package[1:] == ["-m", "restaurant_pipeline.artifacts"]
     assert bootstrap[:5] == [str(node), str(npx_cli), "--yes", "aws-cdk@2", "bootstrap"]
     assert bootstrap[5] == f"aws://123456789012/{REGION}"
     assert cdk_deploy[3:5] == ["aws-cdk@2", "deploy"]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import get_args
 
 import pytest
 
-from cdk.artifacts import ARTIFACTS, LOCAL_ONLY_DISTRIBUTIONS, ArtifactSpec
 from cdk.constructs.monitoring import PIPELINE_METRICS
-from cdk.package import (
+from contracts.events import Outcome
+from restaurant_pipeline.artifacts.build import (
     ArtifactSize,
     PackagingError,
     build,
@@ -20,11 +21,12 @@ from cdk.package import (
     explain_pip_failure,
     locked_versions,
     module_level_imports,
+    platform_python,
     project_dependencies,
     requirement_set,
     zip_directory,
 )
-from contracts.events import Outcome
+from restaurant_pipeline.artifacts.specs import ARTIFACTS, LAMBDA, LOCAL_ONLY_DISTRIBUTIONS, ArtifactSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -128,13 +130,26 @@ def test_import_check_reports_a_handler_that_does_not_exist(tmp_path):
 
 
 def test_zip_is_reproducible_and_measured(tmp_path):
-    source = _tree(tmp_path / "src", {"a.py": "x = 1\n" * 1000, "pkg/b.py": "y = 2\n", "pkg/__pycache__/b.pyc": "z"})
+    # the build's own bytecode ships (a cold start need not compile); dbt's output folder does not
+    source = _tree(
+        tmp_path / "src",
+        {
+            "a.py": "x = 1\n" * 1000,
+            "pkg/b.py": "y = 2\n",
+            "pkg/__pycache__/b.cpython-312.pyc": "z",
+            "dbt/target/x": "t",
+        },
+    )
     first = zip_directory(source, tmp_path / "one.zip")
     second = zip_directory(source, tmp_path / "two.zip")
     assert (tmp_path / "one.zip").read_bytes() == (tmp_path / "two.zip").read_bytes()
-    assert first.files == 2 and first.unzipped_bytes == 6000 + 6
+    assert first.files == 3 and first.unzipped_bytes == 6000 + 6 + 1
     assert first.zip_bytes < first.unzipped_bytes
-    assert sorted(zipfile.ZipFile(tmp_path / "one.zip").namelist()) == ["a.py", "pkg/b.py"]
+    assert sorted(zipfile.ZipFile(tmp_path / "one.zip").namelist()) == [
+        "a.py",
+        "pkg/__pycache__/b.cpython-312.pyc",
+        "pkg/b.py",
+    ]
     assert second.service == "two"
 
 
@@ -149,14 +164,14 @@ def test_an_artifact_over_the_unzipped_limit_is_refused():
 def test_build_assembles_the_transformer_with_dbt_and_contracts_without_caches(tmp_path):
     installed: list[str] = []
 
-    def fake_installer(spec, requirements, constraint_text, target):
+    def fake_installer(owner, requirements, constraint_text, target, platform):
         # Stands in for pip (no network in tests): one importable module per top-level import the code makes.
         installed.extend(requirements)
         for name in ("boto3", "botocore", "aws_lambda_powertools", "pydantic", "dbt", "yaml", "agate"):
             _tree(target, {f"{name}/__init__.py": ""})
 
     try:
-        size = build(ARTIFACTS["transformer"], build_dir=tmp_path, installer=fake_installer)
+        size = build(ARTIFACTS["transformer"], platform=replace(LAMBDA, build_dir=tmp_path), installer=fake_installer)
     except PackagingError as exc:  # the import check names a module the fake did not provide
         pytest.fail(f"unexpected: {exc}")
     names = zipfile.ZipFile(tmp_path / "transformer.zip").namelist()
@@ -169,7 +184,15 @@ def test_build_assembles_the_transformer_with_dbt_and_contracts_without_caches(t
     assert fingerprint["inputs"]["DBT_TARGET"] == "athena" and fingerprint["adapter"] == "athena"
     assert "dbt/shipped-manifest/manifest.msgpack" in names
     assert "contracts/events.py" in names
-    assert not any("__pycache__" in n or n.startswith(("dbt/target/", "dbt/logs/")) for n in names)
+    assert not any(n.startswith(("dbt/target/", "dbt/logs/")) for n in names)
+    # the repository's bytecode (whatever Python ran the tests) never ships; the build's own is for Lambda's Python
+    bytecode = [n for n in names if n.endswith(".pyc")]
+    assert all(n.endswith(f".cpython-{LAMBDA.python_version.replace('.', '')}.pyc") for n in bytecode)
+    if platform_python(LAMBDA):
+        assert "services/transformer/__pycache__/handler.cpython-312.pyc" in names
+        assert size.bytecode.startswith("bytecode compiled by")
+    else:
+        assert bytecode == [] and size.bytecode.startswith("no bytecode")
     assert not any(n.startswith(("services/collector/", "restaurant_pipeline/")) for n in names)
     assert any(line.startswith("dbt-core==") for line in installed)
     assert size.files == len(names)
@@ -186,7 +209,7 @@ def test_dashboard_and_alarm_metrics_are_names_the_services_emit():
 
 
 def test_dbt_packages_must_be_installed_before_packaging(tmp_path):
-    from cdk.package import copy_project_code
+    from restaurant_pipeline.artifacts.build import copy_project_code
 
     root = _tree(tmp_path / "repo", {"dbt/dbt_project.yml": "name: x\n", "dbt/packages.yml": "packages: []\n"})
     spec = ArtifactSpec("transformer", (), ("dbt",))

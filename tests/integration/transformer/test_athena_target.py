@@ -11,7 +11,7 @@ import boto3
 import pytest
 import sqlglot
 
-from cdk.package import ship_dbt_manifest
+from restaurant_pipeline.artifacts.build import ship_dbt_manifest
 from services.transformer.adapters import shipped_manifest
 from services.transformer.adapters.dbt_build import default_project_dir
 from services.transformer.raw_schema import RAW_COLUMNS, TABLE_NAME, VALIDATED_PREFIX
