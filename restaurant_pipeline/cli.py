@@ -72,6 +72,14 @@ def _service(name: str) -> str:
 def local_up(
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Run in the background.")] = False,
     no_scheduler: Annotated[bool, typer.Option("--no-scheduler", help="Do not fire the schedule.")] = False,
+    artifacts: Annotated[
+        bool,
+        typer.Option(
+            "--artifacts",
+            help="Run each service from its built artifact in a Lambda sandbox (read-only code, only /tmp writable, "
+            "no /dev/shm, Lambda's environment, the runtime interface client) instead of importing its code.",
+        ),
+    ] = False,
     state_dir: StateDirOption = None,
 ) -> None:
     """Start moto's server, provision the stack from the topology, and run every service."""
@@ -87,11 +95,12 @@ def local_up(
         port=port,
         config_path=str(config_path) if config_path else None,
         scheduler=not no_scheduler,
+        artifacts=artifacts,
     )
     if not detach:
         console.print(f"Local stack on http://{host}:{port} (Ctrl-C stops it and saves the state).")
     try:
-        info = control.up(options, detach=detach)
+        info = control.up(options, detach=detach, progress=lambda line: console.print(f"[dim]{line}[/]"))
     except control.StackStartError as exc:
         fail(str(exc))
     except control.StackNotRunning:
@@ -99,6 +108,10 @@ def local_up(
     console.print(f"[green]Local stack up[/] on {info.endpoint_url} (state in {info.state_dir}).")
     if info.places_stub:
         console.print(f"No GOOGLE_PLACES_API_KEY set: the Places API stub answers on {info.places_api_base_url}.")
+    if info.sandbox:
+        console.print("Each service runs its artifact in a Lambda sandbox:")
+        for line in info.sandbox:
+            console.print(f"  {'[green]' if line.startswith('enforced') else '[yellow]'}{escape(line)}[/]")
 
 
 @local_app.command("down")
@@ -452,12 +465,16 @@ def destroy(
 def demo(
     keep_running: Annotated[bool, typer.Option("--keep-running/--stop", help="Leave the stack up afterwards.")] = True,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the run.")] = 300,
+    artifacts: Annotated[
+        bool, typer.Option("--artifacts", help="Run the services' built artifacts in Lambda sandboxes (local up).")
+    ] = False,
     state_dir: StateDirOption = None,
 ) -> None:
     """Bring the local stack up, run the configured cities end to end, print the email and the marts."""
     from restaurant_pipeline.demo import run_demo
 
-    code = run_demo(console, state_dir or control.default_state_dir(), keep_running=keep_running, timeout=timeout)
+    state = state_dir or control.default_state_dir()
+    code = run_demo(console, state, keep_running=keep_running, timeout=timeout, artifacts=artifacts)
     raise typer.Exit(code)
 
 

@@ -32,18 +32,20 @@ STEP_LABELS = {
 }
 
 
-def run_demo(console: Console, state_dir: Path, keep_running: bool = True, timeout: float = 300) -> int:
+def run_demo(
+    console: Console, state_dir: Path, keep_running: bool = True, timeout: float = 300, artifacts: bool = False
+) -> int:
     try:
         config = load_config()
     except ConfigError as exc:
         console.print(f"[red]{exc}[/]")
         return 2
     host, port = control.endpoint_host_port()
-    options = StackOptions(state_dir=str(state_dir), host=host, port=port, scheduler=True)
+    options = StackOptions(state_dir=str(state_dir), host=host, port=port, scheduler=True, artifacts=artifacts)
     started = time.monotonic()
     with console.status("starting the local stack (moto's server, Places stub, collector, transformer, notifier)…"):
         try:
-            info = control.up(options, detach=True)
+            info = control.up(options, detach=True, progress=lambda line: console.print(f"[dim]{escape(line)}[/]"))
         except control.StackStartError as exc:
             console.print(f"[red]{exc}[/]")
             return 2
@@ -51,6 +53,8 @@ def run_demo(console: Console, state_dir: Path, keep_running: bool = True, timeo
     console.print(
         f"[green]✓[/] local stack up on {info.endpoint_url} in {time.monotonic() - started:.1f}s; places from {source}"
     )
+    if info.sandbox:
+        console.print("[green]✓[/] each service runs its artifact in a Lambda sandbox: " + "; ".join(info.sandbox))
     try:
         return _run_once(console, state_dir, config.collection.city_names, timeout)
     finally:

@@ -156,7 +156,7 @@ def ensure_host_artifacts(
     python = sandbox_python()
     result = HostArtifacts({}, build_dir / RUNTIME_DIR, python)
     say = progress or (lambda message: None)
-    _ensure_runtime(platform, root, result.runtime_dir, say)
+    ensure_runtime(result.runtime_dir, root, say)
     for service in services:
         spec = ARTIFACTS[service]
         task_root = build_dir / service
@@ -223,8 +223,13 @@ def artifact_key(spec: ArtifactSpec, platform: Platform, python: SandboxPython, 
     return _sha256(parts)
 
 
-def _ensure_runtime(platform: Platform, root: Path, runtime_dir: Path, say: Callable[[str], None]) -> None:
+def ensure_runtime(
+    runtime_dir: Path = HOST_BUILD_DIR / RUNTIME_DIR,
+    root: Path = REPO_ROOT,
+    say: Callable[[str], None] = lambda message: None,
+) -> Path:
     """The sandbox's runtime folder (Lambda's LAMBDA_RUNTIME_DIR): the runtime interface client, pinned by the lock."""
+    platform = host_platform()
     locked = builder.locked_versions((root / LOCK_FILE.name).read_text(encoding="utf-8"))
     requirements = []
     for name in RUNTIME_INTERFACE_CLIENT:
@@ -234,12 +239,13 @@ def _ensure_runtime(platform: Platform, root: Path, runtime_dir: Path, say: Call
         requirements.append(f"{name}=={version}")
     key = _sha256([sandbox_python().executable, platform.python_version, *requirements])
     if _read_key(runtime_dir) == key:
-        return
+        return runtime_dir
     say(f"installing the runtime interface client ({', '.join(requirements)}) for the sandbox")
     shutil.rmtree(runtime_dir, ignore_errors=True)
     runtime_dir.mkdir(parents=True)
     builder.pip_install("runtime", requirements, builder.constraints(locked), runtime_dir, platform)
     (runtime_dir / INPUTS_FILE).write_text(key + "\n", encoding="utf-8")
+    return runtime_dir
 
 
 def _read_key(folder: Path) -> str | None:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from restaurant_pipeline.local.processes import pid_alive, port_in_use, stop_pid
@@ -53,7 +54,9 @@ def read_stack(state_dir: Path | None = None) -> StackInfo:
     return info
 
 
-def up(options: StackOptions, detach: bool) -> StackInfo:
+def up(options: StackOptions, detach: bool, progress: Callable[[str], None] | None = None) -> StackInfo:
+    """Start the stack (idempotent). With `options.artifacts`, the host artifacts are built (or reused) first,
+    here, so that their build (a minute the first time) is shown and does not count against the start timeout."""
     state = StatePaths(Path(options.state_dir).resolve())
     try:
         info = read_stack(state.root)
@@ -67,6 +70,8 @@ def up(options: StackOptions, detach: bool) -> StackInfo:
             f"{options.host}:{options.port} is taken by another process (not this project's stack in {state.root}). "
             "Stop it, or choose another endpoint with AWS_ENDPOINT_URL=http://127.0.0.1:PORT."
         )
+    if options.artifacts:
+        _build_host_artifacts(options, progress)
     if not detach:
         LocalStack(options).run()
         raise StackNotRunning("the local stack stopped")
@@ -90,6 +95,8 @@ def up(options: StackOptions, detach: bool) -> StackInfo:
         command += ["--places-stub-port", str(options.places_stub_port)]
     if not options.scheduler:
         command.append("--no-scheduler")
+    if options.artifacts:
+        command.append("--artifacts")
     log_path = state.logs / "supervisor.log"
     with open(log_path, "ab") as output:
         process = subprocess.Popen(
@@ -105,6 +112,20 @@ def up(options: StackOptions, detach: bool) -> StackInfo:
         time.sleep(0.1)
     stop_pid(process.pid)
     raise StackStartError(f"the local stack did not become ready within {START_TIMEOUT_SECONDS}s; see {log_path}")
+
+
+def _build_host_artifacts(options: StackOptions, progress: Callable[[str], None] | None) -> None:
+    from restaurant_pipeline.artifacts.build import PackagingError
+    from restaurant_pipeline.artifacts.host import ensure_host_artifacts
+    from restaurant_pipeline.config import load_config
+
+    config = load_config(Path(options.config_path) if options.config_path else None)
+    try:
+        built = ensure_host_artifacts(config.nlp.enabled, progress=progress)
+    except PackagingError as exc:
+        raise StackStartError(f"the host artifacts for the Lambda sandbox could not be built: {exc}") from exc
+    if progress:
+        progress(built.summary())
 
 
 def down(state_dir: Path | None = None, timeout: float = 90.0) -> bool:

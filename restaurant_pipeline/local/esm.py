@@ -1,11 +1,17 @@
-"""An emulation of Lambda's SQS event source mapping, for running a handler against a queue on moto.
+"""An emulation of Lambda's SQS event source mapping, for running a function against a queue on moto.
+
+The function is invoked through an `Invoke`: `in_process(handler)` calls a handler imported into this process;
+the Lambda sandbox (sandbox.py, `local up --artifacts`) hands the event to the deployed artifact through the
+Runtime API instead.
 
 What it reproduces (what the handlers rely on):
 - AWS-shaped SQS events: messageId, receiptHandle, body, attributes (ApproximateReceiveCount, SentTimestamp,
   MessageGroupId for FIFO, ...), messageAttributes, md5OfBody, eventSource, eventSourceARN, awsRegion;
 - batch size and batching window;
 - ReportBatchItemFailures: records named in batchItemFailures stay on the queue, the others are deleted;
-  a handler that raises or overruns its timeout fails the whole batch;
+  a handler that raises or overruns its timeout fails the whole batch, and so does a response naming an item that
+  is not in the batch (empty, null or unknown itemIdentifier), as Lambda does
+  (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html#services-sqs-batchfailurereporting);
 - visibility timeout, and redrive to the DLQ after maxReceiveCount (done by the queue itself, as on AWS);
 - a Lambda context whose remaining time honours the function timeout.
 
@@ -34,6 +40,17 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What one invocation gave back: the function's response, or why it failed as a whole."""
+
+    response: Any = None
+    error: str | None = None
+
+
+Invoke = Callable[[dict[str, Any], "MappingSettings"], Invocation]
 
 SQS_MAX_BATCH = 10
 
@@ -104,6 +121,45 @@ def load_handler(spec: str) -> Handler:
     return handler
 
 
+def in_process(handler: Handler) -> Invoke:
+    """Invoke a handler imported into this process, with a Lambda context that honours the function timeout."""
+
+    def invoke(event: dict[str, Any], settings: MappingSettings) -> Invocation:
+        context = LambdaContext(
+            function_name=settings.function_name,
+            timeout_seconds=settings.timeout_seconds,
+            memory_limit_in_mb=settings.memory_mb,
+            region=settings.region,
+        )
+        try:
+            response = handler(event, context)
+        except Exception as exc:  # an unhandled error fails the whole batch, as on AWS
+            return Invocation(error=f"{exc.__class__.__name__}: {exc}")
+        if context.get_remaining_time_in_millis() == 0:
+            return Invocation(error=f"Task timed out after {settings.timeout_seconds} seconds")
+        return Invocation(response=response)
+
+    return invoke
+
+
+def failed_items(response: Any, message_ids: list[str]) -> set[str] | None:
+    """The message ids a partial batch response names, or None when Lambda would fail the whole batch."""
+    if not response:
+        return set()
+    if not isinstance(response, dict):
+        return None
+    items = response.get("batchItemFailures") or []
+    if not isinstance(items, list):
+        return None
+    failed = set()
+    for item in items:
+        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not identifier or identifier not in message_ids:
+            return None
+        failed.add(identifier)
+    return failed
+
+
 def to_lambda_record(message: dict[str, Any], settings: MappingSettings) -> dict[str, Any]:
     attributes = dict(message.get("Attributes", {}))
     return {
@@ -129,11 +185,11 @@ def to_lambda_record(message: dict[str, Any], settings: MappingSettings) -> dict
 
 
 class EventSourceMapping:
-    """Polls one queue and invokes one handler like Lambda's SQS poller (one poller: concurrency 1)."""
+    """Polls one queue and invokes one function like Lambda's SQS poller (one poller: concurrency 1)."""
 
-    def __init__(self, sqs: Any, handler: Handler, settings: MappingSettings) -> None:
+    def __init__(self, sqs: Any, invoke: Invoke, settings: MappingSettings) -> None:
         self._sqs = sqs
-        self._handler = handler
+        self._invoke = invoke
         self.settings = settings
         self._stop = threading.Event()
         self.invocations = 0
@@ -191,26 +247,18 @@ class EventSourceMapping:
     def invoke(self, messages: list[dict[str, Any]]) -> BatchResult:
         settings = self.settings
         event = {"Records": [to_lambda_record(message, settings) for message in messages]}
-        context = LambdaContext(
-            function_name=settings.function_name,
-            timeout_seconds=settings.timeout_seconds,
-            memory_limit_in_mb=settings.memory_mb,
-            region=settings.region,
-        )
         self.invocations += 1
         self._hold(messages)
         result = BatchResult(received=len(messages))
-        failed_ids: set[str]
-        try:
-            response = self._handler(event, context)
-            failed_ids = {item["itemIdentifier"] for item in (response or {}).get("batchItemFailures", [])}
-            if context.get_remaining_time_in_millis() == 0:
-                result.handler_error = f"Task timed out after {settings.timeout_seconds} seconds"
-                failed_ids = {message["MessageId"] for message in messages}
-        except Exception as exc:  # an unhandled error fails the whole batch, as on AWS
-            result.handler_error = f"{exc.__class__.__name__}: {exc}"
-            log.error("function %s failed its batch: %s", settings.function_name, result.handler_error)
-            failed_ids = {message["MessageId"] for message in messages}
+        outcome = self._invoke(event, settings)
+        message_ids = [message["MessageId"] for message in messages]
+        reported = failed_items(outcome.response, message_ids) if outcome.error is None else None
+        if outcome.error is None and reported is None:
+            outcome = Invocation(error=f"invalid partial batch response: {str(outcome.response)[:300]}")
+        if outcome.error is not None:
+            result.handler_error = outcome.error
+            log.error("function %s failed its batch: %s", settings.function_name, outcome.error)
+        failed_ids = set(message_ids) if reported is None else reported
         done = [message for message in messages if message["MessageId"] not in failed_ids]
         retry = [message for message in messages if message["MessageId"] in failed_ids]
         self._delete(done)

@@ -30,6 +30,10 @@ DEFAULT_PORT = 4566
 DEFAULT_REGION = "eu-west-3"
 DEFAULT_BUCKET = "restaurant-pipeline-local"
 DEFAULT_STATE_DIR = ".pipeline"
+# The DuckDB warehouse, in a folder of its own: the one place the transformer writes outside /tmp in the Lambda
+# sandbox (it stands in for Athena). Its stem names dbt's catalog, which the shipped manifest records.
+WAREHOUSE_DIR = "warehouse"
+WAREHOUSE_FILE = "warehouse.duckdb"
 ACCOUNT_ID = "123456789012"  # moto's default account
 IDEMPOTENCY_TABLE = f"{PROJECT}-idempotency"
 LEDGER_TABLE = f"{PROJECT}-ledger"
@@ -68,6 +72,8 @@ class StackInfo:
     places_stub: bool = False
     schedule: str = ""
     pids: dict[str, int] = field(default_factory=dict)
+    # With `local up --artifacts`: which of Lambda's conditions the sandbox enforces here ("enforced: ...").
+    sandbox: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -97,7 +103,7 @@ class StatePaths:
 
     @property
     def warehouse(self) -> Path:
-        return self.root / "warehouse.duckdb"
+        return self.root / WAREHOUSE_DIR / WAREHOUSE_FILE
 
     @property
     def s3(self) -> Path:
@@ -108,8 +114,11 @@ class StatePaths:
         return self.root / "tables"
 
     def make(self) -> None:
-        for folder in (self.root, self.logs, self.outbox, self.s3, self.tables):
+        for folder in (self.root, self.logs, self.outbox, self.s3, self.tables, self.warehouse.parent):
             folder.mkdir(parents=True, exist_ok=True)
+        earlier = self.root / WAREHOUSE_FILE  # where a stack before the Lambda sandbox kept it
+        if earlier.is_file() and not self.warehouse.exists():
+            earlier.rename(self.warehouse)
         ignore = self.root / ".gitignore"
         if not ignore.exists():
             ignore.write_text("*\n")

@@ -33,6 +33,7 @@ from restaurant_pipeline.local.processes import (
     stop_process,
     wait_for_http,
 )
+from restaurant_pipeline.local.sandbox import SandboxSpec, constraints
 from restaurant_pipeline.local.stack import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -61,26 +62,36 @@ class StackOptions:
     places_stub_port: int | None = None  # None: a free port
     scheduler: bool = True
     retry_delay_seconds: int = 3
+    # Run each service from its host artifact in a Lambda sandbox (sandbox.py) instead of importing its handler.
+    artifacts: bool = False
 
 
 class _Worker:
-    def __init__(self, route: Route, env: dict[str, str], mapping: MappingSettings, log_file: Path) -> None:
+    def __init__(
+        self,
+        route: Route,
+        env: dict[str, str],
+        mapping: MappingSettings,
+        log_file: Path,
+        sandbox: SandboxSpec | None = None,
+    ) -> None:
         self.route = route
         self.env = env
         self.mapping = mapping
         self.log_file = log_file
+        self.sandbox = sandbox
         self.process: subprocess.Popen[bytes] | None = None
         self.restarts: list[float] = []
 
     def start(self) -> None:
         output = open(self.log_file, "ab")  # noqa: SIM115 (owned by the child)
+        function = ["--sandbox", self.sandbox.to_json()] if self.sandbox else ["--handler", self.route.handler]
         self.process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "restaurant_pipeline.local.worker",
-                "--handler",
-                self.route.handler,
+                *function,
                 "--mapping",
                 json.dumps(asdict(self.mapping)),
             ],
@@ -136,6 +147,7 @@ class LocalStack:
             info.places_stub = True
             api_key = STUB_KEY
         environments = function_environment(self.config, self.topology, info, api_key)
+        sandboxes = self._sandboxes(info, environments) if self.options.artifacts else {}
         for route in self.topology.routes:
             queue = info.queues[route.service]
             mapping = MappingSettings(
@@ -152,9 +164,12 @@ class LocalStack:
                 inflight_file=str(self.state.logs / f"{route.service}.inflight.json"),
             )
             Path(mapping.inflight_file).unlink(missing_ok=True)  # left by a stack that died hard: stale
-            # unbuffered: a log line is in the file when it happens (`logs --follow`, the drills), as on Lambda
-            env = {**_base_environment(), **environments[route.service], "PYTHONUNBUFFERED": "1"}
-            worker = _Worker(route, env, mapping, self.state.logs / f"{route.service}.log")
+            # unbuffered: a log line is in the file when it happens (`logs --follow`, the drills), as on Lambda.
+            # In the sandbox the function's environment is the sandbox's; the worker only needs to reach SQS.
+            function_env = environments[route.service] if route.service not in sandboxes else self._poller_env(info)
+            env = {**_base_environment(), **function_env, "PYTHONUNBUFFERED": "1"}
+            log_file = self.state.logs / f"{route.service}.log"
+            worker = _Worker(route, env, mapping, log_file, sandboxes.get(route.service))
             worker.start()
             self._workers[route.service] = worker
         self._spawn(self._deliver_email, "outbox")
@@ -168,6 +183,35 @@ class LocalStack:
         self.info = info
         self._write_stack_file(info)
         return info
+
+    def _sandboxes(self, info: StackInfo, environments: dict[str, dict[str, str]]) -> dict[str, SandboxSpec]:
+        """Each service's Lambda sandbox: its host artifact (built or reused), its route's limits, its environment."""
+        from restaurant_pipeline.artifacts.host import ensure_host_artifacts
+
+        assert self.topology is not None
+        artifacts = ensure_host_artifacts(self.config.nlp.enabled, progress=log.info)
+        log.info(artifacts.summary())
+        specs: dict[str, SandboxSpec] = {}
+        for route in self.topology.routes:
+            specs[route.service] = SandboxSpec(
+                function_name=route.function_name,
+                handler=route.lambda_handler,
+                task_root=str(artifacts.task_roots[route.service]),
+                runtime_dir=str(artifacts.runtime_dir),
+                python=artifacts.python.executable,
+                python_version=artifacts.python.version,
+                memory_mb=route.memory_mb,
+                ephemeral_storage_mb=route.ephemeral_storage_mb,
+                region=info.region,
+                environment=environments[route.service],
+                # the DuckDB warehouse stands in for Athena: the transformer writes there, outside /tmp
+                writable=(str(self.state.warehouse.parent),) if route.service == "transformer" else (),
+            )
+        info.sandbox = [constraint.line() for constraint in constraints(next(iter(specs.values())))]
+        return specs
+
+    def _poller_env(self, info: StackInfo) -> dict[str, str]:
+        return {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": info.endpoint_url, "AWS_DEFAULT_REGION": info.region}
 
     def stop(self) -> None:
         self._stop.set()
@@ -346,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--places-stub-port", type=int)
     parser.add_argument("--no-scheduler", action="store_true")
     parser.add_argument("--retry-delay-seconds", type=int, default=3)
+    parser.add_argument("--artifacts", action="store_true", help="run the host artifacts in Lambda sandboxes")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = StackOptions(
@@ -356,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         places_stub_port=args.places_stub_port,
         scheduler=not args.no_scheduler,
         retry_delay_seconds=args.retry_delay_seconds,
+        artifacts=args.artifacts,
     )
     LocalStack(options).run()
     return 0

@@ -29,7 +29,7 @@ class TransformerSettings(ServiceSettings):
     def _target_needs(self) -> TransformerSettings:
         if self.dbt_target == "local" and not self.warehouse_path:
             raise SettingsError(
-                "DBT_TARGET=local needs WAREHOUSE_PATH (the DuckDB file), e.g. .pipeline/warehouse.duckdb"
+                "DBT_TARGET=local needs WAREHOUSE_PATH (the DuckDB file), e.g. .pipeline/warehouse/warehouse.duckdb"
             )
         if self.dbt_target == "athena" and not (self.athena_workgroup and self.glue_database):
             raise SettingsError("DBT_TARGET=athena needs ATHENA_WORKGROUP and GLUE_DATABASE (set by the CDK stack)")

@@ -33,10 +33,14 @@ class RunningStack:
 
 
 def start_stack(
-    state_dir: Path, extra_env: dict[str, str] | None = None, places: tuple[str, str] | None = None
+    state_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    places: tuple[str, str] | None = None,
+    artifacts: bool = False,
 ) -> RunningStack:
     """A detached stack on a free port with its state in `state_dir`. By default the collector talks to the stack's
-    own Places stub; `places=(base_url, api_key)` points it at that Places API with that key instead."""
+    own Places stub; `places=(base_url, api_key)` points it at that Places API with that key instead. With
+    `artifacts`, each service runs its host artifact in a Lambda sandbox (`local up --artifacts`)."""
     overrides = {
         "PIPELINE__SCHEDULE__EXPRESSION": "cron(0 8 1 1 ? 2099)",  # the schedule must not fire mid-test
         **(extra_env or {}),
@@ -47,7 +51,9 @@ def start_stack(
     os.environ.pop("GOOGLE_PLACES_API_KEY", None)
     os.environ.update(overrides)
     try:
-        options = StackOptions(state_dir=str(state_dir), port=free_port(), scheduler=False, retry_delay_seconds=1)
+        options = StackOptions(
+            state_dir=str(state_dir), port=free_port(), scheduler=False, retry_delay_seconds=1, artifacts=artifacts
+        )
         info = control.up(options, detach=True)
     finally:
         for name, value in saved.items():

@@ -239,3 +239,12 @@ def place_line(place_id: str, name: str, rating: float = 4.0) -> str:
             "types": ["restaurant"],
         }
     )
+
+
+def drop_file(stack: RunningStack, key: str, lines: list[str]) -> None:
+    body = ("\n".join(lines) + "\n").encode()
+    stack.target.clients.s3.put_object(Bucket=stack.info.bucket, Key=key, Body=body)
+
+
+def completed_for(capture: EventCapture, key: str) -> list[dict]:
+    return [e for e in capture.of("Transform Completed") if any(s["key"] == key for s in e["detail"]["sources"])]

@@ -33,9 +33,11 @@ from tests.e2e.drills import (
     EventCapture,
     PlacesControl,
     cli,
+    completed_for,
     delivered_emails,
     depth,
     dlq_depths,
+    drop_file,
     emails,
     ledger_steps,
     log_records,
@@ -118,11 +120,6 @@ def raw_keys(stack: RunningStack, containing: str) -> list[str]:
 
 def notified(stack: RunningStack, run_id: str) -> list[dict]:
     return [s for s in stack.target.ledger.steps(run_id) if s["step"] == "NOTIFIED"]
-
-
-def drop_file(stack: RunningStack, key: str, lines: list[str]) -> None:
-    body = ("\n".join(lines) + "\n").encode()
-    stack.target.clients.s3.put_object(Bucket=stack.info.bucket, Key=key, Body=body)
 
 
 def transformed(stack: RunningStack, key: str) -> list[dict]:
@@ -413,10 +410,6 @@ def test_a_daily_quota_or_an_invalid_key_is_not_retried_and_mailed_once(stack, c
 
 
 # -- a worker killed ---------------------------------------------------------------------------------------------------
-def completed_for(capture: EventCapture, key: str) -> list[dict]:
-    return [e for e in capture.of("Transform Completed") if any(s["key"] == key for s in e["detail"]["sources"])]
-
-
 def test_the_transformer_killed_mid_batch_gets_its_message_back_and_rebuilds_identical_marts(stack, capture):
     status = json.loads(cli(stack, "local", "status", "--json").stdout)
     pid = status["processes"]["transformer"]["pid"]

@@ -6,7 +6,7 @@ import json
 import time
 
 from contracts import CollectionRequested
-from restaurant_pipeline.local.esm import EventSourceMapping, MappingSettings
+from restaurant_pipeline.local.esm import EventSourceMapping, MappingSettings, in_process
 from restaurant_pipeline.operations import replay_dlq
 from tests.support.handlers import CrashingHandler, RecordingHandler
 
@@ -25,7 +25,7 @@ def mapping_for(clients, info, topology, service, handler, retry_delay=0, **over
         retry_delay_seconds=retry_delay,
         poll_wait_seconds=overrides.pop("poll_wait_seconds", 1),
     )
-    return EventSourceMapping(clients.sqs, handler, settings)
+    return EventSourceMapping(clients.sqs, in_process(handler), settings)
 
 
 def poll_until(mapping, condition, timeout=20.0):
