@@ -49,3 +49,22 @@ where {{ in_batch_days(batch_column) }}
   and {{ previous_column }} > 0
   and {{ column_name }} < (1 - {{ share }}) * {{ previous_column }}
 {% endtest %}
+
+{#- Links to Google Maps: https on maps.google.com or www.google.com/maps. Google documents googleMapsUri only as
+    "a URL providing more information about this place"; the API returns https://maps.google.com/?cid=<number>. -#}
+{% test maps_link(model, column_name, batch_column=none) %}
+select *
+from {{ model }}
+where {{ in_batch_days(batch_column) if batch_column else '1 = 1' }}
+  and {{ column_name }} is not null
+  and not ({{ column_name }} like 'https://maps.google.com/%' or {{ column_name }} like 'https://www.google.com/maps%')
+{% endtest %}
+
+{#- Rows where a boolean SQL expression over the model's columns is false (null counts as true: write the nulls
+    you forbid into the expression). -#}
+{% test expression_is_true(model, expression, batch_column=none) %}
+select *
+from {{ model }}
+where {{ in_batch_days(batch_column) if batch_column else '1 = 1' }}
+  and not coalesce({{ expression }}, true)
+{% endtest %}
