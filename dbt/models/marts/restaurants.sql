@@ -12,9 +12,12 @@
 -- With the NLP stage on: review sentiment of the place (all its reviews so far) and its most frequent theme.
 with
 
+-- every snapshot read below is of a place's latest day or {{ lookbacks | max }} days before it at most, and a
+-- place's latest day is never before the earliest day being built
 snapshots as (
 
     select * from {{ ref('restaurant_daily_snapshots') }}
+    where {{ within_days_before_batch('snapshot_date', lookbacks | max) }}
 
 ),
 
@@ -30,7 +33,7 @@ batch_snapshots as (
 closed_history as (
 
     select place_id, min(snapshot_date) as first_seen_closed_date
-    from snapshots
+    from {{ ref('restaurant_daily_snapshots') }}
     where business_status = 'CLOSED_PERMANENTLY'
       and place_id in (select place_id from batch_snapshots)
     group by place_id

@@ -22,12 +22,17 @@ where {{ in_batch_days(batch_column) if batch_column else '1 = 1' }}
   )
 {% endtest %}
 
-{% test valid_coordinates(model, latitude, longitude) %}
+{#- Latitude in -90..90 and longitude in -180..180; both required unless allow_missing (rows written before the
+    columns existed). -#}
+{% test valid_coordinates(model, latitude, longitude, allow_missing=false, batch_column=none) %}
 select *
 from {{ model }}
-where {{ latitude }} is null or {{ longitude }} is null
-   or {{ latitude }} < -90 or {{ latitude }} > 90
-   or {{ longitude }} < -180 or {{ longitude }} > 180
+where {{ in_batch_days(batch_column) if batch_column else '1 = 1' }}
+  and (
+    {% if not allow_missing %}{{ latitude }} is null or {{ longitude }} is null or{% endif %}
+    {{ latitude }} < -90 or {{ latitude }} > 90
+    or {{ longitude }} < -180 or {{ longitude }} > 180
+  )
 {% endtest %}
 
 {% test related_in_batch(model, column_name, to, field, batch_column) %}
