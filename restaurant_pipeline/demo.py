@@ -125,14 +125,18 @@ def _show_marts(console: Console, warehouse: Path | None, cities: list[str]) -> 
         for city in cities:
             rows = best_rated(warehouse, city, limit=5)
             table = Table(title=f"best-rated restaurants in {city} (mart: restaurants)")
-            for column in ("name", "rating", "ratings", "price level"):
+            for column in ("name", "cuisine", "rating", "ratings", "7-day change", "price level", "address"):
                 table.add_column(column)
             for row in rows:
+                change = row["rating_change_7d"]
                 table.add_row(
                     str(row["name"]),
+                    str(row["cuisine"] or "-"),
                     f"{row['rating']:.1f}" if row["rating"] is not None else "-",
                     str(row["user_rating_count"] or 0),
+                    f"{change:+.2f}" if change is not None else "-",
                     str(row["price_level"] or "-"),
+                    str(row["formatted_address"] or "-"),
                 )
             console.print(table)
         summary = city_summary(warehouse, cities)
