@@ -158,8 +158,9 @@ def _show_where(console: Console, target: Any) -> None:
             "\n".join(
                 [
                     f"warehouse (DuckDB): {target.warehouse_path}",
-                    f"  .venv/bin/python -c \"import duckdb; duckdb.connect('{target.warehouse_path}', read_only=True)"
-                    ".sql('select * from restaurants limit 10').show()\"",
+                    # the connection in a variable: DuckDB 1.4 closes an unnamed one before .show() (duckdb#16674)
+                    f"  .venv/bin/python -c \"import duckdb; c = duckdb.connect('{target.warehouse_path}', read_only=True);"
+                    " c.sql('select * from restaurants limit 10').show()\"",
                     f"raw data (S3 on {endpoint}): s3://{target.bucket}/raw/places/",
                     f"  .venv/bin/aws s3 ls s3://{target.bucket}/raw/places/ --recursive --endpoint-url {endpoint}",
                     f"outbox (emails): {target.outbox_dir}    `restaurant-pipeline outbox --last`",

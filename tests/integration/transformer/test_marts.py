@@ -7,6 +7,9 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shlex
+import subprocess
+import sys
 import zlib
 from datetime import date
 from pathlib import Path
@@ -170,7 +173,7 @@ def answer(stack: Stack, sql: str, column: str) -> list[Any]:
         return [row[names.index(column)] for row in cursor.fetchall()]
 
 
-def test_every_documented_query_answers_its_question_on_both_warehouses(stack: Stack):
+def test_every_documented_query_answers_its_question_on_both_warehouses(stack: Stack, tmp_path: Path):
     import sqlglot
 
     build_hand_made_days(stack)
@@ -187,6 +190,21 @@ def test_every_documented_query_answers_its_question_on_both_warehouses(stack: S
             sqlglot.parse_one(sql, read="athena")
             translated = sqlglot.transpile(sql, read="athena", write="duckdb")[0]
             assert answer(stack, translated, column) == expected, (label, "Athena", translated)
+
+    # the command the README and docs/marts.md give to run a saved query locally
+    [command] = {
+        line.strip()
+        for path in (REPO / "README.md", REPO / "docs" / "marts.md")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.startswith(".venv/bin/python -c") and "query.sql" in line
+    }
+    query = tmp_path / "query.sql"
+    query.write_text(next(sql for label, _, sql in queries if label == "question 1"), encoding="utf-8")
+    command = command.replace(".venv/bin/python", shlex.quote(sys.executable))
+    command = command.replace(".pipeline/warehouse.duckdb", stack.warehouse_path).replace("query.sql", str(query))
+    shown = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=60, check=False)
+    assert shown.returncode == 0, shown.stderr
+    assert "Tokyo Table" in shown.stdout and "Sushi Hana" in shown.stdout
 
 
 # The columns the marts had before issue 20 (the release a deployed warehouse may still hold).
