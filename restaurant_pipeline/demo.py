@@ -159,8 +159,9 @@ def _show_where(console: Console, target: Any) -> None:
                 [
                     f"warehouse (DuckDB): {target.warehouse_path}",
                     # the connection in a variable: DuckDB 1.4 closes an unnamed one before .show() (duckdb#16674)
-                    f"  .venv/bin/python -c \"import duckdb; c = duckdb.connect('{target.warehouse_path}', read_only=True);"
-                    " c.sql('select * from restaurants limit 10').show()\"",
+                    '  .venv/bin/python -c "import duckdb; '
+                    f"c = duckdb.connect('{target.warehouse_path}', read_only=True); "
+                    "c.sql('select * from restaurants limit 10').show()\"",
                     f"raw data (S3 on {endpoint}): s3://{target.bucket}/raw/places/",
                     f"  .venv/bin/aws s3 ls s3://{target.bucket}/raw/places/ --recursive --endpoint-url {endpoint}",
                     f"outbox (emails): {target.outbox_dir}    `restaurant-pipeline outbox --last`",
