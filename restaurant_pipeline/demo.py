@@ -129,14 +129,18 @@ def _show_marts(console: Console, warehouse: Path | None, cities: list[str]) -> 
         for city in cities:
             rows = best_rated(warehouse, city, limit=5)
             table = Table(title=f"best-rated restaurants in {city} (mart: restaurants)")
-            for column in ("name", "rating", "ratings", "price level"):
+            for column in ("name", "cuisine", "rating", "ratings", "7-day change", "price level", "address"):
                 table.add_column(column)
             for row in rows:
+                change = row["rating_change_7d"]
                 table.add_row(
                     str(row["name"]),
+                    str(row["cuisine"] or "-"),
                     f"{row['rating']:.1f}" if row["rating"] is not None else "-",
                     str(row["user_rating_count"] or 0),
+                    f"{change:+.2f}" if change is not None else "-",
                     str(row["price_level"] or "-"),
+                    str(row["formatted_address"] or "-"),
                 )
             console.print(table)
         summary = city_summary(warehouse, cities)
@@ -158,8 +162,10 @@ def _show_where(console: Console, target: Any) -> None:
             "\n".join(
                 [
                     f"warehouse (DuckDB): {target.warehouse_path}",
-                    f"  .venv/bin/python -c \"import duckdb; duckdb.connect('{target.warehouse_path}', read_only=True)"
-                    ".sql('select * from restaurants limit 10').show()\"",
+                    # the connection in a variable: DuckDB 1.4 closes an unnamed one before .show() (duckdb#16674)
+                    '  .venv/bin/python -c "import duckdb; '
+                    f"c = duckdb.connect('{target.warehouse_path}', read_only=True); "
+                    "c.sql('select * from restaurants limit 10').show()\"",
                     f"raw data (S3 on {endpoint}): s3://{target.bucket}/raw/places/",
                     f"  .venv/bin/aws s3 ls s3://{target.bucket}/raw/places/ --recursive --endpoint-url {endpoint}",
                     f"outbox (emails): {target.outbox_dir}    `restaurant-pipeline outbox --last`",

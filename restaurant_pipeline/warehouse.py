@@ -50,8 +50,13 @@ def best_rated(warehouse: Path, city: str, limit: int = 5) -> list[dict[str, Any
         table, columns = _relation(connection, "restaurants")
         # as in the email: a permanently closed place is no recommendation
         status = "and coalesce(business_status, '') <> 'CLOSED_PERMANENTLY'" if "business_status" in columns else ""
+        # a warehouse built before these columns existed still answers, without them
+        extra = "".join(
+            f", {column}" if column in columns else f", null as {column}"
+            for column in ("cuisine", "rating_change_7d", "formatted_address")
+        )
         return (
-            f"select name, rating, user_rating_count, price_level from {table} "
+            f"select name, rating, user_rating_count, price_level{extra} from {table} "
             f"where lower(city) = lower(?) {status} and rating is not null "
             f"order by rating desc, user_rating_count desc nulls last limit {int(limit)}"
         )

@@ -31,6 +31,18 @@
   {%- endif -%}
 {% endmacro %}
 
+{#- A predicate on a DATE column: on or after `days` days before the earliest day being built (true when every day
+    is built). Reads of the history that never reach further back than that can say so, so both warehouses skip
+    the older history (DuckDB's zone maps, Iceberg's file statistics) instead of scanning it. -#}
+{% macro within_days_before_batch(column, days) %}
+  {%- set days_built = batch_days() -%}
+  {%- if days_built -%}
+    {{ column }} >= {{ days_before("date '" ~ (days_built | min) ~ "'", days) }}
+  {%- else -%}
+    1 = 1
+  {%- endif -%}
+{% endmacro %}
+
 {#- Which validated objects this invocation reads: var('objects'), keys under validated/places/dt=<day>/ whose day is
     in var('dts'). Empty = every object of those days (a person running dbt by hand, a full rebuild).
     The transformer passes the objects of its batch, so a burst of files on one day costs each build only its own

@@ -65,17 +65,17 @@
   cast(from_iso8601_timestamp({{ expression }}) at time zone 'UTC' as timestamp(6))
 {%- endmacro %}
 
-{#- The day before a DATE expression, as a DATE. -#}
-{% macro previous_day(expression) %}
-  {{ return(adapter.dispatch('previous_day')(expression)) }}
+{#- The DATE `days` days before a DATE expression (days: a whole number known when compiling). -#}
+{% macro days_before(expression, days) %}
+  {{ return(adapter.dispatch('days_before')(expression, days | int)) }}
 {% endmacro %}
 
-{% macro default__previous_day(expression) -%}
-  cast({{ expression }} - interval 1 day as date)
+{% macro default__days_before(expression, days) -%}
+  cast({{ expression }} - interval {{ days }} day as date)
 {%- endmacro %}
 
-{% macro athena__previous_day(expression) -%}
-  date_add('day', -1, {{ expression }})
+{% macro athena__days_before(expression, days) -%}
+  date_add('day', -{{ days }}, {{ expression }})
 {%- endmacro %}
 
 {#- A floating point division that yields null on a zero denominator. -#}

@@ -32,7 +32,7 @@ from services.transformer.reading import (
     validated_key,
 )
 
-MARTS = ("restaurants", "restaurant_daily_snapshots", "city_daily_summary")
+MARTS = ("restaurants", "restaurant_daily_snapshots", "city_daily_summary", "city_cuisine_daily_summary")
 SAMPLE_ROWS = 5
 
 

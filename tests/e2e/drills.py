@@ -19,11 +19,11 @@ from typing import Any, TypeVar
 
 from contracts.events import CLI_SOURCE, COLLECTOR_SOURCE, SCHEDULER_SOURCE, TRANSFORMER_SOURCE
 from restaurant_pipeline.local.outbox import OutboxMessage, read_outbox
+from services.transformer.domain import MARTS
 from tests.e2e.conftest import REPO_ROOT, RunningStack
 
 T = TypeVar("T")
 CLI = [sys.executable, "-m", "restaurant_pipeline.cli"]
-MARTS = ("restaurants", "restaurant_daily_snapshots", "city_daily_summary")
 # Columns that name the processing rather than the data (which run, which object version, when loaded).
 VOLATILE_COLUMNS = ("run_id", "source_key", "collected_at", "loaded_at", "dbt_invocation_id")
 

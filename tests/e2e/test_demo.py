@@ -42,6 +42,7 @@ def test_demo_runs_the_pipeline_end_to_end_and_prints_the_email_and_the_marts(tm
         assert expected in out
     assert "Subject: [restaurant-pipeline] OK Paris" in out
     assert "best-rated restaurants in Paris" in out and "city_daily_summary" in out
+    assert "cuisine" in out and "7-day change" in out  # the new columns of the restaurants mart
     assert ": passed in" in out
     emails = list((state_dir / "outbox").glob("*.eml"))
     assert len(emails) == 1

@@ -23,20 +23,7 @@ daily as (
     select
         s.city,
         s.snapshot_date as summary_date,
-        cast(count(*) as bigint) as restaurants_seen,
-        cast(sum(case when r.first_seen_date = s.snapshot_date then 1 else 0 end) as bigint) as new_restaurants,
-        cast(sum(case when s.business_status = 'CLOSED_PERMANENTLY' then 1 else 0 end) as bigint) as closed_restaurants,
-        avg(s.rating) as average_rating,
-        {{ safe_ratio(
-            'sum(case when s.user_rating_count is not null then s.rating * s.user_rating_count end)',
-            'sum(case when s.rating is not null then s.user_rating_count end)'
-        ) }} as weighted_rating,
-        cast(sum(case when s.price_level = 'free' then 1 else 0 end) as bigint) as price_free,
-        cast(sum(case when s.price_level = 'inexpensive' then 1 else 0 end) as bigint) as price_inexpensive,
-        cast(sum(case when s.price_level = 'moderate' then 1 else 0 end) as bigint) as price_moderate,
-        cast(sum(case when s.price_level = 'expensive' then 1 else 0 end) as bigint) as price_expensive,
-        cast(sum(case when s.price_level = 'very_expensive' then 1 else 0 end) as bigint) as price_very_expensive,
-        cast(sum(case when s.price_level is null or s.price_level = 'unspecified' then 1 else 0 end) as bigint) as price_unknown
+        {{ restaurant_day_aggregates() }}
 
     from snapshots as s
     left join restaurants as r on s.place_id = r.place_id
@@ -66,7 +53,7 @@ previous_days as (
 
     select city, summary_date, restaurants_seen
     from {{ this }}
-    where summary_date in (select {{ previous_day('summary_date') }} from daily)
+    where summary_date in (select {{ days_before('summary_date', 1) }} from daily)
 
 ),
 {% endif %}
@@ -84,10 +71,10 @@ with_previous as (
     from daily as d
     -- the previous day may be in this batch (b) or already in the table (p)
     left join daily as b
-        on b.city = d.city and b.summary_date = {{ previous_day('d.summary_date') }}
+        on b.city = d.city and b.summary_date = {{ days_before('d.summary_date', 1) }}
     {% if is_incremental() %}
     left join previous_days as p
-        on p.city = d.city and p.summary_date = {{ previous_day('d.summary_date') }}
+        on p.city = d.city and p.summary_date = {{ days_before('d.summary_date', 1) }}
     {% endif %}
 
 )

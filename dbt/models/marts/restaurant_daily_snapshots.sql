@@ -1,15 +1,12 @@
 {{ config(unique_key=['place_id', 'snapshot_date']) }}
--- One row per place per collection day: the history that makes trends possible.
+-- One row per place per collection day: the history that makes trends possible (rating, count, price, status),
+-- with where the place is and what kind it is that day.
 -- Incremental: the staging model holds only the objects being built, merged on (place_id, snapshot_date), so
 -- re-dropping a day's file replaces that day's rows with the same values and touches no other day.
 -- The latest object of a day wins across builds too: a row already here that was loaded later (loaded_at, then
 -- source key, as in staging) is kept, so an older object processed after a newer one never overwrites it.
-{%- set compare_loaded_at = false -%}
-{%- if is_incremental() and execute -%}
-  {#- A table built before loaded_at existed gets the column from this run (on_schema_change): compare from the next. -#}
-  {%- set existing_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-  {%- set compare_loaded_at = 'loaded_at' in existing_columns -%}
-{%- endif %}
+{#- A table built before loaded_at existed gets the column from this run (on_schema_change): compare from the next. -#}
+{%- set compare_loaded_at = 'loaded_at' in existing_columns(this, ['loaded_at']) %}
 select
     s.place_id,
     s.collection_date as snapshot_date,
@@ -19,6 +16,13 @@ select
     s.user_rating_count,
     s.price_level,
     s.business_status,
+    s.formatted_address,
+    s.latitude,
+    s.longitude,
+    s.primary_type,
+    s.cuisine,
+    s.types,
+    s.google_maps_uri,
     s.run_id,
     s.collected_at,
     s.source_key,

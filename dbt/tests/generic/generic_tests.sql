@@ -22,12 +22,17 @@ where {{ in_batch_days(batch_column) if batch_column else '1 = 1' }}
   )
 {% endtest %}
 
-{% test valid_coordinates(model, latitude, longitude) %}
+{#- Latitude in -90..90 and longitude in -180..180; both required unless allow_missing (rows written before the
+    columns existed). -#}
+{% test valid_coordinates(model, latitude, longitude, allow_missing=false, batch_column=none) %}
 select *
 from {{ model }}
-where {{ latitude }} is null or {{ longitude }} is null
-   or {{ latitude }} < -90 or {{ latitude }} > 90
-   or {{ longitude }} < -180 or {{ longitude }} > 180
+where {{ in_batch_days(batch_column) if batch_column else '1 = 1' }}
+  and (
+    {% if not allow_missing %}{{ latitude }} is null or {{ longitude }} is null or{% endif %}
+    {{ latitude }} < -90 or {{ latitude }} > 90
+    or {{ longitude }} < -180 or {{ longitude }} > 180
+  )
 {% endtest %}
 
 {% test related_in_batch(model, column_name, to, field, batch_column) %}
@@ -48,4 +53,23 @@ where {{ in_batch_days(batch_column) }}
   and {{ previous_column }} is not null
   and {{ previous_column }} > 0
   and {{ column_name }} < (1 - {{ share }}) * {{ previous_column }}
+{% endtest %}
+
+{#- Links to Google Maps: https on maps.google.com or www.google.com/maps. Google documents googleMapsUri only as
+    "a URL providing more information about this place"; the API returns https://maps.google.com/?cid=<number>. -#}
+{% test maps_link(model, column_name, batch_column=none) %}
+select *
+from {{ model }}
+where {{ in_batch_days(batch_column) if batch_column else '1 = 1' }}
+  and {{ column_name }} is not null
+  and not ({{ column_name }} like 'https://maps.google.com/%' or {{ column_name }} like 'https://www.google.com/maps%')
+{% endtest %}
+
+{#- Rows where a boolean SQL expression over the model's columns is false (null counts as true: write the nulls
+    you forbid into the expression). -#}
+{% test expression_is_true(model, expression, batch_column=none) %}
+select *
+from {{ model }}
+where {{ in_batch_days(batch_column) if batch_column else '1 = 1' }}
+  and not coalesce({{ expression }}, true)
 {% endtest %}

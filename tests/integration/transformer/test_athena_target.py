@@ -29,7 +29,13 @@ def test_athena_target_compiles_and_every_model_parses_as_athena_sql(aws: str, t
 
     assert result.success, result.exception
     compiled = {r.node.name: r.node.compiled_code for r in result.result.results if r.node.compiled_code}
-    models = {"stg_places__places", "restaurants", "restaurant_daily_snapshots", "city_daily_summary"}
+    models = {
+        "stg_places__places",
+        "restaurants",
+        "restaurant_daily_snapshots",
+        "city_daily_summary",
+        "city_cuisine_daily_summary",
+    }
     assert models <= set(compiled)
     assert "from_iso8601_timestamp" in compiled["stg_places__places"]  # the athena dispatch, not DuckDB's
     assert "dt in ('2026-01-01', '2026-01-02')" in compiled["stg_places__places"]
@@ -38,19 +44,13 @@ def test_athena_target_compiles_and_every_model_parses_as_athena_sql(aws: str, t
     assert len(compiled) > 20
 
     # The marts exist (Iceberg tables in Glue): the incremental branches compile, and parse, too.
-    for mart in ("restaurants", "restaurant_daily_snapshots", "city_daily_summary"):
-        boto3.client("glue").create_table(
-            DatabaseName=DATABASE,
-            TableInput={
-                "Name": mart,
-                "TableType": "EXTERNAL_TABLE",
-                "Parameters": {"table_type": "ICEBERG"},
-                "StorageDescriptor": {
-                    "Columns": [{"Name": "place_id", "Type": "string"}, {"Name": "loaded_at", "Type": "timestamp"}],
-                    "Location": f"s3://{BUCKET}/warehouse/{mart}/",
-                },
-            },
-        )
+    columns = [
+        {"Name": "place_id", "Type": "string"},
+        {"Name": "loaded_at", "Type": "timestamp"},
+        {"Name": "first_seen_closed_date", "Type": "date"},
+    ]
+    for mart in ("restaurants", "restaurant_daily_snapshots", "city_daily_summary", "city_cuisine_daily_summary"):
+        boto3.client("glue").create_table(DatabaseName=DATABASE, TableInput=iceberg_table(mart, columns))
     objects = ["validated/places/dt=2026-01-02/a.jsonl.gz", "validated/places/dt=2026-01-02/it's.jsonl.gz"]
     variables = json.dumps({"dts": ["2026-01-02"], "objects": objects})
     incremental = builder.invoke(["compile", "--vars", variables, "--exclude", "test_type:unit"])
@@ -62,8 +62,30 @@ def test_athena_target_compiles_and_every_model_parses_as_athena_sql(aws: str, t
     uris = f"'s3://{BUCKET}/{objects[0]}', 's3://{BUCKET}/validated/places/dt=2026-01-02/it''s.jsonl.gz'"
     assert f'"$path" in ({uris})' in sql["stg_places__places"]
     assert "e.loaded_at > s.loaded_at" in sql["restaurant_daily_snapshots"]  # an existing newer row is kept
+    # the earlier ratings: Athena's date arithmetic, and no read of the history before 30 days ahead of the batch
+    assert "date_add('day', -7, sp.last_seen_date)" in sql["restaurants"]
+    assert "snapshot_date >= date_add('day', -30, date '2026-01-02')" in sql["restaurants"]
+    assert "closed_history" not in sql["restaurants"]  # the table has first_seen_closed_date: read it
     for text in sql.values():
         sqlglot.parse_one(text, read="athena")
+
+    # A restaurants table from before first_seen_closed_date (a deployed stack upgraded): the first build takes it
+    # from the places' history instead of reading a column that is not there yet.
+    boto3.client("glue").update_table(DatabaseName=DATABASE, TableInput=iceberg_table("restaurants", columns[:2]))
+    upgraded = builder.invoke(["compile", "--vars", variables, "--select", "restaurants"])
+    assert upgraded.success, upgraded.exception
+    [restaurants] = [r.node.compiled_code for r in upgraded.result.results if r.node.name == "restaurants"]
+    assert "closed_history" in restaurants and "t.first_seen_closed_date" not in restaurants
+    sqlglot.parse_one(restaurants, read="athena")
+
+
+def iceberg_table(name: str, columns: list[dict[str, str]]) -> dict[str, object]:
+    return {
+        "Name": name,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {"table_type": "ICEBERG"},
+        "StorageDescriptor": {"Columns": columns, "Location": f"s3://{BUCKET}/warehouse/{name}/"},
+    }
 
 
 def test_the_manifest_make_package_ships_is_loaded_and_compiles_for_the_deployed_bucket(aws: str, tmp_path: Path):

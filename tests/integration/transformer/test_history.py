@@ -87,7 +87,7 @@ def test_dbt_unit_tests_pass_against_the_built_warehouse(stack: Stack):
     result = stack.deps.builder.invoke(["test", "--select", "test_type:unit"])  # type: ignore[attr-defined]
 
     statuses = {r.node.name: str(r.status) for r in result.result.results if r.node.resource_type == "unit_test"}
-    assert len(statuses) == 4 and set(statuses.values()) == {"pass"}, statuses
+    assert len(statuses) == 7 and set(statuses.values()) == {"pass"}, statuses
 
 
 def test_a_day_over_day_drop_beyond_the_share_is_a_warning_not_a_failure(stack: Stack):

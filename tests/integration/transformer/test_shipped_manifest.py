@@ -59,7 +59,12 @@ def test_the_shipped_manifest_replaces_the_parse_and_builds_the_same_marts(
     shipped.run(shipped.s3_messages(1))
     [event] = shipped.published(1)
     assert event.outcome == "passed", event.error
-    assert event.row_counts == {"restaurants": 4, "restaurant_daily_snapshots": 4, "city_daily_summary": 1}
+    assert event.row_counts == {
+        "restaurants": 4,
+        "restaurant_daily_snapshots": 4,
+        "city_daily_summary": 1,
+        "city_cuisine_daily_summary": 3,  # French, Cafe, Unspecified (primary type "restaurant")
+    }
     assert event.tests.failed == 0 and event.tests.passed == event.tests.total > 10
     assert builder.parses == 0
 

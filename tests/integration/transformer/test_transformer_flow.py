@@ -28,13 +28,19 @@ def test_clean_file_passes_with_the_right_mart_row_counts_and_city_summary(stack
     assert event.cities == ["Paris"]
     assert [s.key for s in event.sources] == [key]
     assert event.sources[0].valid_lines == 4 and event.quarantined_lines == 0
-    assert event.row_counts == {"restaurants": 4, "restaurant_daily_snapshots": 4, "city_daily_summary": 1}
+    assert event.row_counts == {
+        "restaurants": 4,
+        "restaurant_daily_snapshots": 4,
+        "city_daily_summary": 1,
+        "city_cuisine_daily_summary": 3,  # French, Cafe, Unspecified (primary type "restaurant")
+    }
     assert event.tests.failed == 0 and event.tests.passed > 10
     assert {m.name for m in event.models} == {
         "stg_places__places",
         "restaurant_daily_snapshots",
         "restaurants",
         "city_daily_summary",
+        "city_cuisine_daily_summary",
     }
     [summary] = event.city_summaries
     assert (summary.city, str(summary.day)) == ("Paris", DAY)
@@ -198,7 +204,9 @@ def test_broken_sql_is_an_error_outcome_naming_the_model_and_is_not_retried(stac
     project = tmp_path / "dbt"
     shutil.copytree(default_project_dir(), project, ignore=shutil.ignore_patterns("target", "logs"))
     model = project / "models" / "marts" / "restaurants.sql"
-    model.write_text(model.read_text().replace("first_seen as first_seen_date,", "first_seen as first_seen_date,,"))
+    sql = model.read_text()
+    assert "    c.first_seen_date,\n" in sql
+    model.write_text(sql.replace("    c.first_seen_date,\n", "    c.first_seen_date,,\n", 1))
     stack.deps.builder = DbtBuilder(project, "local", stack.builder._environment, state_dir=tmp_path / "state")
     stack.drop_fixture("clean_paris.jsonl")
 
