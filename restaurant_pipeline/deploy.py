@@ -1,8 +1,8 @@
 """Deploy and destroy the AWS stack, and read its outputs for the CLI's --aws mode.
 
 `deploy` checks what it needs first (AWS credentials, node), builds the Lambda zips (`make package`),
-bootstraps CDK in the account/region when needed, runs `npx aws-cdk@2 deploy` (the CDK CLI comes from the
-npm registry), stores the Places API key in Secrets Manager, and prints the next steps.
+bootstraps CDK in the account/region when needed, runs `npx aws-cdk@<CDK_CLI_VERSION> deploy` (the CDK CLI comes
+from the npm registry, at one pinned version), stores the Places API key in Secrets Manager, and prints the next steps.
 `destroy` deletes the stack; the data bucket (and its access-log bucket) is kept unless keep_data=False.
 
 The CLI (restaurant_pipeline/cli.py) prompts for the key (hidden) and the email and calls these.
@@ -43,7 +43,13 @@ from restaurant_pipeline.config import PipelineConfig, load_config
 from restaurant_pipeline.topology import SERVICES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CDK_CLI = "aws-cdk@2"
+# The CDK command-line tool, one exact version: a new CLI can change what `deploy` and `bootstrap` do, so it moves
+# only when we move it. 2.1148.1 is built against aws-cdk-lib 2.275.0 (requirements.lock) and reads cloud assembly
+# schema 55 (its npm metadata: devDependencies aws-cdk-lib 2.275.0, @aws-cdk/cloud-assembly-schema >=55.5.0); a CLI
+# older than the schema aws-cdk-lib writes refuses the assembly. tests/infrastructure/test_cdk_conventions.py checks it.
+CDK_CLI_VERSION = "2.1148.1"
+CDK_CLI_ASSEMBLY_SCHEMA_MAJOR = 55
+CDK_CLI = f"aws-cdk@{CDK_CLI_VERSION}"
 BOOTSTRAP_STACK = "CDKToolkit"
 # Measured with `make package`: the transformer zip fits Lambda's limits, so no container image and no Docker.
 TRANSFORMER_NEEDS_IMAGE = False

@@ -212,6 +212,7 @@ class PipelineService(Construct):
             )
         )
         self.grant_service_permissions()
+        self._wait_for_role_policies_only()
         if config.aws.tracing:
             acknowledge(
                 self.role,
@@ -222,6 +223,15 @@ class PipelineService(Construct):
 
     def grant_service_permissions(self) -> None:
         """Permissions beyond queue, logs and tracing: overridden by each service."""
+
+    def _wait_for_role_policies_only(self) -> None:
+        """The function waits for its role's policies (its event source mapping is checked against them when it is
+        created); CDK also makes it depend on the role, which its `Role` attribute already orders: cfn-lint W3005."""
+        function = self.function.node.default_child
+        assert isinstance(function, lambda_.CfnFunction)
+        stack = Stack.of(self)
+        policies = [child for child in self.role.node.find_all() if isinstance(child, iam.CfnPolicy)]
+        function.add_override("DependsOn", [stack.get_logical_id(policy) for policy in policies])
 
     def allow(
         self,

@@ -14,6 +14,7 @@ from cdk.outputs import REQUIRED_OUTPUTS, output_key
 from restaurant_pipeline import deploy as deploy_module
 from restaurant_pipeline.config import parse_config
 from restaurant_pipeline.deploy import (
+    CDK_CLI,
     DeployError,
     StackNotFoundError,
     check_aws_credentials,
@@ -196,9 +197,9 @@ def test_deploy_packages_bootstraps_deploys_then_stores_the_key_and_prints_next_
     assert outputs["PlacesApiKeySecretArn"] == SECRET_ARN
     package, bootstrap, cdk_deploy = runner.commands
     assert package[1:] == ["-m", "cdk.package"]
-    assert bootstrap[:5] == [str(node), str(npx_cli), "--yes", "aws-cdk@2", "bootstrap"]
+    assert bootstrap[:5] == [str(node), str(npx_cli), "--yes", CDK_CLI, "bootstrap"]
     assert bootstrap[5] == f"aws://123456789012/{REGION}"
-    assert cdk_deploy[3:5] == ["aws-cdk@2", "deploy"]
+    assert cdk_deploy[3:5] == [CDK_CLI, "deploy"]
     assert "lambda_code=package" in cdk_deploy and "restaurant-pipeline" in cdk_deploy
     env = runner.envs[-1]
     assert env["PIPELINE__NOTIFICATIONS__EMAIL"] == "data-team@example.com"
@@ -239,7 +240,7 @@ def test_a_failed_cdk_deploy_stops_before_the_key_is_stored(tmp_path):
             build_artifacts=False,
         )
     # already bootstrapped: no bootstrap, straight to deploy with the npx beside node
-    assert [c[:4] for c in runner.commands] == [[str(tmp_path / "bin" / "npx"), "--yes", "aws-cdk@2", "deploy"]]
+    assert [c[:4] for c in runner.commands] == [[str(tmp_path / "bin" / "npx"), "--yes", CDK_CLI, "deploy"]]
 
 
 def test_stack_outputs_are_parsed_and_a_missing_stack_is_explained():

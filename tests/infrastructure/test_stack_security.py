@@ -1,4 +1,5 @@
-"""Secure by default: encryption, SSL-only policies, scoped roles, raw immutability, cdk-nag, cfn-lint."""
+"""Secure by default: encryption, SSL-only policies, scoped roles, raw immutability, cdk-nag (cfn-lint:
+test_cdk_conventions.py)."""
 
 from __future__ import annotations
 
@@ -165,12 +166,3 @@ def test_cdk_nag_stops_synthesis_on_an_unacknowledged_finding(tmp_path):
     sqs.Queue(stack, "NoDlqNoSsl")
     with pytest.raises(Exception, match=r"AwsSolutions-SQS3(.|\n)*AwsSolutions-SQS4"):
         app.synth()
-
-
-def test_cfn_lint_reports_no_errors(synthesized):
-    from cfnlint.api import lint_all
-
-    for stack in (synthesized.default, synthesized.changed):
-        matches = lint_all(stack.template_path.read_text(encoding="utf-8"))
-        errors = [str(match) for match in matches if match.rule.id.startswith("E")]
-        assert errors == [], "\n".join(errors)

@@ -18,13 +18,10 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def synthesize(outdir: Path, nlp: bool) -> dict[str, Any]:
-    from aws_cdk import App
-
-    from cdk.app import apply_nag, build_stack, code_provider
+    from cdk.app import build_stack, code_provider, create_app
 
     config = load_config(REPO_ROOT / "pipeline.toml", environ={"PIPELINE__NLP__ENABLED": str(nlp).lower()})
-    app = App(outdir=str(outdir))
-    apply_nag(app)
+    app: Any = create_app(outdir)
     build_stack(app, config, code_provider("placeholder", outdir / ".placeholder"), construct_id="p", stack_name="p")
     app.synth()
     return dict(json.loads((outdir / "p.template.json").read_text(encoding="utf-8")))
