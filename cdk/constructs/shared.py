@@ -149,6 +149,12 @@ class SharedResources(Construct):
                 event_pattern=events.EventPattern(source=events.Match.prefix(PROJECT)),
                 retention=Duration.days(config.aws.bus_archive_retention_days),
             )
+            # aws-cdk-lib writes KmsKeyIdentifier: "" when no key is given, which CloudFormation rejects in some
+            # regions (https://github.com/aws/aws-cdk/issues/37847); without the property the archive uses the
+            # AWS-owned key, as intended.
+            cfn_archive = self.archive.node.default_child
+            assert isinstance(cfn_archive, events.CfnArchive)
+            cfn_archive.add_property_deletion_override("KmsKeyIdentifier")
 
         self.idempotency_table = dynamodb.Table(
             self,

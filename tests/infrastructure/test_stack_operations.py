@@ -75,6 +75,13 @@ def test_no_successful_run_in_26_hours_raises_an_alarm(default_stack):
     assert NO_SUCCESS_HOURS == 26
 
 
+def test_the_bus_archive_has_no_empty_kms_key_identifier(synthesized):
+    (archive,) = synthesized.default.resources("AWS::Events::Archive").values()
+    assert archive["Properties"]["RetentionDays"] == synthesized.default.config.aws.bus_archive_retention_days
+    assert "KmsKeyIdentifier" not in archive["Properties"]
+    synthesized.changed.assertions.resource_count_is("AWS::Events::Archive", 0)  # retention 0: no archive
+
+
 def test_dashboard_is_switchable(synthesized):
     synthesized.default.assertions.resource_count_is("AWS::CloudWatch::Dashboard", 1)
     synthesized.changed.assertions.resource_count_is("AWS::CloudWatch::Dashboard", 0)
