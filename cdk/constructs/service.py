@@ -358,6 +358,9 @@ class TransformerService(PipelineService):
                 "glue:DeleteTable",
                 "glue:BatchDeleteTable",
                 "glue:GetTableVersions",
+                # dbt-athena expires old table versions one by one (expire_glue_table_versions) after views and
+                # incremental models: DeleteTableVersion, not only the batch call.
+                "glue:DeleteTableVersion",
                 "glue:BatchDeleteTableVersion",
                 "glue:GetPartition",
                 "glue:GetPartitions",

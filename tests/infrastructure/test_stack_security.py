@@ -102,6 +102,36 @@ def test_only_the_collector_may_write_raw(default_stack):
         ), role
 
 
+def _text(value) -> str:
+    """A template value as text: Fn::Join joined, Ref and Fn::GetAtt as ${Name} / ${Name.Attribute}."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(_text(part) for part in parts)
+    if "Ref" in value:
+        return "${" + value["Ref"] + "}"
+    if "Fn::GetAtt" in value:
+        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
+    raise ValueError(f"unexpected intrinsic {value}")
+
+
+def _allows(statements: list[dict], action: str, resource_suffix: str) -> bool:
+    return any(
+        statement["Effect"] == "Allow"
+        and action in _as_list(statement["Action"])
+        and any(_text(resource).endswith(resource_suffix) for resource in _as_list(statement["Resource"]))
+        for statement in statements
+    )
+
+
+def test_the_transformer_may_expire_the_table_versions_dbt_athena_leaves(default_stack):
+    # dbt-athena's expire_glue_table_versions calls glue:DeleteTableVersion, one version at a time
+    statements = _role_statements(default_stack, "TransformerRole")
+    assert _allows(statements, "glue:DeleteTableVersion", ":table/restaurant_pipeline/*")
+    assert _allows(statements, "glue:GetTableVersions", ":table/restaurant_pipeline/*")
+
+
 def test_no_allow_statement_uses_a_wildcard_action(default_stack):
     offenders = []
     for kind in ("AWS::IAM::Policy", *DATA_RESOURCE_POLICIES):
