@@ -64,9 +64,12 @@ ARTIFACTS: dict[str, ArtifactSpec] = {
 # Never shipped: the CLI, the local scheduler and the local warehouse.
 LOCAL_ONLY_DISTRIBUTIONS = ("typer", "rich", "croniter", "dbt-duckdb", "duckdb", "duckdb-ext-httpfs")
 
-# Left out of every artifact: caches, local state and dbt's own build output. (dbt_packages/ ships: dbt needs
-# the packages `dbt deps` installed, and Lambda cannot download them.)
-EXCLUDED_PARTS = ("__pycache__", ".pytest_cache", "target", "logs", ".user.yml")
+# Left out of every artifact: caches wherever they are (by folder name), and dbt's own build output, logs and user
+# file by their exact path from the artifact's root. A folder named `logs` or `target` elsewhere is code and ships
+# (botocore/data/logs is the CloudWatch Logs model boto3 needs). (dbt/dbt_packages/ ships: dbt needs the packages
+# `dbt deps` installed, and Lambda cannot download them.)
+EXCLUDED_PARTS = ("__pycache__", ".pytest_cache")
+EXCLUDED_PATHS = ("dbt/target", "dbt/logs", "dbt/.user.yml")
 
 
 def artifacts_built() -> bool:

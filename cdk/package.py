@@ -33,6 +33,7 @@ from cdk.artifacts import (
     ARTIFACTS,
     BUILD_DIR,
     EXCLUDED_PARTS,
+    EXCLUDED_PATHS,
     LAMBDA_PLATFORM,
     LAMBDA_PYTHON_VERSION,
     LOCAL_ONLY_DISTRIBUTIONS,
@@ -182,8 +183,12 @@ def pip_install(spec: ArtifactSpec, requirements: list[str], constraint_text: st
 # --- project code and the import check --------------------------------------------------------------------
 
 
-def _excluded(path: Path) -> bool:
-    return any(part in EXCLUDED_PARTS for part in path.parts) or path.suffix in (".pyc", ".pyo")
+def _excluded(relative: Path) -> bool:
+    """`relative` is a path from the artifact's root (the same from the repository root for project code)."""
+    if any(part in EXCLUDED_PARTS for part in relative.parts) or relative.suffix in (".pyc", ".pyo"):
+        return True
+    posix = relative.as_posix()
+    return any(posix == excluded or posix.startswith(f"{excluded}/") for excluded in EXCLUDED_PATHS)
 
 
 def copy_project_code(spec: ArtifactSpec, target: Path, root: Path = REPO_ROOT) -> None:
@@ -203,7 +208,7 @@ def copy_project_code(spec: ArtifactSpec, target: Path, root: Path = REPO_ROOT) 
             continue
         for path in sorted(source.rglob("*")):
             relative = path.relative_to(root)
-            if _excluded(path.relative_to(source)) or not path.is_file():
+            if _excluded(relative) or not path.is_file():
                 continue
             destination = target / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
