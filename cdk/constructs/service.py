@@ -19,7 +19,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.constructs.nag import acknowledge, wildcard_finding
-from cdk.constructs.shared import SharedResources
+from cdk.constructs.shared import RAW_DELETE_ACTIONS, SharedResources
 from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.topology import PROJECT, RAW_PREFIX, Route
 
@@ -27,14 +27,9 @@ from restaurant_pipeline.topology import PROJECT, RAW_PREFIX, Route
 MESSAGE_RETENTION = Duration.days(14)
 RULE_TARGET_MAX_EVENT_AGE = Duration.hours(24)
 RULE_TARGET_RETRY_ATTEMPTS = 185
-# Raw objects are immutable: every pipeline role is explicitly denied these on raw/*.
-RAW_DELETE_ACTIONS = (
-    "s3:DeleteObject",
-    "s3:DeleteObjectVersion",
-    "s3:DeleteObjectTagging",
-    "s3:DeleteObjectVersionTagging",
-)
-# ... and these on the bucket: a lifecycle rule or suspended versioning could expire raw just as well.
+# Raw objects are immutable: every pipeline role is explicitly denied RAW_DELETE_ACTIONS on raw/* (the bucket policy
+# denies them to everyone too: cdk/constructs/shared.py), and these on the bucket: a lifecycle rule or suspended
+# versioning could expire raw just as well.
 RAW_PROTECTION_BUCKET_ACTIONS = ("s3:PutLifecycleConfiguration", "s3:PutBucketVersioning")
 IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 LEDGER_ACTIONS = ("dynamodb:PutItem", "dynamodb:Query")

@@ -32,7 +32,19 @@ ATHENA_WORKGROUP = PROJECT
 ATHENA_RESULTS_PREFIX = "athena-results/"
 QUARANTINE_RETENTION_DAYS = 90
 ATHENA_RESULTS_RETENTION_DAYS = 7
+# Old versions of what the pipeline rebuilds from raw expire; raw's never do (no lifecycle rule covers raw/).
 NONCURRENT_VERSION_RETENTION_DAYS = 30
+DBT_DATA_PREFIX = "warehouse/"  # dbt-athena's s3_data_dir (dbt/profiles.yml): the marts' table data
+DERIVED_PREFIXES = (VALIDATED_PREFIX, ENRICHED_PREFIX, DBT_DATA_PREFIX)
+# Deleting a raw object, or any version of one: denied to every principal by the bucket policy (admins included, who
+# must remove that statement first: `restaurant-pipeline destroy --delete-data` does) and to the pipeline's roles.
+RAW_DELETE_ACTIONS = (
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:DeleteObjectTagging",
+    "s3:DeleteObjectVersionTagging",
+)
+RAW_PROTECTION_SID = "RawIsImmutable"
 ACCESS_LOG_RETENTION_DAYS = 90
 # Partition projection: Athena computes dt values instead of listing partitions (no crawler, no MSCK).
 PROJECTION_START_DATE = "2024-01-01"
@@ -83,15 +95,34 @@ class SharedResources(Construct):
                     expiration=Duration.days(ATHENA_RESULTS_RETENTION_DAYS),
                     noncurrent_version_expiration=Duration.days(1),
                 ),
-                s3.LifecycleRule(
-                    id="old-versions",
-                    noncurrent_version_expiration=Duration.days(NONCURRENT_VERSION_RETENTION_DAYS),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                *(
+                    s3.LifecycleRule(
+                        id=f"old-versions-{prefix.split('/')[0]}",
+                        prefix=prefix,
+                        noncurrent_version_expiration=Duration.days(NONCURRENT_VERSION_RETENTION_DAYS),
+                    )
+                    for prefix in DERIVED_PREFIXES
                 ),
+                # An unfinished multipart upload is not an object (nor a version of one): cleaning it up loses nothing.
+                s3.LifecycleRule(id="incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
             ],
             # The data outlives the stack: `restaurant-pipeline destroy --delete-data` empties it on request.
             removal_policy=RemovalPolicy.RETAIN,
         )
+        # Raw is immutable for every principal, not only the pipeline's roles. The policy outlives the stack with the
+        # bucket, so kept data stays protected after `destroy`.
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=RAW_PROTECTION_SID,
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=list(RAW_DELETE_ACTIONS),
+                resources=[self.bucket.arn_for_objects(f"{RAW_PREFIX}*")],
+            )
+        )
+        for bucket in (self.bucket, self.access_logs):  # the access-log policy lets S3 deliver the kept bucket's logs
+            assert bucket.policy is not None
+            bucket.policy.apply_removal_policy(RemovalPolicy.RETAIN)
         # S3 -> EventBridge natively (NotificationConfiguration), not through CDK's notifications custom resource.
         cfn_bucket = self.bucket.node.default_child
         assert isinstance(cfn_bucket, s3.CfnBucket)

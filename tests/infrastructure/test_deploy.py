@@ -292,6 +292,7 @@ def test_destroy_with_delete_data_empties_every_version_then_deletes_the_buckets
         cfn.add_response("describe_stacks", _stack(_outputs()), {"StackName": "restaurant-pipeline"})
         cfn.add_response("delete_stack", {}, {"StackName": "restaurant-pipeline"})
         for bucket in ("restaurant-pipeline-data-1", "restaurant-pipeline-logs-1"):
+            s3_stub.add_response("delete_bucket_policy", {}, {"Bucket": bucket})  # raw is protected by it
             s3_stub.add_response(
                 "list_object_versions",
                 {

@@ -4,6 +4,7 @@ test_cdk_conventions.py)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -74,6 +75,56 @@ def test_data_bucket_is_versioned_encrypted_private_ssl_only_logged_and_emits_ev
         if p["Properties"]["Bucket"] == {"Ref": key}
     )
     assert _ssl_only(policy["Properties"]["PolicyDocument"])
+
+
+def _data_bucket(stack: Synthesized) -> tuple[str, dict]:
+    ((key, bucket),) = (
+        (key, bucket)
+        for key, bucket in stack.resources("AWS::S3::Bucket").items()
+        if "LoggingConfiguration" in bucket["Properties"]
+    )
+    return key, bucket
+
+
+@pytest.mark.parametrize("action", ["s3:DeleteObject", "s3:DeleteObjectVersion"])
+def test_the_bucket_policy_denies_everyone_deleting_raw_objects_and_their_versions(default_stack, action):
+    key, _ = _data_bucket(default_stack)
+    (policy,) = (
+        p
+        for p in default_stack.resources("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": key}
+    )
+    denies = [
+        s
+        for s in _statements(policy["Properties"]["PolicyDocument"])
+        if s["Effect"] == "Deny"
+        and s.get("Principal") in ({"AWS": "*"}, "*")
+        and "Condition" not in s
+        and action in _as_list(s["Action"])
+    ]
+    assert [_text(resource) for s in denies for resource in _as_list(s["Resource"])] == [
+        "${" + key + ".Arn}/raw/places/*"
+    ]
+    assert policy.get("DeletionPolicy") == "Retain"  # kept data stays protected after destroy
+
+
+def test_no_lifecycle_rule_expires_raw_objects_or_their_old_versions(default_stack):
+    _, bucket = _data_bucket(default_stack)
+    rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    removing = [
+        rule for rule in rules if set(rule) & {"ExpirationInDays", "ExpirationDate", "NoncurrentVersionExpiration"}
+    ]
+    assert removing, "derived data has lifecycle rules"
+    for rule in removing:
+        prefix = rule.get("Prefix", rule.get("Filter", {}).get("Prefix", ""))
+        assert prefix and not "raw/places/".startswith(prefix) and not prefix.startswith("raw/"), rule["Id"]
+
+
+def test_the_dbt_data_prefix_with_old_versions_expiring_is_the_one_dbt_writes_to():
+    from cdk.constructs.shared import DBT_DATA_PREFIX
+
+    profiles = (Path(__file__).resolve().parents[2] / "dbt" / "profiles.yml").read_text(encoding="utf-8")
+    assert f"'/{DBT_DATA_PREFIX}'" in profiles
 
 
 def test_topic_is_encrypted_with_a_rotating_key_and_ssl_only(default_stack):
