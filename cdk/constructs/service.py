@@ -341,11 +341,19 @@ class TransformerService(PipelineService):
             [stack.format_arn(service="athena", resource="datacatalog", resource_name="AwsDataCatalog")],
         )
         self.allow(
+            "AthenaDefaultDatabase",  # Athena's documented requirement, for every query (see shared.py)
+            ["glue:GetDatabase", "glue:CreateDatabase"],
+            [shared.glue_catalog_arn, shared.athena_default_database_arn],
+        )
+        # The two databases exist (the stack made them): read only, never created or dropped by dbt.
+        self.allow(
+            "ReadOwnGlueDatabases",
+            ["glue:GetDatabase", "glue:GetDatabases"],
+            [shared.glue_catalog_arn, *shared.glue_database_arns()],
+        )
+        self.allow(
             "ManageOwnGlueTables",
             [
-                "glue:GetDatabase",
-                "glue:GetDatabases",
-                "glue:CreateDatabase",
                 "glue:GetTable",
                 "glue:GetTables",
                 "glue:CreateTable",
@@ -366,9 +374,10 @@ class TransformerService(PipelineService):
                 "glue:DeletePartition",
                 "glue:BatchDeletePartition",
             ],
-            shared.glue_arns(),
-            wildcard_reason="dbt creates, replaces and drops its tables at run time, only inside the pipeline's "
-            "own Glue database.",
+            # A table's actions need its ancestors too: the catalog and its database (same page as above).
+            [shared.glue_catalog_arn, *shared.glue_database_arns(), *shared.glue_table_arns()],
+            wildcard_reason="dbt creates, replaces and drops its tables and views at run time, only inside the "
+            "pipeline's two Glue databases (models, test failures).",
         )
         self.allow_idempotency()
         self.allow_publish_events()

@@ -27,6 +27,13 @@ from services.transformer.sentiment.schema import ENRICHED_COLUMNS, ENRICHED_PAR
 from services.transformer.sentiment.schema import TABLE_NAME as ENRICHED_TABLE_NAME
 
 GLUE_DATABASE = "restaurant_pipeline"
+# dbt keeps failing test rows (store_failures, dbt/dbt_project.yml) in "<target schema>_dbt_test__audit". The stack
+# creates it (and deletes it, with its views, when the stack goes), so dbt finds it and never runs CREATE SCHEMA.
+GLUE_AUDIT_DATABASE = f"{GLUE_DATABASE}_dbt_test__audit"
+# Athena's own requirement for any query or DDL in the Glue Data Catalog: GetDatabase and CreateDatabase on the
+# catalog and the `default` database of the region ("Mandatory: access policy to the default database and catalog",
+# https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html).
+ATHENA_DEFAULT_DATABASE = "default"
 DBT_TARGET: Final = "athena"  # the dbt/profiles.yml output of a deployment (the artifact ships its parsed manifest)
 ATHENA_WORKGROUP = PROJECT
 ATHENA_RESULTS_PREFIX = "athena-results/"
@@ -232,6 +239,14 @@ class SharedResources(Construct):
                 name=GLUE_DATABASE, description="restaurant-pipeline: raw places and the dbt models"
             ),
         )
+        self.audit_database = glue.CfnDatabase(
+            self,
+            "GlueAuditDatabase",
+            catalog_id=stack.account,
+            database_input=glue.CfnDatabase.DatabaseInputProperty(
+                name=GLUE_AUDIT_DATABASE, description="restaurant-pipeline: failing rows of the dbt tests (views)"
+            ),
+        )
         self.raw_table = self._daily_json_table(
             "RawPlacesTable",
             name=TABLE_NAME,
@@ -332,18 +347,26 @@ class SharedResources(Construct):
         table.add_resource_dependency(self.glue_database)
         return table
 
-    def glue_arns(self) -> list[str]:
-        """The catalog, the pipeline's database and its tables (dbt creates and replaces tables there)."""
+    def glue_database_arns(self) -> list[str]:
+        """The pipeline's two databases (dbt's models and its test failures): both made by the stack."""
         stack = Stack.of(self)
         return [
-            self.glue_catalog_arn,
-            stack.format_arn(service="glue", resource="database", resource_name=GLUE_DATABASE),
-            stack.format_arn(service="glue", resource="table", resource_name=f"{GLUE_DATABASE}/*"),
-            stack.format_arn(service="glue", resource="userDefinedFunction", resource_name=f"{GLUE_DATABASE}/*"),
-            # dbt's store_failures keeps failing rows in "<database>_dbt_test__audit", created at run time
-            stack.format_arn(service="glue", resource="database", resource_name=f"{GLUE_DATABASE}_dbt_test__audit"),
-            stack.format_arn(service="glue", resource="table", resource_name=f"{GLUE_DATABASE}_dbt_test__audit/*"),
+            stack.format_arn(service="glue", resource="database", resource_name=name)
+            for name in (GLUE_DATABASE, GLUE_AUDIT_DATABASE)
         ]
+
+    def glue_table_arns(self) -> list[str]:
+        """Every table, view and function in the pipeline's databases (dbt creates, replaces and drops them)."""
+        stack = Stack.of(self)
+        return [
+            stack.format_arn(service="glue", resource=kind, resource_name=f"{name}/*")
+            for name in (GLUE_DATABASE, GLUE_AUDIT_DATABASE)
+            for kind in ("table", "userDefinedFunction")
+        ]
+
+    @property
+    def athena_default_database_arn(self) -> str:
+        return Stack.of(self).format_arn(service="glue", resource="database", resource_name=ATHENA_DEFAULT_DATABASE)
 
     @property
     def workgroup_arn(self) -> str:

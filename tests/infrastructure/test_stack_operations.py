@@ -123,6 +123,16 @@ def test_raw_table_is_partition_projected_on_dt_over_the_validated_prefix(defaul
     assert [(c["Name"], c["Type"]) for c in columns] == [(name.lower(), kind) for name, kind in RAW_COLUMNS]
 
 
+def test_the_stack_creates_the_dbt_test_audit_database_and_deletes_it_with_the_stack(default_stack):
+    databases = {
+        d["Properties"]["DatabaseInput"]["Name"]: d for d in default_stack.resources("AWS::Glue::Database").values()
+    }
+    # dbt's "<target schema>_dbt_test__audit" (the athena target's schema is the pipeline database)
+    assert set(databases) == {"restaurant_pipeline", "restaurant_pipeline_dbt_test__audit"}
+    # removed on destroy: Glue deletes the database's tables and views with it
+    assert databases["restaurant_pipeline_dbt_test__audit"].get("DeletionPolicy", "Delete") == "Delete"
+
+
 def test_athena_work_group_enforces_encrypted_results_and_the_scan_cutoff(synthesized):
     for stack in (synthesized.default, synthesized.changed):
         configuration = stack.one("AWS::Athena::WorkGroup")["Properties"]["WorkGroupConfiguration"]

@@ -183,6 +183,20 @@ def test_the_transformer_may_expire_the_table_versions_dbt_athena_leaves(default
     assert _allows(statements, "glue:GetTableVersions", ":table/restaurant_pipeline/*")
 
 
+def test_the_transformer_has_athena_s_default_database_access_and_creates_no_database_of_its_own(default_stack):
+    statements = _role_statements(default_stack, "TransformerRole")
+    # Athena's documented requirement for any query in the Glue catalog
+    for action in ("glue:GetDatabase", "glue:CreateDatabase"):
+        assert _allows(statements, action, ":database/default")
+        assert _allows(statements, action, ":catalog")
+    # both pipeline databases are the stack's: read, never created (so neither is CREATE SCHEMA'd by dbt)
+    for database in ("restaurant_pipeline", "restaurant_pipeline_dbt_test__audit"):
+        assert _allows(statements, "glue:GetDatabase", f":database/{database}")
+        assert not _allows(statements, "glue:CreateDatabase", f":database/{database}")
+        assert _allows(statements, "glue:CreateTable", f":table/{database}/*")
+        assert _allows(statements, "glue:GetTable", f":database/{database}")  # a table's ancestors too
+
+
 def test_no_allow_statement_uses_a_wildcard_action(default_stack):
     offenders = []
     for kind in ("AWS::IAM::Policy", *DATA_RESOURCE_POLICIES):
