@@ -283,7 +283,9 @@ class CollectorService(PipelineService):
         )
         self.role.add_to_policy(
             iam.PolicyStatement(
-                sid="ListRawPrefix",  # so a missing object answers 404, not 403, to the existence check
+                # The existence check lists the key itself (services/collector/storage.py): this grant covers a
+                # listing under raw/ only, never a HEAD, which carries no prefix (a missing key then answers 403).
+                sid="ListRawPrefix",
                 actions=["s3:ListBucket"],
                 resources=[shared.bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [f"{RAW_PREFIX}*"]}},
