@@ -24,7 +24,7 @@ from typing import Any, Literal
 import cdk  # noqa: F401  (puts node on PATH before aws_cdk starts jsii)
 from cdk.artifacts import ARTIFACTS, artifacts_built
 from cdk.outputs import STACK_NAME
-from restaurant_pipeline.config import PipelineConfig, load_config
+from restaurant_pipeline.config import ConfigError, PipelineConfig, deployment_region, load_config
 
 CodeMode = Literal["package", "placeholder", "auto"]
 CODE_MODES: tuple[str, ...] = ("package", "placeholder", "auto")
@@ -163,10 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     app: Any = create_app(os.environ.get("CDK_OUTDIR") or "cdk.out", context)
     outdir = Path(app.outdir)
     mode = str(app.node.try_get_context("lambda_code") or DEFAULT_CODE_MODE)
-    config = load_config()
     try:
+        config = load_config()
+        deployment_region(config)  # the stack's region is pipeline.toml's; a disagreeing AWS_REGION stops here
         code_for = code_provider(mode, outdir / ".placeholder-lambda")
-    except (ArtifactsMissingError, ValueError) as exc:
+    except (ArtifactsMissingError, ConfigError, ValueError) as exc:
         print(f"cdk.app: {exc}", file=sys.stderr)
         return 2
     build_stack(app, config, code_for)

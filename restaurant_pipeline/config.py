@@ -10,6 +10,7 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -183,6 +184,30 @@ class PipelineConfig(_Section):
         if self.nlp.enabled and "places.reviews" not in mask:
             mask.append("places.reviews")
         return mask
+
+
+REGION_ENVIRONMENT = ("AWS_REGION", "AWS_DEFAULT_REGION")
+
+
+def deployment_region(config: PipelineConfig, environ: Mapping[str, str] | None = None) -> str:
+    """The one region of the deployed stack, for deploy, destroy, synthesis and every `--aws` command:
+    pipeline.toml's [aws] region (PIPELINE__AWS__REGION overrides it, like any key).
+
+    AWS_REGION or AWS_DEFAULT_REGION naming another region is an error, not an override: the SDKs, the aws CLI and
+    the CDK CLI read them, so a stack, its bootstrap and its outputs could otherwise be looked for in one region and
+    deployed to another (CloudShell always sets AWS_REGION to the console's region).
+    """
+    region = config.aws.region
+    env = os.environ if environ is None else environ
+    for name in REGION_ENVIRONMENT:
+        value = (env.get(name) or "").strip()
+        if value and value != region:
+            raise ConfigError(
+                f"{name}={value}, but the stack's region is {region} (pipeline.toml [aws] region). Use one region: "
+                f'either set [aws] region = "{value}" in pipeline.toml (or PIPELINE__AWS__REGION={value}), or '
+                f"`export {name}={region}` (or unset {name})."
+            )
+    return region
 
 
 def find_config_file(start: Path | None = None) -> Path | None:

@@ -39,7 +39,7 @@ from cdk.outputs import (
     STACK_NAME,
     output_key,
 )
-from restaurant_pipeline.config import PipelineConfig, load_config
+from restaurant_pipeline.config import ConfigError, PipelineConfig, deployment_region, load_config
 from restaurant_pipeline.topology import SERVICES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -161,7 +161,7 @@ def stack_outputs(cloudformation_client: Any, stack_name: str = STACK_NAME) -> d
             region = cloudformation_client.meta.region_name
             raise StackNotFoundError(
                 f"Stack {stack_name} not found in {region}. Deploy it with `restaurant-pipeline deploy` "
-                "(or set AWS_REGION to the region it lives in)."
+                "(or set pipeline.toml [aws] region to the region it lives in)."
             ) from None
         raise
     stacks = response.get("Stacks", [])
@@ -220,6 +220,13 @@ def cdk_command(npx: Sequence[str], action: str, *extra: str) -> list[str]:
     ]
 
 
+def _region(config: PipelineConfig) -> str:
+    try:
+        return deployment_region(config)
+    except ConfigError as exc:
+        raise DeployError(str(exc)) from None
+
+
 def _session(region: str, session: Any | None) -> Any:
     if session is not None:
         return session
@@ -253,7 +260,7 @@ def deploy(
     email: the address subscribed to the notification topic (None: pipeline.toml's notifications.email).
     """
     config = config or load_config()
-    region = os.environ.get("AWS_REGION") or config.aws.region
+    region = _region(config)
     validate_inputs(api_key, email)
     email = (email or config.notifications.email or "").strip()
 
@@ -348,7 +355,7 @@ def destroy(
 ) -> None:
     """Delete the stack. The data bucket and its access logs stay unless keep_data is False."""
     config = config or load_config()
-    region = os.environ.get("AWS_REGION") or config.aws.region
+    region = _region(config)
     aws = _session(region, session)
     check_aws_credentials(aws.client("sts"), region)
     cloudformation = aws.client("cloudformation")

@@ -57,6 +57,14 @@ def test_the_default_lambda_code_needs_the_built_zips_and_names_make_package(tmp
     assert not (tmp_path / "cdk.out" / "restaurant-pipeline.template.json").exists()
 
 
+def test_synthesis_stops_when_the_environment_names_another_region_than_pipeline_toml(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("CDK_OUTDIR", str(tmp_path / "cdk.out"))
+    monkeypatch.delenv("PIPELINE__AWS__REGION", raising=False)
+    assert cdk_app.main(["-c", "lambda_code=placeholder"]) == 2
+    assert "AWS_REGION=us-east-1, but the stack's region is eu-west-3" in capsys.readouterr().err
+
+
 def test_placeholder_code_is_there_only_when_asked_for(tmp_path, monkeypatch):
     monkeypatch.setattr("cdk.artifacts.BUILD_DIR", tmp_path / "no-zips-here")
     with pytest.raises(cdk_app.ArtifactsMissingError, match="make package"):

@@ -31,6 +31,13 @@ SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:PlacesApiKey-
 API_KEY = "AIzaSy-test-key-never-printed"
 
 
+@pytest.fixture(autouse=True)
+def _no_region_in_the_environment(monkeypatch):
+    """The stack's region is pipeline.toml's; an AWS_REGION of the machine running the tests must not leak in."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "PIPELINE__AWS__REGION"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def _client(service: str):
     return boto3.client(service, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
 
@@ -241,6 +248,49 @@ def test_a_failed_cdk_deploy_stops_before_the_key_is_stored(tmp_path):
         )
     # already bootstrapped: no bootstrap, straight to deploy with the npx beside node
     assert [c[:4] for c in runner.commands] == [[str(tmp_path / "bin" / "npx"), "--yes", CDK_CLI, "deploy"]]
+
+
+def test_deploy_and_destroy_stop_when_the_environment_names_another_region_than_pipeline_toml(monkeypatch):
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    runner = RecordingRunner()
+    with pytest.raises(DeployError, match=r"AWS_REGION=us-east-1, but the stack's region is eu-west-3"):
+        deploy(API_KEY, None, config=parse_config({}), session=FakeSession(), run=runner, echo=lambda _: None)
+    with pytest.raises(DeployError, match=r"AWS_REGION=us-east-1, but the stack's region is eu-west-3"):
+        destroy(config=parse_config({}), session=FakeSession(), echo=lambda _: None, wait=False)
+    assert runner.commands == []
+
+
+def test_deploy_bootstraps_deploys_and_reads_outputs_in_pipeline_toml_s_region(tmp_path):
+    config = parse_config({"aws": {"region": "eu-central-1"}})
+    sts, _ = _sts_ok()
+    cloudformation = boto3.client(
+        "cloudformation", region_name="eu-central-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    cfn = Stubber(cloudformation)
+    cfn.add_response("describe_stacks", _stack(_outputs()), {"StackName": "restaurant-pipeline"})
+    _missing(cfn, "CDKToolkit")
+    cfn.add_response("describe_stacks", _stack(_outputs()), {"StackName": "restaurant-pipeline"})
+    cfn.activate()
+    node = tmp_path / "bin" / "node"
+    node.parent.mkdir()
+    node.write_text("")
+    (tmp_path / "bin" / "npx").write_text("")
+    runner = RecordingRunner()
+    deploy(
+        None,
+        None,
+        config=config,
+        session=FakeSession(sts=sts, cloudformation=cloudformation),
+        run=runner,
+        echo=lambda _: None,
+        find_node=lambda: str(node),
+        build_artifacts=False,
+    )
+    bootstrap, cdk_deploy = runner.commands
+    assert bootstrap[-1] == "aws://123456789012/eu-central-1" and "deploy" in cdk_deploy
+    for env in runner.envs:
+        assert (env["AWS_REGION"], env["AWS_DEFAULT_REGION"], env["CDK_DEFAULT_REGION"]) == ("eu-central-1",) * 3
+    cfn.assert_no_pending_responses()
 
 
 def test_stack_outputs_are_parsed_and_a_missing_stack_is_explained():
