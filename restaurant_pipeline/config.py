@@ -154,12 +154,30 @@ class Quality(_Section):
     max_daily_drop_share: Annotated[float, Field(ge=0, le=1)] = 0.2
 
 
+_REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d$"
+COMPREHEND = "comprehend"
+
+
 class Nlp(_Section):
     enabled: bool = False
+    # Where the NLP stage calls Amazon Comprehend (not offered in every region: botocore's endpoint data says where).
+    # Unset: the stack's region when Comprehend is there, else the nearest region that has it.
+    comprehend_region: Annotated[str, Field(pattern=_REGION_PATTERN)] | None = None
+
+    @field_validator("comprehend_region")
+    @classmethod
+    def _offers_comprehend(cls, value: str | None) -> str | None:
+        from restaurant_pipeline.regions import service_regions
+
+        if value is not None and value not in service_regions(COMPREHEND):
+            raise ValueError(
+                f"Amazon Comprehend is not offered in {value}; choose one of {', '.join(service_regions(COMPREHEND))}"
+            )
+        return value
 
 
 class Aws(_Section):
-    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] = "eu-west-3"
+    region: Annotated[str, Field(pattern=_REGION_PATTERN)] = "eu-west-3"
     bus_archive_retention_days: Annotated[int, Field(ge=0, le=3650)] = 30
     athena_bytes_scanned_cutoff_mb: Annotated[int, Field(ge=10, le=1_000_000)] = 1024
     dashboard: bool = True
@@ -176,6 +194,28 @@ class PipelineConfig(_Section):
     quality: Quality = Quality()
     nlp: Nlp = Nlp()
     aws: Aws = Aws()
+
+    @model_validator(mode="after")
+    def _comprehend_region_known(self) -> PipelineConfig:
+        if self.nlp.enabled:
+            _ = self.comprehend_region  # raises, naming the fix, when there is no region to default to
+        return self
+
+    @property
+    def comprehend_region(self) -> str:
+        """[nlp] comprehend_region, else the stack's region when Comprehend is offered there, else the nearest one
+        that offers it (eu-west-3 -> eu-west-2). Review text is then sent to that region (docs/nlp.md)."""
+        from restaurant_pipeline.regions import nearest_region, service_regions
+
+        if self.nlp.comprehend_region:
+            return self.nlp.comprehend_region
+        nearest = nearest_region(self.aws.region, service_regions(COMPREHEND))
+        if nearest is None:
+            raise ValueError(
+                f"no known region near {self.aws.region} offers Amazon Comprehend: set [nlp] comprehend_region to one "
+                f"of {', '.join(service_regions(COMPREHEND))}"
+            )
+        return nearest
 
     @property
     def effective_field_mask(self) -> list[str]:

@@ -77,6 +77,7 @@ class PipelineService(Construct):
         self.route = route
         self.shared = shared
         self.nlp_enabled = config.nlp.enabled  # the transformer's NLP stage calls Comprehend (docs/nlp.md)
+        self.comprehend_region = config.comprehend_region if config.nlp.enabled else None
         self._acknowledged: set[str] = set()
 
         self.dlq = sqs.Queue(
@@ -234,11 +235,14 @@ class PipelineService(Construct):
         actions: tuple[str, ...] | list[str],
         resources: list[str],
         wildcard_reason: str | None = None,
+        conditions: dict[str, Any] | None = None,
     ) -> None:
         """Allow concrete actions on concrete resources; a resource with a wildcard needs its reason."""
         if any("*" in action for action in actions):
             raise ValueError(f"{sid}: name each action; wildcard actions are not allowed ({actions})")
-        self.role.add_to_policy(iam.PolicyStatement(sid=sid, actions=list(actions), resources=resources))
+        self.role.add_to_policy(
+            iam.PolicyStatement(sid=sid, actions=list(actions), resources=resources, conditions=conditions)
+        )
         for resource in resources:
             finding = wildcard_finding(self, resource)
             if finding is None:
@@ -384,13 +388,17 @@ class TransformerService(PipelineService):
         self.allow_idempotency()
         self.allow_publish_events()
         self.allow_ledger()
-        if self.nlp_enabled:
+        if self.comprehend_region:
             self.allow(
                 "ScoreReviewsWithComprehend",
                 ["comprehend:BatchDetectSentiment", "comprehend:BatchDetectKeyPhrases"],
                 ["*"],
                 wildcard_reason="Comprehend's detect APIs have no resource to scope to (they act on the text sent); "
-                "granted only when pipeline.toml [nlp] enabled is true.",
+                "granted only when pipeline.toml [nlp] enabled is true, and only in the configured Comprehend "
+                "region (aws:RequestedRegion).",
+                # The one region the NLP stage calls (COMPREHEND_REGION): aws:RequestedRegion is the region a request
+                # goes to (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
+                conditions={"StringEquals": {"aws:RequestedRegion": self.comprehend_region}},
             )
 
 

@@ -49,13 +49,15 @@ def test_enabled_nlp_adds_the_enriched_table_and_comprehend_to_the_transformer_r
     logical_id, statement = comprehend[0]
     assert "Transformer" in logical_id
     assert sorted(statement["Action"]) == ["comprehend:BatchDetectKeyPhrases", "comprehend:BatchDetectSentiment"]
+    # the stack is in eu-west-3, where Comprehend is not offered: the grant is for the region the stage calls
+    assert statement["Condition"] == {"StringEquals": {"aws:RequestedRegion": "eu-west-2"}}
     environment = [
         r["Properties"]["Environment"]["Variables"]
         for r in template["Resources"].values()
         if r["Type"] == "AWS::Lambda::Function"
         and "NLP_ENABLED" in r["Properties"].get("Environment", {}).get("Variables", {})
     ]
-    assert [e["NLP_ENABLED"] for e in environment] == ["true"]
+    assert [(e["NLP_ENABLED"], e["COMPREHEND_REGION"]) for e in environment] == [("true", "eu-west-2")]
 
 
 def test_disabled_nlp_has_neither_the_table_nor_comprehend(tmp_path: Path):
