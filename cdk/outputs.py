@@ -21,6 +21,7 @@ OUTPUT_GLUE_DATABASE = "GlueDatabase"
 OUTPUT_SCHEDULE = "ScheduleName"
 OUTPUT_SCHEDULE_DLQ = "ScheduleDlqUrl"
 OUTPUT_DASHBOARD = "DashboardName"  # only when config.aws.dashboard is true
+OUTPUT_EMAIL = "NotificationEmail"  # only when an address is subscribed: `deploy` keeps it when given none
 SERVICE_OUTPUT_SUFFIXES = ("QueueUrl", "DlqUrl", "RuleDlqUrl", "FunctionName", "LogGroupName")
 
 

@@ -44,6 +44,7 @@ StateDirOption = Annotated[
     Path | None,
     typer.Option("--state-dir", envvar=control.STATE_DIR_ENV, help="Local state folder.", show_default=".pipeline"),
 ]
+NO_EMAIL = "none"  # the answer to the email prompt that subscribes no address
 ServiceArgument = Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}.")]
 
 
@@ -414,8 +415,16 @@ def deploy(
         typer.Option("--api-key", envvar="GOOGLE_PLACES_API_KEY", help="Places API key.", show_default=False),
     ] = None,
     email: Annotated[
-        str | None, typer.Option("--email", envvar="NOTIFICATION_EMAIL", help="Who gets the emails.")
+        str | None,
+        typer.Option(
+            "--email",
+            envvar="NOTIFICATION_EMAIL",
+            help="Who gets the emails. Default: pipeline.toml's, else the address the deployed stack has.",
+        ),
     ] = None,
+    no_email: Annotated[
+        bool, typer.Option("--no-email", help="Subscribe no address (removes the current one).")
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="No questions (automation).")] = False,
 ) -> None:
     """Deploy the stack to the AWS account of your credentials; asks for the API key and the email."""
@@ -423,8 +432,17 @@ def deploy(
 
     if api_key is None and not yes:
         api_key = typer.prompt("Google Places API key", hide_input=True)
-    if email is None and not yes:
-        email = typer.prompt("Notification email", default=load_config().notifications.email or "")
+    if no_email:
+        email = ""
+    elif email is None and not yes:
+        try:
+            current = deployment.current_email(load_config())
+        except ConfigError as exc:
+            fail(str(exc))
+        answer = typer.prompt(
+            f"Notification email ({NO_EMAIL!r} for none)", default=current or NO_EMAIL, show_default=True
+        )
+        email = "" if answer.strip().lower() == NO_EMAIL else answer
     try:
         deployment.deploy(api_key=api_key, email=email)
     except deployment.DeployError as exc:

@@ -26,6 +26,7 @@ from cdk.outputs import (
     OUTPUT_BUCKET,
     OUTPUT_BUS,
     OUTPUT_DASHBOARD,
+    OUTPUT_EMAIL,
     OUTPUT_GLUE_DATABASE,
     OUTPUT_IDEMPOTENCY_TABLE,
     OUTPUT_LEDGER_TABLE,
@@ -236,11 +237,37 @@ def _session(region: str, session: Any | None) -> Any:
 
 
 def _stack_exists(cloudformation_client: Any, stack_name: str) -> bool:
+    return _deployed_outputs(cloudformation_client, stack_name) is not None
+
+
+def _deployed_outputs(cloudformation_client: Any, stack_name: str = STACK_NAME) -> dict[str, str] | None:
     try:
-        stack_outputs(cloudformation_client, stack_name)
+        return stack_outputs(cloudformation_client, stack_name)
     except StackNotFoundError:
-        return False
-    return True
+        return None
+
+
+def choose_email(given: str | None, config: PipelineConfig, deployed: Mapping[str, str] | None) -> str:
+    """The address to subscribe: the one given ("" removes the subscription), else pipeline.toml's
+    [notifications] email, else the one the deployed stack subscribes (a redeploy never drops it unasked)."""
+    if given is not None:
+        return given.strip()
+    return config.notifications.email or (deployed or {}).get(OUTPUT_EMAIL, "")
+
+
+def current_email(config: PipelineConfig | None = None, session: Any | None = None) -> str:
+    """What `deploy` subscribes when given no address: the default shown at the prompt. Best effort: without
+    credentials or a stack, pipeline.toml's (deploy itself then says what is wrong)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    config = config or load_config()
+    if config.notifications.email:
+        return config.notifications.email
+    try:
+        cloudformation = _session(_region(config), session).client("cloudformation")
+        return choose_email(None, config, _deployed_outputs(cloudformation))
+    except (BotoCoreError, ClientError, DeployError):
+        return ""
 
 
 def deploy(
@@ -257,12 +284,12 @@ def deploy(
     """Deploy (or update) the stack; return its outputs.
 
     api_key: the Places API key to store (None keeps the one in the secret; required on the first deploy).
-    email: the address subscribed to the notification topic (None: pipeline.toml's notifications.email).
+    email: the address subscribed to the notification topic; None: pipeline.toml's [notifications] email, else the
+        one the deployed stack subscribes (kept); "": no email.
     """
     config = config or load_config()
     region = _region(config)
     validate_inputs(api_key, email)
-    email = (email or config.notifications.email or "").strip()
 
     aws = _session(region, session)
     identity = check_aws_credentials(aws.client("sts"), region)
@@ -270,7 +297,9 @@ def deploy(
     if TRANSFORMER_NEEDS_IMAGE:
         check_docker(run)
     cloudformation = aws.client("cloudformation")
-    first_deploy = not _stack_exists(cloudformation, STACK_NAME)
+    deployed = _deployed_outputs(cloudformation)
+    first_deploy = deployed is None
+    email = choose_email(email, config, deployed)
     if first_deploy and api_key is None:
         raise DeployError("First deployment: the Places API key is required (the collector cannot run without it).")
     echo(f"Deploying {STACK_NAME} to account {identity.account}, region {region} ...")
@@ -307,7 +336,7 @@ def deploy(
     if api_key is not None:
         store_api_key(aws.client("secretsmanager"), outputs[OUTPUT_SECRET], api_key)
         echo("Places API key stored in Secrets Manager.")
-    for line in next_steps(outputs, email, region):
+    for line in next_steps(outputs, email, region, (deployed or {}).get(OUTPUT_EMAIL)):
         echo(line)
     return outputs
 
@@ -325,9 +354,11 @@ def store_api_key(secretsmanager_client: Any, secret_arn: str, api_key: str) -> 
         ) from None
 
 
-def next_steps(outputs: Mapping[str, str], email: str, region: str) -> list[str]:
+def next_steps(outputs: Mapping[str, str], email: str, region: str, previous_email: str | None = None) -> list[str]:
     lines = ["", f"Deployed. Bucket: {outputs.get(OUTPUT_BUCKET)}  Bus: {outputs.get(OUTPUT_BUS)}", "Next:"]
-    if email:
+    if email and email == previous_email:
+        lines.append(f"  1. Emails still go to {email} (confirm the subscription AWS sent, if not done yet).")
+    elif email:
         lines.append(
             f"  1. Confirm the subscription: AWS sent 'AWS Notification - Subscription Confirmation' to {email}."
         )

@@ -293,6 +293,56 @@ def test_deploy_bootstraps_deploys_and_reads_outputs_in_pipeline_toml_s_region(t
     cfn.assert_no_pending_responses()
 
 
+def _redeploy(tmp_path, email: str | None, config_email: str, deployed_email: str | None) -> RecordingRunner:
+    """A redeploy of a stack whose outputs name `deployed_email` (or no address)."""
+    outputs = _outputs() | ({"NotificationEmail": deployed_email} if deployed_email else {})
+    sts, _ = _sts_ok()
+    cloudformation = _client("cloudformation")
+    cfn = Stubber(cloudformation)
+    cfn.add_response("describe_stacks", _stack(outputs), {"StackName": "restaurant-pipeline"})
+    cfn.add_response("describe_stacks", _stack({}, "CDKToolkit"), {"StackName": "CDKToolkit"})
+    cfn.add_response("describe_stacks", _stack(outputs), {"StackName": "restaurant-pipeline"})
+    cfn.activate()
+    secrets = _client("secretsmanager")
+    sm = Stubber(secrets)
+    sm.add_response("put_secret_value", {"ARN": SECRET_ARN}, {"SecretId": SECRET_ARN, "SecretString": API_KEY})
+    sm.activate()
+    node = tmp_path / "bin" / "node"
+    node.parent.mkdir()
+    node.write_text("")
+    (tmp_path / "bin" / "npx").write_text("")
+    runner = RecordingRunner()
+    deploy(
+        API_KEY,
+        email,
+        config=parse_config({"notifications": {"email": config_email}}),
+        session=FakeSession(sts=sts, cloudformation=cloudformation, secretsmanager=secrets),
+        run=runner,
+        echo=lambda _: None,
+        find_node=lambda: str(node),
+        build_artifacts=False,
+    )
+    return runner
+
+
+def test_a_redeploy_given_no_address_keeps_the_subscription_the_stack_has(tmp_path):
+    runner = _redeploy(tmp_path, email=None, config_email="", deployed_email="ops@example.com")
+    assert runner.envs[-1]["PIPELINE__NOTIFICATIONS__EMAIL"] == "ops@example.com"
+
+
+@pytest.mark.parametrize(
+    ("given", "config_email", "subscribed"),
+    [
+        ("", "team@example.com", ""),  # an explicit empty address removes the subscription
+        ("new@example.com", "team@example.com", "new@example.com"),  # the address given wins
+        (None, "team@example.com", "team@example.com"),  # then pipeline.toml's
+    ],
+)
+def test_the_address_subscribed_by_a_redeploy(tmp_path, given, config_email, subscribed):
+    runner = _redeploy(tmp_path, email=given, config_email=config_email, deployed_email="ops@example.com")
+    assert runner.envs[-1]["PIPELINE__NOTIFICATIONS__EMAIL"] == subscribed
+
+
 def test_stack_outputs_are_parsed_and_a_missing_stack_is_explained():
     cloudformation = _client("cloudformation")
     with Stubber(cloudformation) as stubber:

@@ -28,6 +28,11 @@ def test_email_subscription_exists_only_when_an_email_is_configured(synthesized)
     )
 
 
+def test_the_subscribed_address_is_a_stack_output_so_a_redeploy_can_keep_it(synthesized):
+    assert synthesized.changed.template["Outputs"]["NotificationEmail"]["Value"] == "data-team@example.com"
+    assert "NotificationEmail" not in synthesized.default.template["Outputs"]
+
+
 def test_every_dead_letter_queue_has_an_alarm_to_the_topic(default_stack):
     alarms = _alarms(default_stack)
     dlqs = {
