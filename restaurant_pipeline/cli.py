@@ -410,9 +410,15 @@ def places_stub(
 # -- AWS ------------------------------------------------------------------------------------------------------
 @app.command("deploy")
 def deploy(
-    api_key: Annotated[
+    api_key_file: Annotated[
         str | None,
-        typer.Option("--api-key", envvar="GOOGLE_PLACES_API_KEY", help="Places API key.", show_default=False),
+        typer.Option(
+            "--api-key-file",
+            metavar="FILE",
+            help="Read the Places API key from FILE ('-': standard input). Never on the command line: it would stay "
+            "in the shell's history. Without it, a hidden prompt asks (Enter keeps the stored key).",
+            show_default=False,
+        ),
     ] = None,
     email: Annotated[
         str | None,
@@ -430,8 +436,20 @@ def deploy(
     """Deploy the stack to the AWS account of your credentials; asks for the API key and the email."""
     from restaurant_pipeline import deploy as deployment
 
-    if api_key is None and not yes:
-        api_key = typer.prompt("Google Places API key", hide_input=True)
+    api_key: str | None = None
+    if api_key_file is not None:
+        try:
+            api_key = read_api_key(api_key_file)
+        except (OSError, ValueError) as exc:
+            fail(str(exc))
+    elif not yes:
+        typed = typer.prompt(
+            "Google Places API key (hidden; Enter keeps the stored one)",
+            hide_input=True,
+            default="",
+            show_default=False,
+        )
+        api_key = typed.strip() or None
     if no_email:
         email = ""
     elif email is None and not yes:
@@ -447,6 +465,22 @@ def deploy(
         deployment.deploy(api_key=api_key, email=email)
     except deployment.DeployError as exc:
         fail(str(exc))
+
+
+def read_api_key(source: str) -> str:
+    """The key from a file, or from standard input for '-': its first line, without surrounding blanks."""
+    if source == "-":
+        text = sys.stdin.readline()
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ValueError(f"--api-key-file {source}: no such file")
+        text = path.read_text(encoding="utf-8").splitlines()[0] if path.stat().st_size else ""
+    key = text.strip()
+    if not key:
+        where = "standard input" if source == "-" else source
+        raise ValueError(f"--api-key-file: {where} holds no key (expected the key on its first line)")
+    return key
 
 
 @app.command("destroy")

@@ -37,6 +37,7 @@ from cdk.outputs import (
     OUTPUT_SECRET,
     OUTPUT_TOPIC,
     OUTPUT_WORKGROUP,
+    SCHEDULE_STATE_PARAMETER,
     STACK_NAME,
     output_key,
 )
@@ -297,11 +298,18 @@ def deploy(
     if TRANSFORMER_NEEDS_IMAGE:
         check_docker(run)
     cloudformation = aws.client("cloudformation")
+    secretsmanager = aws.client("secretsmanager")
     deployed = _deployed_outputs(cloudformation)
-    first_deploy = deployed is None
     email = choose_email(email, config, deployed)
-    if first_deploy and api_key is None:
-        raise DeployError("First deployment: the Places API key is required (the collector cannot run without it).")
+    key_stored = deployed is not None and api_key_stored(secretsmanager, deployed[OUTPUT_SECRET])
+    if api_key is None and not key_stored:
+        raise DeployError(
+            "First deployment: the Places API key is required (the collector cannot run without it)."
+            if deployed is None
+            else "No Places API key was ever stored in the stack's secret: give it (prompt, --api-key-file)."
+        )
+    # The schedule stays off until the key is in the secret (a run without it would only fail).
+    schedule = "ENABLED" if key_stored else "DISABLED"
     echo(f"Deploying {STACK_NAME} to account {identity.account}, region {region} ...")
 
     env = {
@@ -325,20 +333,51 @@ def deploy(
             env,
             "CDK bootstrap failed: your credentials need permission to create the CDKToolkit stack.",
         )
+    _cdk_deploy(run, npx, env, schedule)
+    outputs = stack_outputs(cloudformation, STACK_NAME)
+    if api_key is not None:
+        store_api_key(secretsmanager, outputs[OUTPUT_SECRET], api_key)
+        echo("Places API key stored in Secrets Manager.")
+    if schedule == "DISABLED":
+        echo("Enabling the daily schedule now that the key is stored ...")
+        _cdk_deploy(run, npx, env, "ENABLED")
+    for line in next_steps(outputs, email, region, (deployed or {}).get(OUTPUT_EMAIL)):
+        echo(line)
+    return outputs
+
+
+def _cdk_deploy(run: Runner, npx: Sequence[str], env: Mapping[str, str], schedule: str) -> None:
     _run(
         run,
-        cdk_command(npx, "deploy", STACK_NAME, "--require-approval", "never"),
+        cdk_command(
+            npx,
+            "deploy",
+            STACK_NAME,
+            "--require-approval",
+            "never",
+            "--parameters",
+            f"{STACK_NAME}:{SCHEDULE_STATE_PARAMETER}={schedule}",
+        ),
         env,
         "cdk deploy failed (CloudFormation's reason is printed above; "
         "`aws cloudformation describe-stack-events --stack-name restaurant-pipeline` has the details).",
     )
-    outputs = stack_outputs(cloudformation, STACK_NAME)
-    if api_key is not None:
-        store_api_key(aws.client("secretsmanager"), outputs[OUTPUT_SECRET], api_key)
-        echo("Places API key stored in Secrets Manager.")
-    for line in next_steps(outputs, email, region, (deployed or {}).get(OUTPUT_EMAIL)):
-        echo(line)
-    return outputs
+
+
+def api_key_stored(secretsmanager_client: Any, secret_arn: str) -> bool:
+    """Whether the stack's secret holds a value (it is created empty; `deploy` puts the key in it). DescribeSecret
+    lists the versions with their staging labels, never the value."""
+    from botocore.exceptions import ClientError
+
+    try:
+        secret = secretsmanager_client.describe_secret(SecretId=secret_arn)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise DeployError(
+            f"Reading the API key secret {secret_arn} failed ({code}); your credentials need "
+            "secretsmanager:DescribeSecret."
+        ) from None
+    return any("AWSCURRENT" in stages for stages in secret.get("VersionIdsToStages", {}).values())
 
 
 def store_api_key(secretsmanager_client: Any, secret_arn: str, api_key: str) -> None:

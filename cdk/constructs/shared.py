@@ -217,13 +217,19 @@ class SharedResources(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
-        # The value is set by `restaurant-pipeline deploy` (put-secret-value), never through the template.
+        # The value is set by `restaurant-pipeline deploy` (put-secret-value), never through the template. The secret
+        # is created empty (no GenerateSecretString: "If you omit both GenerateSecretString and SecretString, you
+        # create an empty secret", AWS::SecretsManager::Secret in the CloudFormation template reference), not with a
+        # random value that would look like a key: `deploy` knows whether a key was stored from its versions.
         self.places_api_key = secretsmanager.Secret(
             self,
             "PlacesApiKey",
             description="Google Places API (New) key used by the collector; set by `restaurant-pipeline deploy`",
             removal_policy=RemovalPolicy.DESTROY,
         )
+        cfn_secret = self.places_api_key.node.default_child
+        assert isinstance(cfn_secret, secretsmanager.CfnSecret)
+        cfn_secret.add_property_deletion_override("GenerateSecretString")
         acknowledge(
             self.places_api_key,
             "AwsSolutions-SMG4",

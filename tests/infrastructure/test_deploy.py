@@ -84,16 +84,38 @@ class FakeSession:
 
 
 class RecordingRunner:
-    def __init__(self, fail_on: str | None = None) -> None:
+    def __init__(self, fail_on: str | None = None, log: list[str] | None = None) -> None:
         self.commands: list[list[str]] = []
         self.envs: list[dict[str, str]] = []
         self.fail_on = fail_on
+        self.log = log if log is not None else []  # shared with FakeSecrets: the order of what happened
 
     def __call__(self, command, **kwargs):
         self.commands.append(command)
         self.envs.append(kwargs["env"])
+        self.log.append(
+            " ".join(part for part in command if "ScheduleState=" in part or part in ("deploy", "bootstrap"))
+        )
         code = 1 if self.fail_on and self.fail_on in command else 0
         return subprocess.CompletedProcess(command, code, "", "")
+
+
+class FakeSecrets:
+    """The stack's secret: created empty; put_secret_value gives it an AWSCURRENT version."""
+
+    def __init__(self, stored: bool = False, log: list[str] | None = None) -> None:
+        self.values: list[str] = ["stored-before"] if stored else []
+        self.log = log if log is not None else []
+
+    def describe_secret(self, SecretId: str) -> dict[str, Any]:
+        assert SecretId == SECRET_ARN
+        return {"ARN": SecretId, "VersionIdsToStages": {"v1": ["AWSCURRENT"]}} if self.values else {"ARN": SecretId}
+
+    def put_secret_value(self, SecretId: str, SecretString: str) -> dict[str, Any]:
+        assert SecretId == SECRET_ARN
+        self.values.append(SecretString)
+        self.log.append("put_secret_value")
+        return {"ARN": SecretId, "VersionId": "v2"}
 
 
 def _sts_ok() -> tuple[Any, Stubber]:
@@ -150,7 +172,7 @@ def test_first_deploy_without_a_key_is_refused_before_anything_runs():
             None,
             None,
             config=parse_config({}),
-            session=FakeSession(sts=sts, cloudformation=cloudformation),
+            session=FakeSession(sts=sts, cloudformation=cloudformation, secretsmanager=FakeSecrets()),
             run=runner,
             echo=lambda _: None,
             find_node=lambda: "/usr/bin/node",
@@ -175,21 +197,15 @@ def test_deploy_packages_bootstraps_deploys_then_stores_the_key_and_prints_next_
     _missing(cfn, "CDKToolkit")  # not bootstrapped yet
     cfn.add_response("describe_stacks", _stack(_outputs()), {"StackName": "restaurant-pipeline"})
     cfn.activate()
-    secrets = _client("secretsmanager")
-    sm = Stubber(secrets)
-    sm.add_response(
-        "put_secret_value",
-        {"ARN": SECRET_ARN, "Name": "PlacesApiKey", "VersionId": "0" * 32},
-        {"SecretId": SECRET_ARN, "SecretString": API_KEY},
-    )
-    sm.activate()
+    log: list[str] = []
+    secrets = FakeSecrets(log=log)
     node = tmp_path / "bin" / "node"
     npx_cli = tmp_path / "lib" / "node_modules" / "npm" / "bin" / "npx-cli.js"
     for path in (node, npx_cli):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("")
     printed: list[str] = []
-    runner = RecordingRunner()
+    runner = RecordingRunner(log=log)
 
     outputs = deploy(
         API_KEY,
@@ -202,12 +218,13 @@ def test_deploy_packages_bootstraps_deploys_then_stores_the_key_and_prints_next_
     )
 
     assert outputs["PlacesApiKeySecretArn"] == SECRET_ARN
-    package, bootstrap, cdk_deploy = runner.commands
+    package, bootstrap, cdk_deploy, _enable = runner.commands
     assert package[1:] == ["-m", "cdk.package"]
     assert bootstrap[:5] == [str(node), str(npx_cli), "--yes", CDK_CLI, "bootstrap"]
     assert bootstrap[5] == f"aws://123456789012/{REGION}"
     assert cdk_deploy[3:5] == [CDK_CLI, "deploy"]
     assert "lambda_code=package" in cdk_deploy and "restaurant-pipeline" in cdk_deploy
+    assert secrets.values == [API_KEY]
     env = runner.envs[-1]
     assert env["PIPELINE__NOTIFICATIONS__EMAIL"] == "data-team@example.com"
     assert env["CDK_DEFAULT_ACCOUNT"] == "123456789012" and env["CDK_DEFAULT_REGION"] == REGION
@@ -217,8 +234,91 @@ def test_deploy_packages_bootstraps_deploys_then_stores_the_key_and_prints_next_
     assert "restaurant-pipeline run --aws" in text
     assert API_KEY not in text and all(API_KEY not in " ".join(c) for c in runner.commands)
     assert all(API_KEY not in value for value in env.values())
-    sm.assert_no_pending_responses()
     cfn.assert_no_pending_responses()
+
+
+def test_the_schedule_is_created_off_and_enabled_only_once_the_key_is_stored(tmp_path):
+    log: list[str] = []
+    deploy(
+        API_KEY,
+        None,
+        config=parse_config({}),
+        session=_session_for_first_deploy(FakeSecrets(log=log)),
+        run=RecordingRunner(log=log),
+        echo=lambda _: None,
+        find_node=_node(tmp_path),
+        build_artifacts=False,
+    )
+    assert log == [
+        "bootstrap",
+        "deploy restaurant-pipeline:ScheduleState=DISABLED",
+        "put_secret_value",
+        "deploy restaurant-pipeline:ScheduleState=ENABLED",
+    ]
+
+
+def test_a_redeploy_with_the_key_already_stored_keeps_the_schedule_on_and_the_key(tmp_path):
+    log: list[str] = []
+    secrets = FakeSecrets(stored=True, log=log)
+    deploy(
+        None,
+        None,
+        config=parse_config({}),
+        session=_session_for_redeploy(secrets),
+        run=RecordingRunner(log=log),
+        echo=lambda _: None,
+        find_node=_node(tmp_path),
+        build_artifacts=False,
+    )
+    assert log == ["deploy restaurant-pipeline:ScheduleState=ENABLED"]
+    assert secrets.values == ["stored-before"]
+
+
+def test_a_stack_whose_secret_never_got_the_key_asks_for_it_before_deploying(tmp_path):
+    runner = RecordingRunner()
+    with pytest.raises(DeployError, match="No Places API key was ever stored"):
+        deploy(
+            None,
+            None,
+            config=parse_config({}),
+            session=_session_for_redeploy(FakeSecrets(stored=False), toolkit=False),
+            run=runner,
+            echo=lambda _: None,
+            find_node=_node(tmp_path),
+            build_artifacts=False,
+        )
+    assert runner.commands == []
+
+
+def _node(tmp_path) -> Any:
+    node = tmp_path / "bin" / "node"
+    node.parent.mkdir(exist_ok=True)
+    node.write_text("")
+    (tmp_path / "bin" / "npx").write_text("")
+    return lambda: str(node)
+
+
+def _session_for_first_deploy(secrets: FakeSecrets) -> FakeSession:
+    sts, _ = _sts_ok()
+    cloudformation = _client("cloudformation")
+    cfn = Stubber(cloudformation)
+    _missing(cfn, "restaurant-pipeline")
+    _missing(cfn, "CDKToolkit")
+    cfn.add_response("describe_stacks", _stack(_outputs()), {"StackName": "restaurant-pipeline"})
+    cfn.activate()
+    return FakeSession(sts=sts, cloudformation=cloudformation, secretsmanager=secrets)
+
+
+def _session_for_redeploy(secrets: FakeSecrets, toolkit: bool = True) -> FakeSession:
+    sts, _ = _sts_ok()
+    cloudformation = _client("cloudformation")
+    cfn = Stubber(cloudformation)
+    cfn.add_response("describe_stacks", _stack(_outputs()), {"StackName": "restaurant-pipeline"})
+    if toolkit:
+        cfn.add_response("describe_stacks", _stack({}, "CDKToolkit"), {"StackName": "CDKToolkit"})
+        cfn.add_response("describe_stacks", _stack(_outputs()), {"StackName": "restaurant-pipeline"})
+    cfn.activate()
+    return FakeSession(sts=sts, cloudformation=cloudformation, secretsmanager=secrets)
 
 
 def test_a_failed_cdk_deploy_stops_before_the_key_is_stored(tmp_path):
@@ -232,8 +332,7 @@ def test_a_failed_cdk_deploy_stops_before_the_key_is_stored(tmp_path):
     cfn.add_response("describe_stacks", _stack(_outputs()), {"StackName": "restaurant-pipeline"})
     cfn.add_response("describe_stacks", _stack({}, "CDKToolkit"), {"StackName": "CDKToolkit"})
     cfn.activate()
-    secrets = _client("secretsmanager")
-    Stubber(secrets).activate()  # any call would fail: none is expected
+    secrets = FakeSecrets(stored=True)
     runner = RecordingRunner(fail_on="deploy")
     with pytest.raises(DeployError, match="cdk deploy failed"):
         deploy(
@@ -248,6 +347,7 @@ def test_a_failed_cdk_deploy_stops_before_the_key_is_stored(tmp_path):
         )
     # already bootstrapped: no bootstrap, straight to deploy with the npx beside node
     assert [c[:4] for c in runner.commands] == [[str(tmp_path / "bin" / "npx"), "--yes", CDK_CLI, "deploy"]]
+    assert secrets.values == ["stored-before"]  # the new key was not stored
 
 
 def test_deploy_and_destroy_stop_when_the_environment_names_another_region_than_pipeline_toml(monkeypatch):
@@ -280,7 +380,7 @@ def test_deploy_bootstraps_deploys_and_reads_outputs_in_pipeline_toml_s_region(t
         None,
         None,
         config=config,
-        session=FakeSession(sts=sts, cloudformation=cloudformation),
+        session=FakeSession(sts=sts, cloudformation=cloudformation, secretsmanager=FakeSecrets(stored=True)),
         run=runner,
         echo=lambda _: None,
         find_node=lambda: str(node),
@@ -303,10 +403,7 @@ def _redeploy(tmp_path, email: str | None, config_email: str, deployed_email: st
     cfn.add_response("describe_stacks", _stack({}, "CDKToolkit"), {"StackName": "CDKToolkit"})
     cfn.add_response("describe_stacks", _stack(outputs), {"StackName": "restaurant-pipeline"})
     cfn.activate()
-    secrets = _client("secretsmanager")
-    sm = Stubber(secrets)
-    sm.add_response("put_secret_value", {"ARN": SECRET_ARN}, {"SecretId": SECRET_ARN, "SecretString": API_KEY})
-    sm.activate()
+    secrets = FakeSecrets(stored=True)
     node = tmp_path / "bin" / "node"
     node.parent.mkdir()
     node.write_text("")

@@ -151,6 +151,15 @@ def test_places_key_lives_in_secrets_manager_not_in_the_template(default_stack):
     default_stack.assertions.resource_count_is("AWS::SecretsManager::Secret", 1)
     secret = default_stack.one("AWS::SecretsManager::Secret")["Properties"]
     assert "SecretString" not in secret
+    # created empty, not with a random value that the collector would send to Google as a key
+    assert "GenerateSecretString" not in secret
+
+
+def test_the_schedule_is_off_unless_deploy_says_the_key_is_stored(default_stack):
+    schedule = default_stack.one("AWS::Scheduler::Schedule")["Properties"]
+    assert schedule["State"] == {"Ref": "ScheduleState"}
+    parameter = default_stack.template["Parameters"]["ScheduleState"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("DISABLED", ["ENABLED", "DISABLED"])
 
 
 def test_stack_outputs_name_everything_the_cli_needs(synthesized):
