@@ -1,8 +1,10 @@
 """Deploy and destroy the AWS stack, and read its outputs for the CLI's --aws mode.
 
-`deploy` checks what it needs first (AWS credentials, node), builds the Lambda zips (`make package`),
-bootstraps CDK in the account/region when needed, runs `npx aws-cdk@<CDK_CLI_VERSION> deploy` (the CDK CLI comes
-from the npm registry, at one pinned version), stores the Places API key in Secrets Manager, and prints the next steps.
+`deploy` checks what it needs first (AWS credentials, node, the region), builds the Lambda zips (`make package`),
+synthesizes the stack once (cdk.out/), bootstraps CDK in the account/region when needed (or stops with the upgrade
+command when CDKToolkit is older than the template needs), runs `npx aws-cdk@<CDK_CLI_VERSION> deploy` on that
+assembly (the CDK CLI comes from the npm registry, at one pinned version) with the schedule off until the Places API
+key is in Secrets Manager, stores the key, turns the schedule on, and prints the next steps.
 `destroy` deletes the stack; the data bucket (and its access-log bucket) is kept unless keep_data=False.
 
 The CLI (restaurant_pipeline/cli.py) prompts for the key (hidden) and the email and calls these.
@@ -11,6 +13,7 @@ Nothing here logs, prints or raises with the API key in it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -208,18 +211,39 @@ def describe_deployment(outputs: Mapping[str, str]) -> dict[str, Any]:
 # --- deploy / destroy -------------------------------------------------------------------------------------
 
 
-def cdk_command(npx: Sequence[str], action: str, *extra: str) -> list[str]:
-    return [
-        *npx,
-        "--yes",
-        CDK_CLI,
-        action,
-        "--app",
-        f"{sys.executable} -m cdk.app",
-        "--context",
-        "lambda_code=package",
-        *extra,
-    ]
+def cdk_command(npx: Sequence[str], action: str, assembly: Path, *extra: str) -> list[str]:
+    """The CDK CLI on the cloud assembly `deploy` synthesized (a directory as --app: no second synthesis)."""
+    return [*npx, "--yes", CDK_CLI, action, "--app", str(assembly), *extra]
+
+
+def synth_command() -> list[str]:
+    """The app with the built zips (never placeholders); CDK_OUTDIR names the assembly folder."""
+    return [sys.executable, "-m", "cdk.app", "--context", "lambda_code=package"]
+
+
+def required_bootstrap_version(template: Mapping[str, Any]) -> int | None:
+    """The CDKToolkit version a synthesized template needs, from its CheckBootstrapVersion rule: CloudFormation
+    refuses the template when the environment's BootstrapVersion is one of the listed (older) versions."""
+    rule = template.get("Rules", {}).get("CheckBootstrapVersion", {})
+    too_old: list[int] = []
+    for assertion in rule.get("Assertions", []):
+        contains = assertion.get("Assert", {}).get("Fn::Not", [{}])[0].get("Fn::Contains", [])
+        if len(contains) == 2 and contains[1] == {"Ref": "BootstrapVersion"}:
+            too_old.extend(int(version) for version in contains[0])
+    return max(too_old) + 1 if too_old else None
+
+
+def bootstrap_version(cloudformation_client: Any) -> int | None:
+    """The CDKToolkit stack's BootstrapVersion output in this account and region; None when it is not there."""
+    outputs = _deployed_outputs(cloudformation_client, BOOTSTRAP_STACK)
+    if outputs is None:
+        return None
+    value = outputs.get("BootstrapVersion", "0")
+    return int(value) if value.isdigit() else 0
+
+
+def bootstrap_command(npx: Sequence[str], account: str, region: str) -> list[str]:
+    return [*npx, "--yes", CDK_CLI, "bootstrap", f"aws://{account}/{region}"]
 
 
 def _region(config: PipelineConfig) -> str:
@@ -235,10 +259,6 @@ def _session(region: str, session: Any | None) -> Any:
     import boto3
 
     return boto3.Session(region_name=region)
-
-
-def _stack_exists(cloudformation_client: Any, stack_name: str) -> bool:
-    return _deployed_outputs(cloudformation_client, stack_name) is not None
 
 
 def _deployed_outputs(cloudformation_client: Any, stack_name: str = STACK_NAME) -> dict[str, str] | None:
@@ -281,6 +301,7 @@ def deploy(
     echo: Echo = print,
     find_node: Callable[[], str] | None = None,
     build_artifacts: bool = True,
+    assembly_dir: Path | None = None,
 ) -> dict[str, str]:
     """Deploy (or update) the stack; return its outputs.
 
@@ -324,34 +345,61 @@ def deploy(
     if build_artifacts:
         echo("Building the Lambda artifacts (make package) ...")
         _run(run, [sys.executable, "-m", "cdk.package"], env, "Building the Lambda artifacts failed (see above).")
+    assembly = assembly_dir or REPO_ROOT / "cdk.out"
+    echo(f"Synthesizing the stack into {assembly} ...")
+    _run(run, synth_command(), {**env, "CDK_OUTDIR": str(assembly)}, "Synthesizing the stack failed (see above).")
+    template = json.loads((assembly / f"{STACK_NAME}.template.json").read_text(encoding="utf-8"))
     npx = npx_command(node)
-    if not _stack_exists(cloudformation, BOOTSTRAP_STACK):
-        echo(f"Bootstrapping CDK in aws://{identity.account}/{region} (once per account and region) ...")
-        _run(
-            run,
-            [*npx, "--yes", CDK_CLI, "bootstrap", f"aws://{identity.account}/{region}"],
-            env,
-            "CDK bootstrap failed: your credentials need permission to create the CDKToolkit stack.",
-        )
-    _cdk_deploy(run, npx, env, schedule)
+    check_bootstrap(cloudformation, template, npx, identity, run, env, echo)
+    _cdk_deploy(run, npx, env, schedule, assembly)
     outputs = stack_outputs(cloudformation, STACK_NAME)
     if api_key is not None:
         store_api_key(secretsmanager, outputs[OUTPUT_SECRET], api_key)
         echo("Places API key stored in Secrets Manager.")
     if schedule == "DISABLED":
         echo("Enabling the daily schedule now that the key is stored ...")
-        _cdk_deploy(run, npx, env, "ENABLED")
+        _cdk_deploy(run, npx, env, "ENABLED", assembly)
     for line in next_steps(outputs, email, region, (deployed or {}).get(OUTPUT_EMAIL)):
         echo(line)
     return outputs
 
 
-def _cdk_deploy(run: Runner, npx: Sequence[str], env: Mapping[str, str], schedule: str) -> None:
+def check_bootstrap(
+    cloudformation_client: Any,
+    template: Mapping[str, Any],
+    npx: Sequence[str],
+    identity: Identity,
+    run: Runner,
+    env: Mapping[str, str],
+    echo: Echo,
+) -> None:
+    """Bootstrap a new environment; stop, printing the command that upgrades it, when CDKToolkit is older than the
+    template needs (its CheckBootstrapVersion rule would make CloudFormation refuse the deployment)."""
+    command = bootstrap_command(npx, identity.account, identity.region)
+    current = bootstrap_version(cloudformation_client)
+    if current is None:
+        echo(f"Bootstrapping CDK in aws://{identity.account}/{identity.region} (once per account and region) ...")
+        _run(
+            run, command, env, "CDK bootstrap failed: your credentials need permission to create the CDKToolkit stack."
+        )
+        return
+    required = required_bootstrap_version(template)
+    if required is not None and current < required:
+        printable = " ".join(["npx", *command[command.index("--yes") :]])
+        raise DeployError(
+            f"The CDK bootstrap stack (CDKToolkit) in aws://{identity.account}/{identity.region} is version {current}; "
+            f"this stack needs version {required} or later. Upgrade it in place (its bucket and roles are kept), "
+            f"then deploy again:\n  {printable}"
+        )
+
+
+def _cdk_deploy(run: Runner, npx: Sequence[str], env: Mapping[str, str], schedule: str, assembly: Path) -> None:
     _run(
         run,
         cdk_command(
             npx,
             "deploy",
+            assembly,
             STACK_NAME,
             "--require-approval",
             "never",

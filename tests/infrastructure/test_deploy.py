@@ -3,7 +3,9 @@ botocore Stubber answers for AWS and a recording runner stands in for the CDK CL
 
 from __future__ import annotations
 
+import json
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -83,7 +85,26 @@ class FakeSession:
         return self.clients[name]
 
 
+# What `python -m cdk.app` writes that deploy reads: the template's bootstrap rule (as the real one: see
+# test_the_bootstrap_version_the_template_needs_is_read_from_its_rule).
+TEMPLATE = {
+    "Parameters": {"BootstrapVersion": {"Type": "AWS::SSM::Parameter::Value<String>"}},
+    "Rules": {
+        "CheckBootstrapVersion": {
+            "Assertions": [
+                {
+                    "Assert": {"Fn::Not": [{"Fn::Contains": [["1", "2", "3", "4", "5"], {"Ref": "BootstrapVersion"}]}]},
+                    "AssertDescription": "CDK bootstrap stack version 6 required.",
+                }
+            ]
+        }
+    },
+}
+
+
 class RecordingRunner:
+    """Stands in for subprocess.run: records each command; the synthesis writes TEMPLATE to CDK_OUTDIR."""
+
     def __init__(self, fail_on: str | None = None, log: list[str] | None = None) -> None:
         self.commands: list[list[str]] = []
         self.envs: list[dict[str, str]] = []
@@ -92,12 +113,21 @@ class RecordingRunner:
 
     def __call__(self, command, **kwargs):
         self.commands.append(command)
-        self.envs.append(kwargs["env"])
-        self.log.append(
-            " ".join(part for part in command if "ScheduleState=" in part or part in ("deploy", "bootstrap"))
-        )
+        env = kwargs["env"]
+        self.envs.append(env)
+        if "cdk.app" in command:
+            self.log.append("synth")
+            outdir = Path(env["CDK_OUTDIR"])
+            outdir.mkdir(parents=True, exist_ok=True)
+            (outdir / "restaurant-pipeline.template.json").write_text(json.dumps(TEMPLATE), encoding="utf-8")
+        elif "cdk.package" not in command:
+            self.log.append(" ".join(p for p in command if "ScheduleState=" in p or p in ("deploy", "bootstrap")))
         code = 1 if self.fail_on and self.fail_on in command else 0
         return subprocess.CompletedProcess(command, code, "", "")
+
+
+def _toolkit(version: str = "30") -> dict[str, Any]:
+    return _stack({"BootstrapVersion": version}, "CDKToolkit")
 
 
 class FakeSecrets:
@@ -215,15 +245,17 @@ def test_deploy_packages_bootstraps_deploys_then_stores_the_key_and_prints_next_
         run=runner,
         echo=printed.append,
         find_node=lambda: str(node),
+        assembly_dir=tmp_path / "cdk.out",
     )
 
     assert outputs["PlacesApiKeySecretArn"] == SECRET_ARN
-    package, bootstrap, cdk_deploy, _enable = runner.commands
+    package, synth, bootstrap, cdk_deploy, _enable = runner.commands
     assert package[1:] == ["-m", "cdk.package"]
+    assert synth[1:] == ["-m", "cdk.app", "--context", "lambda_code=package"]  # the zips, never placeholders
     assert bootstrap[:5] == [str(node), str(npx_cli), "--yes", CDK_CLI, "bootstrap"]
     assert bootstrap[5] == f"aws://123456789012/{REGION}"
-    assert cdk_deploy[3:5] == [CDK_CLI, "deploy"]
-    assert "lambda_code=package" in cdk_deploy and "restaurant-pipeline" in cdk_deploy
+    assert cdk_deploy[3:7] == [CDK_CLI, "deploy", "--app", str(tmp_path / "cdk.out")]  # the assembly synthesized
+    assert "restaurant-pipeline" in cdk_deploy
     assert secrets.values == [API_KEY]
     env = runner.envs[-1]
     assert env["PIPELINE__NOTIFICATIONS__EMAIL"] == "data-team@example.com"
@@ -247,9 +279,11 @@ def test_the_schedule_is_created_off_and_enabled_only_once_the_key_is_stored(tmp
         run=RecordingRunner(log=log),
         echo=lambda _: None,
         find_node=_node(tmp_path),
+        assembly_dir=tmp_path / "cdk.out",
         build_artifacts=False,
     )
     assert log == [
+        "synth",
         "bootstrap",
         "deploy restaurant-pipeline:ScheduleState=DISABLED",
         "put_secret_value",
@@ -268,9 +302,10 @@ def test_a_redeploy_with_the_key_already_stored_keeps_the_schedule_on_and_the_ke
         run=RecordingRunner(log=log),
         echo=lambda _: None,
         find_node=_node(tmp_path),
+        assembly_dir=tmp_path / "cdk.out",
         build_artifacts=False,
     )
-    assert log == ["deploy restaurant-pipeline:ScheduleState=ENABLED"]
+    assert log == ["synth", "deploy restaurant-pipeline:ScheduleState=ENABLED"]
     assert secrets.values == ["stored-before"]
 
 
@@ -285,6 +320,7 @@ def test_a_stack_whose_secret_never_got_the_key_asks_for_it_before_deploying(tmp
             run=runner,
             echo=lambda _: None,
             find_node=_node(tmp_path),
+            assembly_dir=tmp_path / "cdk.out",
             build_artifacts=False,
         )
     assert runner.commands == []
@@ -315,10 +351,44 @@ def _session_for_redeploy(secrets: FakeSecrets, toolkit: bool = True) -> FakeSes
     cfn = Stubber(cloudformation)
     cfn.add_response("describe_stacks", _stack(_outputs()), {"StackName": "restaurant-pipeline"})
     if toolkit:
-        cfn.add_response("describe_stacks", _stack({}, "CDKToolkit"), {"StackName": "CDKToolkit"})
+        cfn.add_response("describe_stacks", _toolkit(), {"StackName": "CDKToolkit"})
         cfn.add_response("describe_stacks", _stack(_outputs()), {"StackName": "restaurant-pipeline"})
     cfn.activate()
     return FakeSession(sts=sts, cloudformation=cloudformation, secretsmanager=secrets)
+
+
+def test_an_old_bootstrap_stack_stops_the_deploy_with_the_command_that_upgrades_it(tmp_path):
+    sts, _ = _sts_ok()
+    cloudformation = _client("cloudformation")
+    cfn = Stubber(cloudformation)
+    cfn.add_response("describe_stacks", _stack(_outputs()), {"StackName": "restaurant-pipeline"})
+    cfn.add_response("describe_stacks", _toolkit(version="5"), {"StackName": "CDKToolkit"})
+    cfn.activate()
+    runner = RecordingRunner()
+    with pytest.raises(DeployError) as error:
+        deploy(
+            None,
+            None,
+            config=parse_config({}),
+            session=FakeSession(sts=sts, cloudformation=cloudformation, secretsmanager=FakeSecrets(stored=True)),
+            run=runner,
+            echo=lambda _: None,
+            find_node=_node(tmp_path),
+            build_artifacts=False,
+            assembly_dir=tmp_path / "cdk.out",
+        )
+    message = str(error.value)
+    assert "CDKToolkit) in aws://123456789012/eu-west-3 is version 5; this stack needs version 6 or later" in message
+    assert f"npx --yes {CDK_CLI} bootstrap aws://123456789012/eu-west-3" in message
+    assert [command for command in runner.commands if "deploy" in command] == []
+
+
+def test_the_bootstrap_version_the_template_needs_is_read_from_its_rule(default_stack):
+    from restaurant_pipeline.deploy import required_bootstrap_version
+
+    assert required_bootstrap_version(default_stack.template) == 6  # "CDK bootstrap stack version 6 required"
+    assert required_bootstrap_version(TEMPLATE) == 6
+    assert required_bootstrap_version({}) is None
 
 
 def test_a_failed_cdk_deploy_stops_before_the_key_is_stored(tmp_path):
@@ -330,7 +400,7 @@ def test_a_failed_cdk_deploy_stops_before_the_key_is_stored(tmp_path):
     cloudformation = _client("cloudformation")
     cfn = Stubber(cloudformation)
     cfn.add_response("describe_stacks", _stack(_outputs()), {"StackName": "restaurant-pipeline"})
-    cfn.add_response("describe_stacks", _stack({}, "CDKToolkit"), {"StackName": "CDKToolkit"})
+    cfn.add_response("describe_stacks", _toolkit(), {"StackName": "CDKToolkit"})
     cfn.activate()
     secrets = FakeSecrets(stored=True)
     runner = RecordingRunner(fail_on="deploy")
@@ -343,10 +413,11 @@ def test_a_failed_cdk_deploy_stops_before_the_key_is_stored(tmp_path):
             run=runner,
             echo=lambda _: None,
             find_node=lambda: str(node),
+            assembly_dir=tmp_path / "cdk.out",
             build_artifacts=False,
         )
     # already bootstrapped: no bootstrap, straight to deploy with the npx beside node
-    assert [c[:4] for c in runner.commands] == [[str(tmp_path / "bin" / "npx"), "--yes", CDK_CLI, "deploy"]]
+    assert [c[:4] for c in runner.commands[1:]] == [[str(tmp_path / "bin" / "npx"), "--yes", CDK_CLI, "deploy"]]
     assert secrets.values == ["stored-before"]  # the new key was not stored
 
 
@@ -384,9 +455,10 @@ def test_deploy_bootstraps_deploys_and_reads_outputs_in_pipeline_toml_s_region(t
         run=runner,
         echo=lambda _: None,
         find_node=lambda: str(node),
+        assembly_dir=tmp_path / "cdk.out",
         build_artifacts=False,
     )
-    bootstrap, cdk_deploy = runner.commands
+    _synth, bootstrap, cdk_deploy = runner.commands
     assert bootstrap[-1] == "aws://123456789012/eu-central-1" and "deploy" in cdk_deploy
     for env in runner.envs:
         assert (env["AWS_REGION"], env["AWS_DEFAULT_REGION"], env["CDK_DEFAULT_REGION"]) == ("eu-central-1",) * 3
@@ -400,7 +472,7 @@ def _redeploy(tmp_path, email: str | None, config_email: str, deployed_email: st
     cloudformation = _client("cloudformation")
     cfn = Stubber(cloudformation)
     cfn.add_response("describe_stacks", _stack(outputs), {"StackName": "restaurant-pipeline"})
-    cfn.add_response("describe_stacks", _stack({}, "CDKToolkit"), {"StackName": "CDKToolkit"})
+    cfn.add_response("describe_stacks", _toolkit(), {"StackName": "CDKToolkit"})
     cfn.add_response("describe_stacks", _stack(outputs), {"StackName": "restaurant-pipeline"})
     cfn.activate()
     secrets = FakeSecrets(stored=True)
@@ -417,6 +489,7 @@ def _redeploy(tmp_path, email: str | None, config_email: str, deployed_email: st
         run=runner,
         echo=lambda _: None,
         find_node=lambda: str(node),
+        assembly_dir=tmp_path / "cdk.out",
         build_artifacts=False,
     )
     return runner
