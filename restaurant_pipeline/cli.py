@@ -486,17 +486,27 @@ def read_api_key(source: str) -> str:
 @app.command("destroy")
 def destroy(
     delete_data: Annotated[bool, typer.Option("--delete-data", help="Also delete the data bucket.")] = False,
+    bucket: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--bucket",
+            help="With --delete-data: delete this bucket kept by an earlier destroy, not the stack (repeatable).",
+        ),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y")] = False,
 ) -> None:
-    """Remove the stack; the data bucket is kept unless --delete-data."""
+    """Remove the stack; the data bucket is kept unless --delete-data. Exits 1 when a bucket could not be deleted."""
     from restaurant_pipeline import deploy as deployment
 
     if not yes:
-        typer.confirm("Destroy the restaurant-pipeline stack?", abort=True)
+        what = f"the buckets {', '.join(bucket)}" if bucket else "the restaurant-pipeline stack"
+        typer.confirm(f"Destroy {what}?", abort=True)
     try:
-        deployment.destroy(keep_data=not delete_data)
+        summary = deployment.destroy(keep_data=not delete_data, buckets=bucket or ())
     except deployment.DeployError as exc:
         fail(str(exc))
+    if summary.remaining:
+        raise typer.Exit(1)
 
 
 # -- the demo -------------------------------------------------------------------------------------------------

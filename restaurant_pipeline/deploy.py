@@ -19,8 +19,9 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -463,39 +464,152 @@ def next_steps(outputs: Mapping[str, str], email: str, region: str, previous_ema
     return lines
 
 
+# Emptying a bucket and deleting it can race with S3's server access-log deliveries, which are best effort and may
+# arrive hours after the request they log (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ServerLogs.html,
+# "Best-effort server log delivery"): the log bucket refills after it was emptied. So: retry, then say what is left.
+BUCKET_DELETE_ATTEMPTS = 5
+BUCKET_RETRY_SECONDS = 30.0
+
+
+@dataclass
+class DestroySummary:
+    deleted: list[tuple[str, int]] = field(default_factory=list)  # bucket, object versions deleted
+    kept: list[str] = field(default_factory=list)  # kept on purpose (no --delete-data)
+    remaining: list[tuple[str, str]] = field(default_factory=list)  # bucket, why it is still there
+
+    def lines(self) -> list[str]:
+        lines = [f"Deleted s3://{bucket} ({count} object versions)." for bucket, count in self.deleted]
+        if self.kept:
+            lines.append(f"Kept (with your data): {', '.join(f's3://{b}' for b in self.kept)}.")
+            lines.append(f"Delete them later with `{_delete_buckets_command(self.kept)}`.")
+        for bucket, reason in self.remaining:
+            lines.append(f"Still there: s3://{bucket}: {reason}")
+        if self.remaining:
+            later = _delete_buckets_command([bucket for bucket, _ in self.remaining])
+            lines.append(f"Delete what is left later (late deliveries stop within hours) with `{later}`.")
+        return lines
+
+
+def _delete_buckets_command(buckets: Sequence[str]) -> str:
+    return "restaurant-pipeline destroy --delete-data " + " ".join(f"--bucket {bucket}" for bucket in buckets)
+
+
 def destroy(
     keep_data: bool = True,
     *,
+    buckets: Sequence[str] = (),
     config: PipelineConfig | None = None,
     session: Any | None = None,
     echo: Echo = print,
     wait: bool = True,
-) -> None:
-    """Delete the stack. The data bucket and its access logs stay unless keep_data is False."""
+    sleep: Callable[[float], None] = time.sleep,
+) -> DestroySummary:
+    """Delete the stack. The data bucket and its access logs stay unless keep_data is False.
+
+    buckets: delete these (kept by an earlier destroy) instead of the stack's; only with keep_data False.
+    """
     config = config or load_config()
     region = _region(config)
     aws = _session(region, session)
     check_aws_credentials(aws.client("sts"), region)
-    cloudformation = aws.client("cloudformation")
+    if buckets and keep_data:
+        raise DeployError("Naming buckets means deleting them: add --delete-data.")
+    if not buckets:
+        buckets = _delete_stack(aws.client("cloudformation"), region, echo, wait)
+    if keep_data:
+        summary = DestroySummary(kept=list(buckets))
+    else:
+        summary = delete_buckets(aws.client("s3"), buckets, echo=echo, sleep=sleep)
+    for line in summary.lines():
+        echo(line)
+    return summary
+
+
+def _delete_stack(cloudformation: Any, region: str, echo: Echo, wait: bool) -> list[str]:
+    """Delete the stack; return the buckets it keeps (data first, then its access logs)."""
+    from botocore.exceptions import WaiterError
+
     outputs = stack_outputs(cloudformation, STACK_NAME)
     echo(f"Deleting stack {STACK_NAME} in {region} ...")
     cloudformation.delete_stack(StackName=STACK_NAME)
     if wait:
-        cloudformation.get_waiter("stack_delete_complete").wait(
-            StackName=STACK_NAME, WaiterConfig={"Delay": 10, "MaxAttempts": 180}
-        )
-    buckets = [outputs[key] for key in (OUTPUT_BUCKET, OUTPUT_ACCESS_LOGS_BUCKET) if outputs.get(key)]
-    if keep_data:
-        echo(f"Stack deleted. Kept (with your data): {', '.join(buckets)}.")
-        echo("Delete them later with `restaurant-pipeline destroy --delete-data` or `aws s3 rb s3://NAME --force`.")
-        return
-    s3 = aws.client("s3")
+        try:
+            cloudformation.get_waiter("stack_delete_complete").wait(
+                StackName=STACK_NAME, WaiterConfig={"Delay": 10, "MaxAttempts": 180}
+            )
+        except WaiterError as exc:
+            last: Any = exc.last_response or {}
+            status = (last.get("Stacks") or [{}])[0].get("StackStatus", "timeout")
+            raise DeployError(
+                f"The stack was not deleted ({status}): `aws cloudformation "
+                "describe-stack-events --stack-name restaurant-pipeline` names the resource that failed; fix it, "
+                "then run destroy again."
+            ) from None
+    echo("Stack deleted.")
+    return [outputs[key] for key in (OUTPUT_BUCKET, OUTPUT_ACCESS_LOGS_BUCKET) if outputs.get(key)]
+
+
+def delete_buckets(
+    s3_client: Any,
+    buckets: Sequence[str],
+    *,
+    echo: Echo = print,
+    sleep: Callable[[float], None] = time.sleep,
+    attempts: int = BUCKET_DELETE_ATTEMPTS,
+    retry_seconds: float = BUCKET_RETRY_SECONDS,
+) -> DestroySummary:
+    """Empty (every version) and delete each bucket, in order; a bucket that refills is emptied again, up to
+    `attempts` times, then reported as remaining (never a traceback)."""
+    from botocore.exceptions import ClientError
+
+    summary = DestroySummary()
     for bucket in buckets:
-        # The data bucket's policy denies everyone deleting raw objects (cdk/constructs/shared.py): lift it first.
-        s3.delete_bucket_policy(Bucket=bucket)
-        deleted = empty_bucket(s3, bucket)
-        s3.delete_bucket(Bucket=bucket)
-        echo(f"Deleted bucket {bucket} ({deleted} object versions).")
+        deleted = 0
+        try:
+            # No new access logs for it, and lift the policy that denies everyone deleting raw objects
+            # (cdk/constructs/shared.py): deleting them is what was asked.
+            s3_client.put_bucket_logging(Bucket=bucket, BucketLoggingStatus={})
+            _delete_policy(s3_client, bucket)
+            for attempt in range(1, attempts + 1):
+                deleted += empty_bucket(s3_client, bucket)
+                try:
+                    s3_client.delete_bucket(Bucket=bucket)
+                except ClientError as exc:
+                    if _error_code(exc) != "BucketNotEmpty" or attempt == attempts:
+                        raise
+                    echo(
+                        f"s3://{bucket}: objects arrived after it was emptied (S3 delivers access logs late); "
+                        f"emptying it again in {retry_seconds:.0f} s ({attempt}/{attempts - 1}) ..."
+                    )
+                    sleep(retry_seconds)
+                    continue
+                summary.deleted.append((bucket, deleted))
+                break
+        except ClientError as exc:
+            code = _error_code(exc)
+            why = (
+                f"objects kept arriving after {attempts} attempts (late S3 access-log deliveries)"
+                if code == "BucketNotEmpty"
+                else f"{code}: {exc.response.get('Error', {}).get('Message', '')}".rstrip(": ")
+            )
+            summary.remaining.append((bucket, f"{why}; {deleted} object versions deleted so far."))
+        except DeployError as exc:
+            summary.remaining.append((bucket, f"{exc} {deleted} object versions deleted so far."))
+    return summary
+
+
+def _delete_policy(s3_client: Any, bucket: str) -> None:
+    from botocore.exceptions import ClientError
+
+    try:
+        s3_client.delete_bucket_policy(Bucket=bucket)
+    except ClientError as exc:
+        if _error_code(exc) != "NoSuchBucketPolicy":
+            raise
+
+
+def _error_code(exc: Any) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "error"))
 
 
 def empty_bucket(s3_client: Any, bucket: str) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
 from cdk.outputs import REQUIRED_OUTPUTS, output_key
@@ -537,6 +538,85 @@ def test_describe_deployment_has_the_local_status_shape():
         describe_deployment({"BucketName": "b"})
 
 
+DATA, LOGS = "restaurant-pipeline-data-1", "restaurant-pipeline-logs-1"
+
+
+class FakeS3:
+    """Versioned buckets as destroy sees them. The data bucket's policy denies deleting raw/ objects until it is
+    deleted; `late[bucket]` times, an access-log object lands in the bucket right after it was emptied (S3 delivers
+    server access logs late)."""
+
+    def __init__(self, late: dict[str, int] | None = None) -> None:
+        self.versions = {
+            DATA: [("raw/places/dt=2025-01-01/a.jsonl.gz", "v1"), ("quarantine/x", "m1")],
+            LOGS: [("data-bucket/2025-01-01-00-00-00-A", "v1")],
+        }
+        self.late = dict(late or {})
+        self.policies = {DATA, LOGS}  # both have one (SSL only; raw protection on the data bucket)
+        self.logging = {DATA}
+        self.calls: list[str] = []
+
+    def put_bucket_logging(self, Bucket: str, BucketLoggingStatus: dict) -> dict:
+        assert BucketLoggingStatus == {}
+        self.calls.append(f"stop logging {Bucket}")
+        self.logging.discard(Bucket)
+        return {}
+
+    def delete_bucket_policy(self, Bucket: str) -> dict:
+        if Bucket not in self.policies:
+            raise ClientError({"Error": {"Code": "NoSuchBucketPolicy", "Message": ""}}, "DeleteBucketPolicy")
+        self.calls.append(f"delete policy {Bucket}")
+        self.policies.discard(Bucket)
+        return {}
+
+    def get_paginator(self, name: str) -> Any:
+        assert name == "list_object_versions"
+        versions = self.versions
+
+        class Paginator:
+            def paginate(self, Bucket: str) -> list[dict]:
+                items = [{"Key": key, "VersionId": version} for key, version in versions[Bucket]]
+                return [{"Versions": items}]
+
+        return Paginator()
+
+    def delete_objects(self, Bucket: str, Delete: dict) -> dict:
+        objects = Delete["Objects"]
+        if Bucket == DATA and Bucket in self.policies and any(o["Key"].startswith("raw/") for o in objects):
+            return {"Errors": [{"Key": o["Key"], "Code": "AccessDenied"} for o in objects]}
+        gone = {(o["Key"], o["VersionId"]) for o in objects}
+        self.versions[Bucket] = [item for item in self.versions[Bucket] if item not in gone]
+        if self.late.get(Bucket):
+            self.late[Bucket] -= 1
+            self.versions[Bucket].append((f"data-bucket/late-{self.late[Bucket]}", "v9"))
+        return {"Deleted": objects}
+
+    def delete_bucket(self, Bucket: str) -> dict:
+        if self.versions[Bucket]:
+            raise ClientError({"Error": {"Code": "BucketNotEmpty", "Message": "not empty"}}, "DeleteBucket")
+        del self.versions[Bucket]
+        self.calls.append(f"delete {Bucket}")
+        return {}
+
+
+def _destroy_stack(s3: FakeS3, printed: list[str], sleeps: list[float]) -> Any:
+    sts, _ = _sts_ok()
+    cloudformation = _client("cloudformation")
+    with Stubber(cloudformation) as cfn:
+        cfn.add_response("describe_stacks", _stack(_outputs()), {"StackName": "restaurant-pipeline"})
+        cfn.add_response("delete_stack", {}, {"StackName": "restaurant-pipeline"})
+        summary = destroy(
+            keep_data=False,
+            config=parse_config({}),
+            session=FakeSession(sts=sts, cloudformation=cloudformation, s3=s3),
+            echo=printed.append,
+            wait=False,
+            sleep=sleeps.append,
+        )
+        cfn.assert_no_pending_responses()
+    return summary
+
+
 def test_destroy_keeps_the_data_bucket_by_default():
     sts, _ = _sts_ok()
     cloudformation = _client("cloudformation")
@@ -551,50 +631,61 @@ def test_destroy_keeps_the_data_bucket_by_default():
             wait=False,
         )
         cfn.assert_no_pending_responses()
-    assert "Kept (with your data): restaurant-pipeline-data-1, restaurant-pipeline-logs-1" in "\n".join(printed)
+    text = "\n".join(printed)
+    assert f"Kept (with your data): s3://{DATA}, s3://{LOGS}." in text
+    assert f"restaurant-pipeline destroy --delete-data --bucket {DATA} --bucket {LOGS}" in text
 
 
-def test_destroy_with_delete_data_empties_every_version_then_deletes_the_buckets():
+def test_destroy_with_delete_data_lifts_the_raw_protection_then_empties_every_version_and_deletes_both():
+    s3, printed, sleeps = FakeS3(), [], []
+    summary = _destroy_stack(s3, printed, sleeps)
+    assert s3.calls == [
+        f"stop logging {DATA}",
+        f"delete policy {DATA}",
+        f"delete {DATA}",
+        f"stop logging {LOGS}",
+        f"delete policy {LOGS}",
+        f"delete {LOGS}",
+    ]
+    assert summary.deleted == [(DATA, 2), (LOGS, 1)] and summary.remaining == [] and sleeps == []
+    assert f"Deleted s3://{DATA} (2 object versions)." in printed
+
+
+def test_late_access_log_deliveries_are_emptied_again_then_the_bucket_is_deleted():
+    s3, printed, sleeps = FakeS3(late={LOGS: 2}), [], []
+    summary = _destroy_stack(s3, printed, sleeps)
+    assert summary.deleted == [(DATA, 2), (LOGS, 3)] and summary.remaining == []
+    assert sleeps == [30.0, 30.0]
+    assert any("objects arrived after it was emptied (S3 delivers access logs late)" in line for line in printed)
+    assert f"Deleted s3://{LOGS} (3 object versions)." in printed
+
+
+def test_a_bucket_that_keeps_refilling_is_reported_with_the_command_that_finishes_the_job():
+    s3, printed, sleeps = FakeS3(late={LOGS: 100}), [], []
+    summary = _destroy_stack(s3, printed, sleeps)  # no exception: a summary
+    assert summary.deleted == [(DATA, 2)]
+    assert [bucket for bucket, _ in summary.remaining] == [LOGS]
+    text = "\n".join(printed)
+    assert f"Deleted s3://{DATA} (2 object versions)." in text
+    assert f"Still there: s3://{LOGS}: objects kept arriving after 5 attempts (late S3 access-log deliveries)" in text
+    assert f"`restaurant-pipeline destroy --delete-data --bucket {LOGS}`" in text
+    assert len(sleeps) == 4
+
+
+def test_buckets_kept_by_an_earlier_destroy_are_deleted_by_name_without_the_stack():
     sts, _ = _sts_ok()
-    cloudformation = _client("cloudformation")
-    s3 = _client("s3")
-    with Stubber(cloudformation) as cfn, Stubber(s3) as s3_stub:
-        cfn.add_response("describe_stacks", _stack(_outputs()), {"StackName": "restaurant-pipeline"})
-        cfn.add_response("delete_stack", {}, {"StackName": "restaurant-pipeline"})
-        for bucket in ("restaurant-pipeline-data-1", "restaurant-pipeline-logs-1"):
-            s3_stub.add_response("delete_bucket_policy", {}, {"Bucket": bucket})  # raw is protected by it
-            s3_stub.add_response(
-                "list_object_versions",
-                {
-                    "Versions": [{"Key": "raw/places/dt=2025-01-01/a.jsonl.gz", "VersionId": "v1"}],
-                    "DeleteMarkers": [{"Key": "quarantine/x", "VersionId": "m1"}],
-                    "IsTruncated": False,
-                },
-                {"Bucket": bucket},
-            )
-            s3_stub.add_response(
-                "delete_objects",
-                {"Deleted": []},
-                {
-                    "Bucket": bucket,
-                    "Delete": {
-                        "Objects": [
-                            {"Key": "raw/places/dt=2025-01-01/a.jsonl.gz", "VersionId": "v1"},
-                            {"Key": "quarantine/x", "VersionId": "m1"},
-                        ],
-                        "Quiet": True,
-                    },
-                },
-            )
-            s3_stub.add_response("delete_bucket", {}, {"Bucket": bucket})
-        destroy(
-            keep_data=False,
-            config=parse_config({}),
-            session=FakeSession(sts=sts, cloudformation=cloudformation, s3=s3),
-            echo=lambda _: None,
-            wait=False,
-        )
-        s3_stub.assert_no_pending_responses()
+    s3 = FakeS3()
+    summary = destroy(
+        keep_data=False,
+        buckets=[DATA, LOGS],
+        config=parse_config({}),
+        session=FakeSession(sts=sts, s3=s3),  # no cloudformation: the stack is gone
+        echo=lambda _: None,
+        sleep=lambda _: None,
+    )
+    assert summary.deleted == [(DATA, 2), (LOGS, 1)]
+    with pytest.raises(DeployError, match="add --delete-data"):
+        destroy(buckets=[DATA], config=parse_config({}), session=FakeSession(sts=_sts_ok()[0]), echo=lambda _: None)
 
 
 def test_an_object_that_cannot_be_deleted_is_reported():

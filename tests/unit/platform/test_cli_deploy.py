@@ -74,3 +74,11 @@ def test_an_empty_or_missing_key_file_is_named(deployed, tmp_path):
         result = CliRunner().invoke(cli.app, ["deploy", "--yes", "--api-key-file", source])
         assert result.exit_code == 1 and "--api-key-file" in result.output
     assert deployed == []
+
+
+def test_destroy_exits_1_when_a_bucket_is_still_there(monkeypatch):
+    left = deployment.DestroySummary(deleted=[("data", 3)], remaining=[("logs", "objects kept arriving")])
+    monkeypatch.setattr(deployment, "destroy", lambda **kwargs: left)
+    assert CliRunner().invoke(cli.app, ["destroy", "--yes", "--delete-data"]).exit_code == 1
+    monkeypatch.setattr(deployment, "destroy", lambda **kwargs: deployment.DestroySummary(deleted=[("data", 3)]))
+    assert CliRunner().invoke(cli.app, ["destroy", "--yes", "--delete-data", "--bucket", "data"]).exit_code == 0
