@@ -54,7 +54,8 @@ class RawStore:
 
     def put_once(self, key: str, path: Path, metadata: dict[str, str]) -> bool:
         """Write the file at `key` unless an object is already there. True: written; False: it existed
-        (412 PreconditionFailed, counted as success: S3 emits no second "Object Created")."""
+        (412 PreconditionFailed, counted as success: S3 emits no second "Object Created"). This, not find(), is what
+        makes raw write-once (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html)."""
         for _ in range(CONFLICT_RETRIES):
             try:
                 with path.open("rb") as body:
