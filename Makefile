@@ -58,8 +58,10 @@ lock:
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"; }
 	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements.lock --python-version 3.11
 
+## The template into cdk.out/ for review: placeholder functions when the zips are not built (never deployable by accident:
+## without `-c lambda_code=auto` the app needs the zips of `make package`).
 synth: $(STAMP)
-	$(BIN)/python -m cdk.app
+	$(BIN)/python -m cdk.app -c lambda_code=auto
 
 ## The three Lambda zips for AWS (Linux arm64, CPython 3.12) under build/lambda/.
 package: $(STAMP)

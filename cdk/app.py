@@ -1,27 +1,37 @@
-"""`python -m cdk.app`: synthesize the stack `restaurant-pipeline` into cdk.out/ (or $CDK_OUTDIR).
+"""`python -m cdk.app [-c KEY=VALUE]...`: synthesize the stack `restaurant-pipeline` into cdk.out/ (or $CDK_OUTDIR).
 
-Lambda code (context `lambda_code`, e.g. `-c lambda_code=package`):
-  package      the zips `make package` built under build/lambda/ (what `restaurant-pipeline deploy` uses);
-               fails with the fix when they are missing
+The app's context (feature flags) is cdk.json's, whoever runs it: the CDK CLI passes it, and `python -m cdk.app`
+and the tests read the same file (`app_context`), so every synthesis uses the flags a deployment uses.
+
+Lambda code (context `lambda_code`, e.g. `-c lambda_code=auto`):
+  package      the zips `make package` built under build/lambda/ (the default, and what `restaurant-pipeline deploy`
+               uses); stops with "run `make package`" when they are missing, so placeholders are never deployed
+               by accident (`npx aws-cdk deploy` by hand included)
   placeholder  a tiny stand-in per function that raises "deployed without its artifact" (tests, reviews)
-  auto         package when the zips exist, else placeholder with a warning (the default, `make synth`)
+  auto         package when the zips exist, else placeholder with a warning (`make synth`: a template to review)
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import cdk  # noqa: F401  (puts node on PATH before aws_cdk starts jsii)
 from cdk.outputs import STACK_NAME
 from restaurant_pipeline.artifacts.specs import ARTIFACTS, artifacts_built
-from restaurant_pipeline.config import PipelineConfig, load_config
+from restaurant_pipeline.config import ConfigError, PipelineConfig, deployment_region, load_config
 
 CodeMode = Literal["package", "placeholder", "auto"]
 CODE_MODES: tuple[str, ...] = ("package", "placeholder", "auto")
+# Without a `lambda_code` context the app needs the built zips: a template with placeholder functions can only come
+# from asking for it (`-c lambda_code=placeholder` or `auto`).
+DEFAULT_CODE_MODE: CodeMode = "package"
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 _PLACEHOLDER_HANDLER = '''"""Placeholder: this function was synthesized without its artifact."""
 
@@ -72,6 +82,28 @@ def code_provider(mode: str, placeholder_dir: Path) -> Callable[[str], object]:
     return lambda service: lambda_.Code.from_asset(str(placeholder_dir))
 
 
+def app_context(cdk_json: Path = CDK_JSON) -> dict[str, object]:
+    """cdk.json's "context": the feature flags `cdk init` writes for the pinned aws-cdk-lib (its
+    recommended-feature-flags.json), so synthesis outside the CDK CLI behaves as a deployment does."""
+    try:
+        data = json.loads(cdk_json.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RuntimeError(f"{cdk_json}: cannot read the CDK app's context ({exc}); restore it from git") from exc
+    context = data.get("context", {})
+    if not isinstance(context, dict):
+        raise RuntimeError(f'{cdk_json}: "context" must be an object of feature flags')
+    return context
+
+
+def create_app(outdir: str | Path, context: dict[str, object] | None = None) -> object:
+    """A CDK App with cdk.json's context (plus `context`) and cdk-nag's checks."""
+    from aws_cdk import App
+
+    app = App(outdir=str(outdir), context={**app_context(), **(context or {})})
+    apply_nag(app)
+    return app
+
+
 def build_stack(
     app: object,
     config: PipelineConfig,
@@ -102,25 +134,40 @@ def apply_nag(app: object) -> None:
     Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))  # type: ignore[arg-type]
 
 
-def main() -> int:
+def _context_arguments(argv: list[str] | None) -> dict[str, object]:
+    parser = argparse.ArgumentParser(prog="python -m cdk.app", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "-c", "--context", action="append", default=[], metavar="KEY=VALUE", help="e.g. -c lambda_code=auto"
+    )
+    args = parser.parse_args(argv)
+    context: dict[str, object] = {}
+    for item in args.context:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            parser.error(f"--context {item!r}: expected KEY=VALUE")
+        context[key] = value
+    return context
+
+
+def main(argv: list[str] | None = None) -> int:
     from cdk.node import NodeMissingError, ensure_node
 
+    context = _context_arguments(argv)
     try:
         ensure_node()
     except NodeMissingError as exc:
         print(f"cdk.app: {exc}", file=sys.stderr)
         return 2
-    from aws_cdk import App
 
     # Under the CDK CLI, CDK_OUTDIR names the output folder; run directly, write ./cdk.out like the CLI.
-    app = App(outdir=os.environ.get("CDK_OUTDIR") or "cdk.out")
-    apply_nag(app)
+    app: Any = create_app(os.environ.get("CDK_OUTDIR") or "cdk.out", context)
     outdir = Path(app.outdir)
-    mode = str(app.node.try_get_context("lambda_code") or "auto")
-    config = load_config()
+    mode = str(app.node.try_get_context("lambda_code") or DEFAULT_CODE_MODE)
     try:
+        config = load_config()
+        deployment_region(config)  # the stack's region is pipeline.toml's; a disagreeing AWS_REGION stops here
         code_for = code_provider(mode, outdir / ".placeholder-lambda")
-    except (ArtifactsMissingError, ValueError) as exc:
+    except (ArtifactsMissingError, ConfigError, ValueError) as exc:
         print(f"cdk.app: {exc}", file=sys.stderr)
         return 2
     build_stack(app, config, code_for)

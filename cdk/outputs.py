@@ -21,6 +21,11 @@ OUTPUT_GLUE_DATABASE = "GlueDatabase"
 OUTPUT_SCHEDULE = "ScheduleName"
 OUTPUT_SCHEDULE_DLQ = "ScheduleDlqUrl"
 OUTPUT_DASHBOARD = "DashboardName"  # only when config.aws.dashboard is true
+OUTPUT_EMAIL = "NotificationEmail"  # only when an address is subscribed: `deploy` keeps it when given none
+# The schedule's state is a template parameter: DISABLED until `deploy` has stored the Places API key (the secret is
+# created empty), so the schedule never fires a run with no key.
+SCHEDULE_STATE_PARAMETER = "ScheduleState"
+SCHEDULE_STATES = ("ENABLED", "DISABLED")
 SERVICE_OUTPUT_SUFFIXES = ("QueueUrl", "DlqUrl", "RuleDlqUrl", "FunctionName", "LogGroupName")
 
 

@@ -20,6 +20,7 @@ from cdk.outputs import (
     OUTPUT_BUCKET,
     OUTPUT_BUS,
     OUTPUT_DASHBOARD,
+    OUTPUT_EMAIL,
     OUTPUT_GLUE_DATABASE,
     OUTPUT_IDEMPOTENCY_TABLE,
     OUTPUT_LEDGER_TABLE,
@@ -116,6 +117,8 @@ class RestaurantPipelineStack(Stack):
         out(OUTPUT_GLUE_DATABASE, GLUE_DATABASE, "Glue database of raw_places and the dbt models")
         out(OUTPUT_SCHEDULE, self.schedule.schedule.ref, "EventBridge Scheduler schedule")
         out(OUTPUT_SCHEDULE_DLQ, self.schedule.dlq.queue_url, "Dead-letter queue of the schedule")
+        if shared.email:
+            out(OUTPUT_EMAIL, shared.email, "Address subscribed to the notification topic (kept by the next deploy)")
         if self.monitoring.dashboard is not None:
             out(OUTPUT_DASHBOARD, self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard")
         for name, service in self.services.items():

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -153,12 +154,30 @@ class Quality(_Section):
     max_daily_drop_share: Annotated[float, Field(ge=0, le=1)] = 0.2
 
 
+_REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d$"
+COMPREHEND = "comprehend"
+
+
 class Nlp(_Section):
     enabled: bool = False
+    # Where the NLP stage calls Amazon Comprehend (not offered in every region: botocore's endpoint data says where).
+    # Unset: the stack's region when Comprehend is there, else the nearest region that has it.
+    comprehend_region: Annotated[str, Field(pattern=_REGION_PATTERN)] | None = None
+
+    @field_validator("comprehend_region")
+    @classmethod
+    def _offers_comprehend(cls, value: str | None) -> str | None:
+        from restaurant_pipeline.regions import service_regions
+
+        if value is not None and value not in service_regions(COMPREHEND):
+            raise ValueError(
+                f"Amazon Comprehend is not offered in {value}; choose one of {', '.join(service_regions(COMPREHEND))}"
+            )
+        return value
 
 
 class Aws(_Section):
-    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] = "eu-west-3"
+    region: Annotated[str, Field(pattern=_REGION_PATTERN)] = "eu-west-3"
     bus_archive_retention_days: Annotated[int, Field(ge=0, le=3650)] = 30
     athena_bytes_scanned_cutoff_mb: Annotated[int, Field(ge=10, le=1_000_000)] = 1024
     dashboard: bool = True
@@ -176,6 +195,28 @@ class PipelineConfig(_Section):
     nlp: Nlp = Nlp()
     aws: Aws = Aws()
 
+    @model_validator(mode="after")
+    def _comprehend_region_known(self) -> PipelineConfig:
+        if self.nlp.enabled:
+            _ = self.comprehend_region  # raises, naming the fix, when there is no region to default to
+        return self
+
+    @property
+    def comprehend_region(self) -> str:
+        """[nlp] comprehend_region, else the stack's region when Comprehend is offered there, else the nearest one
+        that offers it (eu-west-3 -> eu-west-2). Review text is then sent to that region (docs/nlp.md)."""
+        from restaurant_pipeline.regions import nearest_region, service_regions
+
+        if self.nlp.comprehend_region:
+            return self.nlp.comprehend_region
+        nearest = nearest_region(self.aws.region, service_regions(COMPREHEND))
+        if nearest is None:
+            raise ValueError(
+                f"no known region near {self.aws.region} offers Amazon Comprehend: set [nlp] comprehend_region to one "
+                f"of {', '.join(service_regions(COMPREHEND))}"
+            )
+        return nearest
+
     @property
     def effective_field_mask(self) -> list[str]:
         """The mask sent to Google: reviews are added only when the NLP stage needs them."""
@@ -183,6 +224,30 @@ class PipelineConfig(_Section):
         if self.nlp.enabled and "places.reviews" not in mask:
             mask.append("places.reviews")
         return mask
+
+
+REGION_ENVIRONMENT = ("AWS_REGION", "AWS_DEFAULT_REGION")
+
+
+def deployment_region(config: PipelineConfig, environ: Mapping[str, str] | None = None) -> str:
+    """The one region of the deployed stack, for deploy, destroy, synthesis and every `--aws` command:
+    pipeline.toml's [aws] region (PIPELINE__AWS__REGION overrides it, like any key).
+
+    AWS_REGION or AWS_DEFAULT_REGION naming another region is an error, not an override: the SDKs, the aws CLI and
+    the CDK CLI read them, so a stack, its bootstrap and its outputs could otherwise be looked for in one region and
+    deployed to another (CloudShell always sets AWS_REGION to the console's region).
+    """
+    region = config.aws.region
+    env = os.environ if environ is None else environ
+    for name in REGION_ENVIRONMENT:
+        value = (env.get(name) or "").strip()
+        if value and value != region:
+            raise ConfigError(
+                f"{name}={value}, but the stack's region is {region} (pipeline.toml [aws] region). Use one region: "
+                f'either set [aws] region = "{value}" in pipeline.toml (or PIPELINE__AWS__REGION={value}), or '
+                f"`export {name}={region}` (or unset {name})."
+            )
+    return region
 
 
 def find_config_file(start: Path | None = None) -> Path | None:

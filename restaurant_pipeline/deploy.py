@@ -1,8 +1,10 @@
 """Deploy and destroy the AWS stack, and read its outputs for the CLI's --aws mode.
 
-`deploy` checks what it needs first (AWS credentials, node), builds the Lambda zips (`make package`),
-bootstraps CDK in the account/region when needed, runs `npx aws-cdk@2 deploy` (the CDK CLI comes from the
-npm registry), stores the Places API key in Secrets Manager, and prints the next steps.
+`deploy` checks what it needs first (AWS credentials, node, the region), builds the Lambda zips (`make package`),
+synthesizes the stack once (cdk.out/), bootstraps CDK in the account/region when needed (or stops with the upgrade
+command when CDKToolkit is older than the template needs), runs `npx aws-cdk@<CDK_CLI_VERSION> deploy` on that
+assembly (the CDK CLI comes from the npm registry, at one pinned version) with the schedule off until the Places API
+key is in Secrets Manager, stores the key, turns the schedule on, and prints the next steps.
 `destroy` deletes the stack; the data bucket (and its access-log bucket) is kept unless keep_data=False.
 
 The CLI (restaurant_pipeline/cli.py) prompts for the key (hidden) and the email and calls these.
@@ -11,13 +13,15 @@ Nothing here logs, prints or raises with the API key in it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,7 @@ from cdk.outputs import (
     OUTPUT_BUCKET,
     OUTPUT_BUS,
     OUTPUT_DASHBOARD,
+    OUTPUT_EMAIL,
     OUTPUT_GLUE_DATABASE,
     OUTPUT_IDEMPOTENCY_TABLE,
     OUTPUT_LEDGER_TABLE,
@@ -36,14 +41,21 @@ from cdk.outputs import (
     OUTPUT_SECRET,
     OUTPUT_TOPIC,
     OUTPUT_WORKGROUP,
+    SCHEDULE_STATE_PARAMETER,
     STACK_NAME,
     output_key,
 )
-from restaurant_pipeline.config import PipelineConfig, load_config
+from restaurant_pipeline.config import ConfigError, PipelineConfig, deployment_region, load_config
 from restaurant_pipeline.topology import SERVICES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CDK_CLI = "aws-cdk@2"
+# The CDK command-line tool, one exact version: a new CLI can change what `deploy` and `bootstrap` do, so it moves
+# only when we move it. 2.1148.1 is built against aws-cdk-lib 2.275.0 (requirements.lock) and reads cloud assembly
+# schema 55 (its npm metadata: devDependencies aws-cdk-lib 2.275.0, @aws-cdk/cloud-assembly-schema >=55.5.0); a CLI
+# older than the schema aws-cdk-lib writes refuses the assembly. tests/infrastructure/test_cdk_conventions.py checks it.
+CDK_CLI_VERSION = "2.1148.1"
+CDK_CLI_ASSEMBLY_SCHEMA_MAJOR = 55
+CDK_CLI = f"aws-cdk@{CDK_CLI_VERSION}"
 BOOTSTRAP_STACK = "CDKToolkit"
 # Measured with `make package`: the transformer zip fits Lambda's limits, so no container image and no Docker.
 TRANSFORMER_NEEDS_IMAGE = False
@@ -155,7 +167,7 @@ def stack_outputs(cloudformation_client: Any, stack_name: str = STACK_NAME) -> d
             region = cloudformation_client.meta.region_name
             raise StackNotFoundError(
                 f"Stack {stack_name} not found in {region}. Deploy it with `restaurant-pipeline deploy` "
-                "(or set AWS_REGION to the region it lives in)."
+                "(or set pipeline.toml [aws] region to the region it lives in)."
             ) from None
         raise
     stacks = response.get("Stacks", [])
@@ -200,18 +212,46 @@ def describe_deployment(outputs: Mapping[str, str]) -> dict[str, Any]:
 # --- deploy / destroy -------------------------------------------------------------------------------------
 
 
-def cdk_command(npx: Sequence[str], action: str, *extra: str) -> list[str]:
-    return [
-        *npx,
-        "--yes",
-        CDK_CLI,
-        action,
-        "--app",
-        f"{sys.executable} -m cdk.app",
-        "--context",
-        "lambda_code=package",
-        *extra,
-    ]
+def cdk_command(npx: Sequence[str], action: str, assembly: Path, *extra: str) -> list[str]:
+    """The CDK CLI on the cloud assembly `deploy` synthesized (a directory as --app: no second synthesis)."""
+    return [*npx, "--yes", CDK_CLI, action, "--app", str(assembly), *extra]
+
+
+def synth_command() -> list[str]:
+    """The app with the built zips (never placeholders); CDK_OUTDIR names the assembly folder."""
+    return [sys.executable, "-m", "cdk.app", "--context", "lambda_code=package"]
+
+
+def required_bootstrap_version(template: Mapping[str, Any]) -> int | None:
+    """The CDKToolkit version a synthesized template needs, from its CheckBootstrapVersion rule: CloudFormation
+    refuses the template when the environment's BootstrapVersion is one of the listed (older) versions."""
+    rule = template.get("Rules", {}).get("CheckBootstrapVersion", {})
+    too_old: list[int] = []
+    for assertion in rule.get("Assertions", []):
+        contains = assertion.get("Assert", {}).get("Fn::Not", [{}])[0].get("Fn::Contains", [])
+        if len(contains) == 2 and contains[1] == {"Ref": "BootstrapVersion"}:
+            too_old.extend(int(version) for version in contains[0])
+    return max(too_old) + 1 if too_old else None
+
+
+def bootstrap_version(cloudformation_client: Any) -> int | None:
+    """The CDKToolkit stack's BootstrapVersion output in this account and region; None when it is not there."""
+    outputs = _deployed_outputs(cloudformation_client, BOOTSTRAP_STACK)
+    if outputs is None:
+        return None
+    value = outputs.get("BootstrapVersion", "0")
+    return int(value) if value.isdigit() else 0
+
+
+def bootstrap_command(npx: Sequence[str], account: str, region: str) -> list[str]:
+    return [*npx, "--yes", CDK_CLI, "bootstrap", f"aws://{account}/{region}"]
+
+
+def _region(config: PipelineConfig) -> str:
+    try:
+        return deployment_region(config)
+    except ConfigError as exc:
+        raise DeployError(str(exc)) from None
 
 
 def _session(region: str, session: Any | None) -> Any:
@@ -222,12 +262,34 @@ def _session(region: str, session: Any | None) -> Any:
     return boto3.Session(region_name=region)
 
 
-def _stack_exists(cloudformation_client: Any, stack_name: str) -> bool:
+def _deployed_outputs(cloudformation_client: Any, stack_name: str = STACK_NAME) -> dict[str, str] | None:
     try:
-        stack_outputs(cloudformation_client, stack_name)
+        return stack_outputs(cloudformation_client, stack_name)
     except StackNotFoundError:
-        return False
-    return True
+        return None
+
+
+def choose_email(given: str | None, config: PipelineConfig, deployed: Mapping[str, str] | None) -> str:
+    """The address to subscribe: the one given ("" removes the subscription), else pipeline.toml's
+    [notifications] email, else the one the deployed stack subscribes (a redeploy never drops it unasked)."""
+    if given is not None:
+        return given.strip()
+    return config.notifications.email or (deployed or {}).get(OUTPUT_EMAIL, "")
+
+
+def current_email(config: PipelineConfig | None = None, session: Any | None = None) -> str:
+    """What `deploy` subscribes when given no address: the default shown at the prompt. Best effort: without
+    credentials or a stack, pipeline.toml's (deploy itself then says what is wrong)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    config = config or load_config()
+    if config.notifications.email:
+        return config.notifications.email
+    try:
+        cloudformation = _session(_region(config), session).client("cloudformation")
+        return choose_email(None, config, _deployed_outputs(cloudformation))
+    except (BotoCoreError, ClientError, DeployError):
+        return ""
 
 
 def deploy(
@@ -240,16 +302,17 @@ def deploy(
     echo: Echo = print,
     find_node: Callable[[], str] | None = None,
     build_artifacts: bool = True,
+    assembly_dir: Path | None = None,
 ) -> dict[str, str]:
     """Deploy (or update) the stack; return its outputs.
 
     api_key: the Places API key to store (None keeps the one in the secret; required on the first deploy).
-    email: the address subscribed to the notification topic (None: pipeline.toml's notifications.email).
+    email: the address subscribed to the notification topic; None: pipeline.toml's [notifications] email, else the
+        one the deployed stack subscribes (kept); "": no email.
     """
     config = config or load_config()
-    region = os.environ.get("AWS_REGION") or config.aws.region
+    region = _region(config)
     validate_inputs(api_key, email)
-    email = (email or config.notifications.email or "").strip()
 
     aws = _session(region, session)
     identity = check_aws_credentials(aws.client("sts"), region)
@@ -257,9 +320,18 @@ def deploy(
     if TRANSFORMER_NEEDS_IMAGE:
         check_docker(run)
     cloudformation = aws.client("cloudformation")
-    first_deploy = not _stack_exists(cloudformation, STACK_NAME)
-    if first_deploy and api_key is None:
-        raise DeployError("First deployment: the Places API key is required (the collector cannot run without it).")
+    secretsmanager = aws.client("secretsmanager")
+    deployed = _deployed_outputs(cloudformation)
+    email = choose_email(email, config, deployed)
+    key_stored = deployed is not None and api_key_stored(secretsmanager, deployed[OUTPUT_SECRET])
+    if api_key is None and not key_stored:
+        raise DeployError(
+            "First deployment: the Places API key is required (the collector cannot run without it)."
+            if deployed is None
+            else "No Places API key was ever stored in the stack's secret: give it (prompt, --api-key-file)."
+        )
+    # The schedule stays off until the key is in the secret (a run without it would only fail).
+    schedule = "ENABLED" if key_stored else "DISABLED"
     echo(f"Deploying {STACK_NAME} to account {identity.account}, region {region} ...")
 
     env = {
@@ -275,29 +347,87 @@ def deploy(
         echo("Building the Lambda artifacts (make package) ...")
         build = [sys.executable, "-m", "restaurant_pipeline.artifacts"]
         _run(run, build, env, "Building the Lambda artifacts failed (see above).")
+    assembly = assembly_dir or REPO_ROOT / "cdk.out"
+    echo(f"Synthesizing the stack into {assembly} ...")
+    _run(run, synth_command(), {**env, "CDK_OUTDIR": str(assembly)}, "Synthesizing the stack failed (see above).")
+    template = json.loads((assembly / f"{STACK_NAME}.template.json").read_text(encoding="utf-8"))
     npx = npx_command(node)
-    if not _stack_exists(cloudformation, BOOTSTRAP_STACK):
-        echo(f"Bootstrapping CDK in aws://{identity.account}/{region} (once per account and region) ...")
+    check_bootstrap(cloudformation, template, npx, identity, run, env, echo)
+    _cdk_deploy(run, npx, env, schedule, assembly)
+    outputs = stack_outputs(cloudformation, STACK_NAME)
+    if api_key is not None:
+        store_api_key(secretsmanager, outputs[OUTPUT_SECRET], api_key)
+        echo("Places API key stored in Secrets Manager.")
+    if schedule == "DISABLED":
+        echo("Enabling the daily schedule now that the key is stored ...")
+        _cdk_deploy(run, npx, env, "ENABLED", assembly)
+    for line in next_steps(outputs, email, region, (deployed or {}).get(OUTPUT_EMAIL)):
+        echo(line)
+    return outputs
+
+
+def check_bootstrap(
+    cloudformation_client: Any,
+    template: Mapping[str, Any],
+    npx: Sequence[str],
+    identity: Identity,
+    run: Runner,
+    env: Mapping[str, str],
+    echo: Echo,
+) -> None:
+    """Bootstrap a new environment; stop, printing the command that upgrades it, when CDKToolkit is older than the
+    template needs (its CheckBootstrapVersion rule would make CloudFormation refuse the deployment)."""
+    command = bootstrap_command(npx, identity.account, identity.region)
+    current = bootstrap_version(cloudformation_client)
+    if current is None:
+        echo(f"Bootstrapping CDK in aws://{identity.account}/{identity.region} (once per account and region) ...")
         _run(
-            run,
-            [*npx, "--yes", CDK_CLI, "bootstrap", f"aws://{identity.account}/{region}"],
-            env,
-            "CDK bootstrap failed: your credentials need permission to create the CDKToolkit stack.",
+            run, command, env, "CDK bootstrap failed: your credentials need permission to create the CDKToolkit stack."
         )
+        return
+    required = required_bootstrap_version(template)
+    if required is not None and current < required:
+        printable = " ".join(["npx", *command[command.index("--yes") :]])
+        raise DeployError(
+            f"The CDK bootstrap stack (CDKToolkit) in aws://{identity.account}/{identity.region} is version {current}; "
+            f"this stack needs version {required} or later. Upgrade it in place (its bucket and roles are kept), "
+            f"then deploy again:\n  {printable}"
+        )
+
+
+def _cdk_deploy(run: Runner, npx: Sequence[str], env: Mapping[str, str], schedule: str, assembly: Path) -> None:
     _run(
         run,
-        cdk_command(npx, "deploy", STACK_NAME, "--require-approval", "never"),
+        cdk_command(
+            npx,
+            "deploy",
+            assembly,
+            STACK_NAME,
+            "--require-approval",
+            "never",
+            "--parameters",
+            f"{STACK_NAME}:{SCHEDULE_STATE_PARAMETER}={schedule}",
+        ),
         env,
         "cdk deploy failed (CloudFormation's reason is printed above; "
         "`aws cloudformation describe-stack-events --stack-name restaurant-pipeline` has the details).",
     )
-    outputs = stack_outputs(cloudformation, STACK_NAME)
-    if api_key is not None:
-        store_api_key(aws.client("secretsmanager"), outputs[OUTPUT_SECRET], api_key)
-        echo("Places API key stored in Secrets Manager.")
-    for line in next_steps(outputs, email, region):
-        echo(line)
-    return outputs
+
+
+def api_key_stored(secretsmanager_client: Any, secret_arn: str) -> bool:
+    """Whether the stack's secret holds a value (it is created empty; `deploy` puts the key in it). DescribeSecret
+    lists the versions with their staging labels, never the value."""
+    from botocore.exceptions import ClientError
+
+    try:
+        secret = secretsmanager_client.describe_secret(SecretId=secret_arn)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise DeployError(
+            f"Reading the API key secret {secret_arn} failed ({code}); your credentials need "
+            "secretsmanager:DescribeSecret."
+        ) from None
+    return any("AWSCURRENT" in stages for stages in secret.get("VersionIdsToStages", {}).values())
 
 
 def store_api_key(secretsmanager_client: Any, secret_arn: str, api_key: str) -> None:
@@ -313,9 +443,11 @@ def store_api_key(secretsmanager_client: Any, secret_arn: str, api_key: str) -> 
         ) from None
 
 
-def next_steps(outputs: Mapping[str, str], email: str, region: str) -> list[str]:
+def next_steps(outputs: Mapping[str, str], email: str, region: str, previous_email: str | None = None) -> list[str]:
     lines = ["", f"Deployed. Bucket: {outputs.get(OUTPUT_BUCKET)}  Bus: {outputs.get(OUTPUT_BUS)}", "Next:"]
-    if email:
+    if email and email == previous_email:
+        lines.append(f"  1. Emails still go to {email} (confirm the subscription AWS sent, if not done yet).")
+    elif email:
         lines.append(
             f"  1. Confirm the subscription: AWS sent 'AWS Notification - Subscription Confirmation' to {email}."
         )
@@ -333,37 +465,152 @@ def next_steps(outputs: Mapping[str, str], email: str, region: str) -> list[str]
     return lines
 
 
+# Emptying a bucket and deleting it can race with S3's server access-log deliveries, which are best effort and may
+# arrive hours after the request they log (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ServerLogs.html,
+# "Best-effort server log delivery"): the log bucket refills after it was emptied. So: retry, then say what is left.
+BUCKET_DELETE_ATTEMPTS = 5
+BUCKET_RETRY_SECONDS = 30.0
+
+
+@dataclass
+class DestroySummary:
+    deleted: list[tuple[str, int]] = field(default_factory=list)  # bucket, object versions deleted
+    kept: list[str] = field(default_factory=list)  # kept on purpose (no --delete-data)
+    remaining: list[tuple[str, str]] = field(default_factory=list)  # bucket, why it is still there
+
+    def lines(self) -> list[str]:
+        lines = [f"Deleted s3://{bucket} ({count} object versions)." for bucket, count in self.deleted]
+        if self.kept:
+            lines.append(f"Kept (with your data): {', '.join(f's3://{b}' for b in self.kept)}.")
+            lines.append(f"Delete them later with `{_delete_buckets_command(self.kept)}`.")
+        for bucket, reason in self.remaining:
+            lines.append(f"Still there: s3://{bucket}: {reason}")
+        if self.remaining:
+            later = _delete_buckets_command([bucket for bucket, _ in self.remaining])
+            lines.append(f"Delete what is left later (late deliveries stop within hours) with `{later}`.")
+        return lines
+
+
+def _delete_buckets_command(buckets: Sequence[str]) -> str:
+    return "restaurant-pipeline destroy --delete-data " + " ".join(f"--bucket {bucket}" for bucket in buckets)
+
+
 def destroy(
     keep_data: bool = True,
     *,
+    buckets: Sequence[str] = (),
     config: PipelineConfig | None = None,
     session: Any | None = None,
     echo: Echo = print,
     wait: bool = True,
-) -> None:
-    """Delete the stack. The data bucket and its access logs stay unless keep_data is False."""
+    sleep: Callable[[float], None] = time.sleep,
+) -> DestroySummary:
+    """Delete the stack. The data bucket and its access logs stay unless keep_data is False.
+
+    buckets: delete these (kept by an earlier destroy) instead of the stack's; only with keep_data False.
+    """
     config = config or load_config()
-    region = os.environ.get("AWS_REGION") or config.aws.region
+    region = _region(config)
     aws = _session(region, session)
     check_aws_credentials(aws.client("sts"), region)
-    cloudformation = aws.client("cloudformation")
+    if buckets and keep_data:
+        raise DeployError("Naming buckets means deleting them: add --delete-data.")
+    if not buckets:
+        buckets = _delete_stack(aws.client("cloudformation"), region, echo, wait)
+    if keep_data:
+        summary = DestroySummary(kept=list(buckets))
+    else:
+        summary = delete_buckets(aws.client("s3"), buckets, echo=echo, sleep=sleep)
+    for line in summary.lines():
+        echo(line)
+    return summary
+
+
+def _delete_stack(cloudformation: Any, region: str, echo: Echo, wait: bool) -> list[str]:
+    """Delete the stack; return the buckets it keeps (data first, then its access logs)."""
+    from botocore.exceptions import WaiterError
+
     outputs = stack_outputs(cloudformation, STACK_NAME)
     echo(f"Deleting stack {STACK_NAME} in {region} ...")
     cloudformation.delete_stack(StackName=STACK_NAME)
     if wait:
-        cloudformation.get_waiter("stack_delete_complete").wait(
-            StackName=STACK_NAME, WaiterConfig={"Delay": 10, "MaxAttempts": 180}
-        )
-    buckets = [outputs[key] for key in (OUTPUT_BUCKET, OUTPUT_ACCESS_LOGS_BUCKET) if outputs.get(key)]
-    if keep_data:
-        echo(f"Stack deleted. Kept (with your data): {', '.join(buckets)}.")
-        echo("Delete them later with `restaurant-pipeline destroy --delete-data` or `aws s3 rb s3://NAME --force`.")
-        return
-    s3 = aws.client("s3")
+        try:
+            cloudformation.get_waiter("stack_delete_complete").wait(
+                StackName=STACK_NAME, WaiterConfig={"Delay": 10, "MaxAttempts": 180}
+            )
+        except WaiterError as exc:
+            last: Any = exc.last_response or {}
+            status = (last.get("Stacks") or [{}])[0].get("StackStatus", "timeout")
+            raise DeployError(
+                f"The stack was not deleted ({status}): `aws cloudformation "
+                "describe-stack-events --stack-name restaurant-pipeline` names the resource that failed; fix it, "
+                "then run destroy again."
+            ) from None
+    echo("Stack deleted.")
+    return [outputs[key] for key in (OUTPUT_BUCKET, OUTPUT_ACCESS_LOGS_BUCKET) if outputs.get(key)]
+
+
+def delete_buckets(
+    s3_client: Any,
+    buckets: Sequence[str],
+    *,
+    echo: Echo = print,
+    sleep: Callable[[float], None] = time.sleep,
+    attempts: int = BUCKET_DELETE_ATTEMPTS,
+    retry_seconds: float = BUCKET_RETRY_SECONDS,
+) -> DestroySummary:
+    """Empty (every version) and delete each bucket, in order; a bucket that refills is emptied again, up to
+    `attempts` times, then reported as remaining (never a traceback)."""
+    from botocore.exceptions import ClientError
+
+    summary = DestroySummary()
     for bucket in buckets:
-        deleted = empty_bucket(s3, bucket)
-        s3.delete_bucket(Bucket=bucket)
-        echo(f"Deleted bucket {bucket} ({deleted} object versions).")
+        deleted = 0
+        try:
+            # No new access logs for it, and lift the policy that denies everyone deleting raw objects
+            # (cdk/constructs/shared.py): deleting them is what was asked.
+            s3_client.put_bucket_logging(Bucket=bucket, BucketLoggingStatus={})
+            _delete_policy(s3_client, bucket)
+            for attempt in range(1, attempts + 1):
+                deleted += empty_bucket(s3_client, bucket)
+                try:
+                    s3_client.delete_bucket(Bucket=bucket)
+                except ClientError as exc:
+                    if _error_code(exc) != "BucketNotEmpty" or attempt == attempts:
+                        raise
+                    echo(
+                        f"s3://{bucket}: objects arrived after it was emptied (S3 delivers access logs late); "
+                        f"emptying it again in {retry_seconds:.0f} s ({attempt}/{attempts - 1}) ..."
+                    )
+                    sleep(retry_seconds)
+                    continue
+                summary.deleted.append((bucket, deleted))
+                break
+        except ClientError as exc:
+            code = _error_code(exc)
+            why = (
+                f"objects kept arriving after {attempts} attempts (late S3 access-log deliveries)"
+                if code == "BucketNotEmpty"
+                else f"{code}: {exc.response.get('Error', {}).get('Message', '')}".rstrip(": ")
+            )
+            summary.remaining.append((bucket, f"{why}; {deleted} object versions deleted so far."))
+        except DeployError as exc:
+            summary.remaining.append((bucket, f"{exc} {deleted} object versions deleted so far."))
+    return summary
+
+
+def _delete_policy(s3_client: Any, bucket: str) -> None:
+    from botocore.exceptions import ClientError
+
+    try:
+        s3_client.delete_bucket_policy(Bucket=bucket)
+    except ClientError as exc:
+        if _error_code(exc) != "NoSuchBucketPolicy":
+            raise
+
+
+def _error_code(exc: Any) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "error"))
 
 
 def empty_bucket(s3_client: Any, bucket: str) -> int:

@@ -3,7 +3,6 @@ from the CloudFormation stack outputs). Both expose the same names."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,7 +64,13 @@ def queue_arn_from_url(url: str, region: str) -> str:
 def aws_target(region: str | None = None, stack_name: str = STACK_NAME) -> Target:
     from restaurant_pipeline.deploy import DeployError, describe_deployment, stack_outputs
 
-    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-west-3"
+    if region is None:
+        from restaurant_pipeline.config import ConfigError, deployment_region, load_config
+
+        try:  # the region the stack was deployed to: pipeline.toml's, the same for deploy and every --aws command
+            region = deployment_region(load_config())
+        except ConfigError as exc:
+            raise RuntimeError(str(exc)) from None
     clients = AwsClients(region=region)
     try:
         deployment = describe_deployment(stack_outputs(clients.cloudformation, stack_name))

@@ -225,6 +225,8 @@ def service_environment(
         "DAILY_DROP_WARN_SHARE": str(config.quality.max_daily_drop_share),
         "NLP_ENABLED": "true" if config.nlp.enabled else "false",
     }
+    if config.nlp.enabled:
+        transformer["COMPREHEND_REGION"] = config.comprehend_region  # may differ from the stack's (docs/nlp.md)
     for key, value in (
         ("WAREHOUSE_PATH", resources.warehouse_path),
         ("ATHENA_WORKGROUP", resources.athena_workgroup),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnParameter, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
@@ -12,6 +12,7 @@ from constructs import Construct
 
 from cdk.constructs.nag import acknowledge
 from cdk.constructs.shared import SharedResources
+from cdk.outputs import SCHEDULE_STATE_PARAMETER, SCHEDULE_STATES
 from contracts.events import SCHEDULER_SOURCE, CollectionRequested
 from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.topology import PROJECT
@@ -62,6 +63,16 @@ class CollectionSchedule(Construct):
             iam.PolicyStatement(sid="DeadLetters", actions=["sqs:SendMessage"], resources=[self.dlq.queue_arn])
         )
         self.expression = config.schedule.expression
+        # Off until the key is in the secret: `restaurant-pipeline deploy` passes DISABLED until it has stored the key,
+        # then ENABLED (a hand-run `cdk deploy` keeps the previous value, DISABLED on a first deploy).
+        self.state = CfnParameter(
+            Stack.of(self),
+            SCHEDULE_STATE_PARAMETER,
+            type="String",
+            allowed_values=list(SCHEDULE_STATES),
+            default="DISABLED",
+            description="State of the daily schedule: ENABLED once the Places API key is stored in its secret",
+        )
         self.schedule = scheduler.CfnSchedule(
             self,
             "Schedule",
@@ -70,7 +81,7 @@ class CollectionSchedule(Construct):
             schedule_expression=config.schedule.expression,
             schedule_expression_timezone=SCHEDULE_TIMEZONE,
             flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-            state="ENABLED",
+            state=self.state.value_as_string,
             target=scheduler.CfnSchedule.TargetProperty(
                 arn=shared.bus.event_bus_arn,
                 role_arn=self.role.role_arn,

@@ -19,7 +19,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.constructs.nag import acknowledge, wildcard_finding
-from cdk.constructs.shared import SharedResources
+from cdk.constructs.shared import RAW_DELETE_ACTIONS, SharedResources
 from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.topology import PROJECT, RAW_PREFIX, Route
 
@@ -27,14 +27,9 @@ from restaurant_pipeline.topology import PROJECT, RAW_PREFIX, Route
 MESSAGE_RETENTION = Duration.days(14)
 RULE_TARGET_MAX_EVENT_AGE = Duration.hours(24)
 RULE_TARGET_RETRY_ATTEMPTS = 185
-# Raw objects are immutable: every pipeline role is explicitly denied these on raw/*.
-RAW_DELETE_ACTIONS = (
-    "s3:DeleteObject",
-    "s3:DeleteObjectVersion",
-    "s3:DeleteObjectTagging",
-    "s3:DeleteObjectVersionTagging",
-)
-# ... and these on the bucket: a lifecycle rule or suspended versioning could expire raw just as well.
+# Raw objects are immutable: every pipeline role is explicitly denied RAW_DELETE_ACTIONS on raw/* (the bucket policy
+# denies them to everyone too: cdk/constructs/shared.py), and these on the bucket: a lifecycle rule or suspended
+# versioning could expire raw just as well.
 RAW_PROTECTION_BUCKET_ACTIONS = ("s3:PutLifecycleConfiguration", "s3:PutBucketVersioning")
 IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 LEDGER_ACTIONS = ("dynamodb:PutItem", "dynamodb:Query")
@@ -82,6 +77,7 @@ class PipelineService(Construct):
         self.route = route
         self.shared = shared
         self.nlp_enabled = config.nlp.enabled  # the transformer's NLP stage calls Comprehend (docs/nlp.md)
+        self.comprehend_region = config.comprehend_region if config.nlp.enabled else None
         self._acknowledged: set[str] = set()
 
         self.dlq = sqs.Queue(
@@ -213,6 +209,7 @@ class PipelineService(Construct):
             )
         )
         self.grant_service_permissions()
+        self._wait_for_role_policies_only()
         if config.aws.tracing:
             acknowledge(
                 self.role,
@@ -224,17 +221,29 @@ class PipelineService(Construct):
     def grant_service_permissions(self) -> None:
         """Permissions beyond queue, logs and tracing: overridden by each service."""
 
+    def _wait_for_role_policies_only(self) -> None:
+        """The function waits for its role's policies (its event source mapping is checked against them when it is
+        created); CDK also makes it depend on the role, which its `Role` attribute already orders: cfn-lint W3005."""
+        function = self.function.node.default_child
+        assert isinstance(function, lambda_.CfnFunction)
+        stack = Stack.of(self)
+        policies = [child for child in self.role.node.find_all() if isinstance(child, iam.CfnPolicy)]
+        function.add_override("DependsOn", [stack.get_logical_id(policy) for policy in policies])
+
     def allow(
         self,
         sid: str,
         actions: tuple[str, ...] | list[str],
         resources: list[str],
         wildcard_reason: str | None = None,
+        conditions: dict[str, Any] | None = None,
     ) -> None:
         """Allow concrete actions on concrete resources; a resource with a wildcard needs its reason."""
         if any("*" in action for action in actions):
             raise ValueError(f"{sid}: name each action; wildcard actions are not allowed ({actions})")
-        self.role.add_to_policy(iam.PolicyStatement(sid=sid, actions=list(actions), resources=resources))
+        self.role.add_to_policy(
+            iam.PolicyStatement(sid=sid, actions=list(actions), resources=resources, conditions=conditions)
+        )
         for resource in resources:
             finding = wildcard_finding(self, resource)
             if finding is None:
@@ -279,7 +288,9 @@ class CollectorService(PipelineService):
         )
         self.role.add_to_policy(
             iam.PolicyStatement(
-                sid="ListRawPrefix",  # so a missing object answers 404, not 403, to the existence check
+                # The existence check lists the key itself (services/collector/storage.py): this grant covers a
+                # listing under raw/ only, never a HEAD, which carries no prefix (a missing key then answers 403).
+                sid="ListRawPrefix",
                 actions=["s3:ListBucket"],
                 resources=[shared.bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [f"{RAW_PREFIX}*"]}},
@@ -337,11 +348,19 @@ class TransformerService(PipelineService):
             [stack.format_arn(service="athena", resource="datacatalog", resource_name="AwsDataCatalog")],
         )
         self.allow(
+            "AthenaDefaultDatabase",  # Athena's documented requirement, for every query (see shared.py)
+            ["glue:GetDatabase", "glue:CreateDatabase"],
+            [shared.glue_catalog_arn, shared.athena_default_database_arn],
+        )
+        # The two databases exist (the stack made them): read only, never created or dropped by dbt.
+        self.allow(
+            "ReadOwnGlueDatabases",
+            ["glue:GetDatabase", "glue:GetDatabases"],
+            [shared.glue_catalog_arn, *shared.glue_database_arns()],
+        )
+        self.allow(
             "ManageOwnGlueTables",
             [
-                "glue:GetDatabase",
-                "glue:GetDatabases",
-                "glue:CreateDatabase",
                 "glue:GetTable",
                 "glue:GetTables",
                 "glue:CreateTable",
@@ -349,6 +368,9 @@ class TransformerService(PipelineService):
                 "glue:DeleteTable",
                 "glue:BatchDeleteTable",
                 "glue:GetTableVersions",
+                # dbt-athena expires old table versions one by one (expire_glue_table_versions) after views and
+                # incremental models: DeleteTableVersion, not only the batch call.
+                "glue:DeleteTableVersion",
                 "glue:BatchDeleteTableVersion",
                 "glue:GetPartition",
                 "glue:GetPartitions",
@@ -359,20 +381,25 @@ class TransformerService(PipelineService):
                 "glue:DeletePartition",
                 "glue:BatchDeletePartition",
             ],
-            shared.glue_arns(),
-            wildcard_reason="dbt creates, replaces and drops its tables at run time, only inside the pipeline's "
-            "own Glue database.",
+            # A table's actions need its ancestors too: the catalog and its database (same page as above).
+            [shared.glue_catalog_arn, *shared.glue_database_arns(), *shared.glue_table_arns()],
+            wildcard_reason="dbt creates, replaces and drops its tables and views at run time, only inside the "
+            "pipeline's two Glue databases (models, test failures).",
         )
         self.allow_idempotency()
         self.allow_publish_events()
         self.allow_ledger()
-        if self.nlp_enabled:
+        if self.comprehend_region:
             self.allow(
                 "ScoreReviewsWithComprehend",
                 ["comprehend:BatchDetectSentiment", "comprehend:BatchDetectKeyPhrases"],
                 ["*"],
                 wildcard_reason="Comprehend's detect APIs have no resource to scope to (they act on the text sent); "
-                "granted only when pipeline.toml [nlp] enabled is true.",
+                "granted only when pipeline.toml [nlp] enabled is true, and only in the configured Comprehend "
+                "region (aws:RequestedRegion).",
+                # The one region the NLP stage calls (COMPREHEND_REGION): aws:RequestedRegion is the region a request
+                # goes to (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
+                conditions={"StringEquals": {"aws:RequestedRegion": self.comprehend_region}},
             )
 
 

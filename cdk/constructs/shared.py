@@ -28,11 +28,30 @@ from services.transformer.raw_schema import PARTITION_KEYS, RAW_COLUMNS, TABLE_N
 from services.transformer.sentiment.schema import ENRICHED_COLUMNS, ENRICHED_PARTITION_KEYS, ENRICHED_PREFIX
 from services.transformer.sentiment.schema import TABLE_NAME as ENRICHED_TABLE_NAME
 
+# dbt keeps failing test rows (store_failures, dbt/dbt_project.yml) in "<target schema>_dbt_test__audit". The stack
+# creates it (and deletes it, with its views, when the stack goes), so dbt finds it and never runs CREATE SCHEMA.
+GLUE_AUDIT_DATABASE = f"{GLUE_DATABASE}_dbt_test__audit"
+# Athena's own requirement for any query or DDL in the Glue Data Catalog: GetDatabase and CreateDatabase on the
+# catalog and the `default` database of the region ("Mandatory: access policy to the default database and catalog",
+# https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html).
+ATHENA_DEFAULT_DATABASE = "default"
 DBT_TARGET: Final = LAMBDA.dbt_target  # the dbt/profiles.yml output of a deployment (its manifest is shipped)
 ATHENA_RESULTS_PREFIX = "athena-results/"
 QUARANTINE_RETENTION_DAYS = 90
 ATHENA_RESULTS_RETENTION_DAYS = 7
+# Old versions of what the pipeline rebuilds from raw expire; raw's never do (no lifecycle rule covers raw/).
 NONCURRENT_VERSION_RETENTION_DAYS = 30
+DBT_DATA_PREFIX = "warehouse/"  # dbt-athena's s3_data_dir (dbt/profiles.yml): the marts' table data
+DERIVED_PREFIXES = (VALIDATED_PREFIX, ENRICHED_PREFIX, DBT_DATA_PREFIX)
+# Deleting a raw object, or any version of one: denied to every principal by the bucket policy (admins included, who
+# must remove that statement first: `restaurant-pipeline destroy --delete-data` does) and to the pipeline's roles.
+RAW_DELETE_ACTIONS = (
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:DeleteObjectTagging",
+    "s3:DeleteObjectVersionTagging",
+)
+RAW_PROTECTION_SID = "RawIsImmutable"
 ACCESS_LOG_RETENTION_DAYS = 90
 # Partition projection: Athena computes dt values instead of listing partitions (no crawler, no MSCK).
 PROJECTION_START_DATE = "2024-01-01"
@@ -83,15 +102,34 @@ class SharedResources(Construct):
                     expiration=Duration.days(ATHENA_RESULTS_RETENTION_DAYS),
                     noncurrent_version_expiration=Duration.days(1),
                 ),
-                s3.LifecycleRule(
-                    id="old-versions",
-                    noncurrent_version_expiration=Duration.days(NONCURRENT_VERSION_RETENTION_DAYS),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                *(
+                    s3.LifecycleRule(
+                        id=f"old-versions-{prefix.split('/')[0]}",
+                        prefix=prefix,
+                        noncurrent_version_expiration=Duration.days(NONCURRENT_VERSION_RETENTION_DAYS),
+                    )
+                    for prefix in DERIVED_PREFIXES
                 ),
+                # An unfinished multipart upload is not an object (nor a version of one): cleaning it up loses nothing.
+                s3.LifecycleRule(id="incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
             ],
             # The data outlives the stack: `restaurant-pipeline destroy --delete-data` empties it on request.
             removal_policy=RemovalPolicy.RETAIN,
         )
+        # Raw is immutable for every principal, not only the pipeline's roles. The policy outlives the stack with the
+        # bucket, so kept data stays protected after `destroy`.
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=RAW_PROTECTION_SID,
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=list(RAW_DELETE_ACTIONS),
+                resources=[self.bucket.arn_for_objects(f"{RAW_PREFIX}*")],
+            )
+        )
+        for bucket in (self.bucket, self.access_logs):  # the access-log policy lets S3 deliver the kept bucket's logs
+            assert bucket.policy is not None
+            bucket.policy.apply_removal_policy(RemovalPolicy.RETAIN)
         # S3 -> EventBridge natively (NotificationConfiguration), not through CDK's notifications custom resource.
         cfn_bucket = self.bucket.node.default_child
         assert isinstance(cfn_bucket, s3.CfnBucket)
@@ -149,6 +187,12 @@ class SharedResources(Construct):
                 event_pattern=events.EventPattern(source=events.Match.prefix(PROJECT)),
                 retention=Duration.days(config.aws.bus_archive_retention_days),
             )
+            # aws-cdk-lib writes KmsKeyIdentifier: "" when no key is given, which CloudFormation rejects in some
+            # regions (https://github.com/aws/aws-cdk/issues/37847); without the property the archive uses the
+            # AWS-owned key, as intended.
+            cfn_archive = self.archive.node.default_child
+            assert isinstance(cfn_archive, events.CfnArchive)
+            cfn_archive.add_property_deletion_override("KmsKeyIdentifier")
 
         self.idempotency_table = dynamodb.Table(
             self,
@@ -173,13 +217,19 @@ class SharedResources(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
-        # The value is set by `restaurant-pipeline deploy` (put-secret-value), never through the template.
+        # The value is set by `restaurant-pipeline deploy` (put-secret-value), never through the template. The secret
+        # is created empty (no GenerateSecretString: "If you omit both GenerateSecretString and SecretString, you
+        # create an empty secret", AWS::SecretsManager::Secret in the CloudFormation template reference), not with a
+        # random value that would look like a key: `deploy` knows whether a key was stored from its versions.
         self.places_api_key = secretsmanager.Secret(
             self,
             "PlacesApiKey",
             description="Google Places API (New) key used by the collector; set by `restaurant-pipeline deploy`",
             removal_policy=RemovalPolicy.DESTROY,
         )
+        cfn_secret = self.places_api_key.node.default_child
+        assert isinstance(cfn_secret, secretsmanager.CfnSecret)
+        cfn_secret.add_property_deletion_override("GenerateSecretString")
         acknowledge(
             self.places_api_key,
             "AwsSolutions-SMG4",
@@ -193,6 +243,14 @@ class SharedResources(Construct):
             catalog_id=stack.account,
             database_input=glue.CfnDatabase.DatabaseInputProperty(
                 name=GLUE_DATABASE, description="restaurant-pipeline: raw places and the dbt models"
+            ),
+        )
+        self.audit_database = glue.CfnDatabase(
+            self,
+            "GlueAuditDatabase",
+            catalog_id=stack.account,
+            database_input=glue.CfnDatabase.DatabaseInputProperty(
+                name=GLUE_AUDIT_DATABASE, description="restaurant-pipeline: failing rows of the dbt tests (views)"
             ),
         )
         self.raw_table = self._daily_json_table(
@@ -295,18 +353,26 @@ class SharedResources(Construct):
         table.add_resource_dependency(self.glue_database)
         return table
 
-    def glue_arns(self) -> list[str]:
-        """The catalog, the pipeline's database and its tables (dbt creates and replaces tables there)."""
+    def glue_database_arns(self) -> list[str]:
+        """The pipeline's two databases (dbt's models and its test failures): both made by the stack."""
         stack = Stack.of(self)
         return [
-            self.glue_catalog_arn,
-            stack.format_arn(service="glue", resource="database", resource_name=GLUE_DATABASE),
-            stack.format_arn(service="glue", resource="table", resource_name=f"{GLUE_DATABASE}/*"),
-            stack.format_arn(service="glue", resource="userDefinedFunction", resource_name=f"{GLUE_DATABASE}/*"),
-            # dbt's store_failures keeps failing rows in "<database>_dbt_test__audit", created at run time
-            stack.format_arn(service="glue", resource="database", resource_name=f"{GLUE_DATABASE}_dbt_test__audit"),
-            stack.format_arn(service="glue", resource="table", resource_name=f"{GLUE_DATABASE}_dbt_test__audit/*"),
+            stack.format_arn(service="glue", resource="database", resource_name=name)
+            for name in (GLUE_DATABASE, GLUE_AUDIT_DATABASE)
         ]
+
+    def glue_table_arns(self) -> list[str]:
+        """Every table, view and function in the pipeline's databases (dbt creates, replaces and drops them)."""
+        stack = Stack.of(self)
+        return [
+            stack.format_arn(service="glue", resource=kind, resource_name=f"{name}/*")
+            for name in (GLUE_DATABASE, GLUE_AUDIT_DATABASE)
+            for kind in ("table", "userDefinedFunction")
+        ]
+
+    @property
+    def athena_default_database_arn(self) -> str:
+        return Stack.of(self).format_arn(service="glue", resource="database", resource_name=ATHENA_DEFAULT_DATABASE)
 
     @property
     def workgroup_arn(self) -> str:

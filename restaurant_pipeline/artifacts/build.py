@@ -32,6 +32,7 @@ from packaging.utils import canonicalize_name
 from restaurant_pipeline.artifacts.specs import (
     BYTECODE_CACHE,
     EXCLUDED_PARTS,
+    EXCLUDED_PATHS,
     LAMBDA,
     LOCAL_ONLY_DISTRIBUTIONS,
     LOCK_FILE,
@@ -204,13 +205,17 @@ def host_python() -> str:
 # --- project code and the import check --------------------------------------------------------------------
 
 
-def _excluded(path: Path) -> bool:
-    return any(part in EXCLUDED_PARTS for part in path.parts)
+def _excluded(relative: Path) -> bool:
+    """`relative` is a path from the artifact's root (the same from the repository root for project code)."""
+    if any(part in EXCLUDED_PARTS for part in relative.parts):
+        return True
+    posix = relative.as_posix()
+    return any(posix == excluded or posix.startswith(f"{excluded}/") for excluded in EXCLUDED_PATHS)
 
 
-def _stale_bytecode(path: Path) -> bool:
+def _stale_bytecode(relative: Path) -> bool:
     """A bytecode cache in the repository: compiled by whatever Python ran the tests, never shipped."""
-    return BYTECODE_CACHE in path.parts or path.suffix in (".pyc", ".pyo")
+    return BYTECODE_CACHE in relative.parts or relative.suffix in (".pyc", ".pyo")
 
 
 def copy_project_code(spec: ArtifactSpec, target: Path, root: Path = REPO_ROOT) -> None:
@@ -230,8 +235,7 @@ def copy_project_code(spec: ArtifactSpec, target: Path, root: Path = REPO_ROOT) 
             continue
         for path in sorted(source.rglob("*")):
             relative = path.relative_to(root)
-            inside = path.relative_to(source)
-            if _excluded(inside) or _stale_bytecode(inside) or not path.is_file():
+            if _excluded(relative) or _stale_bytecode(relative) or not path.is_file():
                 continue
             destination = target / relative
             destination.parent.mkdir(parents=True, exist_ok=True)

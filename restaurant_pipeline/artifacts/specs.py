@@ -117,9 +117,12 @@ ARTIFACTS: dict[str, ArtifactSpec] = {
 # Never shipped to AWS: the CLI, the local scheduler and the local warehouse.
 LOCAL_ONLY_DISTRIBUTIONS = ("typer", "rich", "croniter", "dbt-duckdb", "duckdb", "duckdb-ext-httpfs")
 
-# Left out of every artifact: caches, local state and dbt's own build output. (dbt_packages/ ships: dbt needs
-# the packages `dbt deps` installed, and Lambda cannot download them.)
-EXCLUDED_PARTS = (".pytest_cache", "target", "logs", ".user.yml")
+# Left out of every artifact: caches wherever they are (by folder name), and dbt's own build output, logs and user
+# file by their exact path from the artifact's root. A folder named `logs` or `target` elsewhere is code and ships
+# (botocore/data/logs is the CloudWatch Logs model boto3 needs). (dbt/dbt_packages/ ships: dbt needs the packages
+# `dbt deps` installed, and Lambda cannot download them.)
+EXCLUDED_PARTS = (".pytest_cache",)
+EXCLUDED_PATHS = ("dbt/target", "dbt/logs", "dbt/.user.yml")
 # The repository's bytecode caches are never copied; the artifact's own bytecode, compiled by the build for the
 # platform's Python, is shipped (build.compile_bytecode).
 BYTECODE_CACHE = "__pycache__"

@@ -53,8 +53,9 @@ def _api_key(settings: CollectorSettings) -> str:
             raw = parameters.get_secret(settings.places_api_key_secret_arn, max_age=SECRET_MAX_AGE_SECONDS)
         except parameters.exceptions.GetParameterError as exc:
             raise KeyUnavailable(
-                f"The Places API key secret could not be read ({exc.__class__.__name__}); check that it exists "
-                "and that the collector's role may read it."
+                f"The Places API key secret could not be read ({exc.__class__.__name__}): no key stored in it yet "
+                "(`restaurant-pipeline deploy` stores it), or the secret is gone, or the collector's role may not "
+                "read it."
             ) from None
         return read_secret_value(str(raw))
     if settings.google_places_api_key is not None and settings.google_places_api_key.get_secret_value().strip():

@@ -33,19 +33,29 @@ class RawStore:
         self.bucket = bucket
 
     def find(self, key: str) -> StoredObject | None:
-        """The object at `key` if it exists (a HEAD: cheap, and it lets a re-delivery skip a city)."""
-        try:
-            head = self._s3.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if _status(exc) == 404 or _code(exc) in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
+        """The object at `key` if it exists, so a re-delivered request skips the city (no Places request).
+
+        Asked with a ListObjectsV2 on the key itself, not a HEAD: the collector's role may list raw/ only
+        (s3:ListBucket with an s3:prefix condition), and a HEAD or GET carries no prefix, so that grant does not
+        apply to it and S3 answers a missing key with 403, not 404 (HeadObject, "Permissions":
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html). A listing with Prefix=key is what the
+        grant covers (s3:prefix: https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html);
+        the key sorts first among the keys it prefixes. Only an object that exists is then read with a HEAD (its
+        metadata: the place count), which s3:GetObject allows. Write-once does not rest on this check: the write is
+        conditional (If-None-Match: *) either way.
+        """
+        listing = self._s3.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
+        contents = listing.get("Contents", [])
+        if not contents or contents[0].get("Key") != key:
+            return None
+        head = self._s3.head_object(Bucket=self.bucket, Key=key)
         places = head.get("Metadata", {}).get("places")
         return StoredObject(key, int(places) if places and places.isdigit() else None, int(head["ContentLength"]))
 
     def put_once(self, key: str, path: Path, metadata: dict[str, str]) -> bool:
         """Write the file at `key` unless an object is already there. True: written; False: it existed
-        (412 PreconditionFailed, counted as success: S3 emits no second "Object Created")."""
+        (412 PreconditionFailed, counted as success: S3 emits no second "Object Created"). This, not find(), is what
+        makes raw write-once (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html)."""
         for _ in range(CONFLICT_RETRIES):
             try:
                 with path.open("rb") as body:

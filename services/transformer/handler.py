@@ -73,7 +73,7 @@ def nlp_stage(settings: TransformerSettings, builder: DbtBuilder, warehouse: War
     """The NLP stage (docs/nlp.md) when NLP_ENABLED: dbt reads NLP_ENABLED too, so it builds the review models."""
     if not settings.nlp_enabled:
         return None
-    analyzer = make_analyzer(settings.sentiment_analyzer)
+    analyzer = make_analyzer(settings.sentiment_analyzer, comprehend_region=settings.comprehend_region)
     return scoring_builder(builder, warehouse, boto3.client("s3"), settings.bucket_name, analyzer)
 
 

@@ -21,6 +21,8 @@ class TransformerSettings(ServiceSettings):
     nlp_enabled: bool = Field(default=False, alias="NLP_ENABLED")
     # Which sentiment analyzer the NLP stage uses; default: offline with DBT_TARGET=local, comprehend on AWS.
     nlp_analyzer: Literal["comprehend", "offline"] | None = Field(default=None, alias="NLP_ANALYZER")
+    # Where Comprehend is called: pipeline.toml [nlp] comprehend_region, or the nearest region offering it.
+    comprehend_region: str | None = Field(default=None, alias="COMPREHEND_REGION")
     aws_endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
     dbt_project_dir: Path | None = Field(default=None, alias="DBT_PROJECT_DIR")
     dbt_state_dir: Path | None = Field(default=None, alias="DBT_STATE_DIR")

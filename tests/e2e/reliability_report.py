@@ -29,12 +29,16 @@ END_MARKER = "<!-- reliability:end -->"
 STATIC_ROWS: dict[str, dict[str, Any]] = {
     "raw-immutable": {
         "order": 90,
-        "scenario": "A pipeline role tries to delete a raw object (AWS)",
-        "promise": "No pipeline role can delete raw objects or their versions, or expire them by lifecycle",
+        "scenario": "A pipeline role (or anyone) tries to delete a raw object (AWS)",
+        "promise": "No pipeline role can delete raw objects or their versions, or expire them by lifecycle; the "
+        "bucket policy denies it to every principal",
         "measured": "Pinned on the synthesized template: each of the 3 function roles carries an explicit Deny of "
-        "s3:DeleteObject and s3:DeleteObjectVersion on raw/places/* and of s3:PutLifecycleConfiguration; only "
-        "the collector may write raw (tests/infrastructure/test_stack_security.py::"
-        "test_pipeline_roles_are_denied_deleting_raw_objects, ::test_only_the_collector_may_write_raw)",
+        "s3:DeleteObject and s3:DeleteObjectVersion on raw/places/* and of s3:PutLifecycleConfiguration; the "
+        "bucket policy (kept with the bucket) denies the same to every principal; no lifecycle rule expires "
+        "anything under raw/; only the collector may write raw (tests/infrastructure/test_stack_security.py::"
+        "test_pipeline_roles_are_denied_deleting_raw_objects, ::test_the_bucket_policy_denies_everyone_deleting_"
+        "raw_objects_and_their_versions, ::test_no_lifecycle_rule_expires_raw_objects_or_their_old_versions, "
+        "::test_only_the_collector_may_write_raw)",
         "test": "tests/infrastructure/test_stack_security.py",
     },
 }

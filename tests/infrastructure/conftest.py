@@ -74,10 +74,9 @@ class SynthesizedApp:
 
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
-    from aws_cdk import App
     from aws_cdk.assertions import Template
 
-    from cdk.app import apply_nag, build_stack, code_provider
+    from cdk.app import build_stack, code_provider, create_app
 
     outdir = tmp_path_factory.mktemp("cdk.out")
     changed_file = tmp_path_factory.mktemp("changed") / "pipeline.toml"
@@ -86,8 +85,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
         "default": load_config(REPO_ROOT / "pipeline.toml", environ={}),
         "changed": load_config(changed_file, environ={}),
     }
-    app = App(outdir=str(outdir))
-    apply_nag(app)
+    app = create_app(outdir)  # cdk.json's feature flags and cdk-nag, as in a deployment
     code_for = code_provider("placeholder", outdir / ".placeholder-lambda")
     for name, config in configs.items():
         build_stack(app, config, code_for, construct_id=f"pipeline-{name}", stack_name=f"restaurant-pipeline-{name}")

@@ -153,6 +153,44 @@ def test_zip_is_reproducible_and_measured(tmp_path):
     assert second.service == "two"
 
 
+def test_only_dbt_s_own_output_is_left_out_not_every_folder_named_logs_or_target(tmp_path):
+    from restaurant_pipeline.artifacts.build import copy_project_code
+
+    # The project code as copied into an artifact: dbt's build output, logs and user file stay behind.
+    repo = _tree(
+        tmp_path / "repo",
+        {
+            "dbt/dbt_project.yml": "name: x\n",
+            "dbt/models/logs/stg_logs.sql": "select 1\n",
+            "dbt/target/manifest.json": "{}",
+            "dbt/logs/dbt.log": "",
+            "dbt/.user.yml": "id: x\n",
+            "dbt/macros/__pycache__/stale.cpython-311.pyc": "",  # the repository's cache: never copied
+        },
+    )
+    artifact = tmp_path / "artifact"
+    copy_project_code(ArtifactSpec("transformer", (), ("dbt",)), artifact, repo)
+    # What pip installed next to it: a CloudWatch Logs model and a package folder named target are code; the build's
+    # own bytecode ships (a cold start need not compile it).
+    _tree(
+        artifact,
+        {
+            "botocore/data/logs/2014-03-28/service-2.json.gz": "model",
+            "somepkg/target/__init__.py": "",
+            "somepkg/__pycache__/x.cpython-312.pyc": "",
+        },
+    )
+    zip_directory(artifact, tmp_path / "transformer.zip")
+    names = sorted(zipfile.ZipFile(tmp_path / "transformer.zip").namelist())
+    assert names == [
+        "botocore/data/logs/2014-03-28/service-2.json.gz",
+        "dbt/dbt_project.yml",
+        "dbt/models/logs/stg_logs.sql",
+        "somepkg/__pycache__/x.cpython-312.pyc",
+        "somepkg/target/__init__.py",
+    ]
+
+
 def test_an_artifact_over_the_unzipped_limit_is_refused():
     size = ArtifactSize("transformer", zip_bytes=60 * 2**20, unzipped_bytes=300 * 2**20, files=1)
     assert not size.fits_direct_upload

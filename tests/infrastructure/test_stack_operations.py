@@ -28,6 +28,11 @@ def test_email_subscription_exists_only_when_an_email_is_configured(synthesized)
     )
 
 
+def test_the_subscribed_address_is_a_stack_output_so_a_redeploy_can_keep_it(synthesized):
+    assert synthesized.changed.template["Outputs"]["NotificationEmail"]["Value"] == "data-team@example.com"
+    assert "NotificationEmail" not in synthesized.default.template["Outputs"]
+
+
 def test_every_dead_letter_queue_has_an_alarm_to_the_topic(default_stack):
     alarms = _alarms(default_stack)
     dlqs = {
@@ -75,6 +80,13 @@ def test_no_successful_run_in_26_hours_raises_an_alarm(default_stack):
     assert NO_SUCCESS_HOURS == 26
 
 
+def test_the_bus_archive_has_no_empty_kms_key_identifier(synthesized):
+    (archive,) = synthesized.default.resources("AWS::Events::Archive").values()
+    assert archive["Properties"]["RetentionDays"] == synthesized.default.config.aws.bus_archive_retention_days
+    assert "KmsKeyIdentifier" not in archive["Properties"]
+    synthesized.changed.assertions.resource_count_is("AWS::Events::Archive", 0)  # retention 0: no archive
+
+
 def test_dashboard_is_switchable(synthesized):
     synthesized.default.assertions.resource_count_is("AWS::CloudWatch::Dashboard", 1)
     synthesized.changed.assertions.resource_count_is("AWS::CloudWatch::Dashboard", 0)
@@ -116,6 +128,16 @@ def test_raw_table_is_partition_projected_on_dt_over_the_validated_prefix(defaul
     assert [(c["Name"], c["Type"]) for c in columns] == [(name.lower(), kind) for name, kind in RAW_COLUMNS]
 
 
+def test_the_stack_creates_the_dbt_test_audit_database_and_deletes_it_with_the_stack(default_stack):
+    databases = {
+        d["Properties"]["DatabaseInput"]["Name"]: d for d in default_stack.resources("AWS::Glue::Database").values()
+    }
+    # dbt's "<target schema>_dbt_test__audit" (the athena target's schema is the pipeline database)
+    assert set(databases) == {"restaurant_pipeline", "restaurant_pipeline_dbt_test__audit"}
+    # removed on destroy: Glue deletes the database's tables and views with it
+    assert databases["restaurant_pipeline_dbt_test__audit"].get("DeletionPolicy", "Delete") == "Delete"
+
+
 def test_athena_work_group_enforces_encrypted_results_and_the_scan_cutoff(synthesized):
     for stack in (synthesized.default, synthesized.changed):
         configuration = stack.one("AWS::Athena::WorkGroup")["Properties"]["WorkGroupConfiguration"]
@@ -129,6 +151,15 @@ def test_places_key_lives_in_secrets_manager_not_in_the_template(default_stack):
     default_stack.assertions.resource_count_is("AWS::SecretsManager::Secret", 1)
     secret = default_stack.one("AWS::SecretsManager::Secret")["Properties"]
     assert "SecretString" not in secret
+    # created empty, not with a random value that the collector would send to Google as a key
+    assert "GenerateSecretString" not in secret
+
+
+def test_the_schedule_is_off_unless_deploy_says_the_key_is_stored(default_stack):
+    schedule = default_stack.one("AWS::Scheduler::Schedule")["Properties"]
+    assert schedule["State"] == {"Ref": "ScheduleState"}
+    parameter = default_stack.template["Parameters"]["ScheduleState"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("DISABLED", ["ENABLED", "DISABLED"])
 
 
 def test_stack_outputs_name_everything_the_cli_needs(synthesized):

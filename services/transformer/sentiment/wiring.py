@@ -11,7 +11,9 @@ from services.transformer.sentiment.port import SentimentAnalyzer
 from services.transformer.sentiment.stage import ScoringBuilder
 
 
-def make_analyzer(kind: str, comprehend_client: Any = None) -> SentimentAnalyzer:
+def make_analyzer(kind: str, comprehend_client: Any = None, comprehend_region: str | None = None) -> SentimentAnalyzer:
+    """comprehend_region: where Comprehend is called (COMPREHEND_REGION), which may not be the function's own region:
+    Comprehend is not offered everywhere (eu-west-3 has none). None: the function's region."""
     if kind == "comprehend":
         from services.transformer.sentiment.comprehend import ComprehendAnalyzer
 
@@ -21,7 +23,9 @@ def make_analyzer(kind: str, comprehend_client: Any = None) -> SentimentAnalyzer
 
             # Our own backoff handles throttling (ComprehendAnalyzer); botocore's retries stay for network errors.
             comprehend_client = boto3.client(
-                "comprehend", config=Config(retries={"max_attempts": 3, "mode": "standard"})
+                "comprehend",
+                region_name=comprehend_region,
+                config=Config(retries={"max_attempts": 3, "mode": "standard"}),
             )
         return ComprehendAnalyzer(comprehend_client)
     if kind == "offline":

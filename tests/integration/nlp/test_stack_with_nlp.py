@@ -18,13 +18,10 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def synthesize(outdir: Path, nlp: bool) -> dict[str, Any]:
-    from aws_cdk import App
-
-    from cdk.app import apply_nag, build_stack, code_provider
+    from cdk.app import build_stack, code_provider, create_app
 
     config = load_config(REPO_ROOT / "pipeline.toml", environ={"PIPELINE__NLP__ENABLED": str(nlp).lower()})
-    app = App(outdir=str(outdir))
-    apply_nag(app)
+    app: Any = create_app(outdir)
     build_stack(app, config, code_provider("placeholder", outdir / ".placeholder"), construct_id="p", stack_name="p")
     app.synth()
     return dict(json.loads((outdir / "p.template.json").read_text(encoding="utf-8")))
@@ -52,13 +49,15 @@ def test_enabled_nlp_adds_the_enriched_table_and_comprehend_to_the_transformer_r
     logical_id, statement = comprehend[0]
     assert "Transformer" in logical_id
     assert sorted(statement["Action"]) == ["comprehend:BatchDetectKeyPhrases", "comprehend:BatchDetectSentiment"]
+    # the stack is in eu-west-3, where Comprehend is not offered: the grant is for the region the stage calls
+    assert statement["Condition"] == {"StringEquals": {"aws:RequestedRegion": "eu-west-2"}}
     environment = [
         r["Properties"]["Environment"]["Variables"]
         for r in template["Resources"].values()
         if r["Type"] == "AWS::Lambda::Function"
         and "NLP_ENABLED" in r["Properties"].get("Environment", {}).get("Variables", {})
     ]
-    assert [e["NLP_ENABLED"] for e in environment] == ["true"]
+    assert [(e["NLP_ENABLED"], e["COMPREHEND_REGION"]) for e in environment] == [("true", "eu-west-2")]
 
 
 def test_disabled_nlp_has_neither_the_table_nor_comprehend(tmp_path: Path):

@@ -11,6 +11,7 @@ import boto3
 import pytest
 import sqlglot
 
+from cdk.constructs.shared import GLUE_AUDIT_DATABASE
 from restaurant_pipeline.artifacts.build import ship_dbt_manifest
 from services.transformer.adapters import shipped_manifest
 from services.transformer.adapters.dbt_build import default_project_dir
@@ -42,6 +43,9 @@ def test_athena_target_compiles_and_every_model_parses_as_athena_sql(aws: str, t
     for sql in compiled.values():
         sqlglot.parse_one(sql, read="athena")  # raises ParseError naming the position
     assert len(compiled) > 20
+    # dbt keeps the failing rows of every data test in the audit database the stack creates (never CREATE SCHEMA)
+    audit_schemas = {r.node.schema for r in result.result.results if r.node.resource_type == "test"}
+    assert audit_schemas == {GLUE_AUDIT_DATABASE} == {f"{DATABASE}_dbt_test__audit"}
 
     # The marts exist (Iceberg tables in Glue): the incremental branches compile, and parse, too.
     columns = [

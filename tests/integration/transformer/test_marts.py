@@ -201,7 +201,9 @@ def test_every_documented_query_answers_its_question_on_both_warehouses(stack: S
     query = tmp_path / "query.sql"
     query.write_text(next(sql for label, _, sql in queries if label == "question 1"), encoding="utf-8")
     command = command.replace(".venv/bin/python", shlex.quote(sys.executable))
-    command = command.replace(".pipeline/warehouse/warehouse.duckdb", stack.warehouse_path).replace("query.sql", str(query))
+    command = command.replace(".pipeline/warehouse/warehouse.duckdb", stack.warehouse_path).replace(
+        "query.sql", str(query)
+    )
     shown = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=60, check=False)
     assert shown.returncode == 0, shown.stderr
     assert "Tokyo Table" in shown.stdout and "Sushi Hana" in shown.stdout

@@ -111,3 +111,36 @@ def test_toml_syntax_error_names_the_file(tmp_path):
 def test_nlp_adds_reviews_to_the_field_mask_only_when_enabled():
     assert "places.reviews" not in parse_config({}).effective_field_mask
     assert "places.reviews" in parse_config({"nlp": {"enabled": True}}).effective_field_mask
+
+
+def test_the_stack_region_is_pipeline_toml_s_and_an_agreeing_environment_changes_nothing():
+    from restaurant_pipeline.config import deployment_region
+
+    assert deployment_region(parse_config({}), {}) == "eu-west-3"
+    assert deployment_region(parse_config({}), {"AWS_REGION": "eu-west-3", "AWS_DEFAULT_REGION": "eu-west-3"}) == (
+        "eu-west-3"
+    )
+    overridden = load_config(REPO_ROOT / "pipeline.toml", environ={"PIPELINE__AWS__REGION": "us-east-1"})
+    assert deployment_region(overridden, {"AWS_REGION": "us-east-1"}) == "us-east-1"
+
+
+@pytest.mark.parametrize("variable", ["AWS_REGION", "AWS_DEFAULT_REGION"])
+def test_an_environment_region_that_disagrees_with_pipeline_toml_is_named_with_both_fixes(variable):
+    from restaurant_pipeline.config import deployment_region
+
+    with pytest.raises(ConfigError) as error:
+        deployment_region(parse_config({}), {variable: "us-east-1"})
+
+    message = str(error.value)
+    assert f"{variable}=us-east-1, but the stack's region is eu-west-3 (pipeline.toml [aws] region)" in message
+    assert 'set [aws] region = "us-east-1"' in message and f"`export {variable}=eu-west-3`" in message
+
+
+def test_aws_commands_look_for_the_stack_in_pipeline_toml_s_region_only(monkeypatch, tmp_path):
+    from restaurant_pipeline.target import aws_target
+
+    monkeypatch.chdir(tmp_path)  # no pipeline.toml here: the defaults (eu-west-3)
+    monkeypatch.delenv("PIPELINE_CONFIG", raising=False)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")  # CloudShell opened on another region
+    with pytest.raises(RuntimeError, match=r"AWS_REGION=us-east-1, but the stack's region is eu-west-3"):
+        aws_target()

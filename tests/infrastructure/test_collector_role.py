@@ -1,0 +1,62 @@
+"""The collector's S3 calls under its deployed role: the existence check must tell a missing raw object from a
+present one, although S3 answers 403 (not 404) to a HEAD on a missing key when the caller may not list the bucket.
+
+The role comes from the synthesized template; S3 is moto, with AWS's authorization emulated (tests/support/iam.py).
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from services.collector.storage import RawStore
+from tests.infrastructure.conftest import Synthesized
+from tests.support.iam import REGION, S3Authorization, role_statements
+
+BUCKET = "restaurant-pipeline-data-1a2b3c"
+KEY = "raw/places/dt=2026-03-14/run-1__paris.jsonl.gz"
+
+
+def _data_bucket_id(stack: Synthesized) -> str:
+    (logical_id,) = (
+        k for k, b in stack.resources("AWS::S3::Bucket").items() if "LoggingConfiguration" in b["Properties"]
+    )
+    return logical_id
+
+
+@pytest.fixture
+def collector_s3(default_stack: Synthesized) -> Iterator[tuple[Any, S3Authorization]]:
+    statements = role_statements(default_stack.template, "CollectorRole", {_data_bucket_id(default_stack): BUCKET})
+    with mock_aws():
+        unchecked = boto3.client("s3", region_name=REGION)
+        unchecked.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        client = boto3.client("s3", region_name=REGION)
+        yield client, S3Authorization(client, unchecked, statements)
+
+
+def test_under_the_collector_role_a_head_on_a_missing_raw_key_is_403(collector_s3):
+    client, _ = collector_s3
+    with pytest.raises(ClientError) as error:
+        client.head_object(Bucket=BUCKET, Key=KEY)
+    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_the_existence_check_tells_missing_from_present_under_the_collector_role(collector_s3, tmp_path):
+    client, authorization = collector_s3
+    store = RawStore(client, BUCKET)
+    body = tmp_path / "paris.jsonl.gz"
+    body.write_bytes(gzip.compress(b'{"id": "p1"}\n'))
+
+    assert store.find(KEY) is None
+    assert store.put_once(KEY, body, {"places": "20"}) is True
+    found = store.find(KEY)
+    assert found is not None and (found.places, found.size) == (20, body.stat().st_size)
+    assert store.put_once(KEY, body, {"places": "20"}) is False  # write-once: If-None-Match answers 412
+
+    assert [status for *_, status in authorization.calls] == [200] * len(authorization.calls)
