@@ -21,10 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-import cdk  # noqa: F401  (puts node on PATH before aws_cdk starts jsii)
-from cdk.outputs import STACK_NAME
 from restaurant_pipeline.artifacts.specs import ARTIFACTS, artifacts_built
 from restaurant_pipeline.config import ConfigError, PipelineConfig, deployment_region, load_config
+from restaurant_pipeline.stack_outputs import STACK_NAME
 
 CodeMode = Literal["package", "placeholder", "auto"]
 CODE_MODES: tuple[str, ...] = ("package", "placeholder", "auto")
@@ -150,7 +149,7 @@ def _context_arguments(argv: list[str] | None) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cdk.node import NodeMissingError, ensure_node
+    from restaurant_pipeline.node import NodeMissingError, ensure_node
 
     context = _context_arguments(argv)
     try:

@@ -15,7 +15,9 @@ from cdk.constructs.monitoring import Monitoring
 from cdk.constructs.schedule import CollectionSchedule
 from cdk.constructs.service import SERVICE_CONSTRUCTS, PipelineService
 from cdk.constructs.shared import ATHENA_WORKGROUP, DBT_TARGET, GLUE_DATABASE, SharedResources
-from cdk.outputs import (
+from contracts.envelope import BUS_NAME
+from restaurant_pipeline.config import PipelineConfig
+from restaurant_pipeline.stack_outputs import (
     OUTPUT_ACCESS_LOGS_BUCKET,
     OUTPUT_BUCKET,
     OUTPUT_BUS,
@@ -33,9 +35,8 @@ from cdk.outputs import (
     OUTPUT_WORKGROUP,
     output_key,
 )
-from contracts.envelope import BUS_NAME
-from restaurant_pipeline.config import PipelineConfig
-from restaurant_pipeline.topology import PROJECT, StackResources, Topology, build_topology, service_environment
+from restaurant_pipeline.topology import StackResources, Topology, build_topology, service_environment
+from services.common.names import PROJECT
 
 
 def console_logs_url(region: str) -> str:

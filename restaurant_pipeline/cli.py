@@ -19,7 +19,7 @@ from restaurant_pipeline.config import ConfigError, load_config
 from restaurant_pipeline.local import control
 from restaurant_pipeline.local.stack import StatePaths
 from restaurant_pipeline.local.supervisor import StackOptions
-from restaurant_pipeline.topology import SERVICES
+from services.common.names import SERVICES
 
 app = typer.Typer(
     help="Event-driven restaurant pipeline: Places API -> S3 -> dbt -> email. Local stack or AWS (--aws).",

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cdk.outputs import (
+from restaurant_pipeline.config import ConfigError, PipelineConfig, deployment_region, load_config
+from restaurant_pipeline.stack_outputs import (
     OUTPUT_ACCESS_LOGS_BUCKET,
     OUTPUT_BUCKET,
     OUTPUT_BUS,
@@ -45,8 +46,7 @@ from cdk.outputs import (
     STACK_NAME,
     output_key,
 )
-from restaurant_pipeline.config import ConfigError, PipelineConfig, deployment_region, load_config
-from restaurant_pipeline.topology import SERVICES
+from services.common.names import SERVICES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The CDK command-line tool, one exact version: a new CLI can change what `deploy` and `bootstrap` do, so it moves
@@ -108,7 +108,7 @@ def check_aws_credentials(sts_client: Any, region: str) -> Identity:
 
 def check_node(find_node: Callable[[], str] | None = None) -> str:
     """The node binary CDK will use, or a DeployError naming the fix."""
-    from cdk.node import NodeMissingError, ensure_node
+    from restaurant_pipeline.node import NodeMissingError, ensure_node
 
     try:
         node = (find_node or ensure_node)()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from restaurant_pipeline import operations
-from restaurant_pipeline.topology import RAW_PREFIX
+from services.common.names import RAW_PREFIX
 
 IN_PROGRESS_GRACE = timedelta(minutes=30)
 

@@ -15,8 +15,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from contracts.events import CLI_SOURCE, CollectionRequested
-from restaurant_pipeline.topology import RAW_PREFIX
 from services.common.ledger import RunLedger
+from services.common.names import RAW_PREFIX
 
 RAW_SUFFIXES = (".jsonl", ".jsonl.gz", ".json")
 TERMINAL_STEP = "NOTIFIED"

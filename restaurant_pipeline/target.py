@@ -9,8 +9,8 @@ from pathlib import Path
 from restaurant_pipeline.aws import AwsClients
 from restaurant_pipeline.local.control import read_stack
 from restaurant_pipeline.local.stack import LOCAL_CREDENTIALS, QueueInfo
-from restaurant_pipeline.topology import PROJECT
 from services.common.ledger import RunLedger
+from services.common.names import PROJECT, log_group_name
 
 STACK_NAME = PROJECT
 
@@ -94,9 +94,7 @@ def aws_target(region: str | None = None, stack_name: str = STACK_NAME) -> Targe
         queues=queues,
         topic_arn=deployment["topic_arn"],
         ledger_table=deployment["ledger_table"] or "",
-        log_groups={
-            service: group or f"/aws/lambda/{PROJECT}-{service}" for service, group in deployment["log_groups"].items()
-        },
+        log_groups={service: group or log_group_name(service) for service, group in deployment["log_groups"].items()},
     )
 
 

@@ -8,7 +8,7 @@ retries, timeouts or concurrency is typed anywhere else.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from contracts.envelope import BUS_NAME
@@ -18,15 +18,8 @@ from contracts.events import (
     TransformCompleted,
 )
 from restaurant_pipeline.config import PipelineConfig
-from services.common.names import PROJECT
-from services.common.observability import METRICS_NAMESPACE
+from services.common.names import METRICS_NAMESPACE, PROJECT, RAW_PREFIX, ServiceName, function_name
 
-ServiceName = Literal["collector", "transformer", "notifier"]
-SERVICES: tuple[ServiceName, ...] = ("collector", "transformer", "notifier")
-
-RAW_PREFIX = "raw/places/"
-QUARANTINE_PREFIX = "quarantine/"
-ENRICHED_PREFIX = "enriched/"
 VISIBILITY_TIMEOUT_FACTOR = 6  # AWS's advice for SQS event sources: 6 x the function timeout
 # Lambda's SQS event source mapping cannot go below 2 concurrent invocations.
 MIN_ESM_CONCURRENCY = 2
@@ -68,7 +61,7 @@ class Route:
 
     @property
     def function_name(self) -> str:
-        return f"{PROJECT}-{self.service}"
+        return function_name(self.service)
 
     @property
     def queue_name(self) -> str:
@@ -90,7 +83,6 @@ class Topology:
     routes: tuple[Route, ...]
     collector_requests_per_minute: int  # per invocation: quota / collector max concurrency
     quota_requests_per_minute: int
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def route(self, service: str) -> Route:
         for route in self.routes:

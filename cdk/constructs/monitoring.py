@@ -18,7 +18,7 @@ from constructs import Construct
 from cdk.constructs.schedule import CollectionSchedule
 from cdk.constructs.service import PipelineService
 from cdk.constructs.shared import SharedResources
-from restaurant_pipeline.topology import METRICS_NAMESPACE, PROJECT
+from services.common.names import METRICS_NAMESPACE, PROJECT, Metric
 
 NO_SUCCESS_HOURS = 26
 DASHBOARD_NAME = PROJECT
@@ -29,7 +29,7 @@ class PipelineMetric:
     """A metric a service emits through Powertools Metrics (dimension `service`)."""
 
     service: str
-    name: str
+    name: Metric
     label: str
 
     def metric(self, period: Duration = Duration.hours(1), labelled: bool = True) -> cloudwatch.Metric:
@@ -45,16 +45,16 @@ class PipelineMetric:
 
 
 # Names emitted by the services' handlers (Powertools Metrics adds the `service` dimension).
-RUN_SUCCEEDED = PipelineMetric("transformer", "Transform_passed", "transforms passed")
+RUN_SUCCEEDED = PipelineMetric("transformer", Metric.TRANSFORM_PASSED, "transforms passed")
 PIPELINE_METRICS = (
-    PipelineMetric("collector", "PlacesCollected", "places collected"),
-    PipelineMetric("collector", "CollectionFailures", "cities failed"),
+    PipelineMetric("collector", Metric.PLACES_COLLECTED, "places collected"),
+    PipelineMetric("collector", Metric.COLLECTION_FAILURES, "cities failed"),
     RUN_SUCCEEDED,
-    PipelineMetric("transformer", "Transform_tests_failed", "transforms with failed dbt tests"),
-    PipelineMetric("transformer", "Transform_error", "transforms in error"),
-    PipelineMetric("transformer", "QuarantinedLines", "lines quarantined"),
-    PipelineMetric("notifier", "EmailsSent", "emails sent"),
-    PipelineMetric("notifier", "NotificationFailures", "emails failed"),
+    PipelineMetric("transformer", Metric.TRANSFORM_TESTS_FAILED, "transforms with failed dbt tests"),
+    PipelineMetric("transformer", Metric.TRANSFORM_ERROR, "transforms in error"),
+    PipelineMetric("transformer", Metric.QUARANTINED_LINES, "lines quarantined"),
+    PipelineMetric("notifier", Metric.EMAILS_SENT, "emails sent"),
+    PipelineMetric("notifier", Metric.NOTIFICATION_FAILURES, "emails failed"),
 )
 
 

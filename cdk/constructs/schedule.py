@@ -12,10 +12,10 @@ from constructs import Construct
 
 from cdk.constructs.nag import acknowledge
 from cdk.constructs.shared import SharedResources
-from cdk.outputs import SCHEDULE_STATE_PARAMETER, SCHEDULE_STATES
 from contracts.events import SCHEDULER_SOURCE, CollectionRequested
 from restaurant_pipeline.config import PipelineConfig
-from restaurant_pipeline.topology import PROJECT
+from restaurant_pipeline.stack_outputs import SCHEDULE_STATE_PARAMETER, SCHEDULE_STATES
+from services.common.names import PROJECT
 
 SCHEDULE_NAME = f"{PROJECT}-daily-collection"
 SCHEDULE_TIMEZONE = "UTC"

@@ -21,7 +21,8 @@ from constructs import Construct
 from cdk.constructs.nag import acknowledge, wildcard_finding
 from cdk.constructs.shared import RAW_DELETE_ACTIONS, SharedResources
 from restaurant_pipeline.config import PipelineConfig
-from restaurant_pipeline.topology import PROJECT, RAW_PREFIX, Route
+from restaurant_pipeline.topology import Route
+from services.common.names import PROJECT, RAW_PREFIX, log_group_name
 
 # Queue retention: long enough to notice and replay over a long weekend.
 MESSAGE_RETENTION = Duration.days(14)
@@ -136,7 +137,7 @@ class PipelineService(Construct):
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            log_group_name=f"/aws/lambda/{route.function_name}",
+            log_group_name=log_group_name(route.service),
             retention=self.LOG_RETENTION,
             removal_policy=RemovalPolicy.DESTROY,
         )

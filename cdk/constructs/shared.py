@@ -22,10 +22,18 @@ from cdk.constructs.nag import acknowledge
 from contracts.envelope import BUS_NAME
 from restaurant_pipeline.artifacts.specs import LAMBDA
 from restaurant_pipeline.config import PipelineConfig
-from restaurant_pipeline.topology import PROJECT, QUARANTINE_PREFIX, RAW_PREFIX
-from services.common.names import ATHENA_WORKGROUP, GLUE_DATABASE
-from services.transformer.raw_schema import PARTITION_KEYS, RAW_COLUMNS, TABLE_NAME, VALIDATED_PREFIX
-from services.transformer.sentiment.schema import ENRICHED_COLUMNS, ENRICHED_PARTITION_KEYS, ENRICHED_PREFIX
+from services.common.names import (
+    ATHENA_RESULTS_PREFIX,
+    ATHENA_WORKGROUP,
+    ENRICHED_PREFIX,
+    GLUE_DATABASE,
+    PROJECT,
+    QUARANTINE_PREFIX,
+    RAW_PREFIX,
+    VALIDATED_PREFIX,
+)
+from services.transformer.raw_schema import PARTITION_KEYS, RAW_COLUMNS, TABLE_NAME
+from services.transformer.sentiment.schema import ENRICHED_COLUMNS, ENRICHED_PARTITION_KEYS
 from services.transformer.sentiment.schema import TABLE_NAME as ENRICHED_TABLE_NAME
 
 # dbt keeps failing test rows (store_failures, dbt/dbt_project.yml) in "<target schema>_dbt_test__audit". The stack
@@ -36,7 +44,6 @@ GLUE_AUDIT_DATABASE = f"{GLUE_DATABASE}_dbt_test__audit"
 # https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html).
 ATHENA_DEFAULT_DATABASE = "default"
 DBT_TARGET: Final = LAMBDA.dbt_target  # the dbt/profiles.yml output of a deployment (its manifest is shipped)
-ATHENA_RESULTS_PREFIX = "athena-results/"
 QUARANTINE_RETENTION_DAYS = 90
 ATHENA_RESULTS_RETENTION_DAYS = 7
 # Old versions of what the pipeline rebuilds from raw expire; raw's never do (no lifecycle rule covers raw/).

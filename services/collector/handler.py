@@ -30,6 +30,7 @@ from services.collector.settings import CollectorSettings
 from services.collector.storage import RawStore
 from services.common.bus import EventPublisher
 from services.common.ledger import RunLedger
+from services.common.names import Metric
 from services.common.observability import observability
 
 obs = observability("collector")
@@ -75,7 +76,7 @@ def build_services(settings: CollectorSettings) -> CollectorServices:
         ledger=RunLedger(
             dynamodb,
             settings.ledger_table_name,
-            on_failure=lambda exc: metrics.add_metric("LedgerWriteFailures", MetricUnit.Count, 1),
+            on_failure=lambda exc: metrics.add_metric(Metric.LEDGER_WRITE_FAILURES, MetricUnit.Count, 1),
         ),
         api_key=lambda: _api_key(settings),
         metric=lambda name, value: metrics.add_metric(name, MetricUnit.Count, value),

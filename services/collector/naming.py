@@ -11,9 +11,8 @@ import re
 import unicodedata
 from datetime import UTC, date, datetime
 
-# Same value as restaurant_pipeline.topology.RAW_PREFIX (a unit test pins them together); the Lambda
-# artifact ships contracts/ and services/ only, so the collector does not import the topology.
-RAW_PREFIX = "raw/places/"
+from services.common.names import RAW_PREFIX
+
 OBJECT_SUFFIX = ".jsonl.gz"
 
 

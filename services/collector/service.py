@@ -33,6 +33,7 @@ from services.collector.settings import CollectorSettings
 from services.collector.storage import RawStore
 from services.common.bus import EventPublisher
 from services.common.ledger import RunLedger
+from services.common.names import Metric
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +233,7 @@ def _record(outcome: RunOutcome, services: CollectorServices, secret: str | None
             SERVICE,
             {"object_key": city.object_key, "places": city.places, "already_collected": city.already_collected},
         )
-        services.metric("PlacesCollected", 0 if city.already_collected else city.places)
+        services.metric(Metric.PLACES_COLLECTED, 0 if city.already_collected else city.places)
     for failed in outcome.failed:
         services.ledger.record(
             plan.run_id,
@@ -246,11 +247,11 @@ def _record(outcome: RunOutcome, services: CollectorServices, secret: str | None
                 "retryable": failed.failure.retryable,
             },
         )
-        services.metric("CollectionFailures", 1)
+        services.metric(Metric.COLLECTION_FAILURES, 1)
     counters = [c.counters for c in outcome.collected] + [f.counters for f in outcome.failed]
-    services.metric("PlacesRequests", sum(c.requests for c in counters))
-    services.metric("Retries", sum(c.retries for c in counters))
-    services.metric("Throttled429", sum(c.throttled for c in counters))
+    services.metric(Metric.PLACES_REQUESTS, sum(c.requests for c in counters))
+    services.metric(Metric.RETRIES, sum(c.retries for c in counters))
+    services.metric(Metric.THROTTLED_429, sum(c.throttled for c in counters))
 
 
 def read_secret_value(raw: str) -> str:

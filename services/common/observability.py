@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-METRICS_NAMESPACE = "RestaurantPipeline"
+from services.common.names import METRICS_NAMESPACE
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from contracts.envelope import ContractError
 from services.common.ledger import RunLedger
+from services.common.names import Metric
 from services.common.observability import observability
 from services.notifier.adapters import (
     OnceOnlyEmailSender,
@@ -34,12 +35,12 @@ logger, metrics, tracer = obs.logger, obs.metrics, obs.tracer
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 _METRIC_BY_ACTION = {
-    "sent": "EmailsSent",
-    "summarised": "RepeatSummariesSent",
-    "duplicate": "DuplicateEmailsSkipped",
-    "already_notified": "DuplicateEmailsSkipped",
-    "waiting": "RunsWaitingForCities",
-    "not_final": "RetryableFailuresIgnored",
+    "sent": Metric.EMAILS_SENT,
+    "summarised": Metric.REPEAT_SUMMARIES_SENT,
+    "duplicate": Metric.DUPLICATE_EMAILS_SKIPPED,
+    "already_notified": Metric.DUPLICATE_EMAILS_SKIPPED,
+    "waiting": Metric.RUNS_WAITING_FOR_CITIES,
+    "not_final": Metric.RETRYABLE_FAILURES_IGNORED,
 }
 
 
@@ -69,7 +70,7 @@ def _components() -> tuple[Notifier, OnceOnlyEmailSender]:
 
 
 def _count_ledger_failure(exc: Exception) -> None:
-    metrics.add_metric(name="LedgerWriteFailures", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=Metric.LEDGER_WRITE_FAILURES, unit=MetricUnit.Count, value=1)
 
 
 def record_handler(record: SQSRecord) -> None:
@@ -77,7 +78,7 @@ def record_handler(record: SQSRecord) -> None:
         event = parse_notifier_event(record.body)
     except ContractError as exc:
         logger.error("malformed message: it will be retried, then land in the DLQ", extra={"error": str(exc)})
-        metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=Metric.MALFORMED_MESSAGES, unit=MetricUnit.Count, value=1)
         raise
     logger.set_correlation_id(event.run_id)
     notifier, _ = _components()
@@ -85,7 +86,7 @@ def record_handler(record: SQSRecord) -> None:
         result = notifier.notify(event)
     except Exception:
         logger.exception("could not notify: the record fails and SQS retries it (DLQ after the last receive)")
-        metrics.add_metric(name="NotificationFailures", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=Metric.NOTIFICATION_FAILURES, unit=MetricUnit.Count, value=1)
         raise
     logger.info(
         f"notifier: {result.action}",

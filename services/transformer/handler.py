@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from services.common.bus import EventPublisher
 from services.common.ledger import RunLedger
+from services.common.names import TRANSFORM_OUTCOME_METRICS, Metric
 from services.common.observability import observability
 from services.common.settings import SettingsError
 from services.transformer.adapters.claims import ObjectClaims
@@ -125,10 +126,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 "error": completed.error.model_dump(mode="json") if completed.error else None,
             },
         )
-        metrics.add_metric(name=f"Transform_{completed.outcome}", unit=MetricUnit.Count, value=1)
-        metrics.add_metric(name="QuarantinedLines", unit=MetricUnit.Count, value=completed.quarantined_lines)
-    metrics.add_metric(name="DuplicateObjectEvents", unit=MetricUnit.Count, value=result.duplicates)
+        metrics.add_metric(name=TRANSFORM_OUTCOME_METRICS[completed.outcome], unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=Metric.QUARANTINED_LINES, unit=MetricUnit.Count, value=completed.quarantined_lines)
+    metrics.add_metric(name=Metric.DUPLICATE_OBJECT_EVENTS, unit=MetricUnit.Count, value=result.duplicates)
     if result.error is not None:
         logger.error("batch failed, every record will be retried", extra={"error": str(result.error)[:2000]})
-        metrics.add_metric(name="TransformInfrastructureErrors", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=Metric.TRANSFORM_INFRASTRUCTURE_ERRORS, unit=MetricUnit.Count, value=1)
     return result.response

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 
 TABLE_NAME = "raw_places"
-VALIDATED_PREFIX = "validated/places/"
 
 _TEXT = "struct<text:string,languageCode:string>"
 _LATLNG = "struct<latitude:double,longitude:double>"

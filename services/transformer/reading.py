@@ -15,11 +15,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from contracts.envelope import describe_validation_error
+from services.common.names import QUARANTINE_PREFIX, VALIDATED_PREFIX
 from services.transformer.contract import RawPlace
-from services.transformer.raw_schema import VALIDATED_PREFIX
 
-RAW_PREFIX = "raw/places/"
-QUARANTINE_PREFIX = "quarantine/"
 UNKNOWN_CITY = "unknown"
 _KEY = re.compile(r"^raw/places/dt=(?P<day>\d{4}-\d{2}-\d{2})/(?P<name>.+)$")
 _COLLECTOR_NAME = re.compile(r"^(?P<run>[A-Za-z0-9][A-Za-z0-9._:-]{0,79})__(?P<city>[a-z0-9-]+)\.jsonl(\.gz)?$")

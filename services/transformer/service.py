@@ -19,9 +19,10 @@ from contracts.envelope import ContractError, describe_validation_error, parse_e
 from contracts.events import TransformCompleted
 from services.common.bus import EventPublisher
 from services.common.ledger import RunLedger
+from services.common.names import RAW_PREFIX
 from services.transformer.adapters.claims import ObjectClaims
 from services.transformer.domain import Builder, ObjectStore, Warehouse, transform_objects
-from services.transformer.reading import RAW_PREFIX, ObjectRef
+from services.transformer.reading import ObjectRef
 from services.transformer.sentiment.stage import ScoringBuilder, describe_sentiment
 
 OBJECT_CREATED = "Object Created"

@@ -13,8 +13,14 @@ from typing import Any
 
 import pytest
 
-import cdk  # noqa: F401  (node on PATH before aws_cdk loads)
 from restaurant_pipeline.config import PipelineConfig, load_config
+from restaurant_pipeline.node import ensure_node
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Node on PATH before the test modules here import aws_cdk (jsii starts node when it loads)."""
+    ensure_node()
+
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,6 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
-from cdk.outputs import REQUIRED_OUTPUTS, output_key
 from restaurant_pipeline import deploy as deploy_module
 from restaurant_pipeline.config import parse_config
 from restaurant_pipeline.deploy import (
@@ -28,6 +27,7 @@ from restaurant_pipeline.deploy import (
     empty_bucket,
     stack_outputs,
 )
+from restaurant_pipeline.stack_outputs import REQUIRED_OUTPUTS, output_key
 
 REGION = "eu-west-3"
 SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:PlacesApiKey-abc123"
@@ -182,7 +182,7 @@ def test_rejected_credentials_say_they_are_invalid_or_expired():
 
 
 def test_missing_node_fails_early_with_the_fix():
-    from cdk.node import NodeMissingError
+    from restaurant_pipeline.node import NodeMissingError
 
     def no_node() -> str:
         raise NodeMissingError("node was not found: CDK needs it. Run `make install` ...")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from aws_cdk.assertions import Match
 
 from cdk.constructs.monitoring import NO_SUCCESS_HOURS, RUN_SUCCEEDED
-from cdk.outputs import OUTPUT_DASHBOARD, REQUIRED_OUTPUTS
-from services.transformer.raw_schema import RAW_COLUMNS, TABLE_NAME, VALIDATED_PREFIX
+from restaurant_pipeline.stack_outputs import OUTPUT_DASHBOARD, REQUIRED_OUTPUTS
+from services.common.names import VALIDATED_PREFIX
+from services.transformer.raw_schema import RAW_COLUMNS, TABLE_NAME
 from tests.infrastructure.conftest import Synthesized
 
 

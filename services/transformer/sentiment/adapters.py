@@ -8,9 +8,9 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
+from services.common.names import ENRICHED_PREFIX
 from services.transformer.adapters.dbt_build import DbtBuilder, interpret
 from services.transformer.domain import BuildReport, InfrastructureError
-from services.transformer.sentiment.schema import ENRICHED_PREFIX
 
 STAGING_MODEL = "stg_places__reviews"
 

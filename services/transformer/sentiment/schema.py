@@ -10,7 +10,6 @@ from __future__ import annotations
 from services.transformer.raw_schema import PARTITION_KEYS, duckdb_columns_struct
 
 TABLE_NAME = "enriched_reviews"
-ENRICHED_PREFIX = "enriched/reviews/"
 
 ENRICHED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("review_id", "string"),

@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from contracts.events import CitySummary, ReviewCounts, SentimentMove, TransformCompleted
+from services.common.names import ENRICHED_PREFIX
 from services.transformer.domain import Builder, BuildReport, Warehouse
 from services.transformer.sentiment.port import Analysis, Document, SentimentAnalyzer
-from services.transformer.sentiment.schema import ENRICHED_PREFIX
 from services.transformer.sentiment.themes import extract_themes
 
 Status = Literal["scored", "empty_text", "unsupported_language"]

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import sqlglot
 
-from services.transformer.raw_schema import RAW_COLUMNS, VALIDATED_PREFIX
+from services.common.names import ENRICHED_PREFIX, VALIDATED_PREFIX
+from services.transformer.raw_schema import RAW_COLUMNS
 from services.transformer.raw_schema import TABLE_NAME as RAW_TABLE
-from services.transformer.sentiment.schema import ENRICHED_COLUMNS, ENRICHED_PREFIX
+from services.transformer.sentiment.schema import ENRICHED_COLUMNS
 from services.transformer.sentiment.schema import TABLE_NAME as ENRICHED_TABLE
 from tests.support.athena import BUCKET, athena_builder
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from services.transformer.sentiment.schema import ENRICHED_PREFIX
+from services.common.names import ENRICHED_PREFIX
 from tests.integration.nlp.conftest import place_line, review
 from tests.integration.transformer.conftest import BUCKET, Stack
 

@@ -9,15 +9,17 @@ from typing import Any
 
 import pytest
 
-import cdk  # noqa: F401  (node on PATH before aws_cdk loads)
 from restaurant_pipeline.config import load_config
-from services.transformer.sentiment.schema import ENRICHED_COLUMNS, ENRICHED_PREFIX, TABLE_NAME
+from restaurant_pipeline.node import ensure_node
+from services.common.names import ENRICHED_PREFIX
+from services.transformer.sentiment.schema import ENRICHED_COLUMNS, TABLE_NAME
 
 pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def synthesize(outdir: Path, nlp: bool) -> dict[str, Any]:
+    ensure_node()  # jsii starts node when aws_cdk loads
     from cdk.app import build_stack, code_provider, create_app
 
     config = load_config(REPO_ROOT / "pipeline.toml", environ={"PIPELINE__NLP__ENABLED": str(nlp).lower()})

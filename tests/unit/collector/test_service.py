@@ -10,9 +10,8 @@ import pytest
 
 from contracts import CollectionCompleted, CollectionFailed, ContractError
 from restaurant_pipeline.config import parse_config
-from restaurant_pipeline.topology import RAW_PREFIX, StackResources, build_topology, service_environment
+from restaurant_pipeline.topology import StackResources, build_topology, service_environment
 from services.collector.model import CityCollected, CityFailed, Counters, Failure, RunOutcome
-from services.collector.naming import RAW_PREFIX as COLLECTOR_RAW_PREFIX
 from services.collector.naming import city_slug, collection_date, derive_run_id, object_key
 from services.collector.service import KeyUnavailable, outcome_events, parse_request, plan_run, read_secret_value
 from services.collector.settings import CollectorSettings
@@ -142,8 +141,7 @@ def test_a_name_without_ascii_letters_gets_a_stable_slug() -> None:
     assert city_slug("北京").startswith("city-")
 
 
-def test_keys_live_under_the_topology_raw_prefix() -> None:
-    assert COLLECTOR_RAW_PREFIX == RAW_PREFIX
+def test_a_city_lands_under_raw_in_its_collection_day() -> None:
     assert object_key("r1", date(2026, 1, 2), "Lyon") == "raw/places/dt=2026-01-02/r1__lyon.jsonl.gz"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from restaurant_pipeline.topology import PROJECT, SERVICES
+from services.common.names import PROJECT, SERVICES
 
 STACK_NAME = PROJECT
 
