@@ -31,8 +31,8 @@ import boto3
 
 from benchmarks.harness import machine_info, stats, time_runs, versions
 from restaurant_pipeline.local.processes import free_port, start_moto, stop_process
-from services.common.bus import EventPublisher
-from services.common.ledger import RunLedger
+from services.common.adapters.eventbridge import EventPublisher
+from services.common.adapters.ledger import RunLedger
 from services.transformer.adapters import shipped_manifest
 from services.transformer.adapters.claims import ObjectClaims
 from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment, default_project_dir

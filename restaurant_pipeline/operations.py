@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from contracts.events import CLI_SOURCE, CollectionRequested
-from services.common.ledger import RunLedger
+from services.common.adapters.ledger import RunLedger
 from services.common.names import RAW_PREFIX
 
 RAW_SUFFIXES = (".jsonl", ".jsonl.gz", ".json")

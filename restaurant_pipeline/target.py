@@ -9,7 +9,7 @@ from pathlib import Path
 from restaurant_pipeline.aws import AwsClients
 from restaurant_pipeline.local.control import read_stack
 from restaurant_pipeline.local.stack import LOCAL_CREDENTIALS, QueueInfo
-from services.common.ledger import RunLedger
+from services.common.adapters.ledger import RunLedger
 from services.common.names import PROJECT, log_group_name
 
 STACK_NAME = PROJECT

@@ -28,8 +28,8 @@ from services.collector.service import (
 )
 from services.collector.settings import CollectorSettings
 from services.collector.storage import RawStore
-from services.common.bus import EventPublisher
-from services.common.ledger import RunLedger
+from services.common.adapters.eventbridge import EventPublisher
+from services.common.adapters.ledger import RunLedger
 from services.common.names import Metric
 from services.common.observability import observability
 

@@ -31,8 +31,8 @@ from services.collector.naming import city_slug, collection_date, derive_run_id,
 from services.collector.places import Limiter, PlacesClient, RetryPolicy, redact
 from services.collector.settings import CollectorSettings
 from services.collector.storage import RawStore
-from services.common.bus import EventPublisher
-from services.common.ledger import RunLedger
+from services.common.adapters.eventbridge import EventPublisher
+from services.common.adapters.ledger import RunLedger
 from services.common.names import Metric
 
 log = logging.getLogger(__name__)

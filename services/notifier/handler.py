@@ -1,13 +1,12 @@
-"""Lambda entry point of the notifier: SQS batch of EventBridge events -> one email per run outcome.
+"""Lambda entry point of the notifier: SQS batch of EventBridge events -> service.process_record, per record.
 
-Thin: parse each record, call Notifier.notify, map the result to logs and metrics. A record that fails
-(malformed body, SNS or DynamoDB error) is reported in batchItemFailures and retried by SQS, then moved to
-the DLQ after MAX_RECEIVE_COUNT receives; the other records of the batch are unaffected.
+Wiring only: the adapters are built once per execution environment (build_deps), Powertools' batch processor turns
+a failed record into a batchItemFailure (retried by SQS, then the DLQ), and the result becomes a log line and a metric.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import boto3
@@ -16,25 +15,19 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from contracts.envelope import ContractError
-from services.common.ledger import RunLedger
+from services.common.adapters.ledger import RunLedger
 from services.common.names import Metric
 from services.common.observability import observability
-from services.notifier.adapters import (
-    OnceOnlyEmailSender,
-    RepeatFailureStore,
-    RunOutcomeStore,
-    SnsEmailSender,
-)
-from services.notifier.outcomes import parse_notifier_event
-from services.notifier.service import Notifier
+from services.notifier.adapters.dynamodb import OnceOnlyEmailSender, RepeatFailureStore, RunOutcomeStore
+from services.notifier.adapters.sns import SnsEmailSender
+from services.notifier.service import Notifier, NotifyResult, process_record
 from services.notifier.settings import NotifierSettings
 
-SERVICE = "notifier"
-obs = observability(SERVICE)
+obs = observability("notifier")
 logger, metrics, tracer = obs.logger, obs.metrics, obs.tracer
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
-_METRIC_BY_ACTION = {
+METRIC_BY_ACTION = {
     "sent": Metric.EMAILS_SENT,
     "summarised": Metric.REPEAT_SUMMARIES_SENT,
     "duplicate": Metric.DUPLICATE_EMAILS_SKIPPED,
@@ -47,7 +40,7 @@ _METRIC_BY_ACTION = {
 def build_notifier(
     settings: NotifierSettings, sns_client: Any, dynamodb_client: Any
 ) -> tuple[Notifier, OnceOnlyEmailSender]:
-    """The notifier wired to its adapters. Returns the idempotent sender too (it needs the Lambda context)."""
+    """Every adapter, in one place. Returns the idempotent sender too: it needs the Lambda context."""
     once = OnceOnlyEmailSender(
         SnsEmailSender(sns_client, settings.topic_arn), dynamodb_client, settings.idempotency_table_name
     )
@@ -63,8 +56,8 @@ def build_notifier(
     return notifier, once
 
 
-@lru_cache(maxsize=1)
-def _components() -> tuple[Notifier, OnceOnlyEmailSender]:
+@cache
+def build_deps() -> tuple[Notifier, OnceOnlyEmailSender]:
     """Built once per execution environment, from the environment (the edge)."""
     return build_notifier(NotifierSettings.from_env(), boto3.client("sns"), boto3.client("dynamodb"))
 
@@ -74,20 +67,22 @@ def _count_ledger_failure(exc: Exception) -> None:
 
 
 def record_handler(record: SQSRecord) -> None:
+    notifier, _ = build_deps()
     try:
-        event = parse_notifier_event(record.body)
+        result = process_record(record.body, notifier)
     except ContractError as exc:
         logger.error("malformed message: it will be retried, then land in the DLQ", extra={"error": str(exc)})
         metrics.add_metric(name=Metric.MALFORMED_MESSAGES, unit=MetricUnit.Count, value=1)
         raise
-    logger.set_correlation_id(event.run_id)
-    notifier, _ = _components()
-    try:
-        result = notifier.notify(event)
     except Exception:
         logger.exception("could not notify: the record fails and SQS retries it (DLQ after the last receive)")
         metrics.add_metric(name=Metric.NOTIFICATION_FAILURES, unit=MetricUnit.Count, value=1)
         raise
+    _report(result)
+
+
+def _report(result: NotifyResult) -> None:
+    logger.set_correlation_id(result.run_id)
     logger.info(
         f"notifier: {result.action}",
         extra={
@@ -99,14 +94,14 @@ def record_handler(record: SQSRecord) -> None:
             "waiting_for": result.waiting_for,
         },
     )
-    metrics.add_metric(name=_METRIC_BY_ACTION[result.action], unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=METRIC_BY_ACTION[result.action], unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    _, once = _components()
+    _, once = build_deps()
     once.register_lambda_context(context)
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

@@ -1,7 +1,8 @@
-"""The notifier's one use case: given an event, send the run's email once, when the run is complete.
+"""The notifier's use case: a message from its queue -> at most one email per (run, outcome), once the run is done.
 
-Talks to storage and SNS only through the ports below (adapters.py implements them on AWS; the unit tests
-hand in small fakes). No boto3, no environment.
+`process_record` parses the SQS body at the edge (a bad message is a ContractError: that record fails, then goes to
+the DLQ), then `Notifier.notify` decides with the pure domain and acts through the ports (ports.py; adapters/
+implements them on AWS, the unit tests hand in small fakes). No boto3, no environment here.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from services.notifier.emails import Email, EmailContext, render_repeat_email, render_run_email
-from services.notifier.outcomes import (
+from contracts.envelope import ContractError, parse_eventbridge_event
+from services.notifier.domain.body import render_repeat_email, render_run_email
+from services.notifier.domain.message import EmailContext
+from services.notifier.domain.outcomes import (
+    NOTIFIER_EVENTS,
     CityOutcome,
-    Delivery,
     NotifierEvent,
-    RepeatState,
     RunProgress,
     RunRecords,
     failure_fingerprint,
@@ -26,31 +28,11 @@ from services.notifier.outcomes import (
     settled_outcomes,
     waits_for_run,
 )
+from services.notifier.ports import EmailOnce, Ledger, OutcomeStore, RepeatStore
 
 log = logging.getLogger(__name__)
 
 Action = Literal["sent", "summarised", "duplicate", "already_notified", "waiting", "not_final"]
-
-
-class OutcomeStore(Protocol):
-    def record(self, run_id: str, outcome: CityOutcome) -> bool: ...
-    def load(self, run_id: str) -> RunRecords: ...
-
-
-class RepeatStore(Protocol):
-    def get(self, fingerprint: str) -> RepeatState | None: ...
-    def remember_full(self, fingerprint: str, run_id: str, sent_at: datetime, window: timedelta) -> None: ...
-    def count_repeat(self, fingerprint: str, run_id: str) -> None: ...
-
-
-class EmailOnce(Protocol):
-    def send_once(self, run_id: str, outcome: str, email: Email) -> Delivery: ...
-
-
-class Ledger(Protocol):
-    def record(
-        self, run_id: str, step: Any, subject: str, service: str, data: dict[str, Any] | None = None
-    ) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -137,3 +119,24 @@ class Notifier:
                 self.repeats.remember_full(fingerprint, run_id, now, self.repeat_window)
         except Exception as exc:
             log.warning("could not remember failure %s of run %s: %s", fingerprint, run_id, exc)
+
+
+def parse_notifier_event(body: str | bytes | dict[str, Any]) -> NotifierEvent:
+    """An SQS body (an EventBridge event) as one of the events the notifier handles; ContractError if not."""
+    envelope = parse_eventbridge_event(body)
+    model = NOTIFIER_EVENTS.get(envelope.detail_type)
+    if model is None:
+        raise ContractError(
+            f"the notifier handles {sorted(NOTIFIER_EVENTS)}, not detail-type {envelope.detail_type!r}: "
+            "check the rule that routes events to the notifier queue"
+        )
+    if envelope.source not in model.SOURCES:
+        raise ContractError(f"{envelope.detail_type!r} cannot come from {envelope.source!r}; allowed: {model.SOURCES}")
+    if not isinstance(envelope.detail, dict):
+        raise ContractError(f"{envelope.detail_type!r}: detail must be a JSON object")
+    return model.parse_detail(envelope.detail)
+
+
+def process_record(body: str | bytes | dict[str, Any], notifier: Notifier) -> NotifyResult:
+    """One message of the queue: parse it at the edge (ContractError: this record fails), then notify."""
+    return notifier.notify(parse_notifier_event(body))

@@ -9,8 +9,8 @@ import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from services.common.bus import EventPublisher
-from services.common.ledger import RunLedger
+from services.common.adapters.eventbridge import EventPublisher
+from services.common.adapters.ledger import RunLedger
 from services.common.names import TRANSFORM_OUTCOME_METRICS, Metric
 from services.common.observability import observability
 from services.common.settings import SettingsError

@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from contracts.envelope import ContractError, describe_validation_error, parse_eventbridge_event
 from contracts.events import TransformCompleted
-from services.common.bus import EventPublisher
-from services.common.ledger import RunLedger
+from services.common.adapters.eventbridge import EventPublisher
+from services.common.adapters.ledger import RunLedger
 from services.common.names import RAW_PREFIX
 from services.transformer.adapters.claims import ObjectClaims
 from services.transformer.domain import Builder, ObjectStore, Warehouse, transform_objects

@@ -17,7 +17,7 @@ from contracts.envelope import ContractError
 from services.collector import handler as collector_handler
 from services.collector.service import parse_request
 from services.notifier import handler as notifier_handler
-from services.notifier.outcomes import parse_notifier_event
+from services.notifier.service import parse_notifier_event
 from services.transformer.adapters.claims import Claim
 from services.transformer.reading import read_places, render_quarantine
 from services.transformer.service import TransformerDeps, object_ref_from_body, process_batch

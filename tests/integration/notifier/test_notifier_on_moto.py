@@ -19,7 +19,7 @@ from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.local.outbox import OutboxMessage, drain_sns_capture, read_outbox
 from restaurant_pipeline.topology import StackResources, build_topology, service_environment
 from services.notifier import handler
-from services.notifier.adapters import EMAIL_KEY_PREFIX, EmailInProgressError
+from services.notifier.adapters.dynamodb import EMAIL_KEY_PREFIX, EmailInProgressError
 from services.notifier.service import NotifyResult
 from services.notifier.settings import NotifierSettings
 from tests.conftest import REGION
@@ -104,12 +104,12 @@ def stack(aws: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setattr(handler.metrics, "namespace", environment["POWERTOOLS_METRICS_NAMESPACE"])
-    handler._components.cache_clear()
+    handler.build_deps.cache_clear()
     stack = Stack(sns, sqs, dynamodb, topic_arn, capture_url, tmp_path / "outbox", NotifierSettings.from_env())
     try:
         yield stack
     finally:
-        handler._components.cache_clear()
+        handler.build_deps.cache_clear()
 
 
 def failed_ids(response: dict[str, Any]) -> list[str]:
@@ -172,7 +172,7 @@ def test_a_two_city_run_sends_one_email_once_both_cities_are_done(stack):
     emails = stack.emails()
     assert len(emails) == 1
     assert emails[0].subject == ("[restaurant-pipeline] PARTIAL 2026-11-25: 1/2 cities OK; NOT COLLECTED: Lyon")
-    assert "✅ Paris" in emails[0].body and "❌ Collection failed · Lyon" in emails[0].body
+    assert "✅ Paris" in emails[0].body and "❌ Not collected · Lyon" in emails[0].body
 
 
 def test_two_cities_finishing_at_once_in_two_invocations_send_exactly_one_email(stack):

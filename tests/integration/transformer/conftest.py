@@ -16,8 +16,8 @@ import boto3
 import pytest
 
 from contracts.events import TransformCompleted
-from services.common.bus import EventPublisher
-from services.common.ledger import RunLedger
+from services.common.adapters.eventbridge import EventPublisher
+from services.common.adapters.ledger import RunLedger
 from services.transformer.adapters.claims import ObjectClaims
 from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment, default_project_dir
 from services.transformer.adapters.storage import S3ObjectStore

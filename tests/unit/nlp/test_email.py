@@ -4,8 +4,9 @@ unchanged when the NLP stage is off."""
 from __future__ import annotations
 
 from contracts.events import CitySummary, ReviewCounts, SentimentMove
-from services.notifier.emails import EmailContext, render_run_email
-from services.notifier.outcomes import settled_outcomes
+from services.notifier.domain.body import render_run_email
+from services.notifier.domain.message import EmailContext
+from services.notifier.domain.outcomes import settled_outcomes
 from tests.unit.notifier.builders import transform
 
 

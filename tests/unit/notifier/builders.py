@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contracts.events import CitySummary, CollectionFailed, ErrorCategory, SourceObject, TransformCompleted
-from services.notifier.outcomes import NotifierEvent, parse_notifier_event
+from services.notifier.domain.outcomes import NotifierEvent
+from services.notifier.service import parse_notifier_event
 from tests.conftest import load_event
 
 RUN_ID = "20261125T080000Z-sched"

@@ -11,15 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts.events import ErrorCategory, TestCounts, TestFailure, TransformError
-from services.notifier.emails import (
-    SUBJECT_MAX,
-    EmailContext,
-    ascii_subject,
-    log_link,
-    render_repeat_email,
-    render_run_email,
-)
-from services.notifier.outcomes import Repeat, settled_outcomes
+from services.notifier.domain.body import render_repeat_email, render_run_email
+from services.notifier.domain.message import EmailContext
+from services.notifier.domain.outcomes import Repeat, settled_outcomes
+from services.notifier.domain.runbook import log_link
+from services.notifier.domain.subject import SUBJECT_MAX, ascii_subject
 from tests.unit.notifier.builders import FAKE_KEY, RUN_ID, collection_failed, transform
 
 CONTEXT = EmailContext(
@@ -118,7 +114,7 @@ def test_collection_failure_email_explains_each_category_in_plain_words_with_its
     short, phrases = EXPECTED_CATEGORY_WORDS[category]
     email = email_for(collection_failed(category, attempt=3))
 
-    assert email.subject == f"[restaurant-pipeline] FAILED Paris 2026-11-25: collection failed ({short})"
+    assert email.subject == f"[restaurant-pipeline] NOT COLLECTED Paris 2026-11-25: {short}"
     assert "Attempt 3 of 3" in email.body
     for phrase in phrases:
         assert phrase in email.body, (category, phrase)
@@ -143,7 +139,7 @@ def test_a_run_of_two_cities_is_one_email_covering_both():
 
     assert email.subject == ("[restaurant-pipeline] PARTIAL 2026-11-25: 1/2 cities OK; NOT COLLECTED: Lyon")
     assert "✅ Paris · 2026-11-25" in email.body
-    assert "❌ Collection failed · Lyon · 2026-11-25" in email.body
+    assert "❌ Not collected · Lyon · 2026-11-25" in email.body
     assert "resumes tomorrow" in email.body
 
 

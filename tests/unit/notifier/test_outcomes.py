@@ -9,16 +9,16 @@ import pytest
 
 from contracts.envelope import ContractError
 from contracts.events import TransformError
-from services.notifier.outcomes import (
+from services.notifier.domain.outcomes import (
     RepeatState,
     RunProgress,
     failure_fingerprint,
-    parse_notifier_event,
     repeat_of,
     run_outcome,
     settled_outcomes,
     waits_for_run,
 )
+from services.notifier.service import parse_notifier_event
 from tests.conftest import load_event
 from tests.unit.notifier.builders import collection_failed, later, transform
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from services.notifier.emails import Email
-from services.notifier.outcomes import CityOutcome, Delivery, RepeatState, RunRecords
+from services.notifier.domain.message import Email
+from services.notifier.domain.outcomes import CityOutcome, Delivery, RepeatState, RunRecords
 from services.notifier.service import Notifier
 from tests.unit.notifier.builders import collection_failed, later, transform
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from contracts import CollectionFailed
 from services.collector.model import CityFailed, Counters, Failure, RunOutcome
 from services.collector.service import outcome_events
-from services.notifier.outcomes import settled_outcomes, waits_for_run
+from services.notifier.domain.outcomes import settled_outcomes, waits_for_run
 from tests.unit.collector.fakes import run_plan
 from tests.unit.notifier.builders import collection_failed, transform
 from tests.unit.notifier.test_service import world  # noqa: F401 (the notifier with its fakes)

@@ -9,12 +9,16 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
-from contracts.envelope import ContractError, parse_eventbridge_event
 from contracts.events import CollectionFailed, TransformCompleted
 
 NotifierEvent = TransformCompleted | CollectionFailed
+# The events the notifier handles, by EventBridge detail-type.
+NOTIFIER_EVENTS: Mapping[str, type[TransformCompleted] | type[CollectionFailed]] = {
+    TransformCompleted.DETAIL_TYPE: TransformCompleted,
+    CollectionFailed.DETAIL_TYPE: CollectionFailed,
+}
 OutcomeKind = Literal["passed", "tests_failed", "error", "collection_failed"]
 
 # Worst first wins the subject's tag when a run mixes outcomes.
@@ -23,26 +27,6 @@ SEVERITY: Mapping[OutcomeKind, int] = {"passed": 0, "tests_failed": 1, "collecti
 GOOGLE_API_KEY = re.compile(r"AIza[0-9A-Za-z_\-]{35}")
 _KEY_PARAMETER = re.compile(r"(?i)(\b(?:api[_-]?key|x-goog-api-key)\s*[=:]\s*|[?&]key=)([^\s&\"',;]+)")
 REDACTED = "[redacted]"
-
-
-def parse_notifier_event(body: str | bytes | dict[str, Any]) -> NotifierEvent:
-    """An SQS body (an EventBridge event) as one of the two events the notifier handles; ContractError if not."""
-    envelope = parse_eventbridge_event(body)
-    models: dict[str, type[TransformCompleted] | type[CollectionFailed]] = {
-        TransformCompleted.DETAIL_TYPE: TransformCompleted,
-        CollectionFailed.DETAIL_TYPE: CollectionFailed,
-    }
-    model = models.get(envelope.detail_type)
-    if model is None:
-        raise ContractError(
-            f"the notifier handles {sorted(models)}, not detail-type {envelope.detail_type!r}: "
-            "check the rule that routes events to the notifier queue"
-        )
-    if envelope.source not in model.SOURCES:
-        raise ContractError(f"{envelope.detail_type!r} cannot come from {envelope.source!r}; allowed: {model.SOURCES}")
-    if not isinstance(envelope.detail, dict):
-        raise ContractError(f"{envelope.detail_type!r}: detail must be a JSON object")
-    return model.parse_detail(envelope.detail)
 
 
 def redact_secrets(text: str) -> str:

@@ -1,6 +1,5 @@
-"""Adapters: the only notifier code that talks to AWS. Each takes its boto3 client as an argument.
+"""Adapters on DynamoDB: each takes its boto3 client as an argument.
 
-- SnsEmailSender: publishes an Email to the SNS topic.
 - OnceOnlyEmailSender: wraps it in Powertools idempotency (DynamoDB, key = run id + outcome), so a duplicate
   or replayed event does not send again, and a failed publish leaves no record (the retry sends).
 - RunOutcomeStore: each city's terminal outcome of a run, in the run ledger table (newest event wins).
@@ -24,10 +23,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from contracts.envelope import ContractError
-from contracts.events import CollectionFailed, TransformCompleted
-from services.common.ledger import run_key
-from services.notifier.emails import Email
-from services.notifier.outcomes import (
+from services.common.adapters.dynamodb import is_conditional_failure
+from services.common.adapters.ledger import run_key
+from services.notifier.adapters.sns import SnsEmailSender
+from services.notifier.domain.message import Email
+from services.notifier.domain.outcomes import (
+    NOTIFIER_EVENTS,
     CityOutcome,
     Delivery,
     NotifierEvent,
@@ -47,33 +48,12 @@ EMAIL_IDEMPOTENCY_TTL = timedelta(days=15)
 EMAIL_KEY_PREFIX = "notifier-email"
 REPEAT_KEY_PREFIX = "notifier-repeat#"
 
-_EVENT_MODELS: Mapping[str, type[TransformCompleted] | type[CollectionFailed]] = {
-    TransformCompleted.DETAIL_TYPE: TransformCompleted,
-    CollectionFailed.DETAIL_TYPE: CollectionFailed,
-}
-
 
 def _timestamp(moment: datetime) -> str:
     """Fixed-width UTC text, so that DynamoDB's string comparison orders moments correctly."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _is_conditional_failure(exc: Exception) -> bool:
-    response = getattr(exc, "response", None) or {}
-    return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
-
-
-class SnsEmailSender:
-    def __init__(self, sns_client: Any, topic_arn: str) -> None:
-        self._client = sns_client
-        self._topic_arn = topic_arn
-
-    def send(self, email: Email) -> str:
-        """Publish; returns the SNS MessageId. Any failure raises (the record is retried)."""
-        response = self._client.publish(TopicArn=self._topic_arn, Subject=email.subject, Message=email.body)
-        return str(response["MessageId"])
 
 
 class EmailInProgressError(RuntimeError):
@@ -181,7 +161,7 @@ class RunOutcomeStore:
         try:
             self._client.put_item(TableName=self._table, Item=item, **condition)
         except Exception as exc:
-            if _is_conditional_failure(exc):
+            if is_conditional_failure(exc):
                 return False
             raise
         return True
@@ -208,7 +188,7 @@ class RunOutcomeStore:
         subject = item.get("subject", {}).get("S", "")
         data = json.loads(item.get("data", {}).get("S") or "{}")
         if step == CITY_OUTCOME_STEP:
-            model = _EVENT_MODELS.get(data.get("detail_type", ""))
+            model = NOTIFIER_EVENTS.get(data.get("detail_type", ""))
             if model is None or "event" not in item:
                 raise ContractError(f"ledger item {item['sk']['S']} of run {item['pk']['S']} has no known event")
             event: NotifierEvent = model.parse_detail(item["event"]["S"])
@@ -275,5 +255,5 @@ class RepeatFailureStore:
                 ExpressionAttributeValues={":one": {"N": "1"}, ":run": {"S": run_id}},
             )
         except Exception as exc:
-            if not _is_conditional_failure(exc):
+            if not is_conditional_failure(exc):
                 raise

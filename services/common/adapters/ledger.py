@@ -12,9 +12,10 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
-Step = Literal["REQUESTED", "COLLECTED", "COLLECTION_FAILED", "TRANSFORMED", "CITY_OUTCOME", "NOTIFIED"]
+from services.common.adapters.dynamodb import is_conditional_failure
+from services.common.ports import Step
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class RunLedger:
         try:
             self._client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(sk)")
         except Exception as exc:  # a ledger problem must never fail the pipeline's own work
-            if _is_conditional_failure(exc):
+            if is_conditional_failure(exc):
                 return True
             self.failures += 1
             log.warning("ledger write failed for run %s step %s: %s", run_id, step, exc.__class__.__name__)
@@ -96,8 +97,3 @@ def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(plain.get("data"), str):
         plain["data"] = json.loads(plain["data"])
     return {k: (float(v) if isinstance(v, Decimal) else v) for k, v in plain.items()}
-
-
-def _is_conditional_failure(exc: Exception) -> bool:
-    response = getattr(exc, "response", None) or {}
-    return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")

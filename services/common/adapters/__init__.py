@@ -1,0 +1,1 @@
+"""Adapters every service uses: the bus (EventBridge) and the run ledger (DynamoDB)."""

@@ -1,0 +1,292 @@
+"""The email's text, section by section: plain text (SNS email), every secret redacted last.
+
+The subject is subject.py's, the words for each outcome wording.py's, the fixes and commands runbook.py's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import PurePath
+
+from contracts.events import CitySummary, CollectionFailed, TestFailure, TransformCompleted
+from services.notifier.domain.facts import collection_events, days_label, label, summary_for
+from services.notifier.domain.message import Email, EmailContext
+from services.notifier.domain.outcomes import CityOutcome, Repeat, redact_secrets, run_days
+from services.notifier.domain.runbook import category_help, footer, logs_section, test_hint, what_to_do
+from services.notifier.domain.subject import ascii_subject, render_repeat_subject, render_subject
+from services.notifier.domain.text import INDENT, duration, duration_ms, indented, sample_row, unique, when, wrap
+from services.notifier.domain.wording import MIXED, PHASE_WORDS, TRIGGER_WORDS, WORDING
+
+BODY_MAX_BYTES = 200_000  # SNS accepts 256 KB per message; keep room for the envelope
+
+
+def render_run_email(run_id: str, outcomes: Sequence[CityOutcome], context: EmailContext) -> Email:
+    """The one email for a run: every city's outcome, what to do about failures, and where the logs are."""
+    if not outcomes:
+        raise ValueError("a run email needs at least one city outcome")
+    lines = [_headline(outcomes), "", *_run_lines(run_id, outcomes, context), ""]
+    for group in _by_event(outcomes):
+        lines.extend(_section(group, context))
+        lines.append("")
+    lines.extend(what_to_do(outcomes, context))
+    lines.extend(logs_section(outcomes, context))
+    lines.extend(footer(run_id))
+    return _finish(render_subject(outcomes), lines)
+
+
+def render_repeat_email(run_id: str, outcomes: Sequence[CityOutcome], repeat: Repeat, context: EmailContext) -> Email:
+    """A short email for a failure identical to one already mailed in full within the window."""
+    subject = render_repeat_subject(outcomes, repeat)
+    window = f" or once {duration(context.repeat_window)} have passed" if context.repeat_window else ""
+    lines = [
+        f"🔁 Same failure again. {_headline(outcomes)}",
+        "",
+        f"This is the same failure as run {repeat.first_run_id}, mailed in full at {when(repeat.first_sent_at)}.",
+        f"It has happened {repeat.occurrences} times since then, this run ({run_id}) included.",
+        f"The first email has the details; a full email is sent again when the failure changes{window}.",
+        "",
+        "In short:",
+    ]
+    for outcome in outcomes:
+        lines.append(f"{INDENT}{label(outcome)}: {_one_line(outcome, context)}")
+    lines.append("")
+    lines.extend(what_to_do(outcomes, context))
+    lines.extend(logs_section(outcomes, context))
+    lines.extend(footer(run_id))
+    return _finish(subject, lines)
+
+
+def _finish(subject: str, lines: list[str]) -> Email:
+    body = redact_secrets("\n".join(lines).rstrip() + "\n")
+    encoded = body.encode("utf-8")
+    if len(encoded) > BODY_MAX_BYTES:
+        cut = encoded[:BODY_MAX_BYTES].decode("utf-8", errors="ignore")
+        body = cut.rsplit("\n", 1)[0] + "\n\n[... truncated: the rest is in the logs]\n"
+    return Email(subject=ascii_subject(redact_secrets(subject)), body=body)
+
+
+def _headline(outcomes: Sequence[CityOutcome]) -> str:
+    kinds = {outcome.kind for outcome in outcomes}
+    where = ", ".join(unique(label(o) for o in outcomes))
+    day = days_label(run_days(outcomes))
+    at = f"{where}, {day}" if day else where
+    if len(kinds) == 1:
+        return f"{WORDING[next(iter(kinds))].headline}: {at}."
+    ok = sum(1 for outcome in outcomes if outcome.kind == "passed")
+    return f"{MIXED.headline}: {ok} of {len(outcomes)} cities OK ({at})."
+
+
+def _run_lines(run_id: str, outcomes: Sequence[CityOutcome], context: EmailContext) -> list[str]:
+    lines = [f"Run {run_id}"]
+    collection = collection_events(outcomes)
+    if collection:
+        lines[0] += f", {TRIGGER_WORDS.get(collection[0].trigger_source, collection[0].trigger_source)}"
+    if context.requested_at and context.now and context.now >= context.requested_at:
+        took = duration(context.now - context.requested_at)
+        lines.append(f"Requested at {when(context.requested_at)}; done {took} later.")
+    return lines
+
+
+def _by_event(outcomes: Sequence[CityOutcome]) -> list[list[CityOutcome]]:
+    groups: dict[str, list[CityOutcome]] = {}
+    for outcome in outcomes:
+        groups.setdefault(outcome.event_id, []).append(outcome)
+    return list(groups.values())
+
+
+def _section(group: list[CityOutcome], context: EmailContext) -> list[str]:
+    event = group[0].event
+    if isinstance(event, CollectionFailed):
+        return render_collection_failed_section(event, [o.city for o in group], context)
+    cities = [o.city for o in group]
+    if event.outcome == "passed":
+        return render_success_section(event, cities)
+    if event.outcome == "tests_failed":
+        return render_tests_failed_section(event, cities)
+    return render_error_section(event, cities)
+
+
+def _city_title(event: TransformCompleted, city: str | None) -> str:
+    summary = summary_for(event, city)
+    name = city or (PurePath(event.sources[0].key).name if event.sources else "dropped file")
+    day = summary.day if summary else (event.collection_dates[0] if event.collection_dates else None)
+    return f"{name} · {day.isoformat()}" if day else name
+
+
+def _summary_lines(event: TransformCompleted, city: str | None, top: bool) -> list[str]:
+    summary = summary_for(event, city)
+    if summary is None:
+        return [f"{INDENT}(no summary for this city in the transform's output)"]
+    lines = [
+        f"{INDENT}Restaurants collected: {summary.restaurants_seen:,} "
+        f"(new {summary.new_restaurants:,}, closed {summary.closed_restaurants:,})"
+    ]
+    if summary.average_rating is not None:
+        weighted = (
+            f" (weighted by number of ratings: {summary.weighted_rating:.2f})"
+            if summary.weighted_rating is not None
+            else ""
+        )
+        lines.append(f"{INDENT}Average rating: {summary.average_rating:.2f}{weighted}")
+    if top and summary.top_rated:
+        lines.append(f"{INDENT}Best rated:")
+        for rank, place in enumerate(summary.top_rated[:5], start=1):
+            rating = f"{place.rating:.1f}" if place.rating is not None else "no rating"
+            count = f", {place.user_rating_count:,} ratings" if place.user_rating_count is not None else ""
+            address = f" · {place.address}" if place.address else ""
+            lines.append(f"{INDENT}  {rank}. {place.name} ({rating}{count}){address}")
+    return lines
+
+
+def _transform_footer(event: TransformCompleted) -> list[str]:
+    lines = []
+    tests = event.tests
+    if tests.total:
+        extra = f", {tests.warned} warning(s)" if tests.warned else ""
+        lines.append(f"{INDENT}Data tests: {tests.passed}/{tests.total} passed{extra}")
+    for warning in event.warnings:
+        lines.append(f"{INDENT}  warning: {warning.name}: {warning.failing_rows:,} row(s)")
+    for source in event.sources:
+        if source.quarantined_lines:
+            where = f" in s3://{source.bucket}/{source.quarantine_key}" if source.quarantine_key else ""
+            lines.append(f"{INDENT}⚠ {source.quarantined_lines:,} line(s) of {source.key} set aside{where}")
+        if source.problem:
+            lines.append(f"{INDENT}⚠ {source.key}: {source.problem}")
+    if event.durations_ms:
+        phases = {k: v for k, v in event.durations_ms.items() if k != "total"}
+        detail = ", ".join(f"{name.replace('_', ' ')} {duration_ms(ms)}" for name, ms in phases.items())
+        if "total" in event.durations_ms:
+            total = duration_ms(event.durations_ms["total"])
+            lines.append(f"{INDENT}Transform took {total}" + (f" ({detail})" if detail else ""))
+        else:
+            lines.append(f"{INDENT}Transform steps: {detail}")
+    return lines
+
+
+def render_success_section(event: TransformCompleted, cities: Sequence[str | None]) -> list[str]:
+    lines: list[str] = []
+    for city in cities:
+        lines.append(f"{WORDING['passed'].section} {_city_title(event, city)}")
+        lines.extend(_summary_lines(event, city, top=True))
+        lines.extend(_sentiment_lines(summary_for(event, city)))
+    lines.extend(_review_count_lines(event))
+    lines.extend(_transform_footer(event))
+    return lines
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.2f}"
+
+
+def _sentiment_lines(summary: CitySummary | None) -> list[str]:
+    """The NLP stage's part (docs/nlp.md): only when the transform carried review sentiment."""
+    if summary is None or (summary.average_sentiment is None and not summary.sentiment_movers):
+        return []
+    lines = []
+    if summary.average_sentiment is not None:
+        shares = ""
+        if summary.positive_share is not None and summary.negative_share is not None:
+            shares = f" · {summary.positive_share:.0%} positive, {summary.negative_share:.0%} negative"
+        scored = f" · {summary.scored_reviews:,} reviews scored" if summary.scored_reviews is not None else ""
+        lines.append(f"{INDENT}Review sentiment: {_signed(summary.average_sentiment)} (-1 to +1){shares}{scored}")
+    if summary.top_themes:
+        lines.append(f"{INDENT}Reviews talk most about: {', '.join(summary.top_themes)}")
+    if summary.sentiment_movers:
+        lines.append(f"{INDENT}Sentiment moved most since the last run:")
+        for rank, move in enumerate(summary.sentiment_movers[:5], start=1):
+            before = _signed(move.previous) if move.previous is not None else "none"
+            lines.append(f"{INDENT}  {rank}. {move.name}: {before} → {_signed(move.current)} ({_signed(move.change)})")
+    return lines
+
+
+def _review_count_lines(event: TransformCompleted) -> list[str]:
+    counts = event.reviews
+    if counts is None:
+        return []
+    unscored = counts.empty_text + counts.unsupported_language
+    detail = []
+    if unscored:
+        detail.append(
+            f"{unscored:,} kept without a score ({counts.unsupported_language:,} in an unsupported language, "
+            f"{counts.empty_text:,} empty)"
+        )
+    if counts.failed:
+        detail.append(f"{counts.failed:,} to retry next run (the analyzer failed on them)")
+    line = (
+        f"{INDENT}Reviews: {counts.scored:,} new scored ({counts.analyzer}), {counts.already_scored:,} already scored"
+    )
+    return [line + (", " + ", ".join(detail) if detail else "")]
+
+
+def render_tests_failed_section(event: TransformCompleted, cities: Sequence[str | None]) -> list[str]:
+    tests = event.tests
+    failed = tests.failed + tests.errored
+    titles = ", ".join(_city_title(event, city) for city in cities)
+    lines = [f"{WORDING['tests_failed'].section} · {titles}: {failed} of {tests.total} tests failed"]
+    for rank, failure in enumerate(event.failures, start=1):
+        lines.extend(_failure_lines(rank, failure))
+    lines.append(f"{INDENT}The tables were still built; what the tests flag is in them:")
+    for city in cities:
+        lines.extend(_summary_lines(event, city, top=False))
+    lines.extend(_transform_footer(event))
+    return lines
+
+
+def _failure_lines(rank: int, failure: TestFailure) -> list[str]:
+    model = f" (model {failure.model})" if failure.model else ""
+    lines = [f"{INDENT}{rank}. {failure.name}{model}: {failure.failing_rows:,} failing row(s)"]
+    if failure.message:
+        lines.extend(indented(failure.message, INDENT * 2))
+    if failure.samples:
+        lines.append(f"{INDENT * 2}Sample rows:")
+        for sample in failure.samples[:5]:
+            lines.append(f"{INDENT * 2}  {sample_row(sample)}")
+    lines.extend(wrap(f"What to look at: {test_hint(failure.name, failure.model)}", INDENT * 2))
+    return lines
+
+
+def render_error_section(event: TransformCompleted, cities: Sequence[str | None]) -> list[str]:
+    titles = ", ".join(_city_title(event, city) for city in cities)
+    lines = [f"{WORDING['error'].section} · {titles}"]
+    error = event.error
+    if error is None:
+        lines.append(f"{INDENT}The transformer reported an error without details; see its logs.")
+    else:
+        model = f", model {error.model}" if error.model else ""
+        lines.append(f"{INDENT}Failed in: {PHASE_WORDS.get(error.phase, error.phase)}{model}")
+        lines.append(f"{INDENT}Error:")
+        lines.extend(indented(error.message, INDENT * 2))
+    for source in event.sources:
+        lines.append(f"{INDENT}Object: s3://{source.bucket}/{source.key}")
+    lines.extend(_transform_footer(event))
+    return lines
+
+
+def render_collection_failed_section(
+    event: CollectionFailed, cities: Sequence[str | None], context: EmailContext
+) -> list[str]:
+    names = ", ".join(city for city in cities if city) or "every city of the run"
+    help_ = category_help(event.category, event.city, context.max_receive_count)
+    status = f" The API answered HTTP {event.http_status}." if event.http_status else ""
+    lines = [
+        f"{WORDING['collection_failed'].section} · {names} · {event.collection_date.isoformat()}",
+        *wrap(f"What happened: {help_.what}{status}", INDENT),
+        f"{INDENT}The collector said:",
+        *indented(event.message, INDENT * 2),
+        f"{INDENT}Attempt {event.attempt} of {context.max_receive_count}; {event.requests} request(s) made.",
+    ]
+    return lines
+
+
+def _one_line(outcome: CityOutcome, context: EmailContext) -> str:
+    event = outcome.event
+    if isinstance(event, CollectionFailed):
+        return "collection failed, " + category_help(event.category, event.city, context.max_receive_count).short
+    if event.outcome == "tests_failed":
+        names = ", ".join(failure.name for failure in event.failures[:3])
+        return f"{event.tests.failed + event.tests.errored} of {event.tests.total} tests failed ({names})"
+    if event.outcome == "error" and event.error is not None:
+        model = f" in {event.error.model}" if event.error.model else ""
+        first = event.error.message.strip().splitlines()[0][:160] if event.error.message.strip() else ""
+        return f"{event.error.phase} failed{model}: {first}"
+    return WORDING[outcome.kind].tag

@@ -1,0 +1,173 @@
+"""What each failure means and what to do about it: the fix, the commands to paste, where the logs are."""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from contracts.events import CollectionFailed, ErrorCategory
+from services.common.names import PROJECT, log_group_name
+from services.notifier.domain.facts import collection_events, transform_events
+from services.notifier.domain.message import EmailContext
+from services.notifier.domain.outcomes import CityOutcome
+from services.notifier.domain.text import INDENT, shell_word, unique, wrap
+from services.notifier.domain.wording import CLI
+
+
+@dataclass(frozen=True)
+class CategoryHelp:
+    short: str  # fits in a subject
+    what: str
+    fix: str
+    commands: tuple[str, ...] = ()  # each on its own line, ready to copy
+
+
+def category_help(category: ErrorCategory, city: str | None, max_receive_count: int) -> CategoryHelp:
+    """A collection failure category in plain words, and the fix."""
+    run_again = f"{CLI} run" + (f" --city {shell_word(city)}" if city else "")
+    replay = (f"{CLI} dlq list", f"{CLI} dlq replay collector")
+    retried = (
+        f"It was retried automatically ({max_receive_count} attempts in all) and failed every time. "
+        "Once the API answers again, replay the request from the collector's dead-letter queue "
+        "(or, if it is not there, run the city again):"
+    )
+    if category == "api_auth":
+        return CategoryHelp(
+            "API key rejected",
+            "The Places API rejected the API key: the key is invalid, or it is not allowed to call the API "
+            "(permission denied).",
+            "Check the key (locally GOOGLE_PLACES_API_KEY; on AWS the secret that `restaurant-pipeline deploy` "
+            "stores) and that the Places API (New) is enabled for the key's Google Cloud project "
+            "(console: APIs & Services > Library > Places API (New)), and that the key's API restrictions "
+            "allow it. This is not retried automatically; once fixed, run again:",
+            (run_again,),
+        )
+    if category == "api_quota_daily":
+        return CategoryHelp(
+            "daily quota reached",
+            "The daily quota of the Places API is used up (HTTP 429, per day).",
+            "Collection resumes tomorrow with the next scheduled run. To collect today, raise the quota "
+            "(Google Cloud console: Places API (New) > Quotas) and run again:",
+            (run_again,),
+        )
+    if category == "api_quota_minute":
+        return CategoryHelp(
+            "per-minute quota exceeded",
+            "The per-minute quota of the Places API was exceeded (HTTP 429, per minute). If this happens "
+            "often, lower [places] requests_per_minute in pipeline.toml.",
+            retried,
+            (*replay, run_again),
+        )
+    if category == "api_unavailable":
+        return CategoryHelp(
+            "Places API unavailable",
+            "The Places API did not answer properly (server errors, timeouts or dropped connections).",
+            retried,
+            (*replay, run_again),
+        )
+    if category == "api_bad_request":
+        return CategoryHelp(
+            "request refused",
+            "The Places API refused the request as malformed (HTTP 400).",
+            "Check [places] in pipeline.toml: the query (it must contain {city}), the language code and the "
+            "field mask (valid field names, including places.id and nextPageToken). Then run again:",
+            (run_again,),
+        )
+    return CategoryHelp(
+        "internal error",
+        "The collector failed inside the pipeline (a bug, or an AWS-side problem such as writing to S3).",
+        "Read the collector's logs (below). Once fixed, replay the request from the dead-letter queue, "
+        "or run the city again:",
+        (*replay, run_again),
+    )
+
+
+def test_hint(name: str, model: str | None) -> str:
+    """Where to start looking, from the dbt test's name."""
+    where = model or "the model"
+    lowered = name.casefold()
+    if lowered.startswith("unique") or "unique_combination" in lowered:
+        return (
+            f"the same key appears more than once in {where}: a place collected twice in one day, "
+            "or a join that multiplies rows."
+        )
+    if lowered.startswith("not_null"):
+        return (
+            f"{where} has rows where a required column is empty: the API left the field out (is it in "
+            "[places] field_mask?) or a rename in staging is wrong."
+        )
+    if lowered.startswith("accepted_values"):
+        return (
+            f"{where} holds a value outside the accepted list: if the API started sending a new legitimate "
+            "value, add it to the test's values in the model's .yml."
+        )
+    if lowered.startswith("relationships"):
+        return f"rows of {where} point to keys missing from the parent model: check the join and its filters."
+    return (
+        f"the test's SQL (`dbt compile --select {name}` in dbt/) run against {where}; the sample rows above "
+        "are what it returned."
+    )
+
+
+def what_to_do(outcomes: Sequence[CityOutcome], context: EmailContext) -> list[str]:
+    failing = [o for o in outcomes if o.kind != "passed"]
+    if not failing:
+        return []
+    lines = ["What to do"]
+    reprocess: list[str] = []
+    transform_failed = False
+    for event in transform_events(failing):
+        transform_failed = True
+        reprocess.extend(f"s3://{source.bucket}/{source.key}" for source in event.sources)
+    if transform_failed:
+        lines.append(f"{INDENT}Once the data or the model is fixed, reprocess the raw object(s):")
+        for uri in unique(reprocess):
+            lines.append(f"{INDENT}  {CLI} reprocess {uri}")
+        lines.append(
+            f"{INDENT}If the transformer's message went to its dead-letter queue: `{CLI} dlq replay transformer`."
+        )
+    for failed in collection_events(failing):
+        help_ = category_help(failed.category, failed.city, context.max_receive_count)
+        who = failed.city or "the run"
+        lines.extend(wrap(f"{who}: {help_.fix}", INDENT))
+        lines.extend(f"{INDENT}  {command}" for command in help_.commands)
+    lines.append("")
+    return lines
+
+
+def log_link(log_location: str, service: str) -> str:
+    """Where a person reads a service's logs: a CloudWatch console URL, or the local log file."""
+    if not log_location:
+        return f"`{CLI} logs {service}`"
+    if log_location.startswith(("http://", "https://")):
+        # The console's fragment escapes "%" as "$25": "/" becomes "$252F". The prefix may end at the log
+        # groups page or already include "/aws/lambda/" (what the CDK stack sets).
+        group = log_group_name(service)
+        folder = "/aws/lambda/"
+        if log_location.endswith(console_escape(folder)):
+            return log_location + console_escape(group.removeprefix(folder))
+        return log_location + console_escape(group)
+    return str(PurePath(log_location) / f"{service}.log")
+
+
+def console_escape(text: str) -> str:
+    return urllib.parse.quote(text, safe="").replace("%", "$25")
+
+
+def logs_section(outcomes: Sequence[CityOutcome], context: EmailContext) -> list[str]:
+    services: list[str] = []
+    for outcome in outcomes:
+        services.append("collector" if isinstance(outcome.event, CollectionFailed) else "transformer")
+    ordered = unique([*services, "collector", "transformer", "notifier"])
+    lines = ["Logs"]
+    for service in ordered:
+        lines.append(f"{INDENT}{service}: {log_link(context.log_location, service)}")
+    lines.append(f"{INDENT}or: `{CLI} logs SERVICE`, and `{CLI} runs` for every step of this run.")
+    lines.append("")
+    return lines
+
+
+def footer(run_id: str) -> list[str]:
+    return ["--", f"{PROJECT} · one email per run outcome · run {run_id}"]

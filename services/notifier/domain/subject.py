@@ -1,0 +1,91 @@
+"""The email's subject: what happened, where, in one SNS-safe line (ASCII, at most 100 characters, no break)."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+
+from services.notifier.domain.facts import (
+    collection_events,
+    days_label,
+    names,
+    restaurants_seen,
+    test_totals,
+    transform_events,
+)
+from services.notifier.domain.outcomes import (
+    SEVERITY,
+    CityOutcome,
+    OutcomeKind,
+    Repeat,
+    redact_secrets,
+    run_days,
+    worst_kind,
+)
+from services.notifier.domain.runbook import category_help
+from services.notifier.domain.text import unique, when
+from services.notifier.domain.wording import MIXED, REPEAT_TAG, SUBJECT_PREFIX, WORDING
+
+SUBJECT_MAX = 100
+
+
+def ascii_subject(text: str) -> str:
+    """SNS-safe: ASCII printable only, one line, at most 100 characters, never empty."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    chars = []
+    for char in decomposed:
+        if unicodedata.combining(char):
+            continue
+        if " " <= char <= "~":
+            chars.append(char)
+        elif char.isspace() or unicodedata.category(char).startswith("C"):
+            chars.append(" ")
+        else:
+            chars.append("?")
+    cleaned = " ".join("".join(chars).split())
+    if len(cleaned) > SUBJECT_MAX:
+        cleaned = cleaned[: SUBJECT_MAX - 3].rstrip() + "..."
+    return cleaned or f"{SUBJECT_PREFIX} notification"
+
+
+def render_subject(outcomes: Sequence[CityOutcome]) -> str:
+    """'[restaurant-pipeline] <TAG> <cities> <day>: <what>', the tag from wording.py; a mixed run is PARTIAL."""
+    kinds = {outcome.kind for outcome in outcomes}
+    day = days_label(run_days(outcomes))
+    if len(kinds) == 1:
+        kind = next(iter(kinds))
+        where = f"{names(outcomes)} {day}".strip()
+        text = f"{SUBJECT_PREFIX} {WORDING[kind].tag} {where}: {_what(kind, outcomes)}"
+    else:
+        ok = sum(1 for outcome in outcomes if outcome.kind == "passed")
+        failing = sorted(kinds - {"passed"}, key=lambda kind: -SEVERITY[kind])
+        parts = "".join(f"; {WORDING[k].tag}: {names([o for o in outcomes if o.kind == k])}" for k in failing)
+        text = f"{SUBJECT_PREFIX} {MIXED.tag} {day}: {ok}/{len(outcomes)} cities OK{parts}"
+    return ascii_subject(redact_secrets(text))
+
+
+def _what(kind: OutcomeKind, outcomes: Sequence[CityOutcome]) -> str:
+    passed, failed, total = test_totals(transform_events(outcomes))
+    if kind == "passed":
+        return f"{restaurants_seen(outcomes)} restaurants, {passed}/{total} tests passed"
+    if kind == "tests_failed":
+        return f"{failed}/{total} tests failed"
+    if kind == "error":
+        errors = [e.error for e in transform_events(outcomes) if e.error is not None]
+        if not errors:
+            return "transform failed"
+        return f"{errors[0].phase} failed" + (f" in {errors[0].model}" if errors[0].model else "")
+    shorts = unique(category_help(e.category, e.city, 1).short for e in collection_events(outcomes))
+    return shorts[0] if len(shorts) == 1 else "collection failed"
+
+
+def render_repeat_subject(outcomes: Sequence[CityOutcome], repeat: Repeat) -> str:
+    """A failure identical to one mailed in full within the window: REPEAT, the tag, how often since when."""
+    day = days_label(run_days(outcomes))
+    since = when(repeat.first_sent_at)[5:-4]  # "MM-DD HH:MM"
+    tag = WORDING[worst_kind(outcomes)].tag
+    return ascii_subject(
+        redact_secrets(
+            f"{SUBJECT_PREFIX} {REPEAT_TAG} {tag} {names(outcomes)} {day}: {repeat.occurrences}x since {since} UTC"
+        )
+    )
