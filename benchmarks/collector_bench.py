@@ -30,10 +30,11 @@ import aiohttp
 
 from benchmarks.harness import machine_info, versions
 from restaurant_pipeline.places_stub import StubServer, StubSettings, max_in_window
-from services.collector.collect import CollectorLimits, CollectorRun, collect_run
-from services.collector.limiter import SlidingWindowLimiter
-from services.collector.model import CityPlan, RunOutcome, RunPlan
-from services.collector.places import PlacesClient
+from services.collector.adapters.pacing import SlidingWindowLimiter
+from services.collector.adapters.places_http import PlacesClient
+from services.collector.adapters.spool import PlaceSpool
+from services.collector.domain.collect import CollectionPorts, CollectorLimits, collect_cities
+from services.collector.domain.model import CityPlan, RunOutcome, RunPlan
 from services.collector.service import QUOTA_PERIOD_SECONDS, paced_window
 
 FIELD_MASK = "places.id,places.displayName,places.formattedAddress,places.location,places.rating,nextPageToken"
@@ -86,7 +87,7 @@ async def _collect(url: str, plan: RunPlan, store: DirectoryStore, quota: int, l
     limiter = SlidingWindowLimiter(quota, paced_window(QUOTA_PERIOD_SECONDS))
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limits.queries_in_flight + 2)) as session:
         api = PlacesClient(session, url, "bench-key", limiter, time.monotonic() + 3600)
-        return await collect_run(plan, CollectorRun(api, store, FIELD_MASK, limits))
+        return await collect_cities(plan, CollectionPorts(api, store, PlaceSpool, FIELD_MASK, limits))
 
 
 def _measure(

@@ -1,13 +1,14 @@
-"""Application service: one "Collection Requested" from parse to published facts.
+"""The collector's use case: one "Collection Requested" from its queue -> raw objects in S3 and the facts on the bus.
 
-parse_request -> plan_run (pure) -> collect (domain, over the real adapters) -> outcome_events (pure)
--> publish + ledger + metrics. The handler calls `handle_request`; tests can call each step.
+process_record: parse the SQS body at the edge (a bad message is a ContractError: that record fails, then goes to
+the DLQ) -> plan the run (domain/plan.py) -> collect every city against the Places API (domain/collect.py, through
+the ports) -> the facts to announce (domain/events.py) -> publish, record the ledger, count the metrics.
+Raises RetryLater when SQS must redeliver (after publishing what is final).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,24 +17,16 @@ from typing import Any, cast
 import aiohttp
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
-from contracts import (
-    CollectionCompleted,
-    CollectionFailed,
-    CollectionRequested,
-    ContractError,
-    Event,
-    parse_eventbridge_event,
-)
-from services.collector.collect import CollectorLimits, CollectorRun, collect_run
-from services.collector.limiter import SlidingWindowLimiter
-from services.collector.model import CityFailed, CityPlan, Counters, Failure, RunOutcome, RunPlan
-from services.collector.naming import city_slug, collection_date, derive_run_id, object_key
-from services.collector.places import Limiter, PlacesClient, RetryPolicy, redact
+from contracts import CollectionRequested, ContractError, parse_eventbridge_event
+from services.collector.adapters.pacing import SlidingWindowLimiter
+from services.collector.adapters.places_http import PlacesClient, RetryPolicy
+from services.collector.domain.collect import CollectionPorts, CollectorLimits, collect_cities
+from services.collector.domain.events import outcome_events
+from services.collector.domain.model import CityFailed, Counters, Failure, RunOutcome, RunPlan
+from services.collector.ports import ApiKeySource, KeyUnavailable, Ledger, Limiter, Publisher, RawObjects, SpoolFactory
 from services.collector.settings import CollectorSettings
-from services.collector.storage import RawStore
-from services.common.adapters.eventbridge import EventPublisher
-from services.common.adapters.ledger import RunLedger
 from services.common.names import Metric
+from services.common.redaction import redact_secrets
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +42,23 @@ def paced_window(quota_window_seconds: float) -> float:
     return quota_window_seconds * (1 + PACE_HEADROOM) + JITTER_ALLOWANCE_SECONDS
 
 
-class KeyUnavailable(Exception):
-    """No API key could be obtained. The message names where it should come from, never a key."""
-
-
 class RetryLater(Exception):
     """The record must fail so that SQS redelivers it (a retryable failure met within this invocation)."""
+
+
+@dataclass
+class CollectorDeps:
+    """Every adapter a request needs, built once per execution environment (handler.build_deps); fakes in tests."""
+
+    settings: CollectorSettings
+    store: RawObjects
+    publisher: Publisher
+    ledger: Ledger
+    api_key: ApiKeySource
+    spool: SpoolFactory
+    limits: CollectorLimits | None = None  # None: sized to the pace (CollectorLimits.for_rate)
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    metric: Callable[[Metric, float], None] = lambda name, value: None
 
 
 def parse_request(body: str | bytes | dict[str, Any]) -> tuple[EventBridgeModel, CollectionRequested]:
@@ -68,118 +72,16 @@ def parse_request(body: str | bytes | dict[str, Any]) -> tuple[EventBridgeModel,
     return envelope, CollectionRequested.parse_detail(cast(dict[str, Any], envelope.detail))
 
 
-def plan_run(
-    envelope: EventBridgeModel, request: CollectionRequested, settings: CollectorSettings, attempt: int
-) -> RunPlan:
-    """What to do: run id, date, and per city its query, language, target and object key. Pure."""
-    run_id = request.run_id or derive_run_id(envelope.time, envelope.id)
-    day = collection_date(envelope.time)
-    plans: list[CityPlan] = []
-    slugs: dict[str, str] = {}
-    for city in request.cities:
-        slug = city_slug(city)
-        if slug in slugs:
-            log.warning("city %r is the same as %r (both are %r): collected once", city, slugs[slug], slug)
-            continue
-        slugs[slug] = city
-        override = settings.override_for(city)
-        plans.append(
-            CityPlan(
-                city=city,
-                query=(override.query or settings.query_template).replace("{city}", city),
-                language=override.language or settings.language,
-                max_restaurants=request.max_restaurants or override.max_restaurants or settings.default_max_restaurants,
-                object_key=object_key(run_id, day, city),
-            )
-        )
-    return RunPlan(
-        run_id=run_id,
-        collection_date=day,
-        trigger_source=request.trigger_source,
-        run_cities=tuple(request.cities),
-        cities=tuple(plans),
-        attempt=max(1, attempt),
-        max_receive_count=settings.max_receive_count,
-    )
-
-
-def outcome_events(outcome: RunOutcome, bucket: str, secret: str | None = None) -> list[Event]:
-    """The facts to publish. Failed is published when no retry follows: not retryable, or the last receive."""
-    plan = outcome.plan
-    events: list[Event] = []
-    common: dict[str, Any] = {
-        "run_id": plan.run_id,
-        "trigger_source": plan.trigger_source,
-        "collection_date": plan.collection_date,
-        "run_cities": list(plan.run_cities),
-    }
-    for city in outcome.collected:
-        events.append(
-            CollectionCompleted(
-                metadata=CollectionCompleted.make_metadata(plan.run_id),
-                **common,
-                city=city.city,
-                bucket=bucket,
-                object_key=city.object_key,
-                places=city.places,
-                requests=city.counters.requests,
-                pages=city.counters.pages,
-                retries=city.counters.retries,
-                throttled=city.counters.throttled,
-                rectangles=city.counters.rectangles,
-                duration_ms=city.duration_ms,
-                already_collected=city.already_collected,
-            )
-        )
-    for failed in outcome.failed:
-        final = not failed.failure.retryable or plan.last_receive
-        if not final:
-            continue
-        message = redact(failed.failure.message, secret)
-        if failed.city is None and failed.cities:
-            message = f"Cities not collected: {', '.join(failed.cities)}. {message}"
-        events.append(
-            CollectionFailed(
-                metadata=CollectionFailed.make_metadata(plan.run_id),
-                **common,
-                city=failed.city,
-                category=failed.failure.category,
-                message=message[:2000],
-                retryable=failed.failure.retryable,
-                attempt=plan.attempt,
-                final_attempt=True,
-                http_status=failed.failure.http_status,
-                requests=failed.counters.requests,
-                cities=[failed.city] if failed.city is not None else list(failed.cities),
-            )
-        )
-    return events
-
-
-@dataclass
-class CollectorServices:
-    """The adapters a request needs. Built once per container by the handler; fakes or moto clients in tests."""
-
-    settings: CollectorSettings
-    store: RawStore
-    publisher: EventPublisher
-    ledger: RunLedger
-    api_key: Callable[[], str]  # raises KeyUnavailable
-    limits: CollectorLimits | None = None  # None: sized to the pace (CollectorLimits.for_rate)
-    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
-    metric: Callable[[str, float], None] = lambda name, value: None
-
-
 def make_limiter(settings: CollectorSettings) -> SlidingWindowLimiter:
     return SlidingWindowLimiter(settings.requests_per_minute, paced_window(QUOTA_PERIOD_SECONDS))
 
 
-async def collect(
-    plan: RunPlan, services: CollectorServices, api_key: str, deadline: float, limiter: Limiter | None = None
+async def run_collection(
+    plan: RunPlan, deps: CollectorDeps, api_key: str, deadline: float, limiter: Limiter | None = None
 ) -> RunOutcome:
     """Collect every city of the plan against the Places API, one limiter for the whole invocation."""
-    settings = services.settings
-    limits = services.limits or CollectorLimits.for_rate(settings.requests_per_minute)
+    settings = deps.settings
+    limits = deps.limits or CollectorLimits.for_rate(settings.requests_per_minute)
     connector = aiohttp.TCPConnector(limit=limits.queries_in_flight + 2)
     async with aiohttp.ClientSession(connector=connector) as session:
         api = PlacesClient(
@@ -188,31 +90,29 @@ async def collect(
             api_key,
             limiter or make_limiter(settings),
             deadline,
-            services.retry_policy,
+            deps.retry_policy,
         )
-        return await collect_run(plan, CollectorRun(api, services.store, settings.field_mask, limits))
+        ports = CollectionPorts(api, deps.store, deps.spool, settings.field_mask, limits)
+        return await collect_cities(plan, ports)
 
 
-def handle_request(
-    plan: RunPlan, services: CollectorServices, deadline: float, limiter: Limiter | None = None
-) -> RunOutcome:
+def process_request(plan: RunPlan, deps: CollectorDeps, deadline: float, limiter: Limiter | None = None) -> RunOutcome:
     """Collect, then publish the facts, record the ledger and the metrics. Raises RetryLater when SQS must
     redeliver (after publishing what is final), PublishError when the bus refuses (the record is retried)."""
-    services.ledger.record(
+    deps.ledger.record(
         plan.run_id, "REQUESTED", "-", SERVICE, {"trigger": plan.trigger_source, "cities": list(plan.run_cities)}
     )
     secret: str | None = None
     try:
-        secret = services.api_key()
-        outcome = asyncio.run(collect(plan, services, secret, deadline, limiter))
+        secret = deps.api_key()
+        outcome = asyncio.run(run_collection(plan, deps, secret, deadline, limiter))
     except KeyUnavailable as exc:
         outcome = RunOutcome(plan)
         outcome.failed.append(
             _request_failure(plan, Failure("api_auth", f"{exc} Not retried until a key is configured.", False))
         )
-    events = outcome_events(outcome, services.store.bucket, secret)
-    services.publisher.publish(events)
-    _record(outcome, services, secret)
+    deps.publisher.publish(outcome_events(outcome, deps.settings.bucket_name, secret))
+    _record(outcome, deps, secret)
     if outcome.needs_retry:
         reasons = "; ".join(f"{f.city or 'request'}: {f.failure.category}" for f in outcome.failed)
         raise RetryLater(f"run {plan.run_id}, attempt {plan.attempt}: retryable failure(s) ({reasons})")
@@ -223,51 +123,32 @@ def _request_failure(plan: RunPlan, failure: Failure) -> CityFailed:
     return CityFailed(None, failure, Counters(), tuple(city.city for city in plan.cities))
 
 
-def _record(outcome: RunOutcome, services: CollectorServices, secret: str | None) -> None:
+def _record(outcome: RunOutcome, deps: CollectorDeps, secret: str | None) -> None:
     plan = outcome.plan
     for city in outcome.collected:
-        services.ledger.record(
+        deps.ledger.record(
             plan.run_id,
             "COLLECTED",
             city.city,
             SERVICE,
             {"object_key": city.object_key, "places": city.places, "already_collected": city.already_collected},
         )
-        services.metric(Metric.PLACES_COLLECTED, 0 if city.already_collected else city.places)
+        deps.metric(Metric.PLACES_COLLECTED, 0 if city.already_collected else city.places)
     for failed in outcome.failed:
-        services.ledger.record(
+        deps.ledger.record(
             plan.run_id,
             "COLLECTION_FAILED",
             failed.city or "-",
             SERVICE,
             {
                 "category": failed.failure.category,
-                "message": redact(failed.failure.message, secret)[:1000],
+                "message": redact_secrets(failed.failure.message, secret)[:1000],
                 "attempt": plan.attempt,
                 "retryable": failed.failure.retryable,
             },
         )
-        services.metric(Metric.COLLECTION_FAILURES, 1)
+        deps.metric(Metric.COLLECTION_FAILURES, 1)
     counters = [c.counters for c in outcome.collected] + [f.counters for f in outcome.failed]
-    services.metric(Metric.PLACES_REQUESTS, sum(c.requests for c in counters))
-    services.metric(Metric.RETRIES, sum(c.retries for c in counters))
-    services.metric(Metric.THROTTLED_429, sum(c.throttled for c in counters))
-
-
-def read_secret_value(raw: str) -> str:
-    """A Secrets Manager value: the key itself, or JSON holding it under api_key / GOOGLE_PLACES_API_KEY."""
-    text = raw.strip()
-    if text.startswith("{"):
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise KeyUnavailable("The Places API key secret holds invalid JSON.") from None
-        for name in ("api_key", "GOOGLE_PLACES_API_KEY", "key"):
-            if isinstance(data, dict) and isinstance(data.get(name), str) and data[name].strip():
-                return str(data[name]).strip()
-        raise KeyUnavailable(
-            "The Places API key secret is JSON without an 'api_key' field: store the key as plain text."
-        )
-    if not text:
-        raise KeyUnavailable("The Places API key secret is empty: put the key in it (restaurant-pipeline deploy).")
-    return text
+    deps.metric(Metric.PLACES_REQUESTS, sum(c.requests for c in counters))
+    deps.metric(Metric.RETRIES, sum(c.retries for c in counters))
+    deps.metric(Metric.THROTTLED_429, sum(c.throttled for c in counters))

@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from services.collector.storage import RawStore
+from services.collector.adapters.s3 import RawStore
 from tests.infrastructure.conftest import Synthesized
 from tests.support.iam import REGION, S3Authorization, role_statements
 

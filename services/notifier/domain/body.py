@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from pathlib import PurePath
 
 from contracts.events import CitySummary, CollectionFailed, TestFailure, TransformCompleted
+from services.common.redaction import redact_secrets
 from services.notifier.domain.facts import collection_events, days_label, label, summary_for
 from services.notifier.domain.message import Email, EmailContext
-from services.notifier.domain.outcomes import CityOutcome, Repeat, redact_secrets, run_days
+from services.notifier.domain.outcomes import CityOutcome, Repeat, run_days
 from services.notifier.domain.runbook import category_help, footer, logs_section, test_hint, what_to_do
 from services.notifier.domain.subject import ascii_subject, render_repeat_subject, render_subject
 from services.notifier.domain.text import INDENT, duration, duration_ms, indented, sample_row, unique, when, wrap

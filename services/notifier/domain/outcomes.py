@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from contracts.events import CollectionFailed, TransformCompleted
+from services.common.redaction import redact_secrets
 
 NotifierEvent = TransformCompleted | CollectionFailed
 # The events the notifier handles, by EventBridge detail-type.
@@ -23,16 +24,6 @@ OutcomeKind = Literal["passed", "tests_failed", "error", "collection_failed"]
 
 # Worst first wins the subject's tag when a run mixes outcomes.
 SEVERITY: Mapping[OutcomeKind, int] = {"passed": 0, "tests_failed": 1, "collection_failed": 2, "error": 3}
-
-GOOGLE_API_KEY = re.compile(r"AIza[0-9A-Za-z_\-]{35}")
-_KEY_PARAMETER = re.compile(r"(?i)(\b(?:api[_-]?key|x-goog-api-key)\s*[=:]\s*|[?&]key=)([^\s&\"',;]+)")
-REDACTED = "[redacted]"
-
-
-def redact_secrets(text: str) -> str:
-    """Remove anything that looks like a Google API key, or a value given to a `key=` parameter."""
-    text = GOOGLE_API_KEY.sub(REDACTED, text)
-    return _KEY_PARAMETER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
 
 
 @dataclass(frozen=True)

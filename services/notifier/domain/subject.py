@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 
+from services.common.redaction import redact_secrets
 from services.notifier.domain.facts import (
     collection_events,
     days_label,
@@ -18,7 +19,6 @@ from services.notifier.domain.outcomes import (
     CityOutcome,
     OutcomeKind,
     Repeat,
-    redact_secrets,
     run_days,
     worst_kind,
 )

@@ -9,8 +9,9 @@ import time
 import pytest
 
 from restaurant_pipeline.places_stub import max_in_window
-from services.collector.limiter import SlidingWindowLimiter
-from services.collector.service import handle_request, paced_window, parse_request, plan_run
+from services.collector.adapters.pacing import SlidingWindowLimiter
+from services.collector.domain.plan import plan_run
+from services.collector.service import paced_window, parse_request, process_request
 from services.collector.settings import CollectorSettings
 from tests.integration.collector.conftest import Collector
 
@@ -20,15 +21,16 @@ RATE, WINDOW = 20, 1.0
 
 
 def test_the_collector_never_exceeds_the_quota_in_any_window(collector: Collector) -> None:
-    from services.collector.handler import build_services  # imported once the environment is set
+    from services.collector.handler import build_deps  # imported once the environment is set
 
     collector.stub.update(per_minute_quota=RATE, quota_window_seconds=WINDOW)
     body = collector.sqs_event({"cities": ["Paris", "Lyon"], "max_restaurants": 400})["Records"][0]["body"]
     settings = CollectorSettings.from_env()
-    plan = plan_run(*parse_request(body), settings, attempt=1)
+    envelope, request = parse_request(body)
+    plan = plan_run(request, envelope.time, envelope.id, settings, attempt=1)
     limiter = SlidingWindowLimiter(RATE, paced_window(WINDOW))  # what production does, for a 1 s window
 
-    outcome = handle_request(plan, build_services(settings), time.monotonic() + 60, limiter=limiter)
+    outcome = process_request(plan, build_deps(), time.monotonic() + 60, limiter=limiter)
 
     stats = collector.stub.stats()
     arrivals = sorted(item["at"] for item in stats["requests"])

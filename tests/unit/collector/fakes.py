@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from services.collector.model import (
+from services.collector.domain.model import (
     RESULT_CAP,
     CityPlan,
     CollectionError,

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from services.collector.collect import CollectorLimits, CollectorRun, collect_run
-from services.collector.model import Failure, Rectangle, RunOutcome
+from services.collector.adapters.spool import PlaceSpool
+from services.collector.domain.collect import CollectionPorts, CollectorLimits, collect_cities
+from services.collector.domain.model import Failure, Rectangle, RunOutcome
 from tests.unit.collector.fakes import VIEWPORT, FakePlacesApi, FakeStore, make_places, run_plan
 
 MASK = "places.id,places.displayName,places.location,nextPageToken"
@@ -20,8 +21,8 @@ FIXED_NOW = datetime(2026, 3, 14, 8, 0, 5, tzinfo=UTC)
 
 
 def collect(api: FakePlacesApi, store: FakeStore, *cities: str, max_restaurants: int = 20, **limits: Any) -> RunOutcome:
-    deps = CollectorRun(api, store, MASK, CollectorLimits(**limits), now=lambda: FIXED_NOW)
-    return asyncio.run(collect_run(run_plan(*cities, max_restaurants=max_restaurants), deps))
+    deps = CollectionPorts(api, store, PlaceSpool, MASK, CollectorLimits(**limits), now=lambda: FIXED_NOW)
+    return asyncio.run(collect_cities(run_plan(*cities, max_restaurants=max_restaurants), deps))
 
 
 def lines(store: FakeStore, key: str) -> list[dict[str, Any]]:

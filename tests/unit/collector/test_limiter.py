@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from services.collector.limiter import SlidingWindowLimiter
+from services.collector.adapters.pacing import SlidingWindowLimiter
 
 
 class FakeTime:

@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 
 from restaurant_pipeline.places_stub import protocol as google
-from services.collector.model import CollectionError, Counters
-from services.collector.places import PlacesClient, RetryPolicy, classify
+from services.collector.adapters.places_http import PlacesClient, RetryPolicy, classify
+from services.collector.domain.model import CollectionError, Counters
 
 KEY = "AIzaSyTEST-0123456789-secret-key"
 
@@ -221,4 +221,4 @@ def test_the_key_never_appears_in_a_failure_even_if_the_server_echoes_it() -> No
     failure, *_ = search([Reply(400, echo)])
     assert isinstance(failure, CollectionError)
     assert KEY not in failure.failure.message and KEY not in str(failure)
-    assert "[REDACTED]" in failure.failure.message
+    assert "[redacted]" in failure.failure.message

@@ -11,9 +11,12 @@ import pytest
 from contracts import CollectionCompleted, CollectionFailed, ContractError
 from restaurant_pipeline.config import parse_config
 from restaurant_pipeline.topology import StackResources, build_topology, service_environment
-from services.collector.model import CityCollected, CityFailed, Counters, Failure, RunOutcome
-from services.collector.naming import city_slug, collection_date, derive_run_id, object_key
-from services.collector.service import KeyUnavailable, outcome_events, parse_request, plan_run, read_secret_value
+from services.collector.adapters.secrets import read_secret_value
+from services.collector.domain.events import outcome_events
+from services.collector.domain.model import CityCollected, CityFailed, Counters, Failure, RunOutcome, RunPlan
+from services.collector.domain.plan import city_slug, collection_date, derive_run_id, object_key, plan_run
+from services.collector.ports import KeyUnavailable
+from services.collector.service import parse_request
 from services.collector.settings import CollectorSettings
 from services.common.settings import SettingsError
 from tests.conftest import load_event
@@ -25,6 +28,11 @@ def collector_environment(**config: Any) -> dict[str, str]:
     topology = build_topology(parsed, "bucket")
     resources = StackResources("bucket", "restaurant-pipeline", "arn:topic", "idem", "ledger")
     return service_environment(parsed, topology, resources)["collector"]
+
+
+def plan_of(body: str, settings: CollectorSettings, attempt: int) -> RunPlan:
+    envelope, request = parse_request(body)
+    return plan_run(request, envelope.time, envelope.id, settings, attempt)
 
 
 def sqs_body(**detail: Any) -> str:
@@ -77,8 +85,8 @@ def test_an_invalid_request_is_a_contract_error_naming_the_field() -> None:
 
 def test_plan_derives_run_id_date_and_keys_from_the_event_not_the_clock() -> None:
     settings = CollectorSettings.from_env(collector_environment())
-    plan = plan_run(*parse_request(sqs_body()), settings, attempt=2)
-    again = plan_run(*parse_request(sqs_body()), settings, attempt=3)
+    plan = plan_of(sqs_body(), settings, attempt=2)
+    again = plan_of(sqs_body(), settings, attempt=3)
     assert (
         plan.run_id
         == again.run_id
@@ -92,7 +100,7 @@ def test_plan_derives_run_id_date_and_keys_from_the_event_not_the_clock() -> Non
 
 def test_plan_uses_the_request_run_id_when_given() -> None:
     settings = CollectorSettings.from_env(collector_environment())
-    plan = plan_run(*parse_request(sqs_body(run_id="cli-42")), settings, attempt=1)
+    plan = plan_of(sqs_body(run_id="cli-42"), settings, attempt=1)
     assert plan.run_id == "cli-42"
 
 
@@ -108,17 +116,17 @@ def test_city_overrides_apply_unless_the_request_says_otherwise() -> None:
             }
         )
     )
-    plan = plan_run(*parse_request(sqs_body(cities=["Paris", "lyon"], max_restaurants=None)), settings, 1)
+    plan = plan_of(sqs_body(cities=["Paris", "lyon"], max_restaurants=None), settings, 1)
     paris, lyon = plan.cities
     assert (paris.query, paris.max_restaurants, paris.language) == ("restaurants in Paris", 25, "fr")
     assert (lyon.query, lyon.max_restaurants, lyon.language) == ("bouchons à lyon", 80, "en")
-    explicit = plan_run(*parse_request(sqs_body(cities=["Lyon"], max_restaurants=7)), settings, 1)
+    explicit = plan_of(sqs_body(cities=["Lyon"], max_restaurants=7), settings, 1)
     assert explicit.cities[0].max_restaurants == 7
 
 
 def test_two_spellings_of_one_city_are_collected_once() -> None:
     settings = CollectorSettings.from_env(collector_environment())
-    plan = plan_run(*parse_request(sqs_body(cities=["Saint-Étienne", "saint etienne"])), settings, 1)
+    plan = plan_of(sqs_body(cities=["Saint-Étienne", "saint etienne"]), settings, 1)
     assert [c.city for c in plan.cities] == ["Saint-Étienne"]
     assert plan.run_cities == ("Saint-Étienne", "saint etienne")
 

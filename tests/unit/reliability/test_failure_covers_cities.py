@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from contracts import CollectionFailed
-from services.collector.model import CityFailed, Counters, Failure, RunOutcome
-from services.collector.service import outcome_events
+from services.collector.domain.events import outcome_events
+from services.collector.domain.model import CityFailed, Counters, Failure, RunOutcome
 from services.notifier.domain.outcomes import settled_outcomes, waits_for_run
 from tests.unit.collector.fakes import run_plan
 from tests.unit.notifier.builders import collection_failed, transform

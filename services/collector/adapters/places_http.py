@@ -23,18 +23,16 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 
-from services.collector.model import CollectionError, Counters, Failure
+from services.collector.domain.model import CollectionError, Counters, Failure
+from services.collector.ports import Limiter
+from services.common.redaction import redact_secrets
 
 SEARCH_TEXT_PATH = "/v1/places:searchText"
 MAX_DETAIL = 300  # characters of an error body quoted in a message
-
-
-class Limiter(Protocol):
-    async def acquire(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -45,12 +43,6 @@ class RetryPolicy:
     quota_base_delay: float = 2.0  # per-minute 429 without Retry-After
     quota_max_delay: float = 30.0
     request_timeout: float = 30.0
-
-
-def redact(text: str, secret: str | None) -> str:
-    if secret:
-        text = text.replace(secret, "[REDACTED]")
-    return text
 
 
 @dataclass(frozen=True)
@@ -287,7 +279,7 @@ class PlacesClient:
         except TimeoutError:
             answer = Answer(None, Failure("api_unavailable", "The Places API did not answer in time (timeout).", True))
         except (aiohttp.ClientError, ConnectionError) as exc:
-            reason = redact(f"{exc.__class__.__name__}: {exc}", self._key)
+            reason = redact_secrets(f"{exc.__class__.__name__}: {exc}", self._key)
             answer = Answer(
                 None,
                 Failure("api_unavailable", f"The connection to the Places API failed ({_shorten(reason)}).", True),
@@ -297,7 +289,7 @@ class PlacesClient:
                 None,
                 Failure(
                     answer.failure.category,
-                    redact(answer.failure.message, self._key),
+                    redact_secrets(answer.failure.message, self._key),
                     answer.failure.retryable,
                     answer.failure.http_status,
                 ),

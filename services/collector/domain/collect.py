@@ -22,10 +22,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from services.collector.model import (
+from services.collector.domain.model import (
     PAGE_SIZE,
     RESULT_CAP,
     CityCollected,
@@ -38,29 +37,12 @@ from services.collector.model import (
     RunOutcome,
     RunPlan,
 )
-from services.collector.spool import PlaceSpool
+from services.collector.ports import PlacesApi, RawObjects, Spool, SpoolFactory
 
 log = logging.getLogger(__name__)
 
 VIEWPORT_FIELD_MASK = "places.id,places.displayName,places.types,places.viewport"
 AREA_TYPES = ("locality", "postal_town", "administrative_area_level_3", "administrative_area_level_2", "political")
-
-
-class PlacesApi(Protocol):
-    fatal: Failure | None
-
-    async def search_text(self, body: dict[str, Any], field_mask: str, counters: Counters) -> dict[str, Any]: ...
-
-
-class Stored(Protocol):
-    @property
-    def places(self) -> int | None: ...
-
-
-class RawObjects(Protocol):
-    def find(self, key: str) -> Stored | None: ...
-
-    def put_once(self, key: str, path: Path, metadata: dict[str, str]) -> bool: ...
 
 
 # A searchText answer takes ~0.3 s from Google; twice that keeps the pipe full when answers are slow.
@@ -100,7 +82,7 @@ class CityCollection:
         plan: CityPlan,
         run: RunPlan,
         field_mask: str,
-        spool: PlaceSpool,
+        spool: Spool,
         gate: asyncio.Semaphore,
         limits: CollectorLimits,
         now: Callable[[], datetime] = _utc_now,
@@ -266,14 +248,14 @@ class CityCollection:
 
 
 @dataclass
-class CollectorRun:
-    """Everything collect_run needs besides the plan (injected: fakes in unit tests, real adapters in Lambda)."""
+class CollectionPorts:
+    """Everything collect_cities needs besides the plan (injected: fakes in unit tests, real adapters in Lambda)."""
 
     api: PlacesApi
     store: RawObjects
+    spool: SpoolFactory
     field_mask: str
     limits: CollectorLimits = field(default_factory=CollectorLimits)
-    spool_directory: str | None = None
     now: Callable[[], datetime] = _utc_now
     clock: Callable[[], float] = time.monotonic
 
@@ -287,13 +269,13 @@ def _internal(exc: Exception) -> Failure:
     )
 
 
-async def collect_city(plan: CityPlan, run: RunPlan, deps: CollectorRun, gate: asyncio.Semaphore) -> CityCollected:
+async def collect_city(plan: CityPlan, run: RunPlan, deps: CollectionPorts, gate: asyncio.Semaphore) -> CityCollected:
     """One city: skip it if its object exists, else collect it fully and write it once. Raises CollectionError."""
     started = deps.clock()
     existing = await asyncio.to_thread(deps.store.find, plan.object_key)
     if existing is not None:
         return CityCollected(plan.city, plan.object_key, existing.places or 0, Counters(), 0, already_collected=True)
-    with PlaceSpool(deps.spool_directory) as spool:
+    with deps.spool() as spool:
         collection = CityCollection(deps.api, plan, run, deps.field_mask, spool, gate, deps.limits, deps.now)
         try:
             await collection.collect()
@@ -340,7 +322,7 @@ class CityError(Exception):
         self.counters = counters
 
 
-async def collect_run(run: RunPlan, deps: CollectorRun) -> RunOutcome:
+async def collect_cities(run: RunPlan, deps: CollectionPorts) -> RunOutcome:
     """Every city of the run. Never raises for a city's failure: it is in the outcome."""
     gate = asyncio.Semaphore(deps.limits.queries_in_flight)
     cities = asyncio.Semaphore(deps.limits.cities_in_flight)
