@@ -34,9 +34,10 @@ from restaurant_pipeline.local.processes import free_port, start_moto, stop_proc
 from services.common.adapters.eventbridge import EventPublisher
 from services.common.adapters.ledger import RunLedger
 from services.transformer.adapters import shipped_manifest
-from services.transformer.adapters.claims import ObjectClaims
 from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment, default_project_dir
-from services.transformer.adapters.storage import S3ObjectStore
+from services.transformer.adapters.dynamodb import ObjectClaims
+from services.transformer.adapters.marts import WarehouseMarts
+from services.transformer.adapters.s3 import S3ObjectStore
 from services.transformer.adapters.warehouse import DuckDBWarehouse
 from services.transformer.service import TransformerDeps, process_batch
 
@@ -257,7 +258,7 @@ def run(
         deps = TransformerDeps(
             store=S3ObjectStore(s3, BUCKET),
             builder=builder,
-            warehouse=DuckDBWarehouse(str(one)),
+            marts=WarehouseMarts(DuckDBWarehouse(str(one))),
             claims=ObjectClaims(boto3.client("dynamodb"), "idempotency"),
             publisher=EventPublisher(boto3.client("events"), "bench-bus"),
             ledger=RunLedger(boto3.client("dynamodb"), None),

@@ -17,6 +17,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from restaurant_pipeline.schedule import ScheduleExpression, parse_schedule
+from services.collector.domain.field_mask import field_mask_problems
+from services.transformer.domain.records import DEFAULT_FIELD_MASK
 
 DEFAULT_CONFIG_FILE = "pipeline.toml"
 ENV_CONFIG_FILE = "PIPELINE_CONFIG"
@@ -76,20 +78,8 @@ class Collection(_Section):
 class Places(_Section):
     query: str = "restaurants in {city}"
     language: Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")] = "fr"
-    field_mask: Annotated[list[str], Field(min_length=1)] = [
-        "places.id",
-        "places.displayName",
-        "places.formattedAddress",
-        "places.location",
-        "places.rating",
-        "places.userRatingCount",
-        "places.priceLevel",
-        "places.businessStatus",
-        "places.types",
-        "places.primaryType",
-        "places.googleMapsUri",
-        "nextPageToken",
-    ]
+    # Default: every field of the raw record (services/transformer/domain/records.py) but the reviews.
+    field_mask: Annotated[list[str], Field(min_length=1)] = list(DEFAULT_FIELD_MASK)
     requests_per_minute: Annotated[int, Field(gt=0, le=60_000)] = 600
 
     @field_validator("query")
@@ -102,10 +92,9 @@ class Places(_Section):
     @field_validator("field_mask")
     @classmethod
     def _mask_paginates(cls, value: list[str]) -> list[str]:
-        if "places.id" not in value:
-            raise ValueError("the field mask must include places.id (places are de-duplicated by id)")
-        if "nextPageToken" not in value:
-            raise ValueError("the field mask must include nextPageToken, or pagination stops at 20 places")
+        problems = field_mask_problems(value)
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
     @property

@@ -289,7 +289,7 @@ class CollectorService(PipelineService):
         )
         self.role.add_to_policy(
             iam.PolicyStatement(
-                # The existence check lists the key itself (services/collector/storage.py): this grant covers a
+                # The existence check lists the key itself (services/collector/adapters/s3.py): this grant covers a
                 # listing under raw/ only, never a HEAD, which carries no prefix (a missing key then answers 403).
                 sid="ListRawPrefix",
                 actions=["s3:ListBucket"],

@@ -32,9 +32,14 @@ from services.common.names import (
     RAW_PREFIX,
     VALIDATED_PREFIX,
 )
-from services.transformer.raw_schema import PARTITION_KEYS, RAW_COLUMNS, TABLE_NAME
-from services.transformer.sentiment.schema import ENRICHED_COLUMNS, ENRICHED_PARTITION_KEYS
-from services.transformer.sentiment.schema import TABLE_NAME as ENRICHED_TABLE_NAME
+from services.transformer.domain.records import (
+    ENRICHED_COLUMNS,
+    ENRICHED_PARTITION_KEYS,
+    ENRICHED_TABLE_NAME,
+    PARTITION_KEYS,
+    RAW_COLUMNS,
+    TABLE_NAME,
+)
 
 # dbt keeps failing test rows (store_failures, dbt/dbt_project.yml) in "<target schema>_dbt_test__audit". The stack
 # creates it (and deletes it, with its views, when the stack goes), so dbt finds it and never runs CREATE SCHEMA.
@@ -268,7 +273,7 @@ class SharedResources(Construct):
             columns=[(name.lower(), kind) for name, kind in RAW_COLUMNS],
             partition_keys=PARTITION_KEYS,
         )
-        # The NLP stage's review scores (services/transformer/sentiment/schema.py), read by the dbt marts:
+        # The NLP stage's review scores (services/transformer/domain/records.py), read by the dbt marts:
         # only when pipeline.toml [nlp] enabled, so the default stack is unchanged.
         self.enriched_reviews_table: glue.CfnTable | None = None
         if config.nlp.enabled:

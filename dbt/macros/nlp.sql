@@ -75,7 +75,7 @@
   {%- endif -%}
 {%- endmacro %}
 
-{#- The themes of the review theme lexicon (services/transformer/sentiment/themes.py THEMES; a test checks both agree). -#}
+{#- The themes of the review theme lexicon (services/transformer/domain/themes.py THEMES; a test checks both agree). -#}
 {% macro review_themes() %}
   {{ return(['food', 'service', 'price', 'ambience', 'wait', 'cleanliness']) }}
 {% endmacro %}

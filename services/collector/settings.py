@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from services.collector.domain.field_mask import field_mask_problems
 from services.common.settings import ServiceSettings
 
 
@@ -39,10 +40,11 @@ class CollectorSettings(ServiceSettings):
     @field_validator("field_mask")
     @classmethod
     def _mask_paginates(cls, value: str) -> str:
-        paths = {path.strip() for path in value.split(",") if path.strip()}
-        if "*" not in paths and not {"places.id", "nextPageToken"} <= paths:
-            raise ValueError("PLACES_FIELD_MASK must include places.id and nextPageToken")
-        return ",".join(path.strip() for path in value.split(",") if path.strip())
+        paths = [path.strip() for path in value.split(",") if path.strip()]
+        problems = field_mask_problems(paths)
+        if problems:
+            raise ValueError(f"PLACES_FIELD_MASK: {'; '.join(problems)}")
+        return ",".join(paths)
 
     @field_validator("query_template")
     @classmethod

@@ -1,7 +1,12 @@
-"""Lambda entry point: SQS (FIFO) batch of S3 "Object Created" events -> services.transformer.service."""
+"""Lambda entry point of the transformer: SQS (FIFO) batch of S3 "Object Created" events -> service.process_batch.
+
+Wiring only: the adapters are built once per execution environment (build_deps), the dbt manifest is loaded at INIT
+(initialize), and the batch's outcomes become log lines and metrics.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -14,92 +19,108 @@ from services.common.adapters.ledger import RunLedger
 from services.common.names import TRANSFORM_OUTCOME_METRICS, Metric
 from services.common.observability import observability
 from services.common.settings import SettingsError
-from services.transformer.adapters.claims import ObjectClaims
+from services.transformer.adapters.analyzers import make_analyzer
 from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment, default_project_dir
-from services.transformer.adapters.storage import S3ObjectStore
+from services.transformer.adapters.dynamodb import ObjectClaims
+from services.transformer.adapters.marts import WarehouseMarts
+from services.transformer.adapters.reviews import DbtReviewStaging, S3ScoreStore
+from services.transformer.adapters.s3 import S3ObjectStore
 from services.transformer.adapters.warehouse import AthenaWarehouse, DuckDBWarehouse
-from services.transformer.domain import InfrastructureError, Warehouse
-from services.transformer.sentiment.stage import ScoringBuilder
-from services.transformer.sentiment.wiring import make_analyzer, scoring_builder
-from services.transformer.service import TransformerDeps, process_batch
+from services.transformer.domain.model import InfrastructureError
+from services.transformer.domain.sentiment import ScoringBuilder
+from services.transformer.ports import Builder
+from services.transformer.service import BatchOutcome, TransformerDeps, process_batch
 from services.transformer.settings import TransformerSettings
 
 obs = observability("transformer")
 logger, metrics, tracer = obs.logger, obs.metrics, obs.tracer
 
 
-@cache
-def dependencies() -> TransformerDeps:
-    """Built once per warm process: clients, and the dbt manifest (parsed on the first build, then reused)."""
-    settings = TransformerSettings.from_env()
+@dataclass(frozen=True)
+class Wiring:
+    deps: TransformerDeps
+    dbt: DbtBuilder  # the dbt adapter itself (the builder may wrap it): its manifest is loaded at INIT
+
+
+def dbt_builder(config: TransformerSettings) -> DbtBuilder:
+    """dbt in process, its manifest loaded once (shipped in the artifact, else parsed): see adapters/dbt_build.py."""
     environment = dbt_environment(
-        target=settings.dbt_target,
-        bucket=settings.bucket_name,
-        warehouse_path=settings.warehouse_path,
-        endpoint_url=settings.aws_endpoint_url,
-        athena_workgroup=settings.athena_workgroup,
-        athena_results_s3=settings.athena_results_s3,
-        glue_database=settings.glue_database,
-        nlp_enabled=settings.nlp_enabled,
+        target=config.dbt_target,
+        bucket=config.bucket_name,
+        warehouse_path=config.warehouse_path,
+        endpoint_url=config.aws_endpoint_url,
+        athena_workgroup=config.athena_workgroup,
+        athena_results_s3=config.athena_results_s3,
+        glue_database=config.glue_database,
+        nlp_enabled=config.nlp_enabled,
     )
-    warehouse: Warehouse
-    if settings.dbt_target == "local":
-        warehouse = DuckDBWarehouse(str(settings.warehouse_path))
+    return DbtBuilder(
+        config.dbt_project_dir or default_project_dir(),
+        config.dbt_target,
+        environment,
+        state_dir=config.dbt_state_dir,
+        daily_drop_warn_share=config.daily_drop_warn_share,
+    )
+
+
+@cache
+def build_wiring() -> Wiring:
+    """Every adapter, once per execution environment, from the environment (the edge)."""
+    config = TransformerSettings.from_env()
+    dbt = dbt_builder(config)
+    if config.dbt_target == "local":
+        warehouse: DuckDBWarehouse | AthenaWarehouse = DuckDBWarehouse(str(config.warehouse_path))
     else:
         warehouse = AthenaWarehouse(
             boto3.client("athena"),
-            database=str(settings.glue_database),
-            workgroup=str(settings.athena_workgroup),
-            results_s3=settings.athena_results_s3,
+            database=str(config.glue_database),
+            workgroup=str(config.athena_workgroup),
+            results_s3=config.athena_results_s3,
         )
-    builder = DbtBuilder(
-        settings.dbt_project_dir or default_project_dir(),
-        settings.dbt_target,
-        environment,
-        state_dir=settings.dbt_state_dir,
-        daily_drop_warn_share=settings.daily_drop_warn_share,
-    )
-    return TransformerDeps(
-        store=S3ObjectStore(boto3.client("s3"), settings.bucket_name),
+    marts = WarehouseMarts(warehouse)
+    builder: Builder = dbt
+    if config.nlp_enabled:  # docs/nlp.md; dbt reads NLP_ENABLED too, so it builds the review models
+        builder = ScoringBuilder(
+            dbt,
+            staging=DbtReviewStaging(dbt),
+            marts=marts,
+            store=S3ScoreStore(boto3.client("s3"), config.bucket_name),
+            analyzer=make_analyzer(config.sentiment_analyzer, comprehend_region=config.comprehend_region),
+        )
+    deps = TransformerDeps(
+        store=S3ObjectStore(boto3.client("s3"), config.bucket_name),
         builder=builder,
-        warehouse=warehouse,
-        claims=ObjectClaims(boto3.client("dynamodb"), settings.idempotency_table_name),
-        publisher=EventPublisher(boto3.client("events"), settings.event_bus_name),
-        ledger=RunLedger(boto3.client("dynamodb"), settings.ledger_table_name),
-        nlp=nlp_stage(settings, builder, warehouse),
+        marts=marts,
+        claims=ObjectClaims(boto3.client("dynamodb"), config.idempotency_table_name),
+        publisher=EventPublisher(boto3.client("events"), config.event_bus_name),
+        ledger=RunLedger(boto3.client("dynamodb"), config.ledger_table_name),
     )
+    return Wiring(deps, dbt)
 
 
-def nlp_stage(settings: TransformerSettings, builder: DbtBuilder, warehouse: Warehouse) -> ScoringBuilder | None:
-    """The NLP stage (docs/nlp.md) when NLP_ENABLED: dbt reads NLP_ENABLED too, so it builds the review models."""
-    if not settings.nlp_enabled:
-        return None
-    analyzer = make_analyzer(settings.sentiment_analyzer, comprehend_region=settings.comprehend_region)
-    return scoring_builder(builder, warehouse, boto3.client("s3"), settings.bucket_name, analyzer)
+def build_deps() -> TransformerDeps:
+    return build_wiring().deps
 
 
 def initialize() -> None:
     """Init-time work (Lambda's INIT phase, the local worker's start): clients and the dbt manifest, not per event.
 
     The manifest is the one shipped in the artifact when it matches (adapters/shipped_manifest.py), else parsed.
-
     Importing this module without the function's environment (a test, a tool) leaves it all for the first event.
     """
     try:
-        deps = dependencies()
+        dbt = build_wiring().dbt
     except SettingsError as exc:
         logger.debug("transformer settings incomplete at import; dependencies are built on the first event: %s", exc)
         return
-    if not isinstance(deps.builder, DbtBuilder):
-        return
     try:
-        seconds = deps.builder.prepare()
+        seconds = dbt.prepare()
     except InfrastructureError as exc:  # the first event parses again and reports it through the outcome
         logger.error("dbt parse at init failed; retried on the first event", extra={"error": str(exc)[:2000]})
         return
     logger.info(
         "dbt manifest ready at init",
-        extra={"seconds": round(seconds, 3), "manifest": deps.builder.manifest_origin, "parses": deps.builder.parses},
+        extra={"seconds": round(seconds, 3), "manifest": dbt.manifest_origin, "parses": dbt.parses},
     )
 
 
@@ -110,7 +131,12 @@ initialize()
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = process_batch(event, dependencies(), remaining_ms=context.get_remaining_time_in_millis)
+    result = process_batch(event, build_deps(), remaining_ms=context.get_remaining_time_in_millis)
+    _report(result)
+    return result.response
+
+
+def _report(result: BatchOutcome) -> None:
     for completed in result.events:
         logger.set_correlation_id(completed.run_id)
         logger.info(
@@ -132,4 +158,3 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if result.error is not None:
         logger.error("batch failed, every record will be retried", extra={"error": str(result.error)[:2000]})
         metrics.add_metric(name=Metric.TRANSFORM_INFRASTRUCTURE_ERRORS, unit=MetricUnit.Count, value=1)
-    return result.response

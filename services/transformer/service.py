@@ -1,6 +1,10 @@
-"""The transformer's use case over one SQS batch: edge parsing, exactly-once claims, the domain, the outcome.
+"""The transformer's use case over one SQS (FIFO) batch of S3 "Object Created" events.
 
-The handler module only wires this to Powertools; tests call `process_batch` with moto-backed adapters.
+process_batch: parse each record at the edge (an event that is not a raw object is acknowledged; a malformed one
+fails alone) -> claim each object version once (Claims) -> one transform over the claimed objects (the domain:
+validate, one build, describe per run) -> publish the outcomes, complete the claims, record the ledger. An
+infrastructure failure releases the claims and fails the whole batch (one build covered it all): SQS retries it.
+The handler wires this to Powertools; unit tests call it with fakes, integration tests with moto-backed adapters.
 """
 
 from __future__ import annotations
@@ -17,13 +21,10 @@ from pydantic import ValidationError
 
 from contracts.envelope import ContractError, describe_validation_error, parse_eventbridge_event
 from contracts.events import TransformCompleted
-from services.common.adapters.eventbridge import EventPublisher
-from services.common.adapters.ledger import RunLedger
 from services.common.names import RAW_PREFIX
-from services.transformer.adapters.claims import ObjectClaims
-from services.transformer.domain import Builder, ObjectStore, Warehouse, transform_objects
-from services.transformer.reading import ObjectRef
-from services.transformer.sentiment.stage import ScoringBuilder, describe_sentiment
+from services.transformer.domain.reading import ObjectRef
+from services.transformer.domain.transform import transform_objects
+from services.transformer.ports import Builder, Claims, Ledger, MartReader, ObjectStore, Publisher
 
 OBJECT_CREATED = "Object Created"
 
@@ -34,14 +35,15 @@ class ObjectBusy(RuntimeError):
 
 @dataclass
 class TransformerDeps:
+    """Every adapter a batch needs, built once per execution environment (handler.build_deps); fakes in tests.
+    With the NLP stage on, `builder` is a ScoringBuilder around dbt (domain/sentiment.py)."""
+
     store: ObjectStore
     builder: Builder
-    warehouse: Warehouse
-    claims: ObjectClaims
-    publisher: EventPublisher
-    ledger: RunLedger
-    # The NLP stage (pipeline.toml [nlp] enabled): wraps `builder`, scoring new reviews between staging and marts.
-    nlp: ScoringBuilder | None = None
+    marts: MartReader
+    claims: Claims
+    publisher: Publisher
+    ledger: Ledger
 
 
 @dataclass
@@ -81,7 +83,7 @@ def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Ca
     claimed: list[ObjectRef] = []
     outcome = BatchOutcome(response={})
 
-    def collect(record: SQSRecord) -> None:
+    def claim(record: SQSRecord) -> None:
         ref = object_ref_from_body(record.body)
         if ref is None:
             outcome.ignored += 1
@@ -98,19 +100,14 @@ def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Ca
     # a batch of nothing but malformed messages is a partial response too, not a function error
     processor.raise_on_entire_batch_failure = False
     records = event.get("Records", [])
-    with processor(records, handler=collect):
+    with processor(records, handler=claim):
         processor.process()
     response: dict[str, Any] = dict(processor.response())
     if not claimed:
         outcome.response = response
         return outcome
     try:
-        builder = deps.nlp or deps.builder
-        if deps.nlp is not None:
-            deps.nlp.last_report = None
-        events = transform_objects(claimed, store=deps.store, builder=builder, warehouse=deps.warehouse)
-        if deps.nlp is not None and deps.nlp.last_report is not None:
-            events = describe_sentiment(events, deps.warehouse, deps.nlp.last_report)
+        events = transform_objects(claimed, store=deps.store, builder=deps.builder, marts=deps.marts)
         deps.publisher.publish(events)
     except Exception as exc:
         for ref in claimed:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from contracts.events import CLI_SOURCE, COLLECTOR_SOURCE, SCHEDULER_SOURCE, TRANSFORMER_SOURCE
 from restaurant_pipeline.local.outbox import OutboxMessage, read_outbox
-from services.transformer.domain import MARTS
+from services.transformer.domain.model import MARTS
 from tests.e2e.conftest import REPO_ROOT, RunningStack
 
 T = TypeVar("T")

@@ -18,8 +18,8 @@ from services.collector import handler as collector_handler
 from services.collector.service import parse_request
 from services.notifier import handler as notifier_handler
 from services.notifier.service import parse_notifier_event
-from services.transformer.adapters.claims import Claim
-from services.transformer.reading import read_places, render_quarantine
+from services.transformer.domain.model import Claim
+from services.transformer.domain.reading import read_places, render_quarantine
 from services.transformer.service import TransformerDeps, object_ref_from_body, process_batch
 from tests.conftest import load_event
 from tests.e2e.reliability_report import record

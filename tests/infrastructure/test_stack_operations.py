@@ -7,7 +7,7 @@ from aws_cdk.assertions import Match
 from cdk.constructs.monitoring import NO_SUCCESS_HOURS, RUN_SUCCEEDED
 from restaurant_pipeline.stack_outputs import OUTPUT_DASHBOARD, REQUIRED_OUTPUTS
 from services.common.names import VALIDATED_PREFIX
-from services.transformer.raw_schema import RAW_COLUMNS, TABLE_NAME
+from services.transformer.domain.records import RAW_COLUMNS, TABLE_NAME
 from tests.infrastructure.conftest import Synthesized
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import boto3
 
 from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment, default_project_dir
-from services.transformer.raw_schema import PARTITION_KEYS
+from services.transformer.domain.records import PARTITION_KEYS
 
 BUCKET = "restaurant-pipeline-data"
 DATABASE = "restaurant_pipeline"

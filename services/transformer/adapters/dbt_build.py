@@ -26,7 +26,7 @@ from typing import Any
 
 from contracts.events import ModelRun, TestCounts
 from services.transformer.adapters import shipped_manifest, threads_for_dbt
-from services.transformer.domain import BuildReport, FailedTest, InfrastructureError
+from services.transformer.domain.model import BuildReport, FailedTest, InfrastructureError
 
 # Before any dbt import: dbt's locks and thread pool must not need /dev/shm, which Lambda lacks (see the module).
 threads_for_dbt.install()

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from services.transformer.domain import InfrastructureError
+from services.transformer.domain.model import InfrastructureError
 
 
 class DuckDBWarehouse:

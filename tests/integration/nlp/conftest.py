@@ -12,12 +12,14 @@ import pytest
 
 from services.common.adapters.eventbridge import EventPublisher
 from services.common.adapters.ledger import RunLedger
-from services.transformer.adapters.claims import ObjectClaims
 from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment, default_project_dir
-from services.transformer.adapters.storage import S3ObjectStore
+from services.transformer.adapters.dynamodb import ObjectClaims
+from services.transformer.adapters.marts import WarehouseMarts
+from services.transformer.adapters.reviews import DbtReviewStaging, S3ScoreStore
+from services.transformer.adapters.s3 import S3ObjectStore
+from services.transformer.adapters.vader import VaderAnalyzer
 from services.transformer.adapters.warehouse import DuckDBWarehouse
-from services.transformer.sentiment.offline import VaderAnalyzer
-from services.transformer.sentiment.wiring import scoring_builder
+from services.transformer.domain.sentiment import ScoringBuilder
 from services.transformer.service import TransformerDeps
 from tests.integration.transformer.conftest import BUCKET, BUS, Stack, parsed_builder, provision, stack
 
@@ -41,15 +43,21 @@ def nlp_stack(aws: str, nlp_parsed_builder: DbtBuilder, tmp_path: Path) -> Itera
     s3, sqs, s3_events_queue, published_queue = provision(aws)
     warehouse_path = str(tmp_path / "warehouse.duckdb")
     builder = nlp_parsed_builder.with_environment(WAREHOUSE_PATH=warehouse_path, AWS_ENDPOINT_URL=aws)
-    warehouse = DuckDBWarehouse(warehouse_path)
+    marts = WarehouseMarts(DuckDBWarehouse(warehouse_path))
+    scoring = ScoringBuilder(
+        builder,
+        staging=DbtReviewStaging(builder),
+        marts=marts,
+        store=S3ScoreStore(s3, BUCKET),
+        analyzer=VaderAnalyzer(),
+    )
     deps = TransformerDeps(
         store=S3ObjectStore(s3, BUCKET),
-        builder=builder,
-        warehouse=warehouse,
+        builder=scoring,
+        marts=marts,
         claims=ObjectClaims(boto3.client("dynamodb"), "idempotency"),
         publisher=EventPublisher(boto3.client("events"), BUS),
         ledger=RunLedger(boto3.client("dynamodb"), "ledger"),
-        nlp=scoring_builder(builder, warehouse, s3, BUCKET, VaderAnalyzer()),
     )
     yield Stack(aws, s3, sqs, builder, deps, warehouse_path, s3_events_queue, published_queue)
 

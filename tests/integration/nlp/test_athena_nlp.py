@@ -8,10 +8,9 @@ import pytest
 import sqlglot
 
 from services.common.names import ENRICHED_PREFIX, VALIDATED_PREFIX
-from services.transformer.raw_schema import RAW_COLUMNS
-from services.transformer.raw_schema import TABLE_NAME as RAW_TABLE
-from services.transformer.sentiment.schema import ENRICHED_COLUMNS
-from services.transformer.sentiment.schema import TABLE_NAME as ENRICHED_TABLE
+from services.transformer.domain.records import ENRICHED_COLUMNS, RAW_COLUMNS
+from services.transformer.domain.records import ENRICHED_TABLE_NAME as ENRICHED_TABLE
+from services.transformer.domain.records import TABLE_NAME as RAW_TABLE
 from tests.support.athena import BUCKET, athena_builder
 
 pytestmark = pytest.mark.integration

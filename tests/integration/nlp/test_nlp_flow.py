@@ -8,6 +8,7 @@ import json
 import pytest
 
 from services.common.names import ENRICHED_PREFIX
+from services.transformer.domain.sentiment import ScoringBuilder
 from tests.integration.nlp.conftest import place_line, review
 from tests.integration.transformer.conftest import BUCKET, Stack
 
@@ -164,7 +165,7 @@ def test_with_the_stage_off_reviews_are_ignored_and_the_marts_carry_empty_sentim
 
     outcome = stack.run(stack.s3_messages(1))
 
-    assert outcome.error is None and stack.deps.nlp is None
+    assert outcome.error is None and not isinstance(stack.deps.builder, ScoringBuilder)
     [event] = stack.published(1)
     assert event.outcome == "passed" and event.reviews is None
     assert {m.name for m in event.models}.isdisjoint({"stg_places__reviews", "review_sentiments"})

@@ -18,9 +18,10 @@ import pytest
 from contracts.events import TransformCompleted
 from services.common.adapters.eventbridge import EventPublisher
 from services.common.adapters.ledger import RunLedger
-from services.transformer.adapters.claims import ObjectClaims
 from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment, default_project_dir
-from services.transformer.adapters.storage import S3ObjectStore
+from services.transformer.adapters.dynamodb import ObjectClaims
+from services.transformer.adapters.marts import WarehouseMarts
+from services.transformer.adapters.s3 import S3ObjectStore
 from services.transformer.adapters.warehouse import DuckDBWarehouse
 from services.transformer.service import BatchOutcome, TransformerDeps, process_batch
 
@@ -186,7 +187,7 @@ def stack(aws: str, parsed_builder: DbtBuilder, tmp_path: Path) -> Iterator[Stac
     deps = TransformerDeps(
         store=S3ObjectStore(s3, BUCKET),
         builder=builder,
-        warehouse=DuckDBWarehouse(warehouse_path),
+        marts=WarehouseMarts(DuckDBWarehouse(warehouse_path)),
         claims=ObjectClaims(boto3.client("dynamodb"), "idempotency"),
         publisher=EventPublisher(boto3.client("events"), BUS),
         ledger=RunLedger(boto3.client("dynamodb"), "ledger"),

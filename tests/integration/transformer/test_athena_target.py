@@ -16,7 +16,7 @@ from restaurant_pipeline.artifacts.build import ship_dbt_manifest
 from services.common.names import VALIDATED_PREFIX
 from services.transformer.adapters import shipped_manifest
 from services.transformer.adapters.dbt_build import default_project_dir
-from services.transformer.raw_schema import RAW_COLUMNS, TABLE_NAME
+from services.transformer.domain.records import RAW_COLUMNS, TABLE_NAME
 from tests.support.athena import BUCKET, DATABASE, athena_builder
 
 pytestmark = pytest.mark.integration

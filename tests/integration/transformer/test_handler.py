@@ -43,7 +43,7 @@ def test_handler_runs_from_the_topology_environment(aws: str, tmp_path, monkeypa
         monkeypatch.setenv(key, value)
     from services.transformer import handler
 
-    handler.dependencies.cache_clear()
+    handler.build_wiring.cache_clear()  # a new execution environment, from this environment
     s3.put_object(
         Bucket=BUCKET, Key="raw/places/dt=2026-01-01/x.jsonl", Body=(FIXTURES / "clean_paris.jsonl").read_bytes()
     )
@@ -52,7 +52,7 @@ def test_handler_runs_from_the_topology_environment(aws: str, tmp_path, monkeypa
     try:
         response = handler.lambda_handler(lambda_sqs_event(messages), FakeContext())
     finally:
-        handler.dependencies.cache_clear()
+        handler.build_wiring.cache_clear()
 
     assert response == {"batchItemFailures": []}
     [published] = _receive(sqs, published_queue, 1, 20.0, lambda _: True)

@@ -7,8 +7,8 @@ import json
 import boto3
 import pytest
 
-from services.transformer.adapters.storage import S3ObjectStore
-from services.transformer.domain import InfrastructureError
+from services.transformer.adapters.s3 import S3ObjectStore
+from services.transformer.domain.model import InfrastructureError
 from tests.conftest import load_event
 from tests.integration.transformer.conftest import BUCKET, DAY, Stack
 

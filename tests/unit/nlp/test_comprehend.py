@@ -9,9 +9,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from services.transformer.domain import InfrastructureError
-from services.transformer.sentiment.comprehend import BATCH_SIZE, ComprehendAnalyzer, truncate_utf8
-from services.transformer.sentiment.port import Document
+from services.transformer.adapters.comprehend import BATCH_SIZE, ComprehendAnalyzer, truncate_utf8
+from services.transformer.domain.model import Document, InfrastructureError
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ def test_the_transformer_gets_the_comprehend_region_only_with_nlp():
 
 
 def test_the_comprehend_client_is_made_for_the_configured_region(monkeypatch):
-    from services.transformer.sentiment.wiring import make_analyzer
+    from services.transformer.adapters.analyzers import make_analyzer
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")  # no credential lookup (network) when the client is made
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

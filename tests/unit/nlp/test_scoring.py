@@ -1,5 +1,6 @@
 """score_new_reviews with hand-written fakes: only new reviews are scored, unscorable ones are kept and counted,
-analyzer errors are retried later, and a failing staging build scores nothing."""
+analyzer errors are retried later, and a failing staging build scores nothing. The marts are read through the real
+WarehouseMarts over a fake SQL runner (a missing review_sentiments mart means nothing was scored yet)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from services.transformer.domain import BuildReport
-from services.transformer.sentiment.offline import VaderAnalyzer
-from services.transformer.sentiment.port import AnalysisBatch, Document
-from services.transformer.sentiment.stage import ScoringBuilder, enriched_key, score_new_reviews
+from services.transformer.adapters.marts import WarehouseMarts
+from services.transformer.adapters.vader import VaderAnalyzer
+from services.transformer.domain.model import AnalysisBatch, BuildReport, Document
+from services.transformer.domain.sentiment import ScoringBuilder, enriched_key, score_new_reviews
 
 
 class FakeStaging:
@@ -89,7 +90,7 @@ def run(warehouse: FakeWarehouse, store: FakeStore, analyzer: CountingAnalyzer, 
     return score_new_reviews(
         ["2026-01-02"],
         staging=staging or FakeStaging(),
-        warehouse=warehouse,
+        marts=WarehouseMarts(warehouse),
         store=store,
         analyzer=analyzer,
         now=lambda: datetime(2026, 1, 2, 9, tzinfo=UTC),
@@ -181,12 +182,13 @@ def test_the_scoring_builder_scores_before_the_inner_build_on_the_same_days_and_
     builder = ScoringBuilder(
         Inner(),
         staging=Staging(),
-        warehouse=FakeWarehouse([row("a", "Good")], in_mart=set()),
+        marts=WarehouseMarts(FakeWarehouse([row("a", "Good")], in_mart=set())),
         store=FakeStore(),
         analyzer=CountingAnalyzer(),
     )
 
     key = "validated/places/dt=2026-01-02/a.jsonl.gz"
-    assert builder.build(["2026-01-02"], [key]).outcome == "passed"
+    report = builder.build(["2026-01-02"], [key])
+    assert report.outcome == "passed"
     assert calls == [f"stage ['2026-01-02'] ['{key}']", f"build ['2026-01-02'] ['{key}']"]
-    assert builder.last_report is not None and builder.last_report.scored == 1
+    assert report.reviews is not None and report.reviews.scored == 1  # the stage's counts ride on the report

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.transformer.reading import (
+from services.transformer.domain.reading import (
     ObjectLayoutError,
     ObjectRef,
     infer_city,

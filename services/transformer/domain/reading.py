@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from contracts.envelope import describe_validation_error
 from services.common.names import QUARANTINE_PREFIX, VALIDATED_PREFIX
-from services.transformer.contract import RawPlace
+from services.transformer.domain.records import RawPlace
 
 UNKNOWN_CITY = "unknown"
 _KEY = re.compile(r"^raw/places/dt=(?P<day>\d{4}-\d{2}-\d{2})/(?P<name>.+)$")

@@ -10,7 +10,7 @@ from typing import Any
 
 from services.common.names import ENRICHED_PREFIX
 from services.transformer.adapters.dbt_build import DbtBuilder, interpret
-from services.transformer.domain import BuildReport, InfrastructureError
+from services.transformer.domain.model import BuildReport, InfrastructureError
 
 STAGING_MODEL = "stg_places__reviews"
 

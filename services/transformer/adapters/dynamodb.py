@@ -8,8 +8,7 @@ same three steps the decorator takes: save INPROGRESS before the work, COMPLETED
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -17,13 +16,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemNotFoundError,
 )
 
+from services.transformer.domain.model import Claim
+
 FUNCTION_KEY = "transformer.object"
-
-
-@dataclass(frozen=True)
-class Claim:
-    state: Literal["new", "done", "busy"]
-    result: dict[str, Any] | None = None
 
 
 class ObjectClaims:

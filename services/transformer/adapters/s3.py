@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.transformer.domain import InfrastructureError, ObjectMissing
+from services.transformer.domain.model import InfrastructureError, ObjectMissing
 
 _MISSING = {"NoSuchKey", "NoSuchVersion", "404"}
 

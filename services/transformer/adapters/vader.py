@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from services.transformer.sentiment.port import Analysis, AnalysisBatch, Document, SentimentLabel
-from services.transformer.sentiment.themes import base_language, find_terms
+from services.transformer.domain.model import Analysis, AnalysisBatch, Document, SentimentLabel
+from services.transformer.domain.themes import base_language, find_terms
 
 # VADER's own documented thresholds on the compound score.
 POSITIVE_THRESHOLD = 0.05

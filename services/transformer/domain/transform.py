@@ -1,25 +1,30 @@
-"""The transformer's domain: validate a batch of raw objects, run one dbt build over their days, and say how it
-went, one TransformCompleted per run id. Talks to the world only through the ports below (no boto3, no env)."""
+"""Validate a batch of raw objects, run one build over their days, and say how it went: one TransformCompleted per
+run id. Talks to the world only through the ports (ports.py): no boto3, no SQL, no environment."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from contracts.events import (
     CitySummary,
-    ModelRun,
-    RatedRestaurant,
     SourceObject,
     TestCounts,
     TestFailure,
     TransformCompleted,
     TransformError,
 )
-from services.transformer.reading import (
+from services.transformer.domain.model import (
+    MARTS,
+    SAMPLE_ROWS,
+    BuildReport,
+    FailedTest,
+    ObjectMissing,
+)
+from services.transformer.domain.reading import (
     ObjectLayoutError,
     ObjectRef,
     ReadResult,
@@ -31,57 +36,7 @@ from services.transformer.reading import (
     render_validated,
     validated_key,
 )
-
-MARTS = ("restaurants", "restaurant_daily_snapshots", "city_daily_summary", "city_cuisine_daily_summary")
-SAMPLE_ROWS = 5
-
-
-class InfrastructureError(RuntimeError):
-    """S3, the warehouse or dbt itself could not do its part: the SQS record must be retried."""
-
-
-class ObjectMissing(LookupError):
-    """The object (version) named by the event no longer exists."""
-
-
-class ObjectStore(Protocol):
-    def get(self, key: str, version_id: str | None) -> bytes: ...
-
-    def put(self, key: str, body: bytes, content_type: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class FailedTest:
-    name: str
-    model: str | None
-    severity: Literal["error", "warn"]
-    failing_rows: int
-    relation: str | None  # where store_failures kept the failing rows
-    message: str
-
-
-@dataclass
-class BuildReport:
-    outcome: Literal["passed", "tests_failed", "error"]
-    models: list[ModelRun] = field(default_factory=list)
-    tests: TestCounts = field(default_factory=TestCounts)
-    failures: list[FailedTest] = field(default_factory=list)
-    error_message: str | None = None
-    error_model: str | None = None
-    duration_ms: int = 0
-
-
-class Builder(Protocol):
-    def build(self, days: Sequence[str], objects: Sequence[str] = ()) -> BuildReport:
-        """Build the marts for those collection days, reading only `objects` (validated keys of those days);
-        no objects = every object of the days."""
-        ...
-
-
-class Warehouse(Protocol):
-    def relation(self, model: str) -> str: ...
-
-    def query(self, sql: str) -> list[dict[str, Any]]: ...
+from services.transformer.ports import Builder, MartReader, ObjectStore
 
 
 @dataclass
@@ -100,7 +55,7 @@ def transform_objects(
     *,
     store: ObjectStore,
     builder: Builder,
-    warehouse: Warehouse,
+    marts: MartReader,
     clock: Callable[[], float] = time.monotonic,
 ) -> list[TransformCompleted]:
     """Validate every object, build the marts once for all their days, and describe the result per run."""
@@ -125,14 +80,14 @@ def transform_objects(
         dbt_ms = _ms(clock() - dbt_started)
         summary_started = clock()
         for failed in report.failures:
-            described = _describe_failure(failed, warehouse)
+            described = _describe_failure(failed, marts)
             (failures if failed.severity == "error" else warnings).append(described)
         built_marts = [m.name for m in report.models if m.name in MARTS and m.status == "success"]
         if built_marts:
-            row_counts = _row_counts(warehouse, built_marts)
+            row_counts = marts.row_counts(built_marts)
         if "city_daily_summary" in built_marts:
             pairs = sorted({(city, p.day) for p in prepared if p.day for city in p.cities})
-            summaries = _city_summaries(warehouse, pairs)
+            summaries = marts.city_summaries(pairs)
         summary_ms = _ms(clock() - summary_started)
 
     events = []
@@ -157,6 +112,7 @@ def transform_objects(
                 error=error,
                 quarantined_lines=sum(p.source.quarantined_lines for p in members),
                 row_counts=row_counts if built else {},
+                reviews=report.reviews if built and report else None,
                 city_summaries=[s for s in summaries if s.city in cities and s.day in run_days] if built else [],
                 durations_ms={
                     "read_validate": read_ms,
@@ -229,11 +185,10 @@ def _outcome(
     return report.outcome, None
 
 
-def _describe_failure(failed: FailedTest, warehouse: Warehouse) -> TestFailure:
+def _describe_failure(failed: FailedTest, marts: MartReader) -> TestFailure:
     samples: list[dict[str, Any]] = []
     if failed.relation and failed.failing_rows > 0:
-        rows = warehouse.query(f"select * from {failed.relation} limit {SAMPLE_ROWS}")
-        samples = [{k: _plain(v) for k, v in row.items()} for row in rows[:SAMPLE_ROWS]]
+        samples = marts.failing_rows(failed.relation, SAMPLE_ROWS)
     return TestFailure(
         name=failed.name,
         model=failed.model,
@@ -242,82 +197,6 @@ def _describe_failure(failed: FailedTest, warehouse: Warehouse) -> TestFailure:
         samples=samples,
         message=failed.message[:2000],
     )
-
-
-def _row_counts(warehouse: Warehouse, models: list[str]) -> dict[str, int]:
-    """Rows in each mart built by this run (a skipped mart may not exist yet)."""
-    union = " union all ".join(
-        f"select '{model}' as model, count(*) as n from {warehouse.relation(model)}" for model in models
-    )
-    return {str(row["model"]): int(row["n"]) for row in warehouse.query(union)}
-
-
-def _city_summaries(warehouse: Warehouse, pairs: list[tuple[str, str]]) -> list[CitySummary]:
-    if not pairs:
-        return []
-    wanted = " or ".join(f"(city = {_literal(city)} and summary_date = date '{day}')" for city, day in pairs)
-    rows = warehouse.query(f"select * from {warehouse.relation('city_daily_summary')} where {wanted}")
-    top_where = " or ".join(f"(city = {_literal(city)} and snapshot_date = date '{day}')" for city, day in pairs)
-    top_rows = warehouse.query(
-        "select * from ("
-        " select city, snapshot_date, place_id, name, rating, user_rating_count, row_number() over ("
-        "  partition by city, snapshot_date order by rating desc, user_rating_count desc, place_id) as position"
-        f" from {warehouse.relation('restaurant_daily_snapshots')}"
-        # a permanently closed place is not a recommendation, however good its reviews were
-        f" where rating is not null and coalesce(business_status, '') <> 'CLOSED_PERMANENTLY' and ({top_where})"
-        f") ranked where position <= {SAMPLE_ROWS}"
-    )
-    summaries = []
-    for row in rows:
-        day = _as_date(row["summary_date"])
-        top = sorted(
-            (r for r in top_rows if r["city"] == row["city"] and _as_date(r["snapshot_date"]) == day),
-            key=lambda r: int(r["position"]),
-        )
-        summaries.append(
-            CitySummary(
-                city=row["city"],
-                day=day,
-                restaurants_seen=int(row["restaurants_seen"]),
-                new_restaurants=int(row["new_restaurants"]),
-                closed_restaurants=int(row["closed_restaurants"]),
-                average_rating=_round(row["average_rating"]),
-                weighted_rating=_round(row["weighted_rating"]),
-                price_level_mix={
-                    level: int(row[f"price_{level}"] or 0)
-                    for level in ("free", "inexpensive", "moderate", "expensive", "very_expensive", "unknown")
-                    if int(row[f"price_{level}"] or 0)
-                },
-                top_rated=[
-                    RatedRestaurant(
-                        place_id=r["place_id"],
-                        name=r["name"] or r["place_id"],
-                        rating=_round(r["rating"]),
-                        user_rating_count=None if r["user_rating_count"] is None else int(r["user_rating_count"]),
-                    )
-                    for r in top
-                ],
-            )
-        )
-    return sorted(summaries, key=lambda s: (s.city, s.day))
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-
-
-def _round(value: Any) -> float | None:
-    return None if value is None else round(float(value), 3)
-
-
-def _plain(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
 
 
 def _ms(seconds: float) -> int:

@@ -15,9 +15,8 @@ from collections.abc import Callable, Sequence
 from itertools import groupby
 from typing import Any
 
-from services.transformer.domain import InfrastructureError
-from services.transformer.sentiment.port import Analysis, AnalysisBatch, Document, SentimentLabel
-from services.transformer.sentiment.themes import base_language
+from services.transformer.domain.model import Analysis, AnalysisBatch, Document, InfrastructureError, SentimentLabel
+from services.transformer.domain.themes import base_language
 
 BATCH_SIZE = 25
 MAX_DOCUMENT_BYTES = 5000

@@ -1,21 +1,18 @@
-"""Builds the NLP stage from the transformer's settings (edge code: the only place its clients are created)."""
+"""The sentiment analyzers of the NLP stage, chosen by name: Amazon Comprehend on AWS, VADER offline (locally).
+Each is imported only when chosen: Comprehend's client on AWS, VADER's lexicon where there is no network."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.transformer.adapters.dbt_build import DbtBuilder
-from services.transformer.domain import Warehouse
-from services.transformer.sentiment.adapters import DbtReviewStaging, S3ScoreStore
-from services.transformer.sentiment.port import SentimentAnalyzer
-from services.transformer.sentiment.stage import ScoringBuilder
+from services.transformer.ports import SentimentAnalyzer
 
 
 def make_analyzer(kind: str, comprehend_client: Any = None, comprehend_region: str | None = None) -> SentimentAnalyzer:
     """comprehend_region: where Comprehend is called (COMPREHEND_REGION), which may not be the function's own region:
     Comprehend is not offered everywhere (eu-west-3 has none). None: the function's region."""
     if kind == "comprehend":
-        from services.transformer.sentiment.comprehend import ComprehendAnalyzer
+        from services.transformer.adapters.comprehend import ComprehendAnalyzer
 
         if comprehend_client is None:
             import boto3
@@ -29,19 +26,7 @@ def make_analyzer(kind: str, comprehend_client: Any = None, comprehend_region: s
             )
         return ComprehendAnalyzer(comprehend_client)
     if kind == "offline":
-        from services.transformer.sentiment.offline import VaderAnalyzer
+        from services.transformer.adapters.vader import VaderAnalyzer
 
         return VaderAnalyzer()
     raise ValueError(f"unknown NLP analyzer {kind!r}: use comprehend or offline")
-
-
-def scoring_builder(
-    builder: DbtBuilder, warehouse: Warehouse, s3_client: Any, bucket: str, analyzer: SentimentAnalyzer
-) -> ScoringBuilder:
-    return ScoringBuilder(
-        builder,
-        staging=DbtReviewStaging(builder),
-        warehouse=warehouse,
-        store=S3ScoreStore(s3_client, bucket),
-        analyzer=analyzer,
-    )

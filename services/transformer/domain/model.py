@@ -1,0 +1,93 @@
+"""The transformer's domain types: what a build reports, what failed, what an analyzer scores, and the errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from contracts.events import ModelRun, ReviewCounts, TestCounts
+
+# The marts a build fills, whose row counts the outcome carries.
+MARTS = ("restaurants", "restaurant_daily_snapshots", "city_daily_summary", "city_cuisine_daily_summary")
+SAMPLE_ROWS = 5  # failing rows of a test, best rated places of a city: how many the outcome shows
+
+
+class InfrastructureError(RuntimeError):
+    """S3, the warehouse or dbt itself could not do its part: the SQS record must be retried."""
+
+
+class ObjectMissing(LookupError):
+    """The object (version) named by the event no longer exists."""
+
+
+@dataclass(frozen=True)
+class FailedTest:
+    name: str
+    model: str | None
+    severity: Literal["error", "warn"]
+    failing_rows: int
+    relation: str | None  # where store_failures kept the failing rows
+    message: str
+
+
+@dataclass
+class BuildReport:
+    outcome: Literal["passed", "tests_failed", "error"]
+    models: list[ModelRun] = field(default_factory=list)
+    tests: TestCounts = field(default_factory=TestCounts)
+    failures: list[FailedTest] = field(default_factory=list)
+    error_message: str | None = None
+    error_model: str | None = None
+    duration_ms: int = 0
+    reviews: ReviewCounts | None = None  # the NLP stage's counts, when it ran before the build
+
+
+SentimentLabel = Literal["POSITIVE", "NEGATIVE", "NEUTRAL", "MIXED"]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One text to score, in a language the analyzer said it supports."""
+
+    key: str  # the review id: results are matched on it
+    text: str
+    language: str  # as accepted by the analyzer (e.g. "en", "fr", "zh-TW")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    key: str
+    label: SentimentLabel
+    score: float  # -1 (negative) .. 1 (positive): Comprehend positive - negative; VADER its compound score
+    positive: float
+    negative: float
+    neutral: float
+    mixed: float = 0.0
+    key_phrases: tuple[str, ...] = ()
+
+
+@dataclass
+class AnalysisBatch:
+    analyses: list[Analysis] = field(default_factory=list)
+    # Documents the analyzer could not score this time (key -> reason): not recorded, so the next run retries them.
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What claiming an object version found: new (ours to process), done (skip it), busy (another invocation
+    holds it: retry later)."""
+
+    state: Literal["new", "done", "busy"]
+    result: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class StagedReview:
+    review_id: str
+    place_id: str
+    collection_date: str
+    review_text: str | None
+    review_language: str | None
+    original_text: str | None
+    original_language: str | None

@@ -1,0 +1,91 @@
+"""What the transformer's use case and domain need from the outside. adapters/ implements them (S3, dbt, the
+warehouse's marts, DynamoDB claims, the NLP analyzers); the unit tests hand in small fakes (tests/unit/transformer)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from contracts.events import CitySummary
+from services.common.ports import Ledger, Publisher
+from services.transformer.domain.model import AnalysisBatch, BuildReport, Claim, Document, StagedReview
+
+__all__ = [
+    "Builder",
+    "Claims",
+    "Ledger",
+    "MartReader",
+    "ObjectStore",
+    "Publisher",
+    "ReviewStaging",
+    "ScoreStore",
+    "SentimentAnalyzer",
+]
+
+
+class ObjectStore(Protocol):
+    """The bucket: read a raw object's version (ObjectMissing when gone), write validated and quarantined copies."""
+
+    def get(self, key: str, version_id: str | None) -> bytes: ...
+
+    def put(self, key: str, body: bytes, content_type: str) -> None: ...
+
+
+class Builder(Protocol):
+    def build(self, days: Sequence[str], objects: Sequence[str] = ()) -> BuildReport:
+        """Build the marts for those collection days, reading only `objects` (validated keys of those days);
+        no objects = every object of the days. InfrastructureError when dbt or the warehouse cannot work."""
+        ...
+
+
+class MartReader(Protocol):
+    """What the outcome tells of the marts after a build (and what the NLP stage reads of staging)."""
+
+    def row_counts(self, models: Sequence[str]) -> dict[str, int]: ...
+
+    def failing_rows(self, relation: str, limit: int) -> list[dict[str, Any]]:
+        """Sample rows a failed test kept (store_failures), as plain JSON values."""
+        ...
+
+    def city_summaries(self, pairs: Sequence[tuple[str, str]]) -> list[CitySummary]:
+        """The daily summary of each (city, day): counts, ratings, the best rated places, and review sentiment
+        with its biggest movers when the NLP stage filled it."""
+        ...
+
+    def staged_reviews(self) -> tuple[list[StagedReview], int]:
+        """The reviews in staging not scored yet, and how many staged reviews were already scored."""
+        ...
+
+
+class Claims(Protocol):
+    """Exactly-once processing per object version."""
+
+    def claim(self, idempotency_key: str, remaining_ms: int | None) -> Claim: ...
+
+    def complete(self, idempotency_key: str, result: dict[str, Any]) -> None: ...
+
+    def release(self, idempotency_key: str, error: Exception) -> None: ...
+
+
+class ReviewStaging(Protocol):
+    def stage_reviews(self, days: Sequence[str], objects: Sequence[str] = ()) -> BuildReport:
+        """Build stg_places__reviews (and its tests) for those days only (and only those objects, if any)."""
+        ...
+
+
+class ScoreStore(Protocol):
+    def processed_ids(self, days: Sequence[str]) -> set[str]:
+        """Review ids already in an enriched object of those days."""
+        ...
+
+    def put(self, key: str, body: bytes) -> None: ...
+
+
+class SentimentAnalyzer(Protocol):
+    name: str
+
+    def language_for(self, language_code: str | None) -> str | None:
+        """The analyzer's code for a review language ('en-US' -> 'en'), or None when it cannot score it."""
+        ...
+
+    def analyze(self, documents: Sequence[Document]) -> AnalysisBatch: ...

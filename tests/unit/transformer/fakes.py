@@ -1,0 +1,201 @@
+"""Small hand-written fakes of the transformer's ports (services/transformer/ports.py), for unit tests."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from contracts.envelope import Event
+from contracts.events import CitySummary, ModelRun, TestCounts
+from services.transformer.domain.model import BuildReport, Claim, FailedTest, InfrastructureError, ObjectMissing
+
+DAY = "2026-01-01"
+BUCKET = "restaurant-pipeline-data"
+
+
+def place(place_id: str, city: str = "Paris", run_id: str = "run-1", rating: float = 4.2) -> dict[str, Any]:
+    return {
+        "id": place_id,
+        "displayName": {"text": f"Chez {place_id}", "languageCode": "fr"},
+        "rating": rating,
+        "userRatingCount": 10,
+        "_collection": {
+            "run_id": run_id,
+            "city": city,
+            "run_cities": [city],
+            "trigger_source": "schedule",
+            "query": f"restaurants in {city}",
+            "rectangle": None,
+            "page": 1,
+            "collected_at": f"{DAY}T08:00:00Z",
+        },
+    }
+
+
+def lines(*places: dict[str, Any], extra: Iterable[bytes] = ()) -> bytes:
+    return b"".join([*(json.dumps(p).encode() + b"\n" for p in places), *extra])
+
+
+class FakeStore:
+    """The bucket: objects by (key, version); what the transformer writes is kept in `written`."""
+
+    def __init__(self, objects: Mapping[str, bytes] | None = None) -> None:
+        self.objects = dict(objects or {})
+        self.written: dict[str, tuple[bytes, str]] = {}
+
+    def get(self, key: str, version_id: str | None) -> bytes:
+        if key not in self.objects:
+            raise ObjectMissing(f"{key} (version {version_id}) no longer exists")
+        return self.objects[key]
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        self.written[key] = (body, content_type)
+
+
+@dataclass
+class FakeBuilder:
+    """Returns the report it is given; remembers what it was asked to build."""
+
+    report: BuildReport | None = None
+    error: Exception | None = None
+    calls: list[tuple[list[str], list[str]]] = field(default_factory=list)
+
+    def build(self, days: Sequence[str], objects: Sequence[str] = ()) -> BuildReport:
+        self.calls.append((list(days), list(objects)))
+        if self.error is not None:
+            raise self.error
+        return copy.deepcopy(self.report or passed())
+
+
+def passed(**changes: Any) -> BuildReport:
+    models = [ModelRun(name=name, status="success") for name in ("restaurants", "city_daily_summary")]
+    report = BuildReport(outcome="passed", models=models, tests=TestCounts(total=3, passed=3))
+    for name, value in changes.items():
+        setattr(report, name, value)
+    return report
+
+
+def failed_test(name: str = "not_null_restaurants_name", rows: int = 2) -> FailedTest:
+    return FailedTest(name, "restaurants", "error", rows, '"main"."audit"."t"', f"Got {rows} results")
+
+
+@dataclass
+class FakeMarts:
+    rows: dict[str, int] = field(default_factory=lambda: {"restaurants": 2, "city_daily_summary": 1})
+    samples: list[dict[str, Any]] = field(default_factory=lambda: [{"place_id": "p1", "name": None}])
+    asked: list[Any] = field(default_factory=list)
+
+    def row_counts(self, models: Sequence[str]) -> dict[str, int]:
+        self.asked.append(("row_counts", list(models)))
+        return {model: self.rows.get(model, 0) for model in models}
+
+    def failing_rows(self, relation: str, limit: int) -> list[dict[str, Any]]:
+        self.asked.append(("failing_rows", relation, limit))
+        return self.samples[:limit]
+
+    def city_summaries(self, pairs: Sequence[tuple[str, str]]) -> list[CitySummary]:
+        self.asked.append(("city_summaries", list(pairs)))
+        return [
+            CitySummary(
+                city=city, day=date.fromisoformat(day), restaurants_seen=2, new_restaurants=2, closed_restaurants=0
+            )
+            for city, day in pairs
+        ]
+
+    def staged_reviews(self) -> tuple[list[Any], int]:
+        return [], 0
+
+
+class FakeClaims:
+    """Object versions already processed (done) or being processed (busy); records what happened to the others."""
+
+    def __init__(self, done: Iterable[str] = (), busy: Iterable[str] = ()) -> None:
+        self.done = set(done)
+        self.busy = set(busy)
+        self.completed: dict[str, dict[str, Any]] = {}
+        self.released: list[str] = []
+
+    def claim(self, idempotency_key: str, remaining_ms: int | None) -> Claim:
+        if idempotency_key in self.done:
+            return Claim("done", {})
+        if idempotency_key in self.busy:
+            return Claim("busy")
+        return Claim("new")
+
+    def complete(self, idempotency_key: str, result: dict[str, Any]) -> None:
+        self.completed[idempotency_key] = result
+
+    def release(self, idempotency_key: str, error: Exception) -> None:
+        self.released.append(idempotency_key)
+
+
+class FakePublisher:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.events: list[Event] = []
+        self.error = error
+
+    def publish(self, events: Iterable[Event]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.events.extend(events)
+
+
+class FakeLedger:
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, str, str]] = []
+
+    def record(self, run_id: str, step: str, subject: str, service: str, data: Mapping[str, Any] | None = None) -> bool:
+        self.steps.append((run_id, step, subject))
+        return True
+
+
+def s3_event(key: str, version: str = "v1", bucket: str = BUCKET) -> dict[str, Any]:
+    """An EventBridge "Object Created" from S3, as AWS spells it."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": f"{DAY}T08:00:05Z",
+        "region": "eu-west-3",
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": key, "size": 5, "etag": "e" * 32, "version-id": version, "sequencer": "00"},
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "source-ip-address": "1.2.3.4",
+            "reason": "PutObject",
+        },
+    }
+
+
+def sqs_batch(*bodies: Any) -> dict[str, Any]:
+    """SQS records of the FIFO queue, as the event source mapping hands them to the function."""
+    return {
+        "Records": [
+            {
+                "messageId": f"m{index}",
+                "receiptHandle": f"h{index}",
+                "body": body if isinstance(body, str) else json.dumps(body),
+                "attributes": {"ApproximateReceiveCount": "1", "MessageGroupId": "dbt", "SequenceNumber": str(index)},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-3:123456789012:restaurant-pipeline-transformer.fifo",
+                "awsRegion": "eu-west-3",
+            }
+            for index, body in enumerate(bodies)
+        ]
+    }
+
+
+def infrastructure(message: str = "warehouse locked") -> InfrastructureError:
+    return InfrastructureError(message)
