@@ -123,11 +123,13 @@ def install(sink: Sink | None = None) -> None:
     from botocore.client import BaseClient
     from botocore.exceptions import ClientError
 
+    client_class: Any = BaseClient  # _make_api_call is not in botocore's type stubs
+
     with _lock:
         _state["sink"] = sink or _write_stderr
         if _state["original"] is not None:
             return
-        original = BaseClient._make_api_call
+        original = client_class._make_api_call
         _state["original"] = original
 
         def _make_api_call(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
@@ -152,7 +154,7 @@ def install(sink: Sink | None = None) -> None:
             finally:
                 _state["sink"](record)
 
-        BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
+        client_class._make_api_call = _make_api_call
 
 
 def uninstall() -> None:
@@ -162,7 +164,8 @@ def uninstall() -> None:
             return
         from botocore.client import BaseClient
 
-        BaseClient._make_api_call = original  # type: ignore[method-assign]
+        client_class: Any = BaseClient
+        client_class._make_api_call = original
         _state["original"] = None
         _state["sink"] = None
 

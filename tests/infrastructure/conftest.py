@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-import cdk  # noqa: F401  (node on PATH before aws_cdk loads)
 from restaurant_pipeline.config import PipelineConfig, load_config
+from tests.support.synth import SynthesisFailed, synthesize
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,10 +74,7 @@ class SynthesizedApp:
 
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
-    from aws_cdk import App
     from aws_cdk.assertions import Template
-
-    from cdk.app import apply_nag, build_stack, code_provider
 
     outdir = tmp_path_factory.mktemp("cdk.out")
     changed_file = tmp_path_factory.mktemp("changed") / "pipeline.toml"
@@ -86,22 +83,14 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
         "default": load_config(REPO_ROOT / "pipeline.toml", environ={}),
         "changed": load_config(changed_file, environ={}),
     }
-    app = App(outdir=str(outdir))
-    apply_nag(app)
-    code_for = code_provider("placeholder", outdir / ".placeholder-lambda")
-    for name, config in configs.items():
-        build_stack(app, config, code_for, construct_id=f"pipeline-{name}", stack_name=f"restaurant-pipeline-{name}")
     try:
-        app.synth()
-    except Exception as exc:  # show the validation report, not a jsii stack trace
-        report = outdir / "validation-report.json"
-        detail = report.read_text(encoding="utf-8") if report.exists() else ""
-        pytest.fail(f"synthesis failed: {exc}\n{detail[:20000]}")
+        templates = synthesize(outdir, configs)
+    except SynthesisFailed as exc:
+        pytest.fail(str(exc))
 
     def load(name: str) -> Synthesized:
         path = outdir / f"pipeline-{name}.template.json"
-        template = json.loads(path.read_text(encoding="utf-8"))
-        return Synthesized(configs[name], template, Template.from_json(template), path)
+        return Synthesized(configs[name], templates[name], Template.from_json(templates[name]), path)
 
     return SynthesizedApp(
         outdir=outdir,

@@ -118,15 +118,33 @@ def platform_checks(template: ResolvedTemplate, function_name: str) -> list[Chec
         queue = str(template.resolve(mapping["Properties"]["EventSourceArn"]))
         for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
             need = Need(action, queue, SECURE, "AWS::SQS::QueuePolicy", queue)
-            checks.append(Check(principal, function_name, f"Lambda's event source mapping polls {queue}", need, identity))
+            checks.append(
+                Check(principal, function_name, f"Lambda's event source mapping polls {queue}", need, identity)
+            )
     group = str(template.resolve(props["LoggingConfig"]["LogGroup"])) if "LoggingConfig" in props else None
     group = group or f"/aws/lambda/{function_name}"
     stream = f"arn:aws:logs:{template.region}:{template.account}:log-group:{group}:log-stream:2026/01/01/[$LATEST]x"
     for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
-        checks.append(Check(principal, function_name, f"Lambda writes the function's logs to {group}", Need(action, stream, SECURE), identity))
+        checks.append(
+            Check(
+                principal,
+                function_name,
+                f"Lambda writes the function's logs to {group}",
+                Need(action, stream, SECURE),
+                identity,
+            )
+        )
     if props.get("TracingConfig", {}).get("Mode") == "Active":
         for action in ("xray:PutTraceSegments", "xray:PutTelemetryRecords"):
-            checks.append(Check(principal, function_name, "Lambda sends the function's traces (active tracing)", Need(action, "*", SECURE), identity))
+            checks.append(
+                Check(
+                    principal,
+                    function_name,
+                    "Lambda sends the function's traces (active tracing)",
+                    Need(action, "*", SECURE),
+                    identity,
+                )
+            )
     return checks
 
 
@@ -141,7 +159,11 @@ def delivery_checks(template: ResolvedTemplate) -> list[Check]:
                 queue = str(template.resolve(arn)) if arn else None
                 if queue and queue.startswith("arn:aws:sqs:"):
                     need = Need("sqs:SendMessage", queue, context, "AWS::SQS::QueuePolicy", queue)
-                    checks.append(Check("events.amazonaws.com", "events.amazonaws.com", f"rule {rule_arn} delivers to {queue}", need))
+                    checks.append(
+                        Check(
+                            "events.amazonaws.com", "events.amazonaws.com", f"rule {rule_arn} delivers to {queue}", need
+                        )
+                    )
     for logical, alarm in template.of_type("AWS::CloudWatch::Alarm").items():
         name = template.resolve(alarm["Properties"].get("AlarmName", logical))
         alarm_arn = f"arn:aws:cloudwatch:{template.region}:{template.account}:alarm:{name}"
@@ -163,9 +185,15 @@ def delivery_checks(template: ResolvedTemplate) -> list[Check]:
         identity = tuple(template.policies_of_role(role_logical))
         bus = str(template.resolve(target["Arn"]))
         params = target.get("EventBridgeParameters", {})
-        context = {**SECURE, "events:source": params.get("Source", ""), "events:detail-type": params.get("DetailType", "")}
+        context = {
+            **SECURE,
+            "events:source": params.get("Source", ""),
+            "events:detail-type": params.get("DetailType", ""),
+        }
         who = "the schedule"
-        checks.append(Check(role_arn, who, f"the schedule puts on {bus}", Need("events:PutEvents", bus, context), identity))
+        checks.append(
+            Check(role_arn, who, f"the schedule puts on {bus}", Need("events:PutEvents", bus, context), identity)
+        )
         if "DeadLetterConfig" in target:
             dlq = str(template.resolve(target["DeadLetterConfig"]["Arn"]))
             need = Need("sqs:SendMessage", dlq, SECURE, "AWS::SQS::QueuePolicy", dlq)

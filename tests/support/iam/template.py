@@ -48,7 +48,7 @@ class ResolvedTemplate:
         if not isinstance(value, Mapping):
             return value
         if len(value) == 1:
-            (name, argument), = value.items()
+            ((name, argument),) = value.items()
             if name == "Ref":
                 return self.ref(argument)
             if name == "Fn::GetAtt":
@@ -147,8 +147,16 @@ class ResolvedTemplate:
             return self.bindings[logical]
         resource = self.resources[logical]
         props = resource.get("Properties", {})
-        for key in ("QueueName", "TopicName", "Name", "BucketName", "TableName", "FunctionName", "LogGroupName",
-                    "RoleName"):
+        for key in (
+            "QueueName",
+            "TopicName",
+            "Name",
+            "BucketName",
+            "TableName",
+            "FunctionName",
+            "LogGroupName",
+            "RoleName",
+        ):
             if key in props:
                 return str(self.resolve(props[key]))
         return logical.lower()
@@ -215,7 +223,11 @@ class ResolvedTemplate:
             props = resource["Properties"]
             targets = props[key] if isinstance(props[key], list) else [props[key]]
             if any(to_arn(self.resolve(t)) == target_arn for t in targets):
-                label = {"AWS::S3::BucketPolicy": "bucket", "AWS::SQS::QueuePolicy": "queue", "AWS::SNS::TopicPolicy": "topic"}
+                label = {
+                    "AWS::S3::BucketPolicy": "bucket",
+                    "AWS::SQS::QueuePolicy": "queue",
+                    "AWS::SNS::TopicPolicy": "topic",
+                }
                 return Policy(f"{label[kind]} policy {logical}", self.resolve(props["PolicyDocument"]))
         return None
 

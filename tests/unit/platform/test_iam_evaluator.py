@@ -52,7 +52,7 @@ def test_an_explicit_deny_wins_over_any_allow_and_is_named():
 
     assert not decision.allowed
     assert decision.denied_by is not None and decision.denied_by.statement["Sid"] == "RawIsImmutable"
-    assert "explicitly denied by statement 'RawIsImmutable' of role policy" == decision.reason
+    assert decision.reason == "explicitly denied by statement 'RawIsImmutable' of role policy"
     assert evaluate(ask("s3:DeleteObject", f"{BUCKET}/validated/a.jsonl"), identity).allowed
 
 
@@ -88,7 +88,12 @@ def test_moto_alone_denies_an_allow_whose_condition_does_not_hold_which_is_why_i
     document = {
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": BUCKET, "Condition": {"StringEquals": {"k": "a"}}},
+            {
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": BUCKET,
+                "Condition": {"StringEquals": {"k": "a"}},
+            },
             {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": BUCKET},
         ],
     }
@@ -112,7 +117,9 @@ def test_list_bucket_conditioned_on_s3_prefix_allows_only_that_prefix_and_not_a_
 
 def test_absent_keys_follow_aws_rules_for_negated_operators_ifexists_null_and_set_qualifiers():
     def holds(condition: dict, **context) -> bool:
-        return evaluate(ask("sqs:SendMessage", "q", **context), [policy(allow("sqs:SendMessage", "q", Condition=condition))]).allowed
+        return evaluate(
+            ask("sqs:SendMessage", "q", **context), [policy(allow("sqs:SendMessage", "q", Condition=condition))]
+        ).allowed
 
     assert holds({"StringNotEquals": {"aws:SourceAccount": "999"}})  # absent: a negated operator holds
     assert not holds({"StringEquals": {"aws:SourceAccount": "999"}})
@@ -131,7 +138,12 @@ def test_absent_keys_follow_aws_rules_for_negated_operators_ifexists_null_and_se
 
 def test_a_bucket_policy_deny_applies_to_the_role_and_its_allow_for_another_principal_does_not():
     bucket_policy = policy(
-        deny("s3:*", [BUCKET, f"{BUCKET}/*"], Principal={"AWS": "*"}, Condition={"Bool": {"aws:SecureTransport": "false"}}),
+        deny(
+            "s3:*",
+            [BUCKET, f"{BUCKET}/*"],
+            Principal={"AWS": "*"},
+            Condition={"Bool": {"aws:SecureTransport": "false"}},
+        ),
         deny("s3:DeleteObject*", f"{BUCKET}/raw/*", Principal={"AWS": "*"}, Sid="ProtectRaw"),
         allow("s3:GetObject", f"{BUCKET}/*", Principal={"Service": "logging.s3.amazonaws.com"}),
         name="bucket policy",
@@ -140,7 +152,9 @@ def test_a_bucket_policy_deny_applies_to_the_role_and_its_allow_for_another_prin
     secure = {"aws:SecureTransport": "true"}
 
     assert evaluate(ask("s3:GetObject", f"{BUCKET}/raw/a", **secure), identity, bucket_policy).allowed
-    assert not evaluate(ask("s3:GetObject", f"{BUCKET}/raw/a", **{"aws:SecureTransport": "false"}), identity, bucket_policy).allowed
+    assert not evaluate(
+        ask("s3:GetObject", f"{BUCKET}/raw/a", **{"aws:SecureTransport": "false"}), identity, bucket_policy
+    ).allowed
     protected = evaluate(ask("s3:DeleteObject", f"{BUCKET}/raw/a", **secure), identity, bucket_policy)
     assert not protected.allowed and protected.denied_by.statement["Sid"] == "ProtectRaw"
     assert not evaluate(ask("s3:GetObject", f"{BUCKET}/raw/a", **secure), [], bucket_policy).allowed
@@ -193,4 +207,7 @@ def test_what_it_cannot_decide_it_refuses_instead_of_guessing():
     with pytest.raises(UnsupportedPolicy, match="NotResource"):
         evaluate(ask("s3:GetObject", "x"), [policy({"Effect": "Allow", "Action": "s3:GetObject", "NotResource": "y"})])
     with pytest.raises(UnsupportedPolicy, match="IpAddress"):
-        evaluate(ask("s3:GetObject", "x", **{"aws:SourceIp": "1.2.3.4"}), [policy(allow("s3:GetObject", "x", Condition={"IpAddress": {"aws:SourceIp": "1.0.0.0/8"}}))])
+        evaluate(
+            ask("s3:GetObject", "x", **{"aws:SourceIp": "1.2.3.4"}),
+            [policy(allow("s3:GetObject", "x", Condition={"IpAddress": {"aws:SourceIp": "1.0.0.0/8"}}))],
+        )

@@ -1,0 +1,316 @@
+"""IAM sufficiency, proved rather than read (docs/iam.md): every AWS call each function makes, evaluated against the
+role policy and the resource policies of the synthesized CloudFormation template.
+
+How the calls are gathered (restaurant_pipeline/local/call_recorder.py records each one: service, operation, the
+parameters that name its resource, never content):
+- the deployed artifacts in the Lambda sandbox (`local up --artifacts`, recorder preloaded like an internal
+  extension), driven through a run to its email, a file dropped under raw/, a collection failing on an invalid key,
+  and a notification parked in the DLQ then replayed; then a second stack with `[nlp] enabled`;
+- in this process, with the recorder installed: the athena target compiling against moto's Athena and Glue
+  (dbt-athena's and pyathena's own clients), the transformer's Athena warehouse querying, and the collector reading
+  its key from Secrets Manager (the local stack passes the key in the environment instead).
+What AWS itself does with the roles (the event source mapping, logs, traces) and the deliveries under resource
+policies (rules to queues, alarms to the encrypted topic, the schedule to the bus) are evaluated from the template.
+
+A call the deployed policies would deny fails the test with the call, the request, and the statement missing.
+EXPECTED_DENIALS lists the denials known today and fixed on another branch: the lead empties it after the merge
+(an entry that matches nothing fails too, so the table cannot go stale).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from restaurant_pipeline.config import load_config
+from restaurant_pipeline.local import call_recorder, control
+from restaurant_pipeline.local.stack import TOPIC_NAME
+from tests.e2e.conftest import REPO_ROOT, RunningStack, start_stack, state_folder
+from tests.e2e.drills import (
+    EventCapture,
+    PlacesControl,
+    cli,
+    completed_for,
+    delivered_emails,
+    depth,
+    drop_file,
+    emails,
+    place_line,
+    wait_until,
+)
+from tests.support.iam import proof
+from tests.support.iam.calls import Call
+from tests.support.iam.proof import Expected
+from tests.support.iam.template import ResolvedTemplate
+from tests.support.synth import synthesize
+
+pytestmark = pytest.mark.e2e
+
+SERVICES = ("collector", "transformer", "notifier")
+NLP_ENV = {"PIPELINE__NLP__ENABLED": "true", "PIPELINE__PLACES__LANGUAGE": "en"}
+
+
+def function(service: str) -> str:
+    return f"restaurant-pipeline-{service}"
+
+
+# Denials the current template makes, each fixed by another item of issue 14 on another branch. Keep the test
+# strict: when that branch is merged, empty this table (an entry that no longer matches a denial fails the test).
+EXPECTED_DENIALS: tuple[Expected, ...] = (
+    Expected(
+        function("collector"),
+        "s3:ListBucket",
+        "arn:aws:s3:::restaurant-pipeline-local",
+        "The collector's existence check (HeadObject of a raw key not written yet) sees 404 here; on AWS its "
+        "s3:ListBucket grant is conditioned on s3:prefix, which a HeadObject does not carry, so S3 answers 403 "
+        "and the city fails as 'internal'. Fixed by issue 14 item 3 on the other branch.",
+    ),
+)
+
+
+# -- the calls ----------------------------------------------------------------------------------------------------
+
+
+def recorded_calls(stack: RunningStack) -> list[Call]:
+    calls = []
+    for service in SERVICES:
+        log = stack.state_dir / "logs" / f"{service}.log"
+        with log.open(encoding="utf-8", errors="replace") as lines:
+            calls += [Call.from_record(function(service), r) for r in call_recorder.records_in(lines)]
+    return calls
+
+
+def run_id_of(result: Any) -> str:
+    return result.stdout.split("Requested run ", 1)[1].split(" ", 1)[0]
+
+
+def drive_default_scenarios(stack: RunningStack) -> None:
+    """A run to its email, a dropped file, a failing collection, a DLQ replay: each path's calls, each checked done."""
+    capture = EventCapture(stack)
+    result = cli(stack, "run", "--city", "Paris", "--max-restaurants", "20", "--wait", "--timeout", "240")
+    [email] = delivered_emails(stack, run_id_of(result))
+    assert email.subject.startswith("[restaurant-pipeline] OK Paris")
+
+    key = f"raw/places/dt=2026-01-05/iam-{uuid.uuid4().hex[:6]}.jsonl"
+    drop_file(stack, key, [place_line("ChIJ-iam", "Chez Preuve", 4.5)])
+    [completed] = wait_until(lambda: completed_for(capture, key), timeout=180, what="Transform Completed")
+    assert delivered_emails(stack, completed["detail"]["run_id"], timeout=60)
+
+    places = PlacesControl(stack.info.places_api_base_url)
+    places.settings(invalid_key=True)
+    failed = cli(stack, "run", "--city", "Lyon", "--max-restaurants", "20")
+    assert delivered_emails(stack, run_id_of(failed), timeout=120)
+    places.settings(invalid_key=False)
+
+    sns, sqs = stack.target.clients.sns, stack.target.clients.sqs
+    queue = stack.info.queues["notifier"]
+    sns.delete_topic(TopicArn=stack.info.topic_arn)
+    parked = f"raw/places/dt=2026-01-06/iam-sns-down-{uuid.uuid4().hex[:6]}.jsonl"
+    drop_file(stack, parked, [place_line("ChIJ-iam-sns", "Chez Panne", 3.9)])
+    wait_until(lambda: depth(stack, queue.dlq_url) == 1, timeout=180, what="the notification in the DLQ")
+    [completed] = completed_for(capture, parked)
+    assert emails(stack, completed["detail"]["run_id"]) == []
+    topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
+    capture_arn = sqs.get_queue_attributes(QueueUrl=stack.info.email_capture_queue_url, AttributeNames=["QueueArn"])
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=capture_arn["Attributes"]["QueueArn"])
+    assert "Moved 1 message(s)" in cli(stack, "dlq", "replay", "notifier").stdout
+    assert len(delivered_emails(stack, completed["detail"]["run_id"], timeout=90)) == 1
+
+
+def local_environment(stack: RunningStack) -> dict[str, str]:
+    """The resource names the local functions get, under the variable names the template's functions get."""
+    info = stack.info
+    return {
+        "BUCKET_NAME": info.bucket,
+        "EVENT_BUS_NAME": info.event_bus,
+        "IDEMPOTENCY_TABLE_NAME": info.idempotency_table,
+        "LEDGER_TABLE_NAME": info.ledger_table,
+        "TOPIC_ARN": info.topic_arn,
+    }
+
+
+def in_process_calls(moto_endpoint: str, bucket: str, nlp: bool) -> tuple[list[Call], dict[str, str]]:
+    """The athena target compiling, the Athena warehouse querying, the collector reading its secret: recorded in
+    this process against a freshly reset moto, as the transformer and the collector make them on AWS."""
+    from services.collector.handler import _api_key
+    from services.collector.settings import CollectorSettings
+    from services.transformer.adapters.warehouse import AthenaWarehouse
+    from services.transformer.raw_schema import RAW_COLUMNS, TABLE_NAME, VALIDATED_PREFIX
+    from services.transformer.sentiment.schema import ENRICHED_COLUMNS, ENRICHED_PREFIX
+    from services.transformer.sentiment.schema import TABLE_NAME as ENRICHED_TABLE
+    from tests.support.athena import DATABASE, athena_builder
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"), timeout=10)
+    records: dict[str, list[dict[str, Any]]] = {"transformer": [], "collector": []}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {
+            "AWS_ENDPOINT_URL": moto_endpoint,
+            "AWS_DEFAULT_REGION": "eu-west-3",
+            "AWS_REGION": "eu-west-3",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }.items():
+            patch.setenv(name, value)
+        tables = [(TABLE_NAME, RAW_COLUMNS, VALIDATED_PREFIX)]
+        if nlp:
+            tables.append((ENRICHED_TABLE, ENRICHED_COLUMNS, ENRICHED_PREFIX))
+        state = Path(tempfile.mkdtemp(prefix="restaurant-pipeline-iam-dbt-"))
+        builder = athena_builder(tables, state, nlp=nlp, bucket=bucket, workgroup="restaurant-pipeline")
+        secret = boto3.client("secretsmanager").create_secret(Name="places-key", SecretString="not-a-real-key")["ARN"]
+        try:
+            call_recorder.install(records["transformer"].append)
+            objects = [f"{VALIDATED_PREFIX}dt=2026-01-02/a.jsonl.gz"]
+            variables = f'{{"dts": ["2026-01-02"], "objects": ["{objects[0]}"]}}'
+            result = builder.invoke(["compile", "--vars", variables, "--exclude", "test_type:unit"])
+            assert result.success, result.exception
+            warehouse = AthenaWarehouse(
+                boto3.client("athena"),
+                database=DATABASE,
+                workgroup="restaurant-pipeline",
+                results_s3=f"s3://{bucket}/athena-results/",
+            )
+            warehouse.query("select 1")
+            call_recorder.install(records["collector"].append)
+            settings = CollectorSettings.model_construct(places_api_key_secret_arn=secret, google_places_api_key=None)
+            assert _api_key(settings) == "not-a-real-key"
+        finally:
+            call_recorder.uninstall()
+    calls = [Call.from_record(function(s), r) for s, found in records.items() for r in found]
+    return calls, {"PLACES_API_KEY_SECRET_ARN": secret}
+
+
+# -- fixtures -----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """The stack as `deploy` would synthesize it, from the repository's pipeline.toml, with NLP off and on."""
+    configs = {
+        "default": load_config(REPO_ROOT / "pipeline.toml", environ={}),
+        "nlp": load_config(REPO_ROOT / "pipeline.toml", environ=NLP_ENV),
+    }
+    return synthesize(tmp_path_factory.mktemp("cdk.out"), configs)
+
+
+@pytest.fixture(scope="module")
+def proved(templates: dict[str, dict[str, Any]], moto_endpoint: str) -> Iterator[dict[str, Any]]:
+    """Both stacks driven with every function recording its calls, then the in-process calls."""
+    found: dict[str, Any] = {}
+    saved = os.environ.get(call_recorder.RECORD_ENV)
+    os.environ[call_recorder.RECORD_ENV] = "1"  # start_stack's supervisor, and so each function, inherits it
+    try:
+        for name, extra, drive in (("default", {}, drive_default_scenarios), ("nlp", NLP_ENV, drive_nlp_run)):
+            with state_folder(f"iam-{name}") as state_dir:
+                stack = start_stack(state_dir, extra_env=extra, artifacts=True)
+                try:
+                    drive(stack)
+                finally:
+                    control.down(state_dir)
+                found[name] = (recorded_calls(stack), local_environment(stack))
+    finally:
+        if saved is None:
+            os.environ.pop(call_recorder.RECORD_ENV, None)
+        else:
+            os.environ[call_recorder.RECORD_ENV] = saved
+    for name in ("default", "nlp"):
+        calls, environment = found[name]
+        more, secret = in_process_calls(moto_endpoint, environment["BUCKET_NAME"], nlp=name == "nlp")
+        template = ResolvedTemplate(templates[name])
+        for service in SERVICES:
+            template.bind_environment(function(service), {**environment, **secret})
+        found[name] = (calls + more, template)
+    yield found
+
+
+def drive_nlp_run(stack: RunningStack) -> None:
+    result = cli(stack, "run", "--city", "Lyon", "--max-restaurants", "20", "--wait", "--timeout", "240")
+    [email] = delivered_emails(stack, run_id_of(result))
+    assert "Review sentiment:" in email.body
+
+
+def all_checks(template: ResolvedTemplate, calls: list[Call]) -> dict[str, list[proof.Check]]:
+    platform = [c for service in SERVICES for c in proof.platform_checks(template, function(service))]
+    return {
+        "recorded": proof.recorded_checks(template, calls),
+        "platform": platform + proof.delivery_checks(template),
+    }
+
+
+def unexpected_denials(template: ResolvedTemplate, checks: list[proof.Check]) -> str:
+    unexpected, _ = proof.split(proof.evaluate_checks(template, checks), EXPECTED_DENIALS)
+    return proof.report("calls the deployed policies would deny", unexpected) if unexpected else ""
+
+
+# -- the proof ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["default", "nlp"])
+def test_every_call_each_function_makes_is_allowed_by_its_role_and_the_resource_policies(proved, name):
+    calls, template = proved[name]
+
+    checks = proof.recorded_checks(template, calls)
+
+    problems = unexpected_denials(template, checks)
+    assert not problems, problems
+
+
+@pytest.mark.parametrize("name", ["default", "nlp"])
+def test_what_lambda_and_the_services_do_for_the_stack_is_allowed_too(proved, name):
+    calls, template = proved[name]
+
+    checks = all_checks(template, calls)["platform"]
+
+    problems = unexpected_denials(template, checks)
+    assert not problems, problems
+    kinds = proof.summary(checks)
+    assert kinds["events.amazonaws.com"] == 6  # 3 rules x (queue + target DLQ)
+    assert kinds["cloudwatch.amazonaws.com"] >= 3 * 10  # every alarm: the topic and its key (2 actions)
+    assert kinds["the schedule"] == 2
+
+
+def test_the_recording_saw_every_function_on_each_path_it_takes(proved):
+    """The proof is only as good as what was recorded: each function's expected operations are there."""
+    calls, _ = proved["default"]
+    seen = {(c.function.rsplit("-", 1)[1], c.service, c.operation) for c in calls}
+
+    must = {
+        ("collector", "s3", "PutObject"),
+        ("collector", "events", "PutEvents"),
+        ("collector", "dynamodb", "PutItem"),
+        ("collector", "secretsmanager", "GetSecretValue"),
+        ("transformer", "s3", "GetObject"),
+        ("transformer", "s3", "PutObject"),
+        ("transformer", "events", "PutEvents"),
+        ("transformer", "dynamodb", "UpdateItem"),
+        ("transformer", "glue", "GetTables"),
+        ("transformer", "athena", "StartQueryExecution"),
+        ("transformer", "athena", "GetQueryResults"),
+        ("notifier", "sns", "Publish"),
+        ("notifier", "dynamodb", "Query"),
+    }
+    assert must <= seen, sorted(must - seen)
+    failed_publish = [c for c in calls if c.operation == "Publish" and c.error]
+    assert failed_publish, "the DLQ scenario's failing Publish was recorded"
+    assert all("SecretString" not in str(c.params) and "Message" not in c.params for c in calls)
+
+
+def test_each_expected_denial_is_still_a_denial(proved):
+    """EXPECTED_DENIALS cannot go stale: once the fix is merged, its entry must go."""
+    findings = []
+    for calls, template in proved.values():
+        for checks in all_checks(template, calls).values():
+            findings += proof.evaluate_checks(template, checks)
+
+    _, stale = proof.split(findings, EXPECTED_DENIALS)
+
+    assert not stale, "EXPECTED_DENIALS entries no denial matches any more (remove them):\n" + "\n".join(
+        f"  {e.who} {e.action} {e.resource}" for e in stale
+    )
