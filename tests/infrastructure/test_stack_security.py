@@ -174,3 +174,17 @@ def test_cfn_lint_reports_no_errors(synthesized):
         matches = lint_all(stack.template_path.read_text(encoding="utf-8"))
         errors = [str(match) for match in matches if match.rule.id.startswith("E")]
         assert errors == [], "\n".join(errors)
+
+
+def test_the_transformer_may_list_the_glue_databases_as_dbt_athena_does(default_stack):
+    """dbt-athena lists the catalog's databases (glue:GetDatabases, recorded by tests/e2e/test_iam_sufficiency.py),
+    which AWS authorizes on the catalog and database/*, not on one database (the SHOW DATABASES example of
+    https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html)."""
+    statements = [s for s in _role_statements(default_stack, "TransformerRole") if s["Effect"] == "Allow"]
+
+    listing = [s for s in statements if "glue:GetDatabases" in _as_list(s["Action"])]
+
+    resources = [json.dumps(r) for s in listing for r in _as_list(s["Resource"])]
+    assert any(r.endswith(':database/*"]]}') for r in resources), resources
+    assert any(r.endswith(':catalog"]]}') for r in resources), resources
+    assert all(_as_list(s["Action"]) == ["glue:GetDatabases"] for s in listing if "database/*" in json.dumps(s))

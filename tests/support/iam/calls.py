@@ -69,6 +69,7 @@ class Call:
     params: Mapping[str, Any]
     error: str | None = None
     response: Mapping[str, Any] = field(default_factory=dict)
+    via: str = ""  # made by a service on the function's behalf (Athena DDL), from its documentation
 
     @classmethod
     def from_record(cls, function: str, record: Mapping[str, Any]) -> Call:
@@ -80,11 +81,13 @@ class Call:
             params=record.get("params", {}),
             error=record.get("error"),
             response=record.get("response") or {},
+            via=record.get("via", ""),
         )
 
     def describe(self) -> str:
         shown = {k: v for k, v in self.params.items() if k not in ("Entries.Source", "Entries.DetailType")}
-        return f"{self.function}: {self.service}.{self.operation}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+        call = f"{self.service}.{self.operation}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+        return f"{self.function}: {call}" + (f" [{self.via}]" if self.via else "")
 
 
 SECURE = {"aws:SecureTransport": "true"}
