@@ -56,8 +56,11 @@ def _mount_points() -> list[tuple[str, bool]]:
 
 # Runs the preload files, then the runtime interface client as `python -m awslambdaric HANDLER` would: run_module
 # with alter_sys sets sys.argv[0] to the module's file and keeps argv[1], the handler, which awslambdaric reads.
+# `-c` puts "" first on sys.path where `-m` puts the working directory (the task root): made the same.
 BOOTSTRAP = """
-import importlib.util, runpy, sys
+import importlib.util, os, runpy, sys
+if sys.path and sys.path[0] == "":
+    sys.path[0] = os.getcwd()
 for path in {preload!r}:
     name = path.rsplit("/", 1)[-1].removesuffix(".py")
     spec = importlib.util.spec_from_file_location(name, path)

@@ -5,7 +5,8 @@ How the calls are gathered (restaurant_pipeline/local/call_recorder.py records e
 parameters that name its resource, never content):
 - the deployed artifacts in the Lambda sandbox (`local up --artifacts`, recorder preloaded like an internal
   extension), driven through a run to its email, a collection failing on an invalid key, and a file dropped under
-  raw/ whose notification is parked in the DLQ then replayed; then a second stack with `[nlp] enabled`;
+  raw/ whose notification is parked in the DLQ then replayed; then a second stack with `[nlp] enabled`, its
+  functions in-process workers (which install the recorder themselves);
 - in this process, with the recorder installed: `dbt build --target athena` twice (first, then incremental)
   against moto's Athena and Glue, the Glue effect of Athena's DDL stood in for (tests/support/athena_ddl.py), so
   dbt-athena's and pyathena's own clients make every call they make on AWS (GetTableVersions, DeleteTableVersion,
@@ -27,7 +28,6 @@ import json
 import os
 import tempfile
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,19 +37,15 @@ import pytest
 
 from restaurant_pipeline.config import load_config
 from restaurant_pipeline.local import call_recorder, control
-from restaurant_pipeline.local.stack import TOPIC_NAME
+from services.transformer.sentiment.schema import ENRICHED_PREFIX
 from tests.e2e.conftest import REPO_ROOT, RunningStack, start_stack, state_folder
 from tests.e2e.drills import (
     EventCapture,
     PlacesControl,
     cli,
-    completed_for,
     delivered_emails,
-    depth,
-    drop_file,
-    emails,
-    place_line,
-    wait_until,
+    park_a_notification,
+    restore_the_topic,
 )
 from tests.support.athena_ddl import AthenaDdlOnMoto
 from tests.support.iam import proof
@@ -134,19 +130,10 @@ def drive_default_scenarios(stack: RunningStack) -> None:
     assert delivered_emails(stack, run_id_of(failed), timeout=120)
     places.settings(invalid_key=False)
 
-    sns, sqs = stack.target.clients.sns, stack.target.clients.sqs
-    queue = stack.info.queues["notifier"]
-    sns.delete_topic(TopicArn=stack.info.topic_arn)
-    parked = f"raw/places/dt=2026-01-06/iam-sns-down-{uuid.uuid4().hex[:6]}.jsonl"
-    drop_file(stack, parked, [place_line("ChIJ-iam-sns", "Chez Panne", 3.9)])
-    wait_until(lambda: depth(stack, queue.dlq_url) == 1, timeout=180, what="the notification in the DLQ")
-    [completed] = completed_for(capture, parked)
-    assert emails(stack, completed["detail"]["run_id"]) == []
-    topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
-    capture_arn = sqs.get_queue_attributes(QueueUrl=stack.info.email_capture_queue_url, AttributeNames=["QueueArn"])
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=capture_arn["Attributes"]["QueueArn"])
+    run_id = park_a_notification(stack, capture, "iam")
+    restore_the_topic(stack)
     assert "Moved 1 message(s)" in cli(stack, "dlq", "replay", "notifier").stdout
-    assert len(delivered_emails(stack, completed["detail"]["run_id"], timeout=90)) == 1
+    assert len(delivered_emails(stack, run_id, timeout=90)) == 1
 
 
 def local_environment(stack: RunningStack) -> dict[str, str]:
@@ -239,9 +226,12 @@ def proved(templates: dict[str, dict[str, Any]], moto_endpoint: str) -> Iterator
     saved = os.environ.get(call_recorder.RECORD_ENV)
     os.environ[call_recorder.RECORD_ENV] = "1"  # start_stack's supervisor, and so each function, inherits it
     try:
-        for name, extra, drive in (("default", {}, drive_default_scenarios), ("nlp", NLP_ENV, drive_nlp_run)):
+        # The default stack runs the artifacts in the sandbox (the recorder preloaded); the NLP stack runs in-process
+        # workers (the worker installs the recorder): both ways of recording are exercised.
+        scenarios = (("default", {}, drive_default_scenarios, True), ("nlp", NLP_ENV, drive_nlp_run, False))
+        for name, extra, drive, artifacts in scenarios:
             with state_folder(f"iam-{name}") as state_dir:
-                stack = start_stack(state_dir, extra_env=extra, artifacts=True)
+                stack = start_stack(state_dir, extra_env=extra, artifacts=artifacts)
                 try:
                     drive(stack)
                 finally:
@@ -333,6 +323,9 @@ def test_the_recording_saw_every_function_on_each_path_it_takes(proved):
         ("notifier", "dynamodb", "Query"),
     }
     assert must <= seen, sorted(must - seen)
+    nlp_calls, _ = proved["nlp"]
+    enriched = [c for c in nlp_calls if c.operation == "PutObject" and c.params["Key"].startswith(ENRICHED_PREFIX)]
+    assert enriched and all(c.function == function("transformer") for c in enriched)
     failed_publish = [c for c in calls if c.operation == "Publish" and c.error]
     assert failed_publish, "the DLQ scenario's failing Publish was recorded"
     assert all("SecretString" not in str(c.params) and "Message" not in c.params for c in calls)
