@@ -161,7 +161,7 @@ def in_process_calls(moto_endpoint: str, bucket: str, nlp: bool) -> tuple[list[C
 
     urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"), timeout=10)
     records: dict[str, list[dict[str, Any]]] = {"transformer": [], "collector": []}
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory(prefix="restaurant-pipeline-iam-") as state:
         for name, value in {
             "AWS_ENDPOINT_URL": moto_endpoint,
             "AWS_DEFAULT_REGION": "eu-west-3",
@@ -173,8 +173,7 @@ def in_process_calls(moto_endpoint: str, bucket: str, nlp: bool) -> tuple[list[C
         tables = [(TABLE_NAME, RAW_COLUMNS, VALIDATED_PREFIX)]
         if nlp:
             tables.append((ENRICHED_TABLE, ENRICHED_COLUMNS, ENRICHED_PREFIX))
-        state = Path(tempfile.mkdtemp(prefix="restaurant-pipeline-iam-dbt-"))
-        builder = athena_builder(tables, state, nlp=nlp, bucket=bucket, workgroup="restaurant-pipeline")
+        builder = athena_builder(tables, Path(state), nlp=nlp, bucket=bucket, workgroup="restaurant-pipeline")
         secret = boto3.client("secretsmanager").create_secret(Name="places-key", SecretString="not-a-real-key")["ARN"]
         variables = json.dumps({"dts": ["2026-01-02"], "objects": [f"{VALIDATED_PREFIX}dt=2026-01-02/a.jsonl.gz"]})
         with AthenaDdlOnMoto(moto_endpoint, on_athena_glue=records["transformer"].append):

@@ -104,6 +104,21 @@ def test_moto_alone_denies_an_allow_whose_condition_does_not_hold_which_is_why_i
     assert evaluate(ask("s3:ListBucket", BUCKET, k="b"), [Policy("p", document)]).allowed
 
 
+def test_moto_alone_ignores_a_string_like_condition_and_an_absent_key_which_the_wrapper_does_not():
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [allow("s3:ListBucket", BUCKET, Condition={"StringLike": {"s3:prefix": "raw/*"}})],
+    }
+    moto = IAMPolicy(json.dumps(document))
+
+    assert (
+        moto.is_action_permitted("s3:ListBucket", BUCKET, None, {"s3:prefix": "other/"}) == PermissionResult.PERMITTED
+    )
+    assert moto.is_action_permitted("s3:ListBucket", BUCKET, None, {}) == PermissionResult.PERMITTED
+    assert not evaluate(ask("s3:ListBucket", BUCKET, **{"s3:prefix": "other/"}), [Policy("p", document)]).allowed
+    assert not evaluate(ask("s3:ListBucket", BUCKET), [Policy("p", document)]).allowed
+
+
 def test_list_bucket_conditioned_on_s3_prefix_allows_only_that_prefix_and_not_a_listing_without_one():
     identity = [policy(allow("s3:ListBucket", BUCKET, Condition={"StringLike": {"s3:prefix": ["raw/places/*"]}}))]
 
