@@ -387,6 +387,17 @@ class TransformerService(PipelineService):
             wildcard_reason="dbt creates, replaces and drops its tables and views at run time, only inside the "
             "pipeline's two Glue databases (models, test failures).",
         )
+        # dbt-athena lists the catalog's databases (recorded: tests/e2e/test_iam_sufficiency.py); AWS authorizes
+        # glue:GetDatabases on the catalog and database/* (the SHOW DATABASES example of
+        # https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html), so it gets a
+        # statement of its own: listing names, no other action on other databases.
+        self.allow(
+            "ListGlueDatabases",
+            ["glue:GetDatabases"],
+            [shared.glue_catalog_arn, stack.format_arn(service="glue", resource="database", resource_name="*")],
+            wildcard_reason="glue:GetDatabases (dbt-athena lists the schemas) is authorized on database/*, never on "
+            "one database; this statement allows only that listing.",
+        )
         self.allow_idempotency()
         self.allow_publish_events()
         self.allow_ledger()

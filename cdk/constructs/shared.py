@@ -26,6 +26,7 @@ from services.common.names import (
     ATHENA_RESULTS_PREFIX,
     ATHENA_WORKGROUP,
     ENRICHED_PREFIX,
+    GLUE_AUDIT_DATABASE,
     GLUE_DATABASE,
     PROJECT,
     QUARANTINE_PREFIX,
@@ -41,9 +42,6 @@ from services.transformer.domain.records import (
     TABLE_NAME,
 )
 
-# dbt keeps failing test rows (store_failures, dbt/dbt_project.yml) in "<target schema>_dbt_test__audit". The stack
-# creates it (and deletes it, with its views, when the stack goes), so dbt finds it and never runs CREATE SCHEMA.
-GLUE_AUDIT_DATABASE = f"{GLUE_DATABASE}_dbt_test__audit"
 # Athena's own requirement for any query or DDL in the Glue Data Catalog: GetDatabase and CreateDatabase on the
 # catalog and the `default` database of the region ("Mandatory: access policy to the default database and catalog",
 # https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html).

@@ -57,6 +57,10 @@ class SandboxSpec:
     environment: dict[str, str]  # the function's configured variables (topology.service_environment + local)
     writable: tuple[str, ...] = ()  # stand-ins for AWS services the function writes to (none on AWS)
     account_id: str = "123456789012"
+    # Python files run before the runtime starts, like a Lambda internal extension (here: the AWS call recorder of
+    # the IAM proof, restaurant_pipeline/local/call_recorder.py): each is loaded by its path, standard library and
+    # the artifact's packages only, and its `preload()` called. Nothing is added to sys.path or to the runtime folder.
+    preload: tuple[str, ...] = ()
 
     @property
     def function_arn(self) -> str:
@@ -69,6 +73,7 @@ class SandboxSpec:
     def from_json(cls, text: str) -> SandboxSpec:
         data = json.loads(text)
         data["writable"] = tuple(data.get("writable", ()))
+        data["preload"] = tuple(data.get("preload", ()))
         return cls(**data)
 
 
@@ -157,6 +162,7 @@ def launch_command(spec: SandboxSpec, runtime_api: str) -> list[str]:
         "tmp_size_mb": spec.ephemeral_storage_mb,
         "memory_mb": spec.memory_mb if sys.platform == "linux" else None,
         "handler": spec.handler,
+        "preload": list(spec.preload),
         "environment": lambda_environment(spec, runtime_api),
     }
     init = [spec.python, "-S", "-I", str(INIT_SCRIPT), json.dumps(config)]

@@ -14,7 +14,9 @@ With `isolate` it makes, in that namespace only:
 Then, isolated or not: the function's memory size as the address-space limit (RLIMIT_AS), the working directory
 the code directory, and exec into the interpreter running the runtime interface client with only Lambda's
 environment: `python -S -m awslambdaric HANDLER` (-S: no site-packages; sys.path is the code directory, the
-runtime folder from PYTHONPATH, and the standard library).
+runtime folder from PYTHONPATH, and the standard library). With `preload` files (SandboxSpec.preload, like a
+Lambda internal extension) it is `python -S -c BOOTSTRAP HANDLER` instead: the bootstrap loads each file by its
+path, calls its `preload()`, then runs awslambdaric as `python -m` would (same sys.argv, same sys.path).
 Any step that fails ends the process with the reason on stderr: a constraint is never claimed and not enforced.
 """
 
@@ -52,10 +54,38 @@ def _mount_points() -> list[tuple[str, bool]]:
     return points
 
 
+# Runs the preload files, then the runtime interface client as `python -m awslambdaric HANDLER` would: run_module
+# with alter_sys sets sys.argv[0] to the module's file and keeps argv[1], the handler, which awslambdaric reads.
+# `-c` puts "" first on sys.path where `-m` puts the working directory (the task root): made the same.
+BOOTSTRAP = """
+import importlib.util, os, runpy, sys
+if sys.path and sys.path[0] == "":
+    sys.path[0] = os.getcwd()
+for path in {preload!r}:
+    name = path.rsplit("/", 1)[-1].removesuffix(".py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    module.preload()
+runpy.run_module("awslambdaric", run_name="__main__", alter_sys=True)
+"""
+
+
+def runtime_command(config: dict) -> list[str]:
+    """The runtime process's command line: awslambdaric hosting the handler, after the preload files if any."""
+    python, handler = config["python"], config["handler"]
+    preload = [os.path.realpath(path) for path in config.get("preload", ())]
+    if not preload:
+        return [python, "-S", "-m", "awslambdaric", handler]
+    return [python, "-S", "-c", BOOTSTRAP.format(preload=preload), handler]
+
+
 def isolate(config: dict) -> None:
     tmp = "/tmp"
     writable = [os.path.realpath(path) for path in config["writable"]]
     kept = [os.path.realpath(path) for path in (config["task_root"], config["runtime_dir"], config["python_prefix"])]
+    kept += [os.path.dirname(os.path.realpath(path)) for path in config.get("preload", ())]
     # Folders under /tmp the new /tmp would hide: held open, then bound again at the same place.
     held = {path: os.open(path, os.O_PATH) for path in [*kept, *writable] if _under(path, tmp)}
     for path in writable:
@@ -82,8 +112,8 @@ def main(argv: list[str]) -> None:
         limit = int(config["memory_mb"]) * MIB
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     os.chdir(config["task_root"])
-    python = config["python"]
-    os.execve(python, [python, "-S", "-m", "awslambdaric", config["handler"]], config["environment"])
+    command = runtime_command(config)
+    os.execve(command[0], command, config["environment"])
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from types import FrameType
 from contracts.events import SCHEDULER_SOURCE, CollectionRequested
 from restaurant_pipeline.aws import AwsClients
 from restaurant_pipeline.config import PipelineConfig, load_config
-from restaurant_pipeline.local import persistence
+from restaurant_pipeline.local import call_recorder, persistence
 from restaurant_pipeline.local.esm import MappingSettings
 from restaurant_pipeline.local.processes import (
     die_with_parent,
@@ -147,6 +147,9 @@ class LocalStack:
             info.places_stub = True
             api_key = STUB_KEY
         environments = function_environment(self.config, self.topology, info, api_key)
+        if call_recorder.requested():
+            # The IAM proof (docs/iam.md; set by its tests only): each function records its AWS calls in its log.
+            environments = {name: {**env, call_recorder.RECORD_ENV: "1"} for name, env in environments.items()}
         sandboxes = self._sandboxes(info, environments) if self.options.artifacts else {}
         for route in self.topology.routes:
             queue = info.queues[route.service]
@@ -206,6 +209,7 @@ class LocalStack:
                 environment=environments[route.service],
                 # the DuckDB warehouse stands in for Athena: the transformer writes there, outside /tmp
                 writable=(str(self.state.warehouse.parent),) if route.service == "transformer" else (),
+                preload=(call_recorder.__file__,) if call_recorder.requested() else (),
             )
         info.sandbox = [constraint.line() for constraint in constraints(next(iter(specs.values())))]
         return specs

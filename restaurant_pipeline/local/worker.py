@@ -20,6 +20,7 @@ import sys
 from types import FrameType
 from typing import Any
 
+from restaurant_pipeline.local import call_recorder
 from restaurant_pipeline.local.esm import (
     EventSourceMapping,
     Invocation,
@@ -64,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         environment.start()  # the INIT phase now, as the in-process worker imports its handler now
         mapping = EventSourceMapping(sqs, in_sandbox(environment), settings)
     else:
+        if call_recorder.install_if_requested():  # the IAM proof (docs/iam.md): the function's calls, not the poller's
+            call_recorder.ignore(sqs)
         handler = load_handler(args.handler)  # cold start: module-level code of the service runs here
         mapping = EventSourceMapping(sqs, in_process(handler), settings)
 

@@ -25,6 +25,9 @@ ATHENA_RESULTS_PREFIX = "athena-results/"
 # The Glue database dbt-athena builds in, and the Athena work group its queries run in (a deployment's names).
 GLUE_DATABASE = "restaurant_pipeline"
 ATHENA_WORKGROUP = PROJECT
+# dbt keeps failing test rows (store_failures, dbt/dbt_project.yml) in "<target schema>_dbt_test__audit". The stack
+# creates it (and deletes it, with its views, when the stack goes), so dbt finds it and never runs CREATE SCHEMA.
+GLUE_AUDIT_DATABASE = f"{GLUE_DATABASE}_dbt_test__audit"
 
 
 def function_name(service: str) -> str:

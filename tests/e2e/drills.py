@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -248,3 +249,27 @@ def drop_file(stack: RunningStack, key: str, lines: list[str]) -> None:
 
 def completed_for(capture: EventCapture, key: str) -> list[dict]:
     return [e for e in capture.of("Transform Completed") if any(s["key"] == key for s in e["detail"]["sources"])]
+
+
+def park_a_notification(stack: RunningStack, capture: EventCapture, name: str) -> str:
+    """Delete the topic, drop a file under raw/: its notification fails until it lands in the notifier's DLQ, no
+    email sent. The run id of that transform."""
+    stack.target.clients.sns.delete_topic(TopicArn=stack.info.topic_arn)
+    key = f"raw/places/dt=2026-01-06/{name}-sns-down-{uuid.uuid4().hex[:6]}.jsonl"
+    drop_file(stack, key, [place_line(f"ChIJ-{name}-sns", "Chez Panne", 3.9)])
+    dlq = stack.info.queues["notifier"].dlq_url
+    wait_until(lambda: depth(stack, dlq) == 1, timeout=180, what="the notification in the DLQ")
+    [completed] = completed_for(capture, key)
+    run_id = str(completed["detail"]["run_id"])
+    assert emails(stack, run_id) == []
+    return run_id
+
+
+def restore_the_topic(stack: RunningStack) -> None:
+    """The topic again, with the local outbox's capture subscribed, as the stack made it."""
+    from restaurant_pipeline.local.stack import TOPIC_NAME
+
+    sns, sqs = stack.target.clients.sns, stack.target.clients.sqs
+    topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
+    capture = sqs.get_queue_attributes(QueueUrl=stack.info.email_capture_queue_url, AttributeNames=["QueueArn"])
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=capture["Attributes"]["QueueArn"])

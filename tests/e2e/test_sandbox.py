@@ -17,7 +17,6 @@ import pytest
 
 from restaurant_pipeline.local import control
 from restaurant_pipeline.local.sandbox import isolation
-from restaurant_pipeline.local.stack import TOPIC_NAME
 from tests.e2e.conftest import RunningStack, start_stack, state_folder
 from tests.e2e.drills import (
     EventCapture,
@@ -26,9 +25,10 @@ from tests.e2e.drills import (
     delivered_emails,
     depth,
     drop_file,
-    emails,
     log_records,
+    park_a_notification,
     place_line,
+    restore_the_topic,
     wait_until,
 )
 
@@ -97,22 +97,10 @@ def test_a_file_dropped_under_raw_is_transformed_in_the_sandbox(sandboxed, captu
 
 
 def test_a_notification_parked_in_the_dlq_is_mailed_once_after_a_replay(sandboxed, capture):
-    sns, sqs = sandboxed.target.clients.sns, sandboxed.target.clients.sqs
     queue = sandboxed.info.queues["notifier"]
-    sns.delete_topic(TopicArn=sandboxed.info.topic_arn)
-    key = f"raw/places/dt=2026-01-06/sandbox-sns-down-{uuid.uuid4().hex[:6]}.jsonl"
-    drop_file(sandboxed, key, [place_line("ChIJ-sandboxed-sns", "Chez Panne", 3.9)])
+    run_id = park_a_notification(sandboxed, capture, "sandbox")
 
-    wait_until(lambda: depth(sandboxed, queue.dlq_url) == 1, timeout=180, what="the notification in the DLQ")
-    [completed] = completed_for(capture, key)
-    run_id = completed["detail"]["run_id"]
-    assert emails(sandboxed, run_id) == []
-
-    topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
-    capture_arn = sqs.get_queue_attributes(
-        QueueUrl=sandboxed.info.email_capture_queue_url, AttributeNames=["QueueArn"]
-    )["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=capture_arn)
+    restore_the_topic(sandboxed)
     replay = cli(sandboxed, "dlq", "replay", "notifier")
 
     assert "Moved 1 message(s)" in replay.stdout

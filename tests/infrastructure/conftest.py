@@ -15,6 +15,7 @@ import pytest
 
 from restaurant_pipeline.config import PipelineConfig, load_config
 from restaurant_pipeline.node import ensure_node
+from tests.support.synth import SynthesisFailed, synthesize
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -82,8 +83,6 @@ class SynthesizedApp:
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     from aws_cdk.assertions import Template
 
-    from cdk.app import build_stack, code_provider, create_app
-
     outdir = tmp_path_factory.mktemp("cdk.out")
     changed_file = tmp_path_factory.mktemp("changed") / "pipeline.toml"
     changed_file.write_text(CHANGED_TOML, encoding="utf-8")
@@ -91,21 +90,14 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
         "default": load_config(REPO_ROOT / "pipeline.toml", environ={}),
         "changed": load_config(changed_file, environ={}),
     }
-    app = create_app(outdir)  # cdk.json's feature flags and cdk-nag, as in a deployment
-    code_for = code_provider("placeholder", outdir / ".placeholder-lambda")
-    for name, config in configs.items():
-        build_stack(app, config, code_for, construct_id=f"pipeline-{name}", stack_name=f"restaurant-pipeline-{name}")
     try:
-        app.synth()
-    except Exception as exc:  # show the validation report, not a jsii stack trace
-        report = outdir / "validation-report.json"
-        detail = report.read_text(encoding="utf-8") if report.exists() else ""
-        pytest.fail(f"synthesis failed: {exc}\n{detail[:20000]}")
+        templates = synthesize(outdir, configs)
+    except SynthesisFailed as exc:
+        pytest.fail(str(exc))
 
     def load(name: str) -> Synthesized:
         path = outdir / f"pipeline-{name}.template.json"
-        template = json.loads(path.read_text(encoding="utf-8"))
-        return Synthesized(configs[name], template, Template.from_json(template), path)
+        return Synthesized(configs[name], templates[name], Template.from_json(templates[name]), path)
 
     return SynthesizedApp(
         outdir=outdir,

@@ -1,7 +1,8 @@
 """The collector's S3 calls under its deployed role: the existence check must tell a missing raw object from a
 present one, although S3 answers 403 (not 404) to a HEAD on a missing key when the caller may not list the bucket.
 
-The role comes from the synthesized template; S3 is moto, with AWS's authorization emulated (tests/support/iam.py).
+The role comes from the synthesized template; S3 is moto, with AWS's authorization emulated
+(tests/support/iam/s3_authorization.py, on the evaluator the IAM proof uses).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from moto import mock_aws
 
 from services.collector.adapters.s3 import RawStore
 from tests.infrastructure.conftest import Synthesized
-from tests.support.iam import REGION, S3Authorization, role_statements
+from tests.support.iam.s3_authorization import S3Authorization
+from tests.support.iam.template import REGION, ResolvedTemplate
 
 BUCKET = "restaurant-pipeline-data-1a2b3c"
 KEY = "raw/places/dt=2026-03-14/run-1__paris.jsonl.gz"
@@ -32,12 +34,14 @@ def _data_bucket_id(stack: Synthesized) -> str:
 
 @pytest.fixture
 def collector_s3(default_stack: Synthesized) -> Iterator[tuple[Any, S3Authorization]]:
-    statements = role_statements(default_stack.template, "CollectorRole", {_data_bucket_id(default_stack): BUCKET})
+    template = ResolvedTemplate(default_stack.template, bindings={_data_bucket_id(default_stack): BUCKET})
+    (role,) = (logical for logical in template.of_type("AWS::IAM::Role") if logical.startswith("CollectorRole"))
+    policies = template.policies_of_role(role)
     with mock_aws():
         unchecked = boto3.client("s3", region_name=REGION)
         unchecked.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         client = boto3.client("s3", region_name=REGION)
-        yield client, S3Authorization(client, unchecked, statements)
+        yield client, S3Authorization(client, unchecked, policies)
 
 
 def test_under_the_collector_role_a_head_on_a_missing_raw_key_is_403(collector_s3):

@@ -261,3 +261,17 @@ def test_cdk_nag_stops_synthesis_on_an_unacknowledged_finding(tmp_path):
     sqs.Queue(stack, "NoDlqNoSsl")
     with pytest.raises(Exception, match=r"AwsSolutions-SQS3(.|\n)*AwsSolutions-SQS4"):
         app.synth()
+
+
+def test_the_transformer_may_list_the_glue_databases_as_dbt_athena_does(default_stack):
+    """dbt-athena lists the catalog's databases (glue:GetDatabases, recorded by tests/e2e/test_iam_sufficiency.py),
+    which AWS authorizes on the catalog and database/*, not on one database (the SHOW DATABASES example of
+    https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html)."""
+    statements = [s for s in _role_statements(default_stack, "TransformerRole") if s["Effect"] == "Allow"]
+
+    listing = [s for s in statements if "glue:GetDatabases" in _as_list(s["Action"])]
+
+    resources = [json.dumps(r) for s in listing for r in _as_list(s["Resource"])]
+    assert any(r.endswith(':database/*"]]}') for r in resources), resources
+    assert any(r.endswith(':catalog"]]}') for r in resources), resources
+    assert all(_as_list(s["Action"]) == ["glue:GetDatabases"] for s in listing if "database/*" in json.dumps(s))

@@ -60,6 +60,14 @@ def sleep(event, context):
     time.sleep(event["seconds"])
     return "slept"
 
+def preloaded(event, context):
+    extension = sys.modules.get("extension")
+    return {
+        "ran_before_the_handler": getattr(extension, "RAN", False),
+        "argv": sys.argv,
+        "sys_path": sys.path,
+    }
+
 def import_absent(event, context):
     import yaml  # in the project's virtualenv, not in this artifact
     return "imported"
@@ -83,7 +91,7 @@ def task_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def sandbox(task_root: Path, runtime_dir: Path) -> Iterator[callable]:
     opened: list[ExecutionEnvironment] = []
 
-    def open_environment(handler: str, memory_mb: int = 256) -> ExecutionEnvironment:
+    def open_environment(handler: str, memory_mb: int = 256, preload: tuple[str, ...] = ()) -> ExecutionEnvironment:
         python = sandbox_python()
         spec = SandboxSpec(
             function_name="probe",
@@ -96,6 +104,7 @@ def sandbox(task_root: Path, runtime_dir: Path) -> Iterator[callable]:
             ephemeral_storage_mb=512,
             region="eu-west-3",
             environment={"FUNCTION_SETTING": "from the topology"},
+            preload=preload,
         )
         environment = ExecutionEnvironment(spec)
         opened.append(environment)
@@ -205,3 +214,19 @@ def test_the_report_says_what_this_machine_enforces(task_root, runtime_dir):
     assert report["no usable /dev/shm (POSIX semaphores fail)"].enforced is ISOLATED
     if not ISOLATED:
         assert HOW in report["/tmp the only writable place, capped at the function's ephemeral storage"].line()
+
+
+def test_a_preloaded_file_runs_before_the_runtime_and_leaves_the_function_s_world_as_it_was(
+    sandbox, task_root, runtime_dir, tmp_path_factory
+):
+    extension = tmp_path_factory.mktemp("extension") / "extension.py"  # under /tmp too: kept visible
+    extension.write_text("RAN = False\n\ndef preload():\n    global RAN\n    RAN = True\n", encoding="utf-8")
+
+    result = sandbox("probe.preloaded", preload=(str(extension),)).invoke({}, timeout_seconds=30)
+
+    assert result.status == "response", result.payload
+    assert result.payload["ran_before_the_handler"] is True
+    assert result.payload["argv"][1:] == ["probe.preloaded"]  # what awslambdaric reads its handler from
+    assert result.payload["argv"][0].endswith("awslambdaric/__main__.py")
+    assert result.payload["sys_path"][:2] == [str(task_root), str(runtime_dir)]
+    assert str(extension.parent) not in result.payload["sys_path"]

@@ -11,9 +11,8 @@ import boto3
 import pytest
 import sqlglot
 
-from cdk.constructs.shared import GLUE_AUDIT_DATABASE
 from restaurant_pipeline.artifacts.build import ship_dbt_manifest
-from services.common.names import VALIDATED_PREFIX
+from services.common.names import GLUE_AUDIT_DATABASE, VALIDATED_PREFIX
 from services.transformer.adapters import shipped_manifest
 from services.transformer.adapters.dbt_build import default_project_dir
 from services.transformer.domain.records import RAW_COLUMNS, TABLE_NAME
