@@ -29,7 +29,7 @@ from typing import Any
 import aiohttp
 
 from benchmarks.harness import machine_info, versions
-from restaurant_pipeline.places_stub import StubServer, StubSettings, max_in_window
+from restaurant_pipeline.local.places_stub import StubServer, StubSettings, max_in_window
 from services.collector.adapters.pacing import SlidingWindowLimiter
 from services.collector.adapters.places_http import PlacesClient
 from services.collector.adapters.spool import PlaceSpool

@@ -13,34 +13,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from restaurant_pipeline.local import control
-from restaurant_pipeline.local.processes import free_port
-from restaurant_pipeline.local.supervisor import StackOptions
 from restaurant_pipeline.operations import follow_run, new_run_id, request_collection
-from restaurant_pipeline.target import local_target
+from tests.support.local_stack import start_stack, wait_until
 
 BURST_DAY = "2030-01-01"
 T = TypeVar("T")
 Instant = TypeVar("Instant", float, datetime)  # what an interval's ends are: seconds or wall-clock times
-
-
-def _until(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.2) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"{what}: not within {timeout:.0f} s")
 
 
 def _email_for(outbox: Path, run_id: str) -> Path | None:
@@ -60,7 +47,7 @@ def trigger_to_email(target: Any, info: Any, restaurants: int, timeout: float) -
     started = time.perf_counter()
     request_collection(target.clients.client("events"), info.event_bus, ["Paris"], restaurants, run_id)
     progress = follow_run(target.ledger, run_id, timeout_seconds=timeout, poll_seconds=0.1)
-    _until(lambda: _email_for(Path(info.outbox_dir), run_id), timeout, f"the email of run {run_id}", 0.1)
+    wait_until(lambda: _email_for(Path(info.outbox_dir), run_id), timeout, 0.1, f"the email of run {run_id}")
     seconds = time.perf_counter() - started
     return {
         "restaurants": restaurants,
@@ -167,7 +154,7 @@ def burst(target: Any, info: Any, files: int, timeout: float) -> dict[str, Any]:
         steps = [s for s in target.ledger.all_steps() if s["step"] == "TRANSFORMED" and s["subject"].startswith(prefix)]
         return steps if len({s["subject"] for s in steps}) >= files else None
 
-    steps = _until(transformed, timeout, f"{files} burst files transformed", interval=3.0)  # a scan per poll
+    steps = wait_until(transformed, timeout, interval=3.0, what=f"{files} burst files transformed")  # a scan per poll
     drained = time.perf_counter() - started
     log = Path(info.logs_dir) / "transformer.log"
     dbt_runs = transformer_invocations(log, prefix)
@@ -192,17 +179,13 @@ def burst(target: Any, info: Any, files: int, timeout: float) -> dict[str, Any]:
 
 def run(restaurants: Sequence[int] = (20, 1000), burst_files: int = 1000, timeout: float = 900) -> dict[str, Any]:
     state = Path(tempfile.mkdtemp(prefix="e2e-bench-"))
-    overrides = {"PIPELINE__SCHEDULE__EXPRESSION": "cron(0 8 1 1 ? 2099)"}  # the schedule must not fire
-    saved = {name: os.environ.get(name) for name in (*overrides, "GOOGLE_PLACES_API_KEY")}
-    os.environ.update(overrides)
-    os.environ.pop("GOOGLE_PLACES_API_KEY", None)  # the Places stub
     started = time.perf_counter()
     try:
-        info = control.up(StackOptions(state_dir=str(state), port=free_port(), scheduler=False), detach=True)
+        stack = start_stack(state)  # the e2e tier's stack: the Places stub, the schedule kept from firing
+        info, target = stack.info, stack.target
         up_seconds = time.perf_counter() - started
-        target = local_target(state)
         ready = time.perf_counter()
-        _until(lambda: _transformer_ready(Path(info.logs_dir)), 180, "the transformer's init (dbt parse)")
+        wait_until(lambda: _transformer_ready(Path(info.logs_dir)), 180, what="the transformer's init (dbt parse)")
         result: dict[str, Any] = {
             "stack_up_seconds": round(up_seconds, 2),
             "transformer_init_wait_seconds": round(time.perf_counter() - ready, 2),
@@ -215,11 +198,6 @@ def run(restaurants: Sequence[int] = (20, 1000), burst_files: int = 1000, timeou
         try:
             control.down(state)
         finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
             shutil.rmtree(state, ignore_errors=True)
 
 

@@ -40,80 +40,9 @@ from services.transformer.adapters.marts import WarehouseMarts
 from services.transformer.adapters.s3 import S3ObjectStore
 from services.transformer.adapters.warehouse import DuckDBWarehouse
 from services.transformer.service import TransformerDeps, process_batch
+from tests.support.transformer_stack import BUCKET, BUS, lambda_sqs_event, places_lines, provision, receive
 
-BUCKET = "bench-bucket"
 FIRST_DAY = date(2025, 1, 1)
-
-
-def places_lines(day: date, places: int, validated: bool) -> bytes:
-    lines = []
-    for i in range(places):
-        place: dict[str, Any] = {
-            "id": f"place-{i}",
-            "displayName": {"text": f"Place {i}", "languageCode": "fr"},
-            "location": {"latitude": 45.0 + (i % 1000) / 1000, "longitude": 4.0 + (i // 1000) / 1000},
-            "rating": round(3.0 + (i % 20) / 10, 1),
-            "userRatingCount": 10 + i,
-            "priceLevel": "PRICE_LEVEL_MODERATE",
-            "businessStatus": "OPERATIONAL",
-            "_collection": {
-                "run_id": f"run-{day}",
-                "city": "Lyon",
-                "run_cities": ["Lyon"],
-                "trigger_source": "schedule",
-                "query": "q",
-                "rectangle": None,
-                "page": 1 + i // 20,
-                "collected_at": f"{day}T08:00:00Z",
-            },
-        }
-        if validated:
-            place["_source"] = {"key": f"raw/{day}", "version": None, "line": i + 1, "loaded_at": f"{day} 08:00:00"}
-        lines.append(json.dumps(place))
-    return ("\n".join(lines) + "\n").encode()
-
-
-def _provision(endpoint: str) -> tuple[Any, Any, str]:
-    s3, sqs = boto3.client("s3"), boto3.client("sqs")
-    events, dynamodb = boto3.client("events"), boto3.client("dynamodb")
-    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
-    s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration={"EventBridgeConfiguration": {}})
-    dynamodb.create_table(
-        TableName="idempotency",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    events.create_event_bus(Name="bench-bus")
-    queue = sqs.create_queue(QueueName="s3-events")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    pattern = {
-        "source": ["aws.s3"],
-        "detail-type": ["Object Created"],
-        "detail": {"object": {"key": [{"prefix": "raw/"}]}},
-    }
-    events.put_rule(Name="s3", EventPattern=json.dumps(pattern))
-    events.put_targets(Rule="s3", Targets=[{"Id": "q", "Arn": arn}])
-    return s3, sqs, queue
-
-
-def _next_event(sqs: Any, queue: str, timeout: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1, WaitTimeSeconds=1).get("Messages", [])
-        if messages:
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=messages[0]["ReceiptHandle"])
-            return {
-                "Records": [
-                    {
-                        "messageId": messages[0]["MessageId"],
-                        "body": messages[0]["Body"],
-                        "attributes": {"MessageGroupId": "dbt", "ApproximateReceiveCount": "1"},
-                        "messageAttributes": {},
-                    }
-                ]
-            }
-    raise TimeoutError("no S3 event reached the queue")
 
 
 COLD_START_SCRIPT = """
@@ -245,7 +174,7 @@ def run(
         AWS_SECRET_ACCESS_KEY="testing",
     )
     try:
-        s3, sqs, queue = _provision(endpoint)
+        s3, sqs, queue, _published = provision(endpoint)  # the test tier's moto-backed transformer
         longest = max(histories)
         new_day = FIRST_DAY + timedelta(days=longest)
 
@@ -260,7 +189,7 @@ def run(
             builder=builder,
             marts=WarehouseMarts(DuckDBWarehouse(str(one))),
             claims=ObjectClaims(boto3.client("dynamodb"), "idempotency"),
-            publisher=EventPublisher(boto3.client("events"), "bench-bus"),
+            publisher=EventPublisher(boto3.client("events"), BUS),
             ledger=RunLedger(boto3.client("dynamodb"), None),
         )
         raw_key = f"raw/places/dt={new_day}/run__lyon.jsonl"
@@ -269,7 +198,7 @@ def run(
 
         def invocation(key: str, data: bytes) -> float:
             s3.put_object(Bucket=BUCKET, Key=key, Body=data)
-            event = _next_event(sqs, queue)
+            event = lambda_sqs_event(receive(sqs, queue, 1, 30.0, lambda _: True))
             started = time.perf_counter()
             outcome = process_batch(event, deps, remaining_ms=lambda: 600_000)
             seconds = time.perf_counter() - started

@@ -19,7 +19,7 @@ from restaurant_pipeline.config import ConfigError, load_config
 from restaurant_pipeline.local import control
 from restaurant_pipeline.local.stack import StatePaths
 from restaurant_pipeline.local.supervisor import StackOptions
-from services.common.names import SERVICES
+from restaurant_pipeline.topology import SERVICES
 
 app = typer.Typer(
     help="Event-driven restaurant pipeline: Places API -> S3 -> dbt -> email. Local stack or AWS (--aws).",
@@ -407,7 +407,7 @@ def places_stub(
     per_day_quota: Annotated[int | None, typer.Option(help="429 (per day) past this many requests.")] = None,
 ) -> None:
     """A faithful local stand-in for the Places API (New) Text Search."""
-    from restaurant_pipeline.places_stub import StubSettings, run_stub
+    from restaurant_pipeline.local.places_stub import StubSettings, run_stub
 
     settings = StubSettings(
         latency_ms=latency_ms,

@@ -46,7 +46,7 @@ from restaurant_pipeline.stack_outputs import (
     STACK_NAME,
     output_key,
 )
-from services.common.names import SERVICES
+from restaurant_pipeline.topology import SERVICES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The CDK command-line tool, one exact version: a new CLI can change what `deploy` and `bootstrap` do, so it moves
@@ -57,8 +57,6 @@ CDK_CLI_VERSION = "2.1148.1"
 CDK_CLI_ASSEMBLY_SCHEMA_MAJOR = 55
 CDK_CLI = f"aws-cdk@{CDK_CLI_VERSION}"
 BOOTSTRAP_STACK = "CDKToolkit"
-# Measured with `make package`: the transformer zip fits Lambda's limits, so no container image and no Docker.
-TRANSFORMER_NEEDS_IMAGE = False
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
@@ -131,15 +129,6 @@ def npx_command(node: str) -> list[str]:
     if found:
         return [found]
     raise DeployError(f"npx was not found next to {node} nor on PATH: install Node.js 20+ (it ships npx).")
-
-
-def check_docker(run: Runner = subprocess.run) -> None:
-    """Only needed when the transformer ships as a container image (it does not: see TRANSFORMER_NEEDS_IMAGE)."""
-    if shutil.which("docker") is None:
-        raise DeployError("Docker is needed to build the transformer image: install it or start Docker Desktop.")
-    result = run(["docker", "info"], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise DeployError("Docker is installed but its daemon does not answer: start Docker, then retry.")
 
 
 def validate_inputs(api_key: str | None, email: str | None) -> None:
@@ -317,8 +306,6 @@ def deploy(
     aws = _session(region, session)
     identity = check_aws_credentials(aws.client("sts"), region)
     node = check_node(find_node)
-    if TRANSFORMER_NEEDS_IMAGE:
-        check_docker(run)
     cloudformation = aws.client("cloudformation")
     secretsmanager = aws.client("secretsmanager")
     deployed = _deployed_outputs(cloudformation)

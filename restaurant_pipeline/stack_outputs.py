@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from services.common.names import PROJECT, SERVICES
+from restaurant_pipeline.topology import SERVICES
+from services.common.names import PROJECT
 
 STACK_NAME = PROJECT
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from contracts.envelope import BUS_NAME
 from contracts.events import (
@@ -18,10 +18,15 @@ from contracts.events import (
     TransformCompleted,
 )
 from restaurant_pipeline.config import PipelineConfig
-from services.common.names import METRICS_NAMESPACE, PROJECT, RAW_PREFIX, ServiceName, function_name
+from services.common.names import METRICS_NAMESPACE, PROJECT, RAW_PREFIX, function_name
 
 VISIBILITY_TIMEOUT_FACTOR = 6  # AWS's advice for SQS event sources: 6 x the function timeout
 # Lambda's SQS event source mapping cannot go below 2 concurrent invocations.
+# The services: one route each below (build_topology). A new service is a package under services/, a route here,
+# its contract, its artifact (restaurant_pipeline/artifacts/specs.py) and its construct (cdk/constructs/service.py).
+ServiceName = Literal["collector", "transformer", "notifier"]
+SERVICES: tuple[ServiceName, ...] = get_args(ServiceName)
+
 MIN_ESM_CONCURRENCY = 2
 TRANSFORMER_MESSAGE_GROUP = "dbt"
 

@@ -271,7 +271,7 @@ class LocalStack:
             [
                 sys.executable,
                 "-m",
-                "restaurant_pipeline.places_stub",
+                "restaurant_pipeline.local.places_stub",
                 "--host",
                 self.options.host,
                 "--port",

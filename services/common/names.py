@@ -7,12 +7,8 @@ The services, the CDK stack, the local stack, the artifact builder and the CLI i
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
 
 PROJECT = "restaurant-pipeline"
-
-ServiceName = Literal["collector", "transformer", "notifier"]
-SERVICES: tuple[ServiceName, ...] = ("collector", "transformer", "notifier")
 
 # The data bucket's layout.
 RAW_PREFIX = "raw/places/"  # what the collector lands and people drop: an object created here starts the transformer

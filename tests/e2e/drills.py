@@ -11,7 +11,6 @@ import hashlib
 import json
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -21,23 +20,12 @@ from typing import Any, TypeVar
 from contracts.events import CLI_SOURCE, COLLECTOR_SOURCE, SCHEDULER_SOURCE, TRANSFORMER_SOURCE
 from restaurant_pipeline.local.outbox import OutboxMessage, read_outbox
 from services.transformer.domain.model import MARTS
-from tests.e2e.conftest import REPO_ROOT, RunningStack
+from tests.support.local_stack import REPO_ROOT, RunningStack, wait_until
 
 T = TypeVar("T")
 CLI = [sys.executable, "-m", "restaurant_pipeline.cli"]
 # Columns that name the processing rather than the data (which run, which object version, when loaded).
 VOLATILE_COLUMNS = ("run_id", "source_key", "collected_at", "loaded_at", "dbt_invocation_id")
-
-
-def wait_until(condition: Callable[[], T], timeout: float = 60.0, interval: float = 0.2, what: str = "") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"not met within {timeout:.0f}s: {what or condition}")
-        time.sleep(interval)
 
 
 def cli(stack: RunningStack, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:

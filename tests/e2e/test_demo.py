@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from restaurant_pipeline.local.processes import free_port
-from tests.e2e.conftest import REPO_ROOT
+from tests.support.local_stack import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 

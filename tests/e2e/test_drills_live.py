@@ -25,10 +25,9 @@ import pytest
 from contracts.events import CollectionRequested
 from restaurant_pipeline.local import control
 from restaurant_pipeline.local.outbox import read_outbox
+from restaurant_pipeline.local.places_stub import StubServer
+from restaurant_pipeline.local.places_stub.settings import StubSettings
 from restaurant_pipeline.local.stack import TOPIC_NAME
-from restaurant_pipeline.places_stub import StubServer
-from restaurant_pipeline.places_stub.settings import StubSettings
-from tests.e2e.conftest import RunningStack, start_stack, state_folder
 from tests.e2e.drills import (
     EventCapture,
     PlacesControl,
@@ -48,6 +47,7 @@ from tests.e2e.drills import (
     wait_until,
 )
 from tests.e2e.reliability_report import record
+from tests.support.local_stack import RunningStack, start_stack, state_folder
 from tests.unit.notifier.builders import eventbridge_body, transform
 
 pytestmark = pytest.mark.e2e

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from restaurant_pipeline.local import control
-from tests.e2e.conftest import RunningStack, start_stack, state_folder
 from tests.e2e.drills import PlacesControl, cli, delivered_emails, dlq_depths, wait_until
 from tests.e2e.reliability_report import record
+from tests.support.local_stack import RunningStack, start_stack, state_folder
 
 pytestmark = pytest.mark.e2e
 

@@ -38,7 +38,6 @@ import pytest
 from restaurant_pipeline.config import load_config
 from restaurant_pipeline.local import call_recorder, control
 from services.common.names import ENRICHED_PREFIX
-from tests.e2e.conftest import REPO_ROOT, RunningStack, start_stack, state_folder
 from tests.e2e.drills import (
     EventCapture,
     PlacesControl,
@@ -52,6 +51,7 @@ from tests.support.iam import proof
 from tests.support.iam.calls import Call
 from tests.support.iam.proof import Expected
 from tests.support.iam.template import ResolvedTemplate
+from tests.support.local_stack import REPO_ROOT, RunningStack, start_stack, state_folder
 from tests.support.synth import synthesize
 
 pytestmark = pytest.mark.e2e

@@ -17,7 +17,6 @@ import pytest
 
 from restaurant_pipeline.local import control
 from restaurant_pipeline.local.sandbox import isolation
-from tests.e2e.conftest import RunningStack, start_stack, state_folder
 from tests.e2e.drills import (
     EventCapture,
     cli,
@@ -31,6 +30,7 @@ from tests.e2e.drills import (
     restore_the_topic,
     wait_until,
 )
+from tests.support.local_stack import RunningStack, start_stack, state_folder
 
 pytestmark = pytest.mark.e2e
 

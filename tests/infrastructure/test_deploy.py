@@ -13,7 +13,6 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
-from restaurant_pipeline import deploy as deploy_module
 from restaurant_pipeline.config import parse_config
 from restaurant_pipeline.deploy import (
     CDK_CLI,
@@ -701,7 +700,3 @@ def test_an_object_that_cannot_be_deleted_is_reported():
         )
         with pytest.raises(DeployError, match=r"Could not delete 1 object\(s\) in b \(first: k: AccessDenied\)"):
             empty_bucket(s3, "b")
-
-
-def test_docker_is_not_required_because_the_transformer_ships_as_a_zip():
-    assert deploy_module.TRANSFORMER_NEEDS_IMAGE is False

@@ -14,7 +14,8 @@ The fix gives dbt a spawn context whose Lock and RLock are threading locks, and 
 Nothing else changes: a thread pool's work queues are already `queue.SimpleQueue`.
 
 Not covered, on purpose: semantic models and metrics (dbt_semantic_interfaces validates them with a
-ProcessPoolExecutor). This project has none; tests/unit/transformer/test_threads_for_dbt.py fails if one appears.
+ProcessPoolExecutor). This project has none; tests/integration/transformer/test_without_shared_memory.py fails if
+one appears.
 
 `install()` must run before dbt.contracts.graph.manifest is imported (the manifest class binds its lock factory
 then). Where that module came first and semaphores cannot be created, it raises, naming the fix; where they can (a

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from restaurant_pipeline.places_stub import Fault
+from restaurant_pipeline.local.places_stub import Fault
 from tests.integration.collector.conftest import API_KEY, Collector
 
 pytestmark = pytest.mark.integration

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from restaurant_pipeline.local.places_stub import Fault, StubServer
+from restaurant_pipeline.local.places_stub.protocol import FIELD_MASK_MISSING
 from restaurant_pipeline.local.processes import free_port, stop_process, wait_for_http
-from restaurant_pipeline.places_stub import Fault, StubServer
-from restaurant_pipeline.places_stub.protocol import FIELD_MASK_MISSING
 
 pytestmark = pytest.mark.integration
 
@@ -160,7 +160,7 @@ def test_controls_change_settings_and_report_stats_over_http(stub: StubServer) -
 def test_python_dash_m_serves_the_stub_until_stopped(tmp_path: Any) -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "restaurant_pipeline.places_stub", "--port", str(port), "--latency-ms", "1"],
+        [sys.executable, "-m", "restaurant_pipeline.local.places_stub", "--port", str(port), "--latency-ms", "1"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

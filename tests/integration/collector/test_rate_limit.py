@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from restaurant_pipeline.places_stub import max_in_window
+from restaurant_pipeline.local.places_stub import max_in_window
 from services.collector.adapters.pacing import SlidingWindowLimiter
 from services.collector.domain.plan import plan_run
 from services.collector.service import paced_window, parse_request, process_request

@@ -21,9 +21,7 @@ from services.transformer.adapters.vader import VaderAnalyzer
 from services.transformer.adapters.warehouse import DuckDBWarehouse
 from services.transformer.domain.sentiment import ScoringBuilder
 from services.transformer.service import TransformerDeps
-from tests.integration.transformer.conftest import BUCKET, BUS, Stack, parsed_builder, provision, stack
-
-__all__ = ["nlp_stack", "parsed_builder", "stack"]
+from tests.support.transformer_stack import BUCKET, BUS, Stack, provision
 
 
 @pytest.fixture(scope="session")

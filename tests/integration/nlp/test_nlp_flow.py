@@ -10,7 +10,7 @@ import pytest
 from services.common.names import ENRICHED_PREFIX
 from services.transformer.domain.sentiment import ScoringBuilder
 from tests.integration.nlp.conftest import place_line, review
-from tests.integration.transformer.conftest import BUCKET, Stack
+from tests.support.transformer_stack import BUCKET, Stack
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.integration.transformer.conftest import DAY, Stack
+from tests.support.transformer_stack import DAY, Stack
 
 pytestmark = pytest.mark.integration
 

@@ -1,3 +1,4 @@
+import gzip
 import json
 import threading
 import urllib.request
@@ -7,14 +8,15 @@ import pytest
 
 from restaurant_pipeline.dbt_docs import docs_server, generate_docs
 from restaurant_pipeline.local.processes import free_port
-from tests.integration.transformer.conftest import BUCKET, Stack
-from tests.integration.transformer.test_history import validated_day
+from tests.support.transformer_stack import BUCKET, Stack, places_lines
 
 pytestmark = pytest.mark.integration
 
 
 def test_docs_are_generated_for_the_local_warehouse_and_served_on_loopback(stack: Stack, tmp_path):
-    stack.drop("validated/places/dt=2026-01-01/x.jsonl.gz", validated_day(date(2026, 1, 1)))
+    stack.drop(
+        "validated/places/dt=2026-01-01/x.jsonl.gz", gzip.compress(places_lines(date(2026, 1, 1), 3, validated=True))
+    )
     assert stack.deps.builder.build(["2026-01-01"]).outcome == "passed"
 
     site = generate_docs(stack.warehouse_path, bucket=BUCKET, endpoint_url=stack.endpoint, state_dir=tmp_path)

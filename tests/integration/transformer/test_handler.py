@@ -9,7 +9,7 @@ import pytest
 
 from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.topology import StackResources, build_topology, service_environment
-from tests.integration.transformer.conftest import BUCKET, BUS, FIXTURES, _receive, lambda_sqs_event, provision
+from tests.support.transformer_stack import BUCKET, BUS, FIXTURES, lambda_sqs_event, provision, receive
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +47,7 @@ def test_handler_runs_from_the_topology_environment(aws: str, tmp_path, monkeypa
     s3.put_object(
         Bucket=BUCKET, Key="raw/places/dt=2026-01-01/x.jsonl", Body=(FIXTURES / "clean_paris.jsonl").read_bytes()
     )
-    messages = _receive(sqs, s3_queue, 1, 20.0, lambda _: True)
+    messages = receive(sqs, s3_queue, 1, 20.0, lambda _: True)
 
     try:
         response = handler.lambda_handler(lambda_sqs_event(messages), FakeContext())
@@ -55,7 +55,7 @@ def test_handler_runs_from_the_topology_environment(aws: str, tmp_path, monkeypa
         handler.build_wiring.cache_clear()
 
     assert response == {"batchItemFailures": []}
-    [published] = _receive(sqs, published_queue, 1, 20.0, lambda _: True)
+    [published] = receive(sqs, published_queue, 1, 20.0, lambda _: True)
     assert '"outcome": "passed"' in published["Body"] or '"outcome":"passed"' in published["Body"]
     # the function's log says what ran and what failed (dbt's own log is off for builds)
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"transform completed"' in line]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import gzip
-import json
 from datetime import date, timedelta
 
 import pytest
 
-from tests.integration.transformer.conftest import Stack
+from tests.support.transformer_stack import Stack, places_lines
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -18,32 +17,7 @@ NEW_DAY = FIRST_DAY + timedelta(days=HISTORY_DAYS)
 
 
 def validated_day(day: date, places: int = 3) -> bytes:
-    lines = []
-    for i in range(places):
-        lines.append(
-            json.dumps(
-                {
-                    "id": f"place-{i}",
-                    "displayName": {"text": f"Place {i}", "languageCode": "fr"},
-                    "location": {"latitude": 45.0, "longitude": 4.0},
-                    "rating": 4.0 + i / 10,
-                    "userRatingCount": 10 + i,
-                    "businessStatus": "OPERATIONAL",
-                    "_collection": {
-                        "run_id": f"run-{day}",
-                        "city": "Lyon",
-                        "run_cities": ["Lyon"],
-                        "trigger_source": "schedule",
-                        "query": "q",
-                        "rectangle": None,
-                        "page": 1,
-                        "collected_at": f"{day}T08:00:00Z",
-                    },
-                    "_source": {"key": f"raw/{day}", "version": None, "line": i + 1, "loaded_at": f"{day} 08:00:00"},
-                }
-            )
-        )
-    return gzip.compress(("\n".join(lines) + "\n").encode())
+    return gzip.compress(places_lines(day, places, validated=True))
 
 
 def test_with_a_year_of_history_a_daily_run_touches_only_the_new_day(stack: Stack):

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.transformer.conftest import Stack
+from tests.support.transformer_stack import Stack
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import pytest
 from services.transformer.adapters import shipped_manifest
 from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment, default_project_dir
 from services.transformer.adapters.shipped_manifest import MANIFEST_INPUTS, SHIPPED_DIR
-from tests.integration.transformer.conftest import BUCKET, DAY, Stack
+from tests.support.transformer_stack import BUCKET, DAY, Stack
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import pytest
 from services.transformer.adapters.s3 import S3ObjectStore
 from services.transformer.domain.model import InfrastructureError
 from tests.conftest import load_event
-from tests.integration.transformer.conftest import BUCKET, DAY, Stack
+from tests.support.transformer_stack import BUCKET, DAY, Stack
 
 pytestmark = pytest.mark.integration
 

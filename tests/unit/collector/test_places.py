@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from restaurant_pipeline.places_stub import protocol as google
+from restaurant_pipeline.local.places_stub import protocol as google
 from services.collector.adapters.places_http import PlacesClient, RetryPolicy, classify
 from services.collector.domain.model import CollectionError, Counters
 

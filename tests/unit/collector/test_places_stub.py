@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from restaurant_pipeline.places_stub import max_in_window
-from restaurant_pipeline.places_stub.protocol import (
+from restaurant_pipeline.local.places_stub import max_in_window
+from restaurant_pipeline.local.places_stub.protocol import (
     FIELD_MASK_MISSING,
     RESULT_CAP,
     ApiError,
@@ -18,8 +18,8 @@ from restaurant_pipeline.places_stub.protocol import (
     read_page_token,
     request_fingerprint,
 )
-from restaurant_pipeline.places_stub.search import find_places, interpret
-from restaurant_pipeline.places_stub.world import build_city, normalise_city
+from restaurant_pipeline.local.places_stub.search import find_places, interpret
+from restaurant_pipeline.local.places_stub.world import build_city, normalise_city
 
 SECRET = b"s" * 32
 

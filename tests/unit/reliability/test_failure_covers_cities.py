@@ -8,7 +8,6 @@ from services.collector.domain.model import CityFailed, Counters, Failure, RunOu
 from services.notifier.domain.outcomes import settled_outcomes, waits_for_run
 from tests.unit.collector.fakes import run_plan
 from tests.unit.notifier.builders import collection_failed, transform
-from tests.unit.notifier.test_service import world  # noqa: F401 (the notifier with its fakes)
 
 
 def test_a_city_failure_covers_that_city() -> None:
@@ -48,7 +47,7 @@ def test_an_event_without_cities_from_an_older_producer_still_settles_every_run_
     assert [o.city for o in settled_outcomes(event)] == ["Paris", "Lyon"]
 
 
-def test_a_partial_request_failure_waits_for_the_collected_city_then_mails_both(world) -> None:  # noqa: F811
+def test_a_partial_request_failure_waits_for_the_collected_city_then_mails_both(world) -> None:
     failure = collection_failed("api_quota_daily", city=None, run_cities=["Paris", "Lyon"], cities=["Lyon"])
 
     first = world.notifier.notify(failure)

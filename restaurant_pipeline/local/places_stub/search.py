@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from restaurant_pipeline.places_stub.protocol import RESULT_CAP, SearchRequest
-from restaurant_pipeline.places_stub.world import CUISINE_KEYWORDS, build_city, localise, normalise_city
+from restaurant_pipeline.local.places_stub.protocol import RESULT_CAP, SearchRequest
+from restaurant_pipeline.local.places_stub.world import CUISINE_KEYWORDS, build_city, localise, normalise_city
 
 _IN_CITY = re.compile(r"^(?P<what>.+?)\s+(?:in|à|near|at|around)\s+(?P<city>[^,]+)(?:,.*)?$", re.I)
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from restaurant_pipeline.places_stub.app import StubState, create_app
-from restaurant_pipeline.places_stub.settings import StubSettings
+from restaurant_pipeline.local.places_stub.app import StubState, create_app
+from restaurant_pipeline.local.places_stub.settings import StubSettings
 
 
 def run_stub(host: str, port: int, settings: StubSettings) -> None:

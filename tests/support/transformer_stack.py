@@ -1,5 +1,6 @@
-"""A moto-backed transformer: real S3 events (bucket -> default bus -> SQS), a real DuckDB warehouse read through
-httpfs, real dbt (one parsed manifest for the whole session), real DynamoDB idempotency, a captured bus."""
+"""A moto-backed transformer for tests and benchmarks: real S3 events (bucket -> default bus -> SQS), a real DuckDB
+warehouse read through httpfs, real dbt, real DynamoDB idempotency, a captured bus. The fixtures that build one are in
+tests/integration/conftest.py."""
 
 from __future__ import annotations
 
@@ -7,40 +8,24 @@ import gzip
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 
 from contracts.events import TransformCompleted
-from services.common.adapters.eventbridge import EventPublisher
-from services.common.adapters.ledger import RunLedger
-from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment, default_project_dir
-from services.transformer.adapters.dynamodb import ObjectClaims
-from services.transformer.adapters.marts import WarehouseMarts
-from services.transformer.adapters.s3 import S3ObjectStore
-from services.transformer.adapters.warehouse import DuckDBWarehouse
+from services.transformer.adapters.dbt_build import DbtBuilder
 from services.transformer.service import BatchOutcome, TransformerDeps, process_batch
 
 BUCKET = "restaurant-pipeline-local"
+
 BUS = "restaurant-pipeline"
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "raw"
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "raw"
+
 DAY = "2026-01-01"
-
-
-@pytest.fixture(scope="session")
-def parsed_builder(tmp_path_factory: pytest.TempPathFactory) -> DbtBuilder:
-    """Parses the dbt project once for the session; each test clones it with its own warehouse and endpoint."""
-    state = tmp_path_factory.mktemp("dbt-state")
-    env = dbt_environment(
-        target="local", bucket=BUCKET, warehouse_path=str(state / "warehouse.duckdb")
-    )  # same stem, same catalog
-    builder = DbtBuilder(default_project_dir(), "local", env, state_dir=state)
-    builder._runner_manifest()
-    return builder
 
 
 @dataclass
@@ -65,10 +50,10 @@ class Stack:
 
     def s3_messages(self, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
         """The next `count` "Object Created" messages moto routed to the capture queue (others discarded)."""
-        return _receive(self.sqs, self.s3_events_queue, count, timeout, _is_object_created)
+        return receive(self.sqs, self.s3_events_queue, count, timeout, _is_object_created)
 
     def published(self, count: int, timeout: float = 20.0) -> list[TransformCompleted]:
-        messages = _receive(self.sqs, self.published_queue, count, timeout, lambda _: True)
+        messages = receive(self.sqs, self.published_queue, count, timeout, lambda _: True)
         return [TransformCompleted.parse_detail(json.loads(m["Body"])["detail"]) for m in messages]
 
     def no_more_published(self) -> bool:
@@ -92,7 +77,7 @@ def _is_object_created(message: dict[str, Any]) -> bool:
     return json.loads(message["Body"]).get("detail-type") == "Object Created"
 
 
-def _receive(sqs: Any, queue: str, count: int, timeout: float, keep: Any) -> list[dict[str, Any]]:
+def receive(sqs: Any, queue: str, count: int, timeout: float, keep: Any) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     while len(found) < count and time.monotonic() < deadline:
@@ -179,17 +164,31 @@ def provision(endpoint: str) -> tuple[Any, Any, str, str]:
     return s3, sqs, queues[0], queues[1]
 
 
-@pytest.fixture
-def stack(aws: str, parsed_builder: DbtBuilder, tmp_path: Path) -> Iterator[Stack]:
-    s3, sqs, s3_events_queue, published_queue = provision(aws)
-    warehouse_path = str(tmp_path / "warehouse.duckdb")
-    builder = parsed_builder.with_environment(WAREHOUSE_PATH=warehouse_path, AWS_ENDPOINT_URL=aws)
-    deps = TransformerDeps(
-        store=S3ObjectStore(s3, BUCKET),
-        builder=builder,
-        marts=WarehouseMarts(DuckDBWarehouse(warehouse_path)),
-        claims=ObjectClaims(boto3.client("dynamodb"), "idempotency"),
-        publisher=EventPublisher(boto3.client("events"), BUS),
-        ledger=RunLedger(boto3.client("dynamodb"), "ledger"),
-    )
-    yield Stack(aws, s3, sqs, builder, deps, warehouse_path, s3_events_queue, published_queue)
+def places_lines(day: date | str, places: int, validated: bool) -> bytes:
+    """`places` places of Lyon collected on `day`, one JSON line each; `validated` adds `_source`, as the
+    transformer writes them under validated/ (what the warehouses read)."""
+    lines = []
+    for i in range(places):
+        place: dict[str, Any] = {
+            "id": f"place-{i}",
+            "displayName": {"text": f"Place {i}", "languageCode": "fr"},
+            "location": {"latitude": 45.0 + (i % 1000) / 1000, "longitude": 4.0 + (i // 1000) / 1000},
+            "rating": round(3.0 + (i % 20) / 10, 1),
+            "userRatingCount": 10 + i,
+            "priceLevel": "PRICE_LEVEL_MODERATE",
+            "businessStatus": "OPERATIONAL",
+            "_collection": {
+                "run_id": f"run-{day}",
+                "city": "Lyon",
+                "run_cities": ["Lyon"],
+                "trigger_source": "schedule",
+                "query": "q",
+                "rectangle": None,
+                "page": 1 + i // 20,
+                "collected_at": f"{day}T08:00:00Z",
+            },
+        }
+        if validated:
+            place["_source"] = {"key": f"raw/{day}", "version": None, "line": i + 1, "loaded_at": f"{day} 08:00:00"}
+        lines.append(json.dumps(place))
+    return ("\n".join(lines) + "\n").encode()

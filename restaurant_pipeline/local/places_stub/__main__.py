@@ -1,4 +1,4 @@
-"""python -m restaurant_pipeline.places_stub [--host H] [--port N] [switches]: serve the stub in the foreground."""
+"""`python -m restaurant_pipeline.local.places_stub [--host H] [--port N] [switches]`: serve the stub."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import sys
 
 from pydantic import ValidationError
 
-from restaurant_pipeline.places_stub.server import run_stub
-from restaurant_pipeline.places_stub.settings import StubSettings
+from restaurant_pipeline.local.places_stub.server import run_stub
+from restaurant_pipeline.local.places_stub.settings import StubSettings
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[str, int, StubSettings]:
     parser = argparse.ArgumentParser(
-        prog="python -m restaurant_pipeline.places_stub",
+        prog="python -m restaurant_pipeline.local.places_stub",
         description="A local stand-in for Places API (New) searchText, with quota and failure switches.",
     )
     parser.add_argument("--host", default="127.0.0.1")

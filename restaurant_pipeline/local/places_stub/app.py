@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from restaurant_pipeline.places_stub.protocol import (
+from restaurant_pipeline.local.places_stub.protocol import (
     ApiError,
     internal,
     invalid_argument,
@@ -37,8 +37,8 @@ from restaurant_pipeline.places_stub.protocol import (
     service_disabled,
     unavailable,
 )
-from restaurant_pipeline.places_stub.search import find_places
-from restaurant_pipeline.places_stub.settings import Fault, StubSettings
+from restaurant_pipeline.local.places_stub.search import find_places
+from restaurant_pipeline.local.places_stub.settings import Fault, StubSettings
 
 SEARCH_PATH = "/v1/places:searchText"
 REQUEST_LOG_SIZE = 50_000
