@@ -380,8 +380,9 @@ def _queue_urls(info: StackInfo) -> list[str]:
 
 
 def _base_environment() -> dict[str, str]:
-    """The parent's environment minus anything that would point the functions elsewhere."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "TZ")
+    """The parent's environment minus anything that would point the functions elsewhere. DBT_PROJECT_DIR passes:
+    `DBT_PROJECT_DIR=~/my-models restaurant-pipeline local up` runs the local transformer on another dbt project."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "TZ", "DBT_PROJECT_DIR")
     return {name: os.environ[name] for name in keep if name in os.environ}
 
 
