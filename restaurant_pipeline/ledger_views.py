@@ -29,6 +29,8 @@ def summarise_runs(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
             status = "collection failed: " + ", ".join(sorted({str(i["data"].get("category")) for i in failed}))
         elif any(i["step"] == "TRANSFORMED" for i in items):
             status = "transformed"
+        elif any(i["step"] == "TRANSFORM_FAILED" for i in items):
+            status = "transform failed (messages in the transformer's dead-letter queue)"
         elif any(i["step"] == "COLLECTED" for i in items):
             status = "collected"
         else:

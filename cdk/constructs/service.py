@@ -331,6 +331,17 @@ class TransformerService(PipelineService):
             ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
             [bucket.bucket_arn],
         )
+        # Coalesced builds list the raw versions waiting under the days of a batch (services/transformer/service.py):
+        # ListObjectVersions needs s3:ListBucketVersions, only under raw/places/ here.
+        # https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListRawVersions",
+                actions=["s3:ListBucketVersions"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{RAW_PREFIX}*"]}},
+            )
+        )
         self.allow(
             "RunAthenaQueries",
             [

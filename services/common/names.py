@@ -55,6 +55,8 @@ class Metric(StrEnum):
     QUARANTINED_LINES = "QuarantinedLines"
     DUPLICATE_OBJECT_EVENTS = "DuplicateObjectEvents"
     TRANSFORM_INFRASTRUCTURE_ERRORS = "TransformInfrastructureErrors"
+    COALESCED_OBJECTS = "CoalescedObjects"  # built ahead of their own message (coalesced builds)
+    DEAD_LETTERED_OBJECTS = "DeadLetteredObjects"  # announced as errors on their last receive
     # notifier
     EMAILS_SENT = "EmailsSent"
     REPEAT_SUMMARIES_SENT = "RepeatSummariesSent"
