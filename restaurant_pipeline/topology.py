@@ -29,6 +29,7 @@ SERVICES: tuple[ServiceName, ...] = get_args(ServiceName)
 
 MIN_ESM_CONCURRENCY = 2
 TRANSFORMER_MESSAGE_GROUP = "dbt"
+SCHEDULE_DLQ_NAME = f"{PROJECT}-schedule-dlq"  # the schedule's own DLQ (AWS: EventBridge Scheduler's dead letters)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,11 @@ class Route:
     @property
     def dlq_name(self) -> str:
         return f"{PROJECT}-{self.service}-dlq" + (".fifo" if self.fifo else "")
+
+    @property
+    def rule_dlq_name(self) -> str:
+        """Where EventBridge puts an event it could not deliver to the queue (always a standard queue)."""
+        return f"{PROJECT}-{self.service}-rule-dlq"
 
     @property
     def rule_name(self) -> str:

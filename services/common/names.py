@@ -54,7 +54,9 @@ class Metric(StrEnum):
     TRANSFORM_ERROR = "Transform_error"
     QUARANTINED_LINES = "QuarantinedLines"
     DUPLICATE_OBJECT_EVENTS = "DuplicateObjectEvents"
-    TRANSFORM_INFRASTRUCTURE_ERRORS = "TransformInfrastructureErrors"
+    TRANSFORM_INFRASTRUCTURE_ERRORS = "TransformInfrastructureErrors"  # every failed attempt, retried or not
+    # a batch failed on its final receive (its messages go to the DLQ next): emitted on the final-receive path
+    TRANSFORM_INFRASTRUCTURE_FAILED = "TransformInfrastructureFailed"
     # notifier
     EMAILS_SENT = "EmailsSent"
     REPEAT_SUMMARIES_SENT = "RepeatSummariesSent"
