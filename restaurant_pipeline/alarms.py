@@ -29,18 +29,20 @@ from dataclasses import dataclass
 from typing import Literal
 
 from restaurant_pipeline.topology import SCHEDULE_DLQ_NAME, Topology
-from services.common.names import METRICS_NAMESPACE, PROJECT, Metric
+from services.common.names import (
+    FUNCTION_ERRORS,
+    LAMBDA_NAMESPACE,
+    METRICS_NAMESPACE,
+    PROJECT,
+    QUEUE_DEPTH,
+    SQS_NAMESPACE,
+    Metric,
+)
 
 Comparison = Literal["GreaterThanOrEqualToThreshold", "LessThanThreshold"]
 MissingData = Literal["breaching", "notBreaching", "ignore", "missing"]
 Statistic = Literal["Sum", "Maximum"]
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
-
-SQS_NAMESPACE = "AWS/SQS"
-LAMBDA_NAMESPACE = "AWS/Lambda"
-QUEUE_DEPTH = "ApproximateNumberOfMessagesVisible"  # SQS: messages available for retrieval
-FUNCTION_ERRORS = "Errors"  # Lambda: invocations that ended in an error (not batch item failures)
-FUNCTION_INVOCATIONS = "Invocations"
 
 EVENT_PERIOD_SECONDS = 300  # DLQ depths, function errors and failure metrics: one 5-minute period
 NO_SUCCESS_HOURS = 26  # a daily schedule plus two hours of slack

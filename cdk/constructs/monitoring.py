@@ -21,8 +21,6 @@ from cdk.constructs.schedule import CollectionSchedule
 from cdk.constructs.service import PipelineService
 from cdk.constructs.shared import SharedResources
 from restaurant_pipeline.alarms import (
-    LAMBDA_NAMESPACE,
-    SQS_NAMESPACE,
     Alarms,
     CompositeAlarm,
     MetricAlarm,
@@ -30,7 +28,7 @@ from restaurant_pipeline.alarms import (
     pipeline_alarms,
 )
 from restaurant_pipeline.topology import SCHEDULE_DLQ_NAME, Topology
-from services.common.names import METRICS_NAMESPACE, PROJECT, Metric
+from services.common.names import LAMBDA_NAMESPACE, METRICS_NAMESPACE, PROJECT, SQS_NAMESPACE, Metric
 
 DASHBOARD_NAME = PROJECT
 COMPARISONS = {

@@ -1,4 +1,4 @@
-"""The local stack: moto's server, the Places stub, one worker per route, the scheduler and the outbox.
+"""The local stack: moto's server, the Places stub, one worker per route, the scheduler, the alarms and the outbox.
 
 `restaurant-pipeline local up` runs `LocalStack.run()` in the foreground, or in a detached process
 (`python -m restaurant_pipeline.local.supervisor ...`) with --detach. It writes .pipeline/stack.json once
@@ -22,9 +22,16 @@ from pathlib import Path
 from types import FrameType
 
 from contracts.events import SCHEDULER_SOURCE, CollectionRequested
+from restaurant_pipeline.alarms import pipeline_alarms
 from restaurant_pipeline.aws import AwsClients
 from restaurant_pipeline.config import PipelineConfig, load_config
 from restaurant_pipeline.local import call_recorder, persistence
+from restaurant_pipeline.local.alarms import (
+    DEFAULT_LOCAL_PERIOD_SECONDS,
+    EVALUATION_INTERVAL_SECONDS,
+    LocalAlarms,
+    sns_publisher,
+)
 from restaurant_pipeline.local.esm import MappingSettings
 from restaurant_pipeline.local.processes import (
     die_with_parent,
@@ -64,6 +71,8 @@ class StackOptions:
     retry_delay_seconds: int = 3
     # Run each service from its host artifact in a Lambda sandbox (sandbox.py) instead of importing its handler.
     artifacts: bool = False
+    # The local alarms' period for alarms that watch events (AWS: 5 minutes): see restaurant_pipeline/local/alarms.py.
+    alarm_period_seconds: int = DEFAULT_LOCAL_PERIOD_SECONDS
 
 
 class _Worker:
@@ -175,7 +184,10 @@ class LocalStack:
             worker = _Worker(route, env, mapping, log_file, sandboxes.get(route.service))
             worker.start()
             self._workers[route.service] = worker
+        self.info = info  # before the threads that read it (the outbox, the scheduler)
         self._spawn(self._deliver_email, "outbox")
+        alarms = self._alarms(info)
+        self._spawn(lambda: self._evaluate_alarms(alarms), "alarms")
         if self.options.scheduler:
             self._spawn(self._schedule, "scheduler")
         info.pids = {"supervisor": os.getpid(), **{name: w.pid for name, w in self._workers.items()}}
@@ -183,7 +195,6 @@ class LocalStack:
             info.pids["moto"] = self._moto.pid
         if self._stub:
             info.pids["places_stub"] = self._stub.pid
-        self.info = info
         self._write_stack_file(info)
         return info
 
@@ -352,6 +363,36 @@ class LocalStack:
         assert self.info is not None
         return drain_sns_capture(self.clients.sqs, self.info.email_capture_queue_url, self.state.outbox)
 
+    def _alarms(self, info: StackInfo) -> LocalAlarms:
+        """The alarms the CDK stack deploys, evaluated against the local signals (local/alarms.py)."""
+        assert self.topology is not None
+        alarms = LocalAlarms(
+            alarms=pipeline_alarms(self.topology),
+            sqs=self.clients.sqs,
+            logs_dir=self.state.logs,
+            state_file=self.state.alarms,
+            publish=sns_publisher(self.clients.sns, info.topic_arn),
+            region=info.region,
+            local_period_seconds=self.options.alarm_period_seconds,
+        )
+        alarms.save()
+        log.info(
+            "alarms: %d evaluated every %.0fs (event alarms over %ds periods); not here: %s",
+            sum(s.evaluated_locally for s in alarms.statuses.values()),
+            EVALUATION_INTERVAL_SECONDS,
+            self.options.alarm_period_seconds,
+            ", ".join(name for name, s in alarms.statuses.items() if not s.evaluated_locally) or "none",
+        )
+        return alarms
+
+    def _evaluate_alarms(self, alarms: LocalAlarms) -> None:
+        while not self._stop.wait(EVALUATION_INTERVAL_SECONDS):
+            try:
+                alarms.tick()
+            except Exception:
+                log.exception("alarms: evaluation failed; evaluating again")
+                self._stop.wait(2)
+
     def _schedule(self) -> None:
         expression = self.config.schedule.parsed
         next_fire = expression.next_after(datetime.now(UTC))
@@ -395,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-scheduler", action="store_true")
     parser.add_argument("--retry-delay-seconds", type=int, default=3)
     parser.add_argument("--artifacts", action="store_true", help="run the host artifacts in Lambda sandboxes")
+    parser.add_argument("--alarm-period-seconds", type=int, default=DEFAULT_LOCAL_PERIOD_SECONDS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = StackOptions(
@@ -406,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         scheduler=not args.no_scheduler,
         retry_delay_seconds=args.retry_delay_seconds,
         artifacts=args.artifacts,
+        alarm_period_seconds=args.alarm_period_seconds,
     )
     LocalStack(options).run()
     return 0

@@ -37,6 +37,12 @@ def log_group_name(service: str) -> str:
 
 
 METRICS_NAMESPACE = "RestaurantPipeline"
+# AWS's own metrics that the alarms read (restaurant_pipeline/alarms.py); the local stack writes the Lambda ones itself.
+SQS_NAMESPACE = "AWS/SQS"
+QUEUE_DEPTH = "ApproximateNumberOfMessagesVisible"  # messages available for retrieval
+LAMBDA_NAMESPACE = "AWS/Lambda"
+FUNCTION_INVOCATIONS = "Invocations"
+FUNCTION_ERRORS = "Errors"  # invocations that failed as a whole (an exception, a timeout); not batch item failures
 
 
 class Metric(StrEnum):

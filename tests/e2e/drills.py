@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from contracts.events import CLI_SOURCE, COLLECTOR_SOURCE, SCHEDULER_SOURCE, TRANSFORMER_SOURCE
 from restaurant_pipeline.local.outbox import OutboxMessage, read_outbox
+from services.common.names import METRICS_NAMESPACE
 from services.transformer.domain.model import MARTS
 from tests.support.local_stack import REPO_ROOT, RunningStack, wait_until
 
@@ -146,13 +147,19 @@ def log_records(stack: RunningStack, service: str) -> list[dict[str, Any]]:
 
 
 def metric_blobs(stack: RunningStack, service: str) -> list[dict[str, Any]]:
-    """One dict per invocation: the Powertools EMF metrics it flushed (name -> value)."""
+    """One dict per invocation: the Powertools EMF metrics it flushed (name -> value); not Lambda's own metrics,
+    which the local event source mapping writes beside them (restaurant_pipeline/local/emf.py)."""
     blobs = []
     for record in log_records(stack, service):
         aws = record.get("_aws")
         if not isinstance(aws, dict):
             continue
-        names = [m["Name"] for block in aws.get("CloudWatchMetrics", []) for m in block.get("Metrics", [])]
+        names = [
+            m["Name"]
+            for block in aws.get("CloudWatchMetrics", [])
+            if block.get("Namespace") == METRICS_NAMESPACE
+            for m in block.get("Metrics", [])
+        ]
         values = {name: record.get(name) for name in names if name != "ColdStart"}
         if values:  # each add_metric call appends to the list: the invocation's total is the sum
             blobs.append({name: sum(v) if isinstance(v, list) else v for name, v in values.items()})
