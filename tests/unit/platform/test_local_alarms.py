@@ -44,12 +44,12 @@ class FakeSqs:
         )
     )
 
-    def get_queue_url(self, QueueName: str) -> dict[str, str]:  # noqa: N803 (boto3's spelling)
+    def get_queue_url(self, QueueName: str) -> dict[str, str]:
         if QueueName not in self.depths:
             raise NoSuchQueue(QueueName)
         return {"QueueUrl": f"http://sqs.local/{QueueName}"}
 
-    def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> dict:  # noqa: N803
+    def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> dict:
         assert AttributeNames == ["ApproximateNumberOfMessages"]  # what SQS's ...MessagesVisible metric counts
         return {"Attributes": {"ApproximateNumberOfMessages": str(self.depths[QueueUrl.rsplit("/", 1)[1]])}}
 
