@@ -32,6 +32,7 @@ from restaurant_pipeline.local.alarms import (
     LocalAlarms,
     sns_publisher,
 )
+from restaurant_pipeline.local.emf import lambda_metrics_line
 from restaurant_pipeline.local.esm import MappingSettings
 from restaurant_pipeline.local.processes import (
     die_with_parent,
@@ -308,21 +309,24 @@ class LocalStack:
                 continue  # crash loop: leave it down; `local status` shows it
             code = worker.process.returncode if worker.process else None
             log.warning("worker %s exited (%s); restarting it like Lambda would", name, code)
-            self._release_inflight(worker)
+            if self._release_inflight(worker):  # it died mid-invocation: Lambda counts that as an error
+                with open(worker.log_file, "a", encoding="utf-8") as output:
+                    output.write(lambda_metrics_line(worker.route.function_name, failed=True) + "\n")
             worker.restarts.append(now)
             worker.start()
             if self.info:
                 self.info.pids[name] = worker.pid
                 self._write_stack_file(self.info)
 
-    def _release_inflight(self, worker: _Worker) -> None:
+    def _release_inflight(self, worker: _Worker) -> bool:
         """The messages a dead worker held come back after the function's timeout, not the queue's visibility
         timeout (6 x as long). Not sooner: by then Lambda would have ended the invocation, and an in-progress
         idempotency claim (the transformer's, which expires with the invocation's remaining time) has lapsed,
-        so the redelivery runs the work instead of finding it "busy" until its receives are spent."""
+        so the redelivery runs the work instead of finding it "busy" until its receives are spent.
+        True when the worker died holding a batch (mid-invocation)."""
         path = Path(worker.mapping.inflight_file) if worker.mapping.inflight_file else None
         if path is None or not path.exists():
-            return
+            return False
         try:
             handles = json.loads(path.read_text(encoding="utf-8"))
             entries = [
@@ -342,6 +346,7 @@ class LocalStack:
         except Exception:  # the messages still come back, after the queue's visibility timeout
             log.exception("could not release the messages held by worker %s", worker.route.service)
         path.unlink(missing_ok=True)
+        return True
 
     def _spawn(self, target: object, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ import sys
 import urllib.request
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -119,6 +120,40 @@ def delivered_emails(stack: RunningStack, containing: str, timeout: float = 30) 
         timeout=timeout,
         what=f"an email about {containing}",
     )
+
+
+def alarm_emails(
+    stack: RunningStack, alarm: str, state: str = "ALARM", since: datetime | None = None
+) -> list[OutboxMessage]:
+    """The local alarms' emails (restaurant_pipeline/local/alarms.py) about one alarm entering `state`."""
+    return [
+        m
+        for m in read_outbox(Path(stack.info.outbox_dir))
+        if m.subject.startswith(f'{state}: "{alarm}"') and (since is None or published_at(m) >= since)
+    ]
+
+
+def alarm_status(stack: RunningStack, alarm: str) -> dict[str, Any]:
+    """One alarm's local state, reason and last email (.pipeline/alarms.json)."""
+    statuses = json.loads((Path(stack.state_dir) / "alarms.json").read_text(encoding="utf-8"))
+    return dict(statuses[alarm])
+
+
+def logged_at(record: dict[str, Any]) -> datetime:
+    """When a Powertools log record was written."""
+    return datetime.fromisoformat(str(record["timestamp"]))
+
+
+def published_at(email: OutboxMessage) -> datetime:
+    """When SNS published the email, to the millisecond: the outbox names each file after the notification's
+    Timestamp (its Date header keeps whole seconds only)."""
+    stamp = email.path.name.split("-", 1)[0]
+    return datetime.strptime(stamp, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC)
+
+
+def seconds_until(start: datetime, email: OutboxMessage) -> float:
+    """From a moment to the email's publication by SNS."""
+    return (published_at(email) - start).total_seconds()
 
 
 def depth(stack: RunningStack, queue_url: str) -> int:
