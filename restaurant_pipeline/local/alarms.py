@@ -14,8 +14,8 @@ alarms-and-missing-data.html), with these local choices, on purpose:
 - with missing data `ignore`/`missing` and only some points missing, only the real points are evaluated (CloudWatch
   looks further back first: see the page above);
 - an OK email is sent when an alarm clears (ALARM -> OK). CloudWatch also runs OK actions when a new alarm first
-  leaves INSUFFICIENT_DATA (OKActions: "transitions to the OK state from any other state"), which the local stack,
-  started far more often than a stack is deployed, does not;
+  leaves INSUFFICIENT_DATA (PutMetricAlarm's OKActions: "when this alarm transitions to an OK state from any other
+  state"), which the local stack, started far more often than a stack is deployed, does not;
 - a publish that fails (the topic deleted) is logged and not retried, as CloudWatch does not retry its actions.
 Alarms whose signal does not exist locally (the rule-target and schedule DLQs: moto has neither) stay
 INSUFFICIENT_DATA with the reason. The states are kept in .pipeline/alarms.json, across restarts.
