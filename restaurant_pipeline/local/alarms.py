@@ -207,7 +207,7 @@ class LocalAlarms:
 
     alarms: Alarms
     sqs: Any
-    logs_dir: Path
+    logs: list[Path]  # the services' logs (.pipeline/logs/<service>.log), where their metric lines land
     state_file: Path
     publish: Publish
     region: str
@@ -216,11 +216,15 @@ class LocalAlarms:
     _queues: dict[str, str] = field(default_factory=dict)
     _points: dict[MetricKey, deque[tuple[datetime, float]]] = field(default_factory=lambda: defaultdict(deque))
     _tail: LogTail | None = None
+    _windows: dict[MetricKey, int] = field(default_factory=dict)  # seconds of data each metric's alarms read
 
     def __post_init__(self) -> None:
         if self.local_period_seconds < 1:
             raise ValueError("the local alarm period must be at least 1 second")
-        self._tail = LogTail(self.logs_dir)
+        self._tail = LogTail(self.logs)
+        for alarm in self.alarms.metric_alarms:
+            key, window = metric_key(alarm.metric), self.period(alarm) * alarm.evaluation_periods
+            self._windows[key] = max(self._windows.get(key, 0), window)
         self.statuses = {alarm.name: AlarmStatus() for alarm in self.alarms.all}
         self._restore()
         for alarm in self.alarms.metric_alarms:
@@ -255,8 +259,8 @@ class LocalAlarms:
             attributes = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[VISIBLE_MESSAGES_ATTRIBUTE])
             key: MetricKey = (SQS_NAMESPACE, QUEUE_DEPTH, (("QueueName", queue),))
             self._points[key].append((now, float(attributes["Attributes"][VISIBLE_MESSAGES_ATTRIBUTE])))
-        horizon = now - timedelta(seconds=max(self.period(a) * a.evaluation_periods for a in self.alarms.metric_alarms))
-        for points in self._points.values():
+        for key, points in self._points.items():  # keep what the longest alarm on each metric reads, no more
+            horizon = now - timedelta(seconds=self._windows.get(key, 0))
             while points and points[0][0] < horizon:
                 points.popleft()
 
@@ -274,7 +278,7 @@ class LocalAlarms:
             if not status.evaluated_locally:
                 continue
             period = timedelta(seconds=self.period(alarm))
-            points = sorted(self._points.get(metric_key(alarm.metric), ()))
+            points = self._points.get(metric_key(alarm.metric), ())
             values = period_values(points, alarm.metric.statistic, period, alarm.evaluation_periods, now)
             state, reason = evaluate(alarm, values, status.state, period, now)
             transitions += self._move(alarm, state, reason, now)

@@ -10,7 +10,7 @@ Format: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatc
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,16 +79,16 @@ def lambda_metrics_line(function_name: str, failed: bool, at: datetime | None = 
 
 
 class LogTail:
-    """The EMF data points appended to a folder's *.log files since the last read (all of them on the first)."""
+    """The EMF data points appended to these log files since the last read (all of them on the first)."""
 
     MARKER = '"_aws"'
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
+    def __init__(self, paths: Iterable[Path]) -> None:
+        self.paths = sorted(Path(path) for path in paths)
         self._offsets: dict[Path, int] = {}
 
     def read(self) -> Iterator[Datapoint]:
-        for path in sorted(self.folder.glob("*.log")):
+        for path in self.paths:
             yield from self._read(path)
 
     def _read(self, path: Path) -> Iterator[Datapoint]:

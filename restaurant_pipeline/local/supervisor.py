@@ -374,7 +374,7 @@ class LocalStack:
         alarms = LocalAlarms(
             alarms=pipeline_alarms(self.topology),
             sqs=self.clients.sqs,
-            logs_dir=self.state.logs,
+            logs=[self.state.logs / f"{route.service}.log" for route in self.topology.routes],
             state_file=self.state.alarms,
             publish=sns_publisher(self.clients.sns, info.topic_arn),
             region=info.region,

@@ -18,7 +18,7 @@ def test_a_message_in_the_notifier_dlq_reaches_the_outbox_as_an_alarm_email_then
     alarms = LocalAlarms(
         alarms=pipeline_alarms(topology),
         sqs=clients.sqs,
-        logs_dir=logs,
+        logs=[logs / f"{service}.log" for service in ("collector", "transformer", "notifier")],
         state_file=tmp_path / "alarms.json",
         publish=sns_publisher(clients.sns, info.topic_arn),
         region=info.region,

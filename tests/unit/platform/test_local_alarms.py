@@ -102,7 +102,7 @@ def local(tmp_path: Path, period: int = 10, outbox: Outbox | None = None) -> Loc
     alarms = LocalAlarms(
         alarms=ALARMS,
         sqs=sqs,
-        logs_dir=logs,
+        logs=[logs / f"{service}.log" for service in ("collector", "transformer", "notifier")],
         state_file=tmp_path / "alarms.json",
         publish=outbox.publish,
         region="eu-west-3",
@@ -313,3 +313,15 @@ def test_powertools_emf_lines_become_one_data_point_per_value():
         ("NotificationFailures", 1.0, (("service", "notifier"),)),
     ]
     assert datapoints({"message": "not a metric"}) == []
+
+
+def test_a_long_running_stack_keeps_only_the_samples_its_alarms_read(tmp_path):
+    stack = local(tmp_path, period=10)
+    stack.emit("notifier", Metric.EMAILS_SENT, T0)  # no alarm reads it
+
+    for second in range(600):
+        stack.tick(T0 + timedelta(seconds=second))
+
+    kept = {key[1]: len(points) for key, points in stack.alarms._points.items()}
+    assert kept["ApproximateNumberOfMessagesVisible"] <= 11  # one 10 s period of 1 s samples, per queue
+    assert kept.get(Metric.EMAILS_SENT, 0) == 0
