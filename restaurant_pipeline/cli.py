@@ -17,6 +17,7 @@ from rich.table import Table
 from restaurant_pipeline import operations
 from restaurant_pipeline.config import ConfigError, load_config
 from restaurant_pipeline.local import control
+from restaurant_pipeline.local.alarms import DEFAULT_LOCAL_PERIOD_SECONDS
 from restaurant_pipeline.local.stack import StatePaths
 from restaurant_pipeline.local.supervisor import StackOptions
 from restaurant_pipeline.topology import SERVICES
@@ -81,9 +82,18 @@ def local_up(
             "no /dev/shm, Lambda's environment, the runtime interface client) instead of importing its code.",
         ),
     ] = False,
+    alarm_period: Annotated[
+        int,
+        typer.Option(
+            "--alarm-period",
+            min=1,
+            help="Seconds per period of the alarms that watch events (a dead-letter queue not empty, a failure "
+            "metric; 300 on AWS): an alarm email follows a failure within about this long.",
+        ),
+    ] = DEFAULT_LOCAL_PERIOD_SECONDS,
     state_dir: StateDirOption = None,
 ) -> None:
-    """Start moto's server, provision the stack from the topology, and run every service."""
+    """Start moto's server, provision the stack from the topology, and run every service and the alarms."""
     try:
         config_path = _config_path()
         load_config(config_path)
@@ -97,6 +107,7 @@ def local_up(
         config_path=str(config_path) if config_path else None,
         scheduler=not no_scheduler,
         artifacts=artifacts,
+        alarm_period_seconds=alarm_period,
     )
     if not detach:
         console.print(f"Local stack on http://{host}:{port} (Ctrl-C stops it and saves the state).")

@@ -29,6 +29,7 @@ SERVICES: tuple[ServiceName, ...] = get_args(ServiceName)
 
 MIN_ESM_CONCURRENCY = 2
 TRANSFORMER_MESSAGE_GROUP = "dbt"
+SCHEDULE_DLQ_NAME = f"{PROJECT}-schedule-dlq"  # the schedule's own DLQ (AWS: EventBridge Scheduler's dead letters)
 
 # Coalesced builds (services/transformer/service.py): one transformer invocation builds every raw object waiting
 # under the days of its batch, up to these caps, so a burst of files costs a handful of dbt builds. The caps keep a
@@ -83,6 +84,11 @@ class Route:
     @property
     def dlq_name(self) -> str:
         return f"{PROJECT}-{self.service}-dlq" + (".fifo" if self.fifo else "")
+
+    @property
+    def rule_dlq_name(self) -> str:
+        """Where EventBridge puts an event it could not deliver to the queue (always a standard queue)."""
+        return f"{PROJECT}-{self.service}-rule-dlq"
 
     @property
     def rule_name(self) -> str:

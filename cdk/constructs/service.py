@@ -22,7 +22,7 @@ from cdk.constructs.nag import acknowledge, wildcard_finding
 from cdk.constructs.shared import RAW_DELETE_ACTIONS, SharedResources
 from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.topology import Route
-from services.common.names import PROJECT, RAW_PREFIX, log_group_name
+from services.common.names import RAW_PREFIX, log_group_name
 
 # Queue retention: long enough to notice and replay over a long weekend.
 MESSAGE_RETENTION = Duration.days(14)
@@ -107,7 +107,7 @@ class PipelineService(Construct):
         self.rule_dlq = sqs.Queue(
             self,
             "RuleDlq",
-            queue_name=f"{PROJECT}-{route.service}-rule-dlq",
+            queue_name=route.rule_dlq_name,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=MESSAGE_RETENTION,
