@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from restaurant_pipeline.local import control
-from tests.e2e.conftest import REPO_ROOT, RunningStack, start_stack, state_folder
+from tests.e2e.conftest import REPO_ROOT, RunningStack
 from tests.support.shell_commands import Block, Command, Outcome, bash_blocks, prompt_commands, run_commands
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -43,13 +42,8 @@ VENV_BIN = str(Path(sys.executable).parent)
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[RunningStack]:
-    with state_folder("pasted") as state_dir:
-        running = start_stack(state_dir)
-        try:
-            yield running
-        finally:
-            control.down(state_dir)
+def stack(local_stack: RunningStack) -> RunningStack:
+    return local_stack
 
 
 def newcomer_shell(stack: RunningStack, home: Path, activated: bool) -> dict[str, str]:

@@ -15,21 +15,20 @@ portable API (Process.status, STATUS_ZOMBIE, NoSuchProcess, AccessDenied), the s
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
-from restaurant_pipeline.local.processes import free_port, port_in_use
+from restaurant_pipeline.local.processes import port_in_use
 from restaurant_pipeline.local.sandbox import isolation
+from tests.integration.platform.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
 ISOLATED, HOW = isolation()
-REPO_ROOT = Path(__file__).resolve().parents[3]
+
 needs_namespace = pytest.mark.skipif(not ISOLATED, reason=f"no private mount namespace here: {HOW}")
 
 
@@ -96,15 +95,9 @@ def test_pid_alive_without_proc_answers_from_the_kernel(tmp_path):
 
 @needs_namespace
 @pytest.mark.slow
-def test_a_stack_started_without_proc_is_seen_running_and_stopped_by_later_commands(tmp_path):
-    port = free_port()
-    env = {
-        **os.environ,
-        "PIPELINE_STATE_DIR": str(tmp_path / "state"),
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "PIPELINE__SCHEDULE__EXPRESSION": "cron(0 8 1 1 ? 2099)",
-    }
-    env.pop("GOOGLE_PLACES_API_KEY", None)
+def test_a_stack_started_without_proc_is_seen_running_and_stopped_by_later_commands(tmp_path, stack_env):
+    env = {name: value for name, value in stack_env.items() if name != "GOOGLE_PLACES_API_KEY"}
+    port = int(env["AWS_ENDPOINT_URL"].rsplit(":", 1)[1])
     cli = f"{sys.executable} -m restaurant_pipeline.cli"
 
     result = without_proc(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 
 from restaurant_pipeline import cli
 from restaurant_pipeline.ledger_views import find_run
-from restaurant_pipeline.local.stack import QueueInfo, StackInfo
+from restaurant_pipeline.local.stack import StatePaths, new_stack_info
 from restaurant_pipeline.logs import render_line
 from restaurant_pipeline.output import UNWRAPPED_WIDTH, console_for, rows_as_csv
 from restaurant_pipeline.stack_environment import (
@@ -122,27 +123,10 @@ def test_logs_show_log_lines_and_leave_metric_records_out_unless_asked():
     )
 
 
-def stack_info() -> StackInfo:
-    queue = QueueInfo("u", "a", "du", "da")
-    return StackInfo(
-        endpoint_url="http://127.0.0.1:4566",
-        region="eu-west-3",
-        bucket="b",
-        event_bus="bus",
-        queues={"collector": queue},
-        topic_arn="t",
-        email_capture_queue_url="c",
-        idempotency_table="i",
-        ledger_table="l",
-        state_dir="/home/me/restaurant pipeline/.pipeline",
-        outbox_dir="o",
-        warehouse_path="w",
-        logs_dir="g",
-    )
-
-
 def test_local_env_exports_the_endpoint_dummy_credentials_region_and_state_folder_quoted_for_the_shell():
-    lines = export_lines(local_variables(stack_info())).splitlines()
+    info = new_stack_info("http://127.0.0.1:4566", StatePaths(Path("/home/me/restaurant pipeline/.pipeline")))
+
+    lines = export_lines(local_variables(info)).splitlines()
 
     assert lines == [
         "export AWS_ENDPOINT_URL=http://127.0.0.1:4566",
