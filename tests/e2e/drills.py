@@ -1,7 +1,7 @@
 """What the fault drills share: a stack with chosen settings, the Places stub's controls, a capture of every bus
 event, the outbox, the workers' logs and metrics, queue depths, and a fingerprint of the marts.
 
-Each drill asserts numbers it measured here, and records them for the README table
+Each drill asserts numbers it measured here, and records them for the table of docs/reliability.md
 (tests.e2e.reliability_report.record).
 """
 
