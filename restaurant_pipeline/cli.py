@@ -486,7 +486,7 @@ def _local_keys() -> tuple[str, str]:
 
 def _athena_rows(statement: str, state_dir: Path | None) -> tuple[list[str], list[tuple[Any, ...]]]:
     from services.transformer.adapters.warehouse import AthenaWarehouse
-    from services.transformer.domain import InfrastructureError
+    from services.transformer.domain.model import InfrastructureError
 
     keyword = _first_keyword(statement)
     if keyword not in ATHENA_READ_ONLY_STATEMENTS:

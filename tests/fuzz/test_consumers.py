@@ -139,7 +139,7 @@ def test_transformer_bad_s3_events_fail_as_batch_item_failures_and_others_are_ac
     ids = [r["messageId"] for r in event["Records"]]
     failed = failed_ids(outcome.response)
     # a bad record fails alone (the plain processor, see service.process_batch); every other is acknowledged
-    assert failed == {i for i, verdict in zip(ids, verdicts) if verdict == "bad"}
+    assert failed == {i for i, verdict in zip(ids, verdicts, strict=True) if verdict == "bad"}
     assert outcome.ignored + outcome.duplicates == verdicts.count("ok")
     assert outcome.error is None
     SEEN["transformer events"] = SEEN.get("transformer events", 0) + len(bodies)

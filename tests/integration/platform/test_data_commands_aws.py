@@ -10,11 +10,11 @@ from pathlib import Path
 
 import boto3
 import pytest
+from cdk.outputs import OUTPUT_BUCKET, OUTPUT_GLUE_DATABASE, OUTPUT_RESULTS, OUTPUT_WORKGROUP, REQUIRED_OUTPUTS
+from services.transformer.raw_schema import RAW_COLUMNS, TABLE_NAME, VALIDATED_PREFIX
 from typer.testing import CliRunner
 
-from cdk.outputs import OUTPUT_BUCKET, OUTPUT_GLUE_DATABASE, OUTPUT_RESULTS, OUTPUT_WORKGROUP, REQUIRED_OUTPUTS
 from restaurant_pipeline import cli
-from services.transformer.raw_schema import RAW_COLUMNS, TABLE_NAME, VALIDATED_PREFIX
 from tests.conftest import REGION
 
 pytestmark = pytest.mark.integration
