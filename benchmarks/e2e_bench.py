@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -124,6 +127,25 @@ def dbt_build_intervals(log: Path, prefix: str) -> dict[str, tuple[datetime, dat
     return intervals
 
 
+def build_breakdown(log: Path, prefix: str) -> list[dict[str, Any]]:
+    """Per transformer invocation that built objects under `prefix`: how many, and its phases in seconds."""
+    builds: dict[str, dict[str, Any]] = {}
+    for record in _completed_records(log, prefix):
+        request = str(record.get("function_request_id"))
+        durations = record.get("durations_ms") or {}
+        build = builds.setdefault(
+            request,
+            {
+                "objects": 0,
+                "read_validate_seconds": round(durations.get("read_validate", 0) / 1000, 2),
+                "dbt_build_seconds": round(durations.get("dbt_build", 0) / 1000, 2),
+                "total_seconds": round(durations.get("total", 0) / 1000, 2),
+            },
+        )
+        build["objects"] += len(record.get("objects", []))
+    return list(builds.values())
+
+
 def _hull(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> tuple[datetime, datetime]:
     return min(a[0], b[0]), max(a[1], b[1])
 
@@ -146,8 +168,14 @@ def burst(target: Any, info: Any, files: int, timeout: float) -> dict[str, Any]:
     s3 = target.clients.client("s3")
     prefix = f"raw/places/dt={BURST_DAY}/burst-"
     started = time.perf_counter()
-    for index in range(files):
+
+    def upload(index: int) -> None:
         s3.put_object(Bucket=info.bucket, Key=f"{prefix}{index:05d}.jsonl", Body=(_place(index) + "\n").encode())
+
+    # 10 at a time, as `aws s3 cp --recursive` uploads (max_concurrent_requests defaults to 10:
+    # https://docs.aws.amazon.com/cli/latest/topic/s3-config.html)
+    with ThreadPoolExecutor(10) as pool:
+        list(pool.map(upload, range(files)))
     uploaded = time.perf_counter() - started
 
     def transformed() -> list[dict[str, Any]] | None:
@@ -168,6 +196,8 @@ def burst(target: Any, info: Any, files: int, timeout: float) -> dict[str, Any]:
         "files": files,
         "upload_seconds": round(uploaded, 2),
         "drain_seconds": round(drained, 2),
+        "drain_after_upload_seconds": round(drained - uploaded, 2),
+        "builds": build_breakdown(log, prefix),
         "files_per_minute": round(files / drained * 60, 1),
         "dbt_runs": dbt_runs,
         "files_per_dbt_run": round(files / dbt_runs, 1) if dbt_runs else None,
@@ -198,7 +228,10 @@ def run(restaurants: Sequence[int] = (20, 1000), burst_files: int = 1000, timeou
         try:
             control.down(state)
         finally:
-            shutil.rmtree(state, ignore_errors=True)
+            if os.environ.get("KEEP_BENCH_STATE"):  # the logs and the ledger, for a post-mortem
+                print(f"state kept in {state}", file=sys.stderr)
+            else:
+                shutil.rmtree(state, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

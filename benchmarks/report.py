@@ -178,7 +178,7 @@ def _transformer_section(transformer: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def _e2e_section(e2e: dict[str, Any]) -> list[str]:
+def _e2e_section(e2e: dict[str, Any], nodes_per_build: int | None = None) -> list[str]:
     lines = ["### End to end (local stack: moto, Places stub, the three workers)", ""]
     if e2e.get("error"):
         return [*lines, f"Not measured: {e2e['error']}", ""]
@@ -193,14 +193,31 @@ def _e2e_section(e2e: dict[str, Any]) -> list[str]:
     burst = e2e.get("burst")
     if burst:
         concurrent = burst.get("max_concurrent_dbt_runs")
+        runs = burst.get("dbt_runs")
+        drain = burst.get("drain_after_upload_seconds")
+        sizes = ", ".join(str(build["objects"]) for build in burst.get("builds", []))
         lines += [
-            f"| Burst of {_num(burst['files'])} files under raw/places/: time to drain | "
-            f"{_num(burst.get('drain_seconds'))} s | |",
-            f"| dbt runs for the burst (transformer invocations in its log) | {_num(burst.get('dbt_runs'))} | "
-            f"batched: {_target(burst.get('dbt_runs') is not None and burst['dbt_runs'] < burst['files'])} |",
+            f"| Burst of {_num(burst['files'])} files under raw/places/: upload (10 at a time, as `aws s3 cp "
+            f"--recursive`) | {_num(burst.get('upload_seconds'))} s | |",
+            f"| … drained (every file transformed) after the upload ended | {_num(drain)} s "
+            f"(from the first upload: {_num(burst.get('drain_seconds'))} s) | ≤ 60 s: "
+            f"{_target(None if drain is None else drain <= 60)} |",
+            f"| dbt builds for the burst (objects in each: {sizes or 'n/a'}) | {_num(runs)} | "
+            f"≤ 5: {_target(None if runs is None else runs <= 5)} |",
             f"| Max concurrent dbt runs (most overlapping wall-clock dbt build intervals, from the transformer's "
             f"log) | {_num(concurrent)} | 1: {_target(None if concurrent is None else concurrent == 1)} |",
         ]
+        if runs:
+            nodes = nodes_per_build or 30
+            queries = runs * nodes
+            minutes = runs * math.ceil(nodes / ATHENA_THREADS) * ATHENA_SECONDS_PER_QUERY / 60
+            per_batch = math.ceil(burst["files"] / OBJECTS_PER_TRANSFORMER_BATCH)
+            lines.append(
+                f"| On AWS, on paper: Athena queries for the burst ({nodes} per build, {ATHENA_SECONDS_PER_QUERY} s "
+                f"each, {ATHENA_THREADS} threads) | {_num(queries)} queries, ~{minutes:.1f} min (one build per FIFO "
+                f"batch of {OBJECTS_PER_TRANSFORMER_BATCH}: {_num(per_batch * nodes)} queries, "
+                f"~{per_batch * math.ceil(nodes / ATHENA_THREADS) * ATHENA_SECONDS_PER_QUERY / 60:.0f} min) | |"
+            )
     return [*lines, ""]
 
 
@@ -245,7 +262,8 @@ def render_section(result: dict[str, Any]) -> str:
     ]
     lines += _collector_section(result.get("collector") or {"error": "not run"})
     lines += _transformer_section(result.get("transformer") or {"error": "not run"})
-    lines += _e2e_section(result.get("e2e") or {"error": "not run"})
+    nodes = (result.get("transformer") or {}).get("nodes_per_build")
+    lines += _e2e_section(result.get("e2e") or {"error": "not run"}, int(nodes) if nodes else None)
     lines += _aws_section(result)
     notes = result.get("notes") or []
     if notes:

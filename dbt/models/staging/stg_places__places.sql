@@ -1,3 +1,8 @@
+{#- DuckDB: a table, so a build reads the batch's objects once over S3 instead of once per model and test that
+    selects from it (measured: a burst build of 299 objects spent most of its dbt time re-reading them). Athena: a
+    view, as every staging model (a table would be one more CTAS query billed per build). -#}
+{{ config(materialized='table' if target.type == 'duckdb' else 'view') }}
+
 -- One row per place per collection day: typed and renamed; when several raw objects of the same day hold a
 -- place, a collection's object wins over a dropped file's, then the latest object wins. Reads only the days being built (var dts), so history is never re-read, and
 -- with var objects only those objects of the days (the transformer's batch): the latest object among them wins
