@@ -10,15 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from restaurant_pipeline.local import control
-from tests.support.local_stack import RunningStack, start_stack, state_folder
+from tests.support.local_stack import RunningStack, running_stack
 
 
 @pytest.fixture(scope="module")
 def local_stack() -> Iterator[RunningStack]:
-    with state_folder("stack") as state_dir:
-        stack = start_stack(state_dir)
-        try:
-            yield stack
-        finally:
-            control.down(state_dir)
+    with running_stack("stack") as stack:
+        yield stack

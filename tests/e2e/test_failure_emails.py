@@ -19,7 +19,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from restaurant_pipeline.local import control
 from services.transformer.adapters.dbt_build import default_project_dir
 from tests.e2e.drills import (
     EventCapture,
@@ -33,7 +32,7 @@ from tests.e2e.drills import (
     wait_until,
 )
 from tests.e2e.reliability_report import record
-from tests.support.local_stack import RunningStack, overridden_environment, start_stack, state_folder
+from tests.support.local_stack import RunningStack, overridden_environment, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -51,12 +50,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         model.read_text()
         + f"\nwhere case when w.city = '{BROKEN_CITY}' then cast(w.city as integer) = 0 else true end\n"
     )
-    with state_folder("failure-emails") as state_dir, overridden_environment({"DBT_PROJECT_DIR": str(project)}):
-        running = start_stack(state_dir, {"PIPELINE__TIMEOUTS__TRANSFORMER": "20"})
-        try:
-            yield running
-        finally:
-            control.down(state_dir)
+    with (
+        overridden_environment({"DBT_PROJECT_DIR": str(project)}),
+        running_stack("failure-emails", {"PIPELINE__TIMEOUTS__TRANSFORMER": "20"}) as running,
+    ):
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from restaurant_pipeline.local import control
 from tests.e2e.drills import (
     EventCapture,
     cli,
@@ -32,7 +31,7 @@ from tests.e2e.drills import (
     wait_until,
 )
 from tests.e2e.reliability_report import record
-from tests.support.local_stack import RunningStack, start_stack, state_folder
+from tests.support.local_stack import RunningStack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.hostile]
 
@@ -43,14 +42,8 @@ TALLY: dict[str, int] = {"inputs": 0, "objects_lost": 0, "poison_without_email":
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[RunningStack]:
-    with state_folder("hostile") as parent:
-        state_dir = parent / "state"  # its parent holds nothing else: whatever appears there escaped the state folder
-        state_dir.mkdir()
-        running = start_stack(state_dir)
-        try:
-            yield running
-        finally:
-            control.down(state_dir)
+    with running_stack("hostile") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

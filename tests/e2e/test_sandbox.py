@@ -15,7 +15,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from restaurant_pipeline.local import control
 from restaurant_pipeline.local.sandbox import isolation
 from tests.e2e.drills import (
     EventCapture,
@@ -30,7 +29,7 @@ from tests.e2e.drills import (
     restore_the_topic,
     wait_until,
 )
-from tests.support.local_stack import RunningStack, start_stack, state_folder
+from tests.support.local_stack import RunningStack, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -39,12 +38,8 @@ ISOLATED, HOW = isolation()
 
 @pytest.fixture(scope="module")
 def sandboxed() -> Iterator[RunningStack]:
-    with state_folder("sandbox") as state_dir:
-        stack = start_stack(state_dir, artifacts=True)
-        try:
-            yield stack
-        finally:
-            control.down(state_dir)
+    with running_stack("sandbox", artifacts=True) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")
@@ -110,14 +105,10 @@ def test_a_notification_parked_in_the_dlq_is_mailed_once_after_a_replay(sandboxe
 
 def test_the_nlp_stage_runs_in_the_sandbox_with_its_own_shipped_manifest():
     nlp = {"PIPELINE__NLP__ENABLED": "true", "PIPELINE__PLACES__LANGUAGE": "en"}
-    with state_folder("sandbox-nlp") as state_dir:
-        stack = start_stack(state_dir, extra_env=nlp, artifacts=True)
-        try:
-            result = cli(stack, "run", "--city", "Lyon", "--max-restaurants", "20", "--wait", "--timeout", "240")
-            [email] = delivered_emails(stack, run_id_of(result))
-            ready = [r for r in log_records(stack, "transformer") if r.get("message") == "dbt manifest ready at init"]
-        finally:
-            control.down(state_dir)
+    with running_stack("sandbox-nlp", extra_env=nlp, artifacts=True) as stack:
+        result = cli(stack, "run", "--city", "Lyon", "--max-restaurants", "20", "--wait", "--timeout", "240")
+        [email] = delivered_emails(stack, run_id_of(result))
+        ready = [r for r in log_records(stack, "transformer") if r.get("message") == "dbt manifest ready at init"]
 
     assert email.subject.startswith("[restaurant-pipeline] OK Lyon")
     assert "Review sentiment:" in email.body

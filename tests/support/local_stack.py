@@ -101,3 +101,22 @@ def wait_until(condition: Callable[[], T], timeout: float = 60.0, interval: floa
         if time.monotonic() >= deadline:
             raise AssertionError(f"not met within {timeout:.0f}s: {what or condition}")
         time.sleep(interval)
+
+
+@contextmanager
+def running_stack(
+    name: str,
+    extra_env: dict[str, str] | None = None,
+    places: tuple[str, str] | None = None,
+    artifacts: bool = False,
+) -> Iterator[RunningStack]:
+    """start_stack in a state folder of its own (state_folder(name)/state: the folder around it holds nothing else,
+    so whatever appears there escaped the state folder), stopped with `local down` afterwards."""
+    with state_folder(name) as parent:
+        state_dir = parent / "state"
+        state_dir.mkdir()
+        stack = start_stack(state_dir, extra_env, places, artifacts)
+        try:
+            yield stack
+        finally:
+            control.down(state_dir)
