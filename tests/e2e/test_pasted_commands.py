@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from restaurant_pipeline.local import control
-from tests.e2e.conftest import REPO_ROOT, RunningStack
+from tests.support.local_stack import REPO_ROOT, RunningStack
 from tests.support.shell_commands import Block, Command, Outcome, bash_blocks, prompt_commands, run_commands
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]

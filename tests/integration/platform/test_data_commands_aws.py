@@ -10,11 +10,18 @@ from pathlib import Path
 
 import boto3
 import pytest
-from cdk.outputs import OUTPUT_BUCKET, OUTPUT_GLUE_DATABASE, OUTPUT_RESULTS, OUTPUT_WORKGROUP, REQUIRED_OUTPUTS
-from services.transformer.raw_schema import RAW_COLUMNS, TABLE_NAME, VALIDATED_PREFIX
 from typer.testing import CliRunner
 
 from restaurant_pipeline import cli
+from restaurant_pipeline.stack_outputs import (
+    OUTPUT_BUCKET,
+    OUTPUT_GLUE_DATABASE,
+    OUTPUT_RESULTS,
+    OUTPUT_WORKGROUP,
+    REQUIRED_OUTPUTS,
+)
+from services.common.names import VALIDATED_PREFIX
+from services.transformer.domain.records import RAW_COLUMNS, TABLE_NAME
 from tests.conftest import REGION
 
 pytestmark = pytest.mark.integration
