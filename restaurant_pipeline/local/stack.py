@@ -112,14 +112,16 @@ class StatePaths:
 
     @property
     def s3(self) -> Path:
+        """Objects saved at their keys as paths: a snapshot from before local/persistence.py's format (read only)."""
         return self.root / "s3"
 
     @property
     def tables(self) -> Path:
+        """Tables and messages of a snapshot from before local/persistence.py's format (read only)."""
         return self.root / "tables"
 
     def make(self) -> None:
-        for folder in (self.root, self.logs, self.outbox, self.s3, self.tables, self.warehouse.parent):
+        for folder in (self.root, self.logs, self.outbox, self.warehouse.parent):
             folder.mkdir(parents=True, exist_ok=True)
         earlier = self.root / WAREHOUSE_FILE  # where a stack before the Lambda sandbox kept it
         if earlier.is_file() and not self.warehouse.exists():
