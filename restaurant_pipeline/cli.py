@@ -75,7 +75,9 @@ def main_options(
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print `error: message` on stderr and exit. The message is text, never markup: a key, a city or an error
+    quoting `[/]` prints as written."""
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -163,12 +165,44 @@ def local_up(
 
 
 @local_app.command("down")
-def local_down(state_dir: StateDirOption = None) -> None:
-    """Stop everything `local up` started; the bucket and tables are saved under .pipeline/."""
-    if control.down(state_dir):
-        console.print("[green]Local stack stopped[/]; objects and tables saved.")
-    else:
+def local_down(
+    no_save: Annotated[
+        bool,
+        typer.Option(
+            "--no-save",
+            help="Stop without saving: the next `local up` restores the last snapshot, and what changed since is lost.",
+        ),
+    ] = False,
+    state_dir: StateDirOption = None,
+) -> None:
+    """Stop everything `local up` started, saving the bucket (every object version), the tables and every queued
+    message under .pipeline/ first. Exits 1, saying why, when the save failed: the previous snapshot is kept."""
+    result = control.down(state_dir, save=not no_save)
+    if not result.was_running:
         console.print("The local stack was not running.")
+        return
+    if result.saved:
+        counts = result.counts or {}
+        console.print(
+            f"[green]Local stack stopped[/]; saved {counts.get('objects', 0)} object versions, "
+            f"{counts.get('items', 0)} table items and {counts.get('messages', 0)} queued messages."
+        )
+        return
+    kept = (
+        f"`local up` restores the snapshot saved at {result.previous_snapshot}"
+        if result.previous_snapshot
+        else "there is no earlier snapshot: `local up` starts empty"
+    )
+    if result.error is None:
+        console.print(f"Local stack stopped without saving (--no-save); {kept}.")
+        return
+    if result.holding:
+        fail(
+            f"the local state was NOT saved: {result.error}\nThe stack keeps running with its state (workers stopped) "
+            f"and {kept}. Fix the cause, then run `restaurant-pipeline local down` again; "
+            "`local down --no-save` stops it without saving."
+        )
+    fail(f"the local state was NOT saved: {result.error}. The stack is stopped; {kept}.")
 
 
 @local_app.command("env")

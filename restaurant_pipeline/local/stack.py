@@ -111,6 +111,11 @@ class StatePaths:
         return self.root / WAREHOUSE_DIR / WAREHOUSE_FILE
 
     @property
+    def save_report(self) -> Path:
+        """The outcome of the last save on stop (supervisor.py writes it, `local down` reads it)."""
+        return self.root / "last-save.json"
+
+    @property
     def s3(self) -> Path:
         """Objects saved at their keys as paths: a snapshot from before local/persistence.py's format (read only)."""
         return self.root / "s3"
