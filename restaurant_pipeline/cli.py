@@ -75,17 +75,19 @@ def main_options(
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print `error: message` on stderr and exit. The message is text, never markup: a key, a city or an error
+    quoting `[/]` prints as written."""
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
-def _target(aws: bool, state_dir: Path | None) -> Any:
+def _target(aws: bool, state_dir: Path | None, code: int = 1) -> Any:
     from restaurant_pipeline.target import resolve
 
     try:
         return resolve(aws, state_dir)
     except (control.StackNotRunning, RuntimeError) as exc:
-        fail(str(exc))
+        fail(str(exc), code)
 
 
 def _refuse_local_environment() -> None:
@@ -148,12 +150,12 @@ def local_up(
     if not detach:
         console.print(f"Local stack on http://{host}:{port} (Ctrl-C stops it and saves the state).")
     try:
-        info = control.up(options, detach=detach, progress=lambda line: console.print(f"[dim]{line}[/]"))
+        info = control.up(options, detach=detach, progress=lambda line: console.print(f"[dim]{escape(line)}[/]"))
     except control.StackStartError as exc:
         fail(str(exc))
     except control.StackNotRunning:
         return
-    console.print(f"[green]Local stack up[/] on {info.endpoint_url} (state in {info.state_dir}).")
+    console.print(f"[green]Local stack up[/] on {escape(f'{info.endpoint_url} (state in {info.state_dir})')}.")
     if info.places_stub:
         console.print(f"No GOOGLE_PLACES_API_KEY set: the Places API stub answers on {info.places_api_base_url}.")
     if info.sandbox:
@@ -163,12 +165,44 @@ def local_up(
 
 
 @local_app.command("down")
-def local_down(state_dir: StateDirOption = None) -> None:
-    """Stop everything `local up` started; the bucket and tables are saved under .pipeline/."""
-    if control.down(state_dir):
-        console.print("[green]Local stack stopped[/]; objects and tables saved.")
-    else:
+def local_down(
+    no_save: Annotated[
+        bool,
+        typer.Option(
+            "--no-save",
+            help="Stop without saving: the next `local up` restores the last snapshot, and what changed since is lost.",
+        ),
+    ] = False,
+    state_dir: StateDirOption = None,
+) -> None:
+    """Stop everything `local up` started, saving the bucket (every object version), the tables and every queued
+    message under .pipeline/ first. Exits 1, saying why, when the save failed: the previous snapshot is kept."""
+    result = control.down(state_dir, save=not no_save)
+    if not result.was_running:
         console.print("The local stack was not running.")
+        return
+    if result.saved:
+        counts = result.counts or {}
+        console.print(
+            f"[green]Local stack stopped[/]; saved {counts.get('objects', 0)} object versions, "
+            f"{counts.get('items', 0)} table items and {counts.get('messages', 0)} queued messages."
+        )
+        return
+    kept = (
+        f"`local up` restores the snapshot saved at {result.previous_snapshot}"
+        if result.previous_snapshot
+        else "there is no earlier snapshot: `local up` starts empty"
+    )
+    if result.error is None:
+        console.print(f"Local stack stopped without saving (--no-save); {kept}.")
+        return
+    if result.holding:
+        fail(
+            f"the local state was NOT saved: {result.error}\nThe stack keeps running with its state (workers stopped) "
+            f"and {kept}. Fix the cause, then run `restaurant-pipeline local down` again; "
+            "`local down --no-save` stops it without saving."
+        )
+    fail(f"the local state was NOT saved: {result.error}. The stack is stopped; {kept}.")
 
 
 @local_app.command("env")
@@ -280,7 +314,7 @@ def run(
     request = operations.request_collection(target.clients.events, target.event_bus, cities, max_restaurants)
     run_id = str(request.run_id)
     if not as_json:
-        console.print(f"Requested run [bold]{run_id}[/] for {', '.join(request.cities)}.")
+        console.print(f"Requested run [bold]{escape(run_id)}[/] for {escape(', '.join(request.cities))}.")
     if not wait:
         if as_json:
             print(to_json({"run_id": run_id, "cities": request.cities}))
@@ -289,6 +323,11 @@ def run(
     if as_json:
         print(to_json({"run_id": run_id, "cities": request.cities, "outcome": outcome, "seconds": round(seconds, 1)}))
     raise typer.Exit(0 if outcome == "passed" else 1 if outcome else 2)
+
+
+def _text(*values: object) -> list[str]:
+    """Table cells from data (run ids, cities, keys, statuses): printed as written, never read as rich markup."""
+    return [escape(str(value)) for value in values]
 
 
 def _follow(target: Any, run_id: str, timeout: float, quiet: bool = False) -> tuple[str | None, float]:
@@ -303,11 +342,13 @@ def _follow(target: Any, run_id: str, timeout: float, quiet: bool = False) -> tu
         progress = operations.follow_run(target.ledger, run_id, timeout, on_step=show)
     elapsed = time.monotonic() - started
     if progress.outcome is None:
-        errors.print(f"[red]No notification for run {run_id} after {elapsed:.0f}s.[/] `restaurant-pipeline dlq list`")
+        errors.print(
+            f"[red]No notification for run {escape(run_id)} after {elapsed:.0f}s.[/] `restaurant-pipeline dlq list`"
+        )
         return None, elapsed
     if not quiet:
         colour = "green" if progress.outcome == "passed" else "red"
-        console.print(f"[{colour}]Run {run_id}: {progress.outcome}[/] after {elapsed:.1f}s.")
+        console.print(f"[{colour}]{escape(f'Run {run_id}: {progress.outcome}')}[/] after {elapsed:.1f}s.")
     return progress.outcome, elapsed
 
 
@@ -335,7 +376,14 @@ def runs_list(
     for item in runs:
         duration = f"{item['duration_seconds']:.1f}s" if item["duration_seconds"] is not None else "-"
         table.add_row(
-            item["run_id"], item["trigger"] or "-", ", ".join(item["cities"]), item["status"], item["started"], duration
+            *_text(
+                item["run_id"],
+                item["trigger"] or "-",
+                ", ".join(item["cities"]),
+                item["status"],
+                item["started"],
+                duration,
+            )
         )
     console.print(table)
 
@@ -362,21 +410,29 @@ def runs_show(
     if as_json:
         print(to_json({"run_id": run_id, "steps": steps}))
         return
-    table = Table(title=f"run {run_id}")
+    table = Table(title=escape(f"run {run_id}"))
     for column in ("at", "service", "step"):
         table.add_column(column)
     for item in steps:
-        table.add_row(item["at"], item["service"], escape(operations.describe_step(item)))
+        table.add_row(*_text(item["at"], item["service"], operations.describe_step(item)))
     console.print(table)
+
+
+# `audit`'s exit codes, for scripts and alarms: a finding is not the audit failing (README's command table).
+AUDIT_CLEAN, AUDIT_FINDINGS, AUDIT_ERROR = 0, 1, 2
 
 
 @app.command("audit")
 def audit(as_json: JsonOption = False, aws: AwsOption = False, state_dir: StateDirOption = None) -> None:
-    """Raw objects never transformed, runs never notified, messages in DLQs. Exits 1 if anything is unaccounted."""
+    """Raw objects never transformed, runs never notified, messages in DLQs. Exits 0 when clean, 1 when anything is
+    unaccounted for, 2 when the audit itself could not run (no stack, stack unreachable, an error)."""
     from restaurant_pipeline.ledger_views import audit_pipeline
 
-    target = _target(aws, state_dir)
-    report = audit_pipeline(target)
+    target = _target(aws, state_dir, code=AUDIT_ERROR)
+    try:
+        report = audit_pipeline(target)
+    except Exception as exc:  # any failure to look is the audit's own error, never "findings"
+        fail(f"the audit could not run: {type(exc).__name__}: {exc}", AUDIT_ERROR)
     if as_json:
         print(to_json(report))
     else:
@@ -384,8 +440,8 @@ def audit(as_json: JsonOption = False, aws: AwsOption = False, state_dir: StateD
             marker = "[green]ok[/]" if not items else f"[red]{len(items)}[/]"
             console.print(f"{section}: {marker}")
             for item in items[:20]:
-                console.print(f"  - {item}", highlight=False)
-    raise typer.Exit(0 if report["clean"] else 1)
+                console.print(f"  - {escape(str(item))}", highlight=False)
+    raise typer.Exit(AUDIT_CLEAN if report["clean"] else AUDIT_FINDINGS)
 
 
 # -- data in ------------------------------------------------------------------------------------------------
@@ -409,7 +465,7 @@ def reprocess(
     if as_json:
         print(to_json({"bucket": target.bucket, "key": key}))
         return
-    console.print(f"Put s3://{target.bucket}/{key}: the transformer will pick it up.")
+    console.print(f"Put {escape(f's3://{target.bucket}/{key}')}: the transformer will pick it up.", highlight=False)
 
 
 # -- the data -------------------------------------------------------------------------------------------------
@@ -583,7 +639,9 @@ def dlq_list(as_json: JsonOption = False, aws: AwsOption = False, state_dir: Sta
     for depth in depths:
         oldest = f"{depth.oldest_age_seconds:.0f}s" if depth.oldest_age_seconds is not None else "-"
         style = "red" if depth.messages else "green"
-        table.add_row(depth.service, f"[{style}]{depth.messages}[/]", str(depth.in_flight), oldest, depth.dlq_url)
+        table.add_row(
+            escape(depth.service), f"[{style}]{depth.messages}[/]", str(depth.in_flight), oldest, escape(depth.dlq_url)
+        )
     console.print(table)
 
 
@@ -607,7 +665,7 @@ def dlq_replay(
     if dry_run:
         console.print(f"{result.moved} message(s) would move from {queue.dlq_url} to {queue.url}.")
         for preview in result.previews:
-            console.print(f"  {preview}", highlight=False)
+            console.print(f"  {escape(preview)}", highlight=False)
         return
     console.print(f"Moved {result.moved} message(s) back to the {service} queue ({result.method}).")
 

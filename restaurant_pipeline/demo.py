@@ -41,7 +41,7 @@ def run_demo(
     try:
         config = load_config()
     except ConfigError as exc:
-        console.print(f"[red]{exc}[/]")
+        console.print(f"[red]{escape(str(exc))}[/]")
         return 2
     host, port = control.endpoint_host_port()
     options = StackOptions(state_dir=str(state_dir), host=host, port=port, scheduler=True, artifacts=artifacts)
@@ -50,7 +50,7 @@ def run_demo(
         try:
             info = control.up(options, detach=True, progress=lambda line: console.print(f"[dim]{escape(line)}[/]"))
         except control.StackStartError as exc:
-            console.print(f"[red]{exc}[/]")
+            console.print(f"[red]{escape(str(exc))}[/]")
             return 2
     source = f"the Places API stub ({info.places_api_base_url})" if info.places_stub else "the Google Places API"
     console.print(
@@ -73,7 +73,7 @@ def _run_once(console: Console, state_dir: Path, cities: list[str], timeout: flo
     target = local_target(state_dir)
     request = operations.request_collection(target.clients.events, target.event_bus, cities, None)
     run_id = str(request.run_id)
-    console.print(f"[green]✓[/] Collection Requested: run [bold]{run_id}[/] for {', '.join(cities)}")
+    console.print(f"[green]✓[/] Collection Requested: run [bold]{escape(run_id)}[/] for {escape(', '.join(cities))}")
     started = time.monotonic()
 
     def show(item: dict[str, Any]) -> None:
@@ -130,19 +130,19 @@ def _show_marts(console: Console, warehouse: Path | None, cities: list[str]) -> 
     try:
         for city in cities:
             rows = best_rated(warehouse, city, limit=5)
-            table = Table(title=f"best-rated restaurants in {city} (mart: restaurants)")
+            table = Table(title=escape(f"best-rated restaurants in {city} (mart: restaurants)"))
             for column in ("name", "cuisine", "rating", "ratings", "7-day change", "price level", "address"):
                 table.add_column(column)
             for row in rows:
                 change = row["rating_change_7d"]
-                table.add_row(
-                    str(row["name"]),
-                    str(row["cuisine"] or "-"),
+                table.add_row(  # names and addresses come from the Places API: text, not markup
+                    escape(str(row["name"])),
+                    escape(str(row["cuisine"] or "-")),
                     f"{row['rating']:.1f}" if row["rating"] is not None else "-",
                     str(row["user_rating_count"] or 0),
                     f"{change:+.2f}" if change is not None else "-",
                     str(row["price_level"] or "-"),
-                    str(row["formatted_address"] or "-"),
+                    escape(str(row["formatted_address"] or "-")),
                 )
             console.print(table)
         summary = city_summary(warehouse, cities)
@@ -151,10 +151,10 @@ def _show_marts(console: Console, warehouse: Path | None, cities: list[str]) -> 
             for column in summary[0]:
                 table.add_column(column)
             for row in summary:
-                table.add_row(*[f"{v:.2f}" if isinstance(v, float) else str(v) for v in row.values()])
+                table.add_row(*[f"{v:.2f}" if isinstance(v, float) else escape(str(v)) for v in row.values()])
             console.print(table)
     except Exception as exc:  # the demo still reports the run; the marts are a bonus view
-        console.print(f"[yellow]Could not read the marts: {exc}[/]")
+        console.print(f"[yellow]Could not read the marts: {escape(str(exc))}[/]")
 
 
 def executable(name: str) -> str:

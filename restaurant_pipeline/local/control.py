@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from restaurant_pipeline.local.persistence import last_saved
 from restaurant_pipeline.local.processes import pid_alive, port_in_use, stop_pid
 from restaurant_pipeline.local.stack import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STATE_DIR, StackInfo, StatePaths
 from restaurant_pipeline.local.supervisor import LocalStack, StackOptions
@@ -60,9 +65,17 @@ def up(options: StackOptions, detach: bool, progress: Callable[[str], None] | No
     state = StatePaths(Path(options.state_dir).resolve())
     try:
         info = read_stack(state.root)
-        return info  # already running: `up` is idempotent
     except StackNotRunning:
         pass
+    else:
+        holding = _save_report(state)
+        if holding.get("holding"):
+            raise StackStartError(
+                f"the local stack is stopping but could not save its state ({holding['error']}); it keeps that state "
+                "until `restaurant-pipeline local down` succeeds: fix the cause and run it again, or "
+                "`local down --no-save` to stop without saving"
+            )
+        return info  # already running: `up` is idempotent
     if state.stack_file.exists():
         down(state.root)
     if port_in_use(options.host, options.port):
@@ -130,20 +143,73 @@ def _build_host_artifacts(options: StackOptions, progress: Callable[[str], None]
         progress(built.summary())
 
 
-def down(state_dir: Path | None = None, timeout: float = 90.0) -> bool:
-    """Stop the stack started from this state folder. True if something was running."""
+@dataclass(frozen=True)
+class DownResult:
+    """What `local down` did, for the CLI to say truthfully."""
+
+    was_running: bool
+    saved: bool = False
+    counts: dict[str, int] | None = None
+    error: str | None = None  # why nothing was saved (None with saved=False: --no-save asked for it)
+    holding: bool = False  # the stack is still up, holding its state in moto: fix the cause, `local down` again
+    previous_snapshot: str | None = None  # when the snapshot `local up` restores was saved (None: there is none)
+
+
+def down(state_dir: Path | None = None, timeout: float = 300.0, save: bool = True) -> DownResult:
+    """Stop the stack started from this state folder, saving its state first (unless save=False). The supervisor
+    saves and reports in last-save.json; a supervisor still saving after `timeout` is left alone (never killed
+    mid-save), and one whose save failed keeps the stack's state until asked again."""
     state = StatePaths(Path(state_dir or default_state_dir()).resolve())
     if not state.stack_file.exists():
-        return False
+        return DownResult(was_running=False)
     info = StackInfo.from_json(state.stack_file.read_text(encoding="utf-8"))
     supervisor = info.pids.get("supervisor", 0)
-    stopped = False
     if supervisor and pid_alive(supervisor):
-        stopped = stop_pid(supervisor, timeout=timeout)
+        state.save_report.unlink(missing_ok=True)
+        os.kill(supervisor, signal.SIGTERM if save else signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while pid_alive(supervisor):
+            report = _save_report(state)
+            if report.get("holding"):
+                return DownResult(True, error=report["error"], holding=True, previous_snapshot=last_saved(state))
+            if time.monotonic() > deadline:
+                return DownResult(
+                    True,
+                    error=f"the supervisor (pid {supervisor}) is still stopping after {timeout:.0f}s (a large save?); "
+                    f"it was left running: see {state.logs / 'supervisor.log'}, and run `local down` again to wait",
+                    holding=True,
+                    previous_snapshot=last_saved(state),
+                )
+            time.sleep(0.1)
+        report = _save_report(state)
+        if report.get("saved"):
+            result = DownResult(True, saved=True, counts=report.get("counts"))
+        elif report.get("discarded"):
+            result = DownResult(True, previous_snapshot=last_saved(state))
+        else:
+            result = DownResult(
+                True,
+                error=f"the supervisor exited without saving: see {state.logs / 'supervisor.log'}",
+                previous_snapshot=last_saved(state),
+            )
+    else:
+        result = DownResult(
+            True,
+            error=f"the stack's supervisor (pid {supervisor}) had died: moto, which held the state in memory, died "
+            "with it, and nothing could be saved",
+            previous_snapshot=last_saved(state),
+        )
     # a supervisor that died hard leaves its children: stop them too
     for name, pid in info.pids.items():
         if name != "supervisor" and pid_alive(pid):
             stop_pid(pid)
-            stopped = True
     state.stack_file.unlink(missing_ok=True)
-    return stopped
+    return result
+
+
+def _save_report(state: StatePaths) -> dict[str, Any]:
+    try:
+        report: dict[str, Any] = json.loads(state.save_report.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return report

@@ -111,15 +111,22 @@ class StatePaths:
         return self.root / WAREHOUSE_DIR / WAREHOUSE_FILE
 
     @property
+    def save_report(self) -> Path:
+        """The outcome of the last save on stop (supervisor.py writes it, `local down` reads it)."""
+        return self.root / "last-save.json"
+
+    @property
     def s3(self) -> Path:
+        """Objects saved at their keys as paths: a snapshot from before local/persistence.py's format (read only)."""
         return self.root / "s3"
 
     @property
     def tables(self) -> Path:
+        """Tables and messages of a snapshot from before local/persistence.py's format (read only)."""
         return self.root / "tables"
 
     def make(self) -> None:
-        for folder in (self.root, self.logs, self.outbox, self.s3, self.tables, self.warehouse.parent):
+        for folder in (self.root, self.logs, self.outbox, self.warehouse.parent):
             folder.mkdir(parents=True, exist_ok=True)
         earlier = self.root / WAREHOUSE_FILE  # where a stack before the Lambda sandbox kept it
         if earlier.is_file() and not self.warehouse.exists():

@@ -128,6 +128,8 @@ class LocalStack:
         self.state = StatePaths(Path(options.state_dir).resolve())
         self.endpoint_url = f"http://{options.host}:{options.port}"
         self._stop = threading.Event()
+        self._retry_save = threading.Event()  # another stop request while a failed save holds the state
+        self._discard = threading.Event()  # `local down --no-save`: stop without saving
         self._moto: subprocess.Popen[bytes] | None = None
         self._stub: subprocess.Popen[bytes] | None = None
         self._workers: dict[str, _Worker] = {}
@@ -244,27 +246,56 @@ class LocalStack:
                 self._drain_outbox_once()
             except Exception:
                 log.exception("could not deliver the last emails to the outbox; they are lost with moto")
-            try:
-                counts = persistence.snapshot(
-                    self.clients,
-                    self.state,
-                    self.info.bucket,
-                    [self.info.idempotency_table, self.info.ledger_table],
-                    _queue_urls(self.info),
-                )
-                log.info("saved %(objects)d objects, %(items)d table items and %(messages)d messages", counts)
-            except Exception:
-                log.exception("could not save the local state; the previous snapshot is kept")
+            self._save_until_done(self.info)
         if self._stub:
             stop_process(self._stub)
         if self._moto:
             stop_process(self._moto)
         self.state.stack_file.unlink(missing_ok=True)
 
+    def _save_until_done(self, info: StackInfo) -> None:
+        """Save the state before moto (which holds it in memory) stops. A save that fails keeps moto running with
+        the state, workers stopped, and reports why in .pipeline/last-save.json: the next stop request (`local
+        down` again, Ctrl-C again) retries, `local down --no-save` (SIGUSR1) gives up. `local down` reads the
+        report and tells the truth; the previous snapshot stays current meanwhile."""
+        while not self._discard.is_set():
+            try:
+                counts = persistence.snapshot(
+                    self.clients,
+                    self.state,
+                    info.bucket,
+                    [info.idempotency_table, info.ledger_table],
+                    _queue_urls(info),
+                )
+            except persistence.SaveFailed as exc:
+                log.error(
+                    "the local state was NOT saved: %s. moto keeps it on %s until `local down` succeeds "
+                    "(run it again once fixed) or `local down --no-save`",
+                    exc,
+                    info.endpoint_url,
+                )
+                self._retry_save.clear()  # before the report: `local down` may ask again as soon as it reads it
+                self._write_save_report({"saved": False, "error": str(exc), "holding": True})
+                while not self._retry_save.wait(0.5):
+                    pass
+                continue
+            log.info("saved %(objects)d objects, %(items)d table items and %(messages)d messages", counts)
+            self._write_save_report({"saved": True, "counts": counts})
+            return
+        log.warning("stopped without saving (--no-save): `local up` restores the previous snapshot")
+        self._write_save_report({"saved": False, "discarded": True})
+
+    def _write_save_report(self, report: dict[str, object]) -> None:
+        temporary = self.state.save_report.with_suffix(".tmp")
+        temporary.write_text(json.dumps({**report, "at": datetime.now(UTC).isoformat(timespec="seconds")}), "utf-8")
+        temporary.replace(self.state.save_report)
+
     def run(self) -> None:
-        """Start, then watch the workers until stopped (SIGTERM/SIGINT), restarting any that died."""
+        """Start, then watch the workers until stopped (SIGTERM/SIGINT; SIGUSR1: stop without saving),
+        restarting any that died."""
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGUSR1, self._on_signal)
         try:
             self.start()
             while not self._stop.wait(0.5):
@@ -273,6 +304,10 @@ class LocalStack:
             self.stop()
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGUSR1:
+            self._discard.set()
+        if self._stop.is_set():
+            self._retry_save.set()  # stopping already: a failed save waits for this to retry (or give up)
         self._stop.set()
 
     # -- pieces ---------------------------------------------------------------------------------------------

@@ -128,3 +128,65 @@ def test_up_refuses_a_port_taken_by_something_else(stack_env, tmp_path):
 
     assert result.returncode == 1
     assert "is taken by another process" in result.stderr
+
+
+def _client(env, service):
+    return boto3.client(
+        service,
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name="eu-west-3",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def test_a_failed_save_exits_non_zero_says_why_and_keeps_the_state_until_down_succeeds(stack_env):
+    cli(stack_env, "local", "up", "--detach", "--no-scheduler")
+    status = json.loads(cli(stack_env, "local", "status", "--json").stdout)
+    state = Path(status["state_dir"])
+    s3, sqs = _client(stack_env, "s3"), _client(stack_env, "sqs")
+    keys = ["notes/../../../../escaped.txt", "notes/" + "k" * 1018, "notes/[bold]*?[]"]
+    for key in keys:
+        s3.put_object(Bucket=status["bucket"], Key=key, Body=key.encode())
+    dlq = status["queues"]["transformer"]["dlq_url"]
+    for i in range(15):  # more than one receive's worth, in one message group
+        sqs.send_message(QueueUrl=dlq, MessageBody=f"poison {i}", MessageGroupId="transformer")
+    (state / "snapshot.json.tmp").mkdir()  # the save's last step cannot happen
+
+    failed = cli(stack_env, "local", "down", check=False)
+
+    assert failed.returncode == 1
+    assert "NOT saved" in failed.stderr and "IsADirectoryError" in failed.stderr
+    assert "saved " not in failed.stdout
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=status["bucket"])["Contents"]) == sorted(keys)
+    (state / "snapshot.json.tmp").rmdir()
+
+    stopped = cli(stack_env, "local", "down")
+    assert "saved 3 object versions" in stopped.stdout and "15 queued messages" in stopped.stdout
+    assert not any(pid_alive(p["pid"]) for p in status["processes"].values())
+    cli(stack_env, "local", "up", "--detach", "--no-scheduler")
+
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=status["bucket"])["Contents"]) == sorted(keys)
+    assert all(s3.get_object(Bucket=status["bucket"], Key=key)["Body"].read() == key.encode() for key in keys)
+    received = []
+    while batch := sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", []):
+        received += [m["Body"] for m in batch]
+        sqs.delete_message_batch(
+            QueueUrl=dlq, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)]
+        )
+    assert received == [f"poison {i}" for i in range(15)]
+    assert not (state.parent / "escaped.txt").exists() and not (state.parent.parent / "escaped.txt").exists()
+
+
+def test_down_without_a_live_supervisor_says_nothing_was_saved(stack_env):
+    cli(stack_env, "local", "up", "--detach", "--no-scheduler")
+    status = json.loads(cli(stack_env, "local", "status", "--json").stdout)
+    import os
+    import signal
+
+    os.kill(status["processes"]["supervisor"]["pid"], signal.SIGKILL)
+
+    result = cli(stack_env, "local", "down", check=False)
+
+    assert result.returncode == 1
+    assert "nothing could be saved" in result.stderr and "there is no earlier snapshot" in result.stderr
