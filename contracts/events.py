@@ -65,7 +65,12 @@ class CollectionCompleted(Event):
     bucket: str
     object_key: str
     places: int = Field(ge=0)
-    requests: int = Field(ge=0)
+    requests: int = Field(ge=0, description="Places API requests, billed or not (what the quota counts).")
+    free_requests: int = Field(
+        ge=0,
+        default=0,
+        description="Of `requests`: ids-only requests counting rectangles, which Google does not bill.",
+    )
     pages: int = Field(ge=0)
     retries: int = Field(ge=0)
     throttled: int = Field(ge=0, description="HTTP 429 answers met (and waited out).")

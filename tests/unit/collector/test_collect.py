@@ -166,13 +166,16 @@ def test_no_viewport_keeps_the_plain_query_places() -> None:
     assert city.places == 60
 
 
-def test_request_budget_stops_a_runaway_city() -> None:
-    # 1,000 places on one spot: every rectangle comes back full, splitting cannot spread them
+def test_request_budgets_stop_a_runaway_city() -> None:
+    # 1,000 places on one spot: every rectangle holding it reaches the cap and is split again, down to the smallest
+    # tile; a tight counting budget (free requests) stops it first, and the city is written with what it has
     spot = Rectangle(48.85, 2.30, 48.85000001, 2.30000001)
     api, store = FakePlacesApi(make_places(1000, spot)), FakeStore()
-    [city] = collect(api, store, "Paris", max_restaurants=1000).collected
-    assert city.counters.requests <= CollectorLimits().request_budget(1000)
-    assert city.places == 60
+    [city] = collect(api, store, "Paris", max_restaurants=1000, counts_per_place=0.02).collected
+    limits = CollectorLimits(counts_per_place=0.02)
+    assert city.counters.free_requests == limits.count_budget(1000) == 30
+    assert city.counters.requests - city.counters.free_requests <= limits.request_budget(1000)
+    assert city.places == 60  # what the first query found
 
 
 @pytest.mark.parametrize("queries_in_flight", [1, 8])
