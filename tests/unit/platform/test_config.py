@@ -14,7 +14,7 @@ def test_the_committed_pipeline_toml_gives_the_seed_defaults():
     assert config.collection.max_restaurants == 20
     assert config.schedule.expression == "cron(0 8 * * ? *)"
     assert config.retries.max_receive_count == 3
-    assert config.timeouts.collector == 300
+    assert config.timeouts.collector == 600  # the seed said 300 per step; a 10,000-place city needs ~330 s
 
 
 def test_no_file_at_all_gives_the_same_configuration_as_the_committed_file():
