@@ -39,8 +39,9 @@ from restaurant_pipeline.local.places_stub.protocol import (
     service_disabled,
     unavailable,
 )
-from restaurant_pipeline.local.places_stub.search import find_places
+from restaurant_pipeline.local.places_stub.search import match_places
 from restaurant_pipeline.local.places_stub.settings import Fault, StubSettings
+from restaurant_pipeline.local.places_stub.world import localise
 
 SEARCH_PATH = "/v1/places:searchText"
 REQUEST_LOG_SIZE = 50_000
@@ -226,8 +227,8 @@ async def _answer(
         offset = read_page_token(state.token_secret, search.page_token, search.fingerprint) if search.page_token else 0
     except ApiError as error:
         return _json_error(error), True, None
-    results = find_places(search, settings.seed, settings.places_per_city)
-    page = results[offset : offset + search.page_size]
+    results = match_places(search, settings.seed, settings.places_per_city)
+    page = [localise(place, search.language) for place in results[offset : offset + search.page_size]]
     answer: dict[str, Any] = {}
     if page:
         answer["places"] = page

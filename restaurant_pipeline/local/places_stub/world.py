@@ -11,6 +11,7 @@ documents, camelCase).
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import math
 import random
@@ -259,6 +260,20 @@ class City:
     locality: dict[str, Any]
     restaurants: tuple[dict[str, Any], ...]  # ordered by relevance, most relevant first
     french: bool
+    by_latitude: tuple[tuple[float, ...], tuple[int, ...]] = ((), ())  # sorted latitudes, and each one's rank
+
+    def ranks_within(self, low_lat: float, low_lng: float, high_lat: float, high_lng: float) -> list[int]:
+        """The relevance ranks (indexes into `restaurants`) of the places inside a rectangle, edges included, in
+        relevance order: a search over the latitude index, not a scan of every place."""
+        latitudes, ranks = self.by_latitude
+        start, stop = bisect.bisect_left(latitudes, low_lat), bisect.bisect_right(latitudes, high_lat)
+        inside = []
+        for rank in ranks[start:stop]:
+            longitude = self.restaurants[rank]["location"]["longitude"]
+            if low_lng <= longitude <= high_lng:
+                inside.append(rank)
+        inside.sort()
+        return inside
 
 
 def _city_shape(seed: int, key: str, display: str) -> KnownCity:
@@ -353,7 +368,10 @@ def build_city(seed: int, key: str, display: str, places_per_city: int | None) -
         "googleMapsUri": f"https://maps.google.com/?cid={int.from_bytes(_digest('cid', seed, key)[:8])}",
         "utcOffsetMinutes": shape.utc_offset_minutes,
     }
-    return City(key, shape.name, shape.country, shape.box, locality, tuple(p for _, p in scored), french)
+    restaurants = tuple(p for _, p in scored)
+    by_latitude = sorted((p["location"]["latitude"], rank) for rank, p in enumerate(restaurants))
+    latitude_index = (tuple(lat for lat, _ in by_latitude), tuple(rank for _, rank in by_latitude))
+    return City(key, shape.name, shape.country, shape.box, locality, restaurants, french, latitude_index)
 
 
 def _restaurant(
