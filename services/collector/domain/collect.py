@@ -52,8 +52,9 @@ COUNT_FIELD_MASK = "places.id,nextPageToken"
 AREA_TYPES = ("locality", "postal_town", "administrative_area_level_3", "administrative_area_level_2", "political")
 
 
-# A searchText answer takes ~0.3 s from Google; twice that keeps the pipe full when answers are slow.
-ASSUMED_LATENCY_SECONDS = 0.6
+# A searchText answer takes ~0.3 s from Google; sizing for 1 s keeps the pipe full when answers are slow, or when
+# the process is busy (measured: 6 in flight left ~5 % of a time-scaled 600/min unused, benchmarks/collector_bench).
+ASSUMED_LATENCY_SECONDS = 1.0
 MAX_QUERIES_IN_FLIGHT = 16
 
 
@@ -73,9 +74,10 @@ class CollectorLimits:
 
     @classmethod
     def for_rate(cls, requests_per_minute: int) -> CollectorLimits:
-        """As many queries in flight as the pace can use, no more: more concurrency only makes sibling
-        rectangles fetch pages whose places are then thrown away (measured: 16 in flight cost ~50% more
-        requests than 1 for 500 places of a city; 4 cost ~15% more)."""
+        """As many queries in flight as the pace can use. Billed requests do not depend on it (fetches are planned
+        on disjoint, counted rectangles: 29 billed requests for 500 places of a 3,000-place city with 1, 4, 8 or
+        16 in flight); a partial collection counts a few more rectangles with more in flight (56 to 75 free
+        requests there)."""
         needed = math.ceil(requests_per_minute / 60 * ASSUMED_LATENCY_SECONDS)
         return cls(queries_in_flight=min(MAX_QUERIES_IN_FLIGHT, max(2, needed)))
 
