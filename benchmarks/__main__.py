@@ -1,8 +1,8 @@
 """`make bench` = `python -m benchmarks`: every benchmark on local servers, then the report.
 
-Writes benchmarks/results/latest.json and latest.md and regenerates the README's Performance section between
-`<!-- bench:start -->` and `<!-- bench:end -->` (left alone when the markers are absent). A benchmark that fails is
-reported as "not measured" with its error; the others still run.
+Writes benchmarks/results/latest.json and latest.md and regenerates the measured tables of docs/performance.md
+between `<!-- bench:start -->` and `<!-- bench:end -->` (left alone when the markers are absent). A benchmark that
+fails is reported as "not measured" with its error; the others still run.
 
     python -m benchmarks            # full sizes (~10-15 min on 2 cores)
     python -m benchmarks --quick    # everything small (~2-3 min)
@@ -25,6 +25,7 @@ from benchmarks.harness import machine_info, versions
 from benchmarks.report import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
+PAGE = ROOT / "docs" / "performance.md"  # its measured tables, between the bench markers
 COLLECTOR_QUOTA = 6000  # requests/min: high, so runs stay short (the real default is 600)
 
 
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, ~2-3 minutes")
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), help="run only these benchmarks")
     parser.add_argument("--results-dir", type=Path, default=ROOT / "benchmarks" / "results")
-    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    parser.add_argument("--page", type=Path, default=PAGE, help="the Markdown page holding the markers")
     args = parser.parse_args(argv)
     result: dict[str, Any] = {"quick": args.quick, "machine": machine_info(), "versions": versions(), "notes": []}
     previous = args.results_dir / "latest.json"
@@ -123,10 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench] {name} done in {result[name]['bench_seconds']} s", file=sys.stderr, flush=True)
     result["total_seconds"] = round(sum(result[name].get("bench_seconds", 0) for name in BENCHMARKS if name in result))
     result["notes"] = notes(result)
-    updated = write_report(result, args.results_dir, args.readme)
+    updated = write_report(result, args.results_dir, args.page)
     print(f"[bench] wrote {args.results_dir / 'latest.md'} and latest.json", file=sys.stderr)
     if not updated:
-        print(f"[bench] {args.readme} has no bench markers: the section is in latest.md", file=sys.stderr)
+        print(f"[bench] {args.page} has no bench markers: the section is in latest.md", file=sys.stderr)
     return 1 if failed else 0
 
 

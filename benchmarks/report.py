@@ -1,4 +1,4 @@
-"""The benchmark report: latest.json -> latest.md and the README's Performance section (between its markers).
+"""The benchmark report: latest.json -> latest.md and docs/performance.md's measured tables (between its markers).
 
 Pure functions of the result dict (no measuring here), so tests can render a report from a stored JSON result.
 """
@@ -232,7 +232,7 @@ def _aws_section(result: dict[str, Any]) -> list[str]:
 
 
 def render_section(result: dict[str, Any]) -> str:
-    """The README's Performance section (without the markers) from one `python -m benchmarks` result."""
+    """docs/performance.md's measured section (without the markers) from one `python -m benchmarks` result."""
     machine = result.get("machine", {})
     versions = ", ".join(f"{name} {version}" for name, version in sorted((result.get("versions") or {}).items()))
     lines = [
@@ -261,16 +261,16 @@ def replace_between_markers(text: str, section: str) -> str | None:
     return text[: start + len(START_MARKER)] + "\n" + section + text[end:]
 
 
-def write_report(result: dict[str, Any], results_dir: Path, readme: Path | None) -> bool:
-    """Write latest.json and latest.md; regenerate the README section. True when the README was updated."""
+def write_report(result: dict[str, Any], results_dir: Path, page: Path | None) -> bool:
+    """Write latest.json and latest.md; regenerate the page's section (docs/performance.md). True when it was."""
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / "latest.json").write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     section = render_section(result)
     (results_dir / "latest.md").write_text("## Performance\n\n" + section, encoding="utf-8")
-    if readme is None or not readme.exists():
+    if page is None or not page.exists():
         return False
-    updated = replace_between_markers(readme.read_text(encoding="utf-8"), section)
+    updated = replace_between_markers(page.read_text(encoding="utf-8"), section)
     if updated is None:
         return False
-    readme.write_text(updated, encoding="utf-8")
+    page.write_text(updated, encoding="utf-8")
     return True

@@ -94,6 +94,7 @@ class RestaurantPipelineStack(Stack):
             shared=self.shared,
             services=list(self.services.values()),
             schedule=self.schedule,
+            topology=self.topology,
             dashboard=config.aws.dashboard,
         )
         self._outputs()

@@ -118,6 +118,10 @@ class SourceObject(_Part):
     quarantined_lines: int = Field(ge=0, default=0)
     quarantine_key: str | None = None
     problem: str | None = Field(default=None, description="Why the object as a whole yielded nothing, if so.")
+    identity_note: str | None = Field(
+        default=None,
+        description="Why the run the object named was not accepted (it was transformed as a dropped file).",
+    )
 
 
 class ModelRun(_Part):
@@ -228,6 +232,12 @@ class TransformCompleted(Event):
     city_summaries: list[CitySummary] = []
     durations_ms: dict[str, int] = {}
     reviews: ReviewCounts | None = Field(default=None, description="NLP stage counts (null when the stage is off).")
+    dead_lettered: bool = Field(
+        default=False,
+        description="The transformer gave up on these objects after its last attempt: their messages are in its "
+        "dead-letter queue, to replay once the cause is fixed.",
+    )
+    attempts: int | None = Field(default=None, ge=1, description="How many times the objects were tried.")
 
 
 BUS_EVENTS: tuple[type[Event], ...] = (

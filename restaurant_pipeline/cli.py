@@ -5,26 +5,28 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from restaurant_pipeline import operations
 from restaurant_pipeline.config import ConfigError, load_config
 from restaurant_pipeline.local import control
+from restaurant_pipeline.local.alarms import DEFAULT_LOCAL_PERIOD_SECONDS
 from restaurant_pipeline.local.stack import StatePaths
 from restaurant_pipeline.local.supervisor import StackOptions
+from restaurant_pipeline.output import RowFormat, console_for, print_rows, to_json
 from restaurant_pipeline.topology import SERVICES
 
 app = typer.Typer(
     help="Event-driven restaurant pipeline: Places API -> S3 -> dbt -> email. Local stack or AWS (--aws).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
 )
 local_app = typer.Typer(
@@ -36,16 +38,40 @@ app.add_typer(local_app, name="local")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(runs_app, name="runs")
 
-console = Console()
-errors = Console(stderr=True)
+console = console_for()
+errors = console_for(stderr=True)
 
 AwsOption = Annotated[bool, typer.Option("--aws", help="Act on the deployed stack instead of the local one.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts) instead of text.")]
 StateDirOption = Annotated[
     Path | None,
-    typer.Option("--state-dir", envvar=control.STATE_DIR_ENV, help="Local state folder.", show_default=".pipeline"),
+    typer.Option(
+        "--state-dir",
+        envvar=control.STATE_DIR_ENV,
+        help="The local stack's state folder (stack.json, warehouse, outbox, logs).",
+        show_default=".pipeline",
+    ),
 ]
 NO_EMAIL = "none"  # the answer to the email prompt that subscribes no address
 ServiceArgument = Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"restaurant-pipeline {version('restaurant-pipeline')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Event-driven restaurant pipeline: Places API -> S3 -> dbt -> email. Local stack or AWS (--aws)."""
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -62,6 +88,15 @@ def _target(aws: bool, state_dir: Path | None) -> Any:
         fail(str(exc))
 
 
+def _refuse_local_environment() -> None:
+    from restaurant_pipeline.stack_environment import LocalEnvironmentForAws, ensure_not_local
+
+    try:
+        ensure_not_local()
+    except LocalEnvironmentForAws as exc:
+        fail(str(exc))
+
+
 def _service(name: str) -> str:
     if name not in SERVICES:
         fail(f"unknown service {name!r}; choose one of: {', '.join(SERVICES)}")
@@ -71,8 +106,10 @@ def _service(name: str) -> str:
 # -- local stack -------------------------------------------------------------------------------------------
 @local_app.command("up")
 def local_up(
-    detach: Annotated[bool, typer.Option("--detach", "-d", help="Run in the background.")] = False,
-    no_scheduler: Annotated[bool, typer.Option("--no-scheduler", help="Do not fire the schedule.")] = False,
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Run in the background and return.")] = False,
+    no_scheduler: Annotated[
+        bool, typer.Option("--no-scheduler", help="Do not fire pipeline.toml's schedule (runs start by hand only).")
+    ] = False,
     artifacts: Annotated[
         bool,
         typer.Option(
@@ -81,9 +118,18 @@ def local_up(
             "no /dev/shm, Lambda's environment, the runtime interface client) instead of importing its code.",
         ),
     ] = False,
+    alarm_period: Annotated[
+        int,
+        typer.Option(
+            "--alarm-period",
+            min=1,
+            help="Seconds per period of the alarms that watch events (a dead-letter queue not empty, a failure "
+            "metric; 300 on AWS): an alarm email follows a failure within about this long.",
+        ),
+    ] = DEFAULT_LOCAL_PERIOD_SECONDS,
     state_dir: StateDirOption = None,
 ) -> None:
-    """Start moto's server, provision the stack from the topology, and run every service."""
+    """Start moto's server, provision the stack from the topology, and run every service and the alarms."""
     try:
         config_path = _config_path()
         load_config(config_path)
@@ -97,6 +143,7 @@ def local_up(
         config_path=str(config_path) if config_path else None,
         scheduler=not no_scheduler,
         artifacts=artifacts,
+        alarm_period_seconds=alarm_period,
     )
     if not detach:
         console.print(f"Local stack on http://{host}:{port} (Ctrl-C stops it and saves the state).")
@@ -124,9 +171,34 @@ def local_down(state_dir: StateDirOption = None) -> None:
         console.print("The local stack was not running.")
 
 
+@local_app.command("env")
+def local_env(
+    unset: Annotated[
+        bool, typer.Option("--unset", help="Print the `unset` line that clears these variables again.")
+    ] = False,
+    as_json: JsonOption = False,
+    state_dir: StateDirOption = None,
+) -> None:
+    """The variables that point the aws CLI, boto3 and DuckDB at the running local stack, as `export` lines:
+    eval "$(restaurant-pipeline local env)"."""
+    from restaurant_pipeline.stack_environment import export_lines, local_variables, unset_lines
+
+    if unset:
+        sys.stdout.write(unset_lines())
+        return
+    try:
+        info = control.read_stack(state_dir)
+    except control.StackNotRunning as exc:
+        fail(str(exc))
+    variables = local_variables(info)
+    sys.stdout.write(to_json(variables) + "\n" if as_json else export_lines(variables))
+    if sys.stdout.isatty() and not as_json:
+        errors.print('# to set them in this shell: eval "$(restaurant-pipeline local env)"', highlight=False)
+
+
 @local_app.command("status")
 def local_status(
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+    as_json: JsonOption = False,
     state_dir: StateDirOption = None,
 ) -> None:
     """Names, endpoints and processes of the running local stack."""
@@ -183,10 +255,18 @@ def _config_path() -> Path | None:
 # -- runs ---------------------------------------------------------------------------------------------------
 @app.command("run")
 def run(
-    city: Annotated[list[str] | None, typer.Option("--city", "-c", help="A city (repeatable).")] = None,
-    max_restaurants: Annotated[int | None, typer.Option("--max-restaurants", "-n", min=1, max=10_000)] = None,
+    city: Annotated[
+        list[str] | None, typer.Option("--city", "-c", help="A city (repeatable). Default: pipeline.toml's cities.")
+    ] = None,
+    max_restaurants: Annotated[
+        int | None,
+        typer.Option("--max-restaurants", "-n", min=1, max=10_000, help="Restaurants per city for this run only."),
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Follow the run until its email; non-zero on failure.")] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait with --wait.")] = 600,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the run id (and with --wait the outcome) as JSON.")
+    ] = False,
     aws: AwsOption = False,
     state_dir: StateDirOption = None,
 ) -> None:
@@ -198,16 +278,25 @@ def run(
     target = _target(aws, state_dir)
     cities = city or config.collection.city_names
     request = operations.request_collection(target.clients.events, target.event_bus, cities, max_restaurants)
-    console.print(f"Requested run [bold]{request.run_id}[/] for {', '.join(request.cities)}.")
+    run_id = str(request.run_id)
+    if not as_json:
+        console.print(f"Requested run [bold]{run_id}[/] for {', '.join(request.cities)}.")
     if not wait:
+        if as_json:
+            print(to_json({"run_id": run_id, "cities": request.cities}))
         return
-    code = _follow(target, str(request.run_id), timeout)
-    raise typer.Exit(code)
+    outcome, seconds = _follow(target, run_id, timeout, quiet=as_json)
+    if as_json:
+        print(to_json({"run_id": run_id, "cities": request.cities, "outcome": outcome, "seconds": round(seconds, 1)}))
+    raise typer.Exit(0 if outcome == "passed" else 1 if outcome else 2)
 
 
-def _follow(target: Any, run_id: str, timeout: float) -> int:
+def _follow(target: Any, run_id: str, timeout: float, quiet: bool = False) -> tuple[str | None, float]:
+    """(outcome or None when no email came in time, seconds waited); the steps on the console unless quiet."""
+
     def show(item: dict[str, Any]) -> None:
-        console.print(f"  [cyan]{item['service']}[/] {escape(operations.describe_step(item))}", highlight=False)
+        if not quiet:
+            console.print(f"  [cyan]{item['service']}[/] {escape(operations.describe_step(item))}", highlight=False)
 
     started = time.monotonic()
     with console.status("waiting for the run's events…"):
@@ -215,18 +304,18 @@ def _follow(target: Any, run_id: str, timeout: float) -> int:
     elapsed = time.monotonic() - started
     if progress.outcome is None:
         errors.print(f"[red]No notification for run {run_id} after {elapsed:.0f}s.[/] `restaurant-pipeline dlq list`")
-        return 2
-    ok = progress.outcome == "passed"
-    colour = "green" if ok else "red"
-    console.print(f"[{colour}]Run {run_id}: {progress.outcome}[/] after {elapsed:.1f}s.")
-    return 0 if ok else 1
+        return None, elapsed
+    if not quiet:
+        colour = "green" if progress.outcome == "passed" else "red"
+        console.print(f"[{colour}]Run {run_id}: {progress.outcome}[/] after {elapsed:.1f}s.")
+    return progress.outcome, elapsed
 
 
 @runs_app.callback(invoke_without_command=True)
 def runs_list(
     ctx: typer.Context,
-    last: Annotated[int, typer.Option("--last", "-n", help="How many runs.")] = 10,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    last: Annotated[int, typer.Option("--last", "-n", help="How many runs, newest first.")] = 10,
+    as_json: JsonOption = False,
     aws: AwsOption = False,
     state_dir: StateDirOption = None,
 ) -> None:
@@ -238,7 +327,7 @@ def runs_list(
     target = _target(aws, state_dir)
     runs = summarise_runs(target.ledger.all_steps())[:last]
     if as_json:
-        print(operations.dumps(runs))
+        print(to_json(runs))
         return
     table = Table(title="runs (newest first)")
     for column in ("run", "trigger", "cities", "status", "started", "duration"):
@@ -252,12 +341,27 @@ def runs_list(
 
 
 @runs_app.command("show")
-def runs_show(run_id: str, aws: AwsOption = False, state_dir: StateDirOption = None) -> None:
-    """The timeline of one run."""
+def runs_show(
+    run_id: Annotated[
+        str,
+        typer.Argument(help="A run id, the start of one (unique), or `latest`.", metavar="RUN_ID|latest"),
+    ] = "latest",
+    as_json: JsonOption = False,
+    aws: AwsOption = False,
+    state_dir: StateDirOption = None,
+) -> None:
+    """The timeline of one run: each service's step, when."""
+    from restaurant_pipeline.ledger_views import find_run
+
     target = _target(aws, state_dir)
+    try:
+        run_id = find_run(target.ledger.all_steps(), run_id)
+    except LookupError as exc:
+        fail(str(exc))
     steps = target.ledger.steps(run_id)
-    if not steps:
-        fail(f"no run {run_id!r} in the ledger; `restaurant-pipeline runs` lists them")
+    if as_json:
+        print(to_json({"run_id": run_id, "steps": steps}))
+        return
     table = Table(title=f"run {run_id}")
     for column in ("at", "service", "step"):
         table.add_column(column)
@@ -267,16 +371,14 @@ def runs_show(run_id: str, aws: AwsOption = False, state_dir: StateDirOption = N
 
 
 @app.command("audit")
-def audit(
-    as_json: Annotated[bool, typer.Option("--json")] = False, aws: AwsOption = False, state_dir: StateDirOption = None
-) -> None:
+def audit(as_json: JsonOption = False, aws: AwsOption = False, state_dir: StateDirOption = None) -> None:
     """Raw objects never transformed, runs never notified, messages in DLQs. Exits 1 if anything is unaccounted."""
     from restaurant_pipeline.ledger_views import audit_pipeline
 
     target = _target(aws, state_dir)
     report = audit_pipeline(target)
     if as_json:
-        print(operations.dumps(report))
+        print(to_json(report))
     else:
         for section, items in report["findings"].items():
             marker = "[green]ok[/]" if not items else f"[red]{len(items)}[/]"
@@ -293,6 +395,7 @@ def reprocess(
     day: Annotated[
         str | None, typer.Option("--date", help="Partition day YYYY-MM-DD (default: today or the key's).")
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the bucket and key written as JSON.")] = False,
     aws: AwsOption = False,
     state_dir: StateDirOption = None,
 ) -> None:
@@ -303,22 +406,184 @@ def reprocess(
         key = operations.reprocess(target.clients.s3, target.bucket, source, partition)
     except (ValueError, FileNotFoundError) as exc:
         fail(str(exc))
+    if as_json:
+        print(to_json({"bucket": target.bucket, "key": key}))
+        return
     console.print(f"Put s3://{target.bucket}/{key}: the transformer will pick it up.")
+
+
+# -- the data -------------------------------------------------------------------------------------------------
+# Athena runs whatever statement it is given with the caller's rights: only these kinds are sent (a statement that
+# starts otherwise is refused). Locally the DuckDB file is opened read-only, which refuses any write itself.
+ATHENA_READ_ONLY_STATEMENTS = ("select", "with", "show", "describe", "explain", "values")
+
+
+@app.command("sql")
+def sql(
+    statement: Annotated[
+        str | None,
+        typer.Argument(help='One SQL statement, e.g. "select * from restaurants limit 10". Or use --file.'),
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="Read the statement from this file ('-': standard input).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as a JSON array of objects.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print the rows as CSV, with a header line.")] = False,
+    aws: Annotated[
+        bool, typer.Option("--aws", help="Run it on Athena, in the deployed stack's work group and Glue database.")
+    ] = False,
+    state_dir: StateDirOption = None,
+) -> None:
+    """Query the marts, read-only: the local DuckDB warehouse (the stack may keep running), or Athena (--aws)."""
+    from restaurant_pipeline.warehouse import S3Access, SqlError, run_sql
+
+    if as_json and as_csv:
+        fail("choose one of --json and --csv")
+    text = _statement(statement, file)
+    fmt: RowFormat = "json" if as_json else "csv" if as_csv else "table"
+    if aws:
+        columns, rows = _athena_rows(text, state_dir)
+        print_rows(console, columns, rows, fmt)
+        return
+    state = Path(state_dir or control.default_state_dir())
+    try:
+        info = control.read_stack(state)
+        s3 = S3Access(info.endpoint_url, info.region, *_local_keys())
+        warehouse = Path(info.warehouse_path)
+    except control.StackNotRunning:
+        s3, warehouse = None, StatePaths(state.resolve()).warehouse  # the marts still answer; S3 reads cannot
+    try:
+        result = run_sql(warehouse, text, s3)
+    except SqlError as exc:
+        hint = (
+            " (this reads S3: start the local stack, `restaurant-pipeline local up --detach`)"
+            if s3 is None and ("httpfs" in str(exc) or "s3://" in str(exc))
+            else ""
+        )
+        fail(f"{exc}{hint}")
+    print_rows(console, result.columns, result.rows, fmt)
+
+
+def _statement(statement: str | None, file: Path | None) -> str:
+    if (statement is None) == (file is None):
+        fail('give one statement: restaurant-pipeline sql "select …", or --file query.sql')
+    if file is not None:
+        try:
+            statement = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+        except OSError as exc:
+            fail(f"--file {file}: {exc.strerror or exc}")
+    assert statement is not None
+    if not statement.strip():
+        fail("the statement is empty")
+    return statement
+
+
+def _local_keys() -> tuple[str, str]:
+    from restaurant_pipeline.local.stack import LOCAL_CREDENTIALS
+
+    return LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"], LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+
+
+def _athena_rows(statement: str, state_dir: Path | None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    from services.transformer.adapters.warehouse import AthenaWarehouse
+    from services.transformer.domain.model import InfrastructureError
+
+    keyword = _first_keyword(statement)
+    if keyword not in ATHENA_READ_ONLY_STATEMENTS:
+        fail(
+            f"`sql --aws` sends only read-only statements to Athena ({', '.join(ATHENA_READ_ONLY_STATEMENTS)}); "
+            f"this one starts with {keyword or 'nothing'!r}"
+        )
+    target = _target(True, state_dir)
+    if not (target.athena_workgroup and target.glue_database):
+        fail("the deployed stack has no AthenaWorkGroup/GlueDatabase outputs: it is from another version; redeploy it")
+    athena = AthenaWarehouse(
+        target.clients.client("athena"),
+        target.glue_database,
+        target.athena_workgroup,
+        target.athena_results_s3,
+        timeout_seconds=300,
+    )
+    try:
+        rows = athena.query(statement)
+    except InfrastructureError as exc:
+        fail(str(exc))
+    columns = list(rows[0]) if rows else []
+    return columns, [tuple(row.values()) for row in rows]
+
+
+def _first_keyword(statement: str) -> str:
+    """The statement's first word, lower case, after comments and parentheses."""
+    import re
+
+    text = re.sub(r"--[^\n]*|/\*.*?\*/", " ", statement, flags=re.DOTALL)
+    match = re.search(r"[A-Za-z]+", text)
+    return match.group(0).lower() if match else ""
+
+
+@app.command(
+    "dbt",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+def dbt(
+    ctx: typer.Context,
+    aws: Annotated[
+        bool,
+        typer.Option("--aws", help="Target the deployed stack's Athena (target athena, names from the stack outputs)."),
+    ] = False,
+    state_dir: StateDirOption = None,
+) -> None:
+    """Run dbt in dbt/ with the stack's environment, as dbt users do: `restaurant-pipeline dbt build`,
+    `dbt test --select restaurants`, `dbt show --select restaurants`, `dbt compile --target athena`.
+    Everything after `dbt` goes to dbt (its own help: `restaurant-pipeline dbt -- --help`)."""
+    from restaurant_pipeline.dbt_command import DbtNotFound, aws_dbt_variables, local_dbt_variables, run_dbt
+
+    args = list(ctx.args)
+    try:
+        nlp = load_config().nlp.enabled
+    except ConfigError as exc:
+        fail(str(exc))
+    if aws:
+        target = _target(True, state_dir)
+        if not (target.athena_workgroup and target.athena_results_s3 and target.glue_database):
+            fail("the deployed stack has no Athena outputs: it is from another version; redeploy it")
+        variables = aws_dbt_variables(
+            region=target.clients.region,
+            bucket=target.bucket,
+            workgroup=target.athena_workgroup,
+            results_s3=target.athena_results_s3,
+            glue_database=target.glue_database,
+            nlp_enabled=nlp,
+        )
+    else:
+        try:
+            info = control.read_stack(state_dir)
+        except control.StackNotRunning as exc:
+            fail(f"{exc} (dbt reads the raw objects from the local stack's S3)")
+        variables = local_dbt_variables(info, nlp)
+    try:
+        code = run_dbt(args, variables)
+    except DbtNotFound as exc:
+        fail(str(exc))
+    raise typer.Exit(code)
 
 
 # -- dead-letter queues ---------------------------------------------------------------------------------------
 @dlq_app.command("list")
-def dlq_list(aws: AwsOption = False, state_dir: StateDirOption = None) -> None:
+def dlq_list(as_json: JsonOption = False, aws: AwsOption = False, state_dir: StateDirOption = None) -> None:
     """Each DLQ's depth and the age of its oldest message."""
     target = _target(aws, state_dir)
+    depths = [operations.dlq_depth(target.clients.sqs, name, queue.dlq_url) for name, queue in target.queues.items()]
+    if as_json:
+        print(to_json([asdict(depth) for depth in depths]))
+        return
     table = Table(title="dead-letter queues")
     for column in ("service", "messages", "in flight", "oldest", "queue"):
         table.add_column(column)
-    for service, queue in target.queues.items():
-        depth = operations.dlq_depth(target.clients.sqs, service, queue.dlq_url)
+    for depth in depths:
         oldest = f"{depth.oldest_age_seconds:.0f}s" if depth.oldest_age_seconds is not None else "-"
         style = "red" if depth.messages else "green"
-        table.add_row(service, f"[{style}]{depth.messages}[/]", str(depth.in_flight), oldest, queue.dlq_url)
+        table.add_row(depth.service, f"[{style}]{depth.messages}[/]", str(depth.in_flight), oldest, depth.dlq_url)
     console.print(table)
 
 
@@ -326,6 +591,7 @@ def dlq_list(aws: AwsOption = False, state_dir: StateDirOption = None) -> None:
 def dlq_replay(
     service: ServiceArgument,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would move; move nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what moved (or would) as JSON.")] = False,
     aws: AwsOption = False,
     state_dir: StateDirOption = None,
 ) -> None:
@@ -335,6 +601,9 @@ def dlq_replay(
     result = operations.replay_dlq(
         target.clients.sqs, service, queue.url, queue.arn, queue.dlq_url, queue.dlq_arn, dry_run=dry_run
     )
+    if as_json:
+        print(to_json(asdict(result)))
+        return
     if dry_run:
         console.print(f"{result.moved} message(s) would move from {queue.dlq_url} to {queue.url}.")
         for preview in result.previews:
@@ -349,19 +618,22 @@ def logs(
     service: ServiceArgument,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
     lines: Annotated[int, typer.Option("--lines", "-n", help="How many recent lines.")] = 50,
+    metrics: Annotated[
+        bool, typer.Option("--metrics", help="Also show the metric records (EMF), one line of values each.")
+    ] = False,
     aws: AwsOption = False,
     state_dir: StateDirOption = None,
 ) -> None:
-    """A service's structured logs (local: .pipeline/logs/SERVICE.log; AWS: its log group)."""
+    """A service's log lines (local: .pipeline/logs/SERVICE.log; AWS: its log group), one readable line each."""
     from restaurant_pipeline.logs import tail_aws, tail_local
 
     target = _target(aws, state_dir)
     _service(service)
     try:
         if target.kind == "local":
-            tail_local(target.logs_dir / f"{service}.log", lines, follow, console)
+            tail_local(target.logs_dir / f"{service}.log", lines, follow, console, metrics)
         else:
-            tail_aws(target.clients.logs, target.log_groups[service], lines, follow, console)
+            tail_aws(target.clients.logs, target.log_groups[service], lines, follow, console, metrics)
     except KeyboardInterrupt:
         return
 
@@ -369,27 +641,44 @@ def logs(
 @app.command("outbox")
 def outbox(
     last: Annotated[bool, typer.Option("--last", help="Only the newest email.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the emails (sent at, from, to, subject, body, file) as JSON.")
+    ] = False,
     state_dir: StateDirOption = None,
 ) -> None:
     """The emails the local stack captured (what SNS would have sent), from .pipeline/outbox/."""
-    from restaurant_pipeline.local.outbox import show_outbox
+    from restaurant_pipeline.local.outbox import read_outbox, show_outbox
 
     folder = StatePaths(Path(state_dir or control.default_state_dir()).resolve()).outbox
+    if as_json:
+        messages = read_outbox(folder)
+        print(to_json([asdict(message) for message in (messages[-1:] if last else messages)]))
+        return
     console.print(show_outbox(folder, last=last), highlight=False, markup=False)
+
+
+DOCS_PORT = 8080
 
 
 @app.command("docs")
 def docs(
-    port: Annotated[int, typer.Option("--port", help="Where to serve the site.")] = 8080,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", help="Where to serve the site. Default: 8080, or a free port when 8080 is taken."),
+    ] = None,
     state_dir: StateDirOption = None,
 ) -> None:
-    """Generate dbt's documentation for the local warehouse and serve the lineage site."""
+    """Generate dbt's documentation for the local warehouse and serve the lineage site (until Ctrl-C)."""
     from restaurant_pipeline.dbt_docs import DocsError, serve_docs
 
     try:
         info = control.read_stack(state_dir)
     except control.StackNotRunning as exc:
         fail(f"{exc} (the docs read the warehouse's sources through the local S3 endpoint)")
+    if port is None:
+        from restaurant_pipeline.local.processes import free_port, port_in_use
+
+        port = free_port() if port_in_use("127.0.0.1", DOCS_PORT) else DOCS_PORT
     try:
         serve_docs(info.warehouse_path, port, bucket=info.bucket, endpoint_url=info.endpoint_url)
     except DocsError as exc:
@@ -449,6 +738,7 @@ def deploy(
     """Deploy the stack to the AWS account of your credentials; asks for the API key and the email."""
     from restaurant_pipeline import deploy as deployment
 
+    _refuse_local_environment()
     api_key: str | None = None
     if api_key_file is not None:
         try:
@@ -506,11 +796,12 @@ def destroy(
             help="With --delete-data: delete this bucket kept by an earlier destroy, not the stack (repeatable).",
         ),
     ] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (automation).")] = False,
 ) -> None:
     """Remove the stack; the data bucket is kept unless --delete-data. Exits 1 when a bucket could not be deleted."""
     from restaurant_pipeline import deploy as deployment
 
+    _refuse_local_environment()
     if not yes:
         what = f"the buckets {', '.join(bucket)}" if bucket else "the restaurant-pipeline stack"
         typer.confirm(f"Destroy {what}?", abort=True)

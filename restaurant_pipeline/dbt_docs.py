@@ -52,7 +52,7 @@ def serve_docs(warehouse_path: str | Path, port: int, **options: str) -> None:
     """Generate, then serve until interrupted (Ctrl-C). Options: bucket, endpoint_url."""
     site = generate_docs(warehouse_path, **options)  # type: ignore[arg-type]
     server = docs_server(site, port)
-    print(f"dbt docs for {warehouse_path}: http://127.0.0.1:{port}/  (Ctrl-C to stop)")
+    print(f"dbt docs for {warehouse_path}: http://127.0.0.1:{port}/  (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

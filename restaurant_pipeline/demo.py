@@ -7,6 +7,9 @@ everything is. Exits non-zero when the run did not complete or did not pass.
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -59,9 +62,8 @@ def run_demo(
         return _run_once(console, state_dir, config.collection.city_names, timeout)
     finally:
         if keep_running:
-            console.print(
-                "\nThe stack keeps running for you to explore; stop it with `restaurant-pipeline local down`."
-            )
+            console.print("\nThe stack keeps running for you to explore; stop it with", highlight=False)
+            console.print(f"  $ {executable('restaurant-pipeline')} local down", highlight=False)
         else:
             with console.status("stopping the local stack…"):
                 control.down(state_dir)
@@ -155,26 +157,41 @@ def _show_marts(console: Console, warehouse: Path | None, cities: list[str]) -> 
         console.print(f"[yellow]Could not read the marts: {exc}[/]")
 
 
+def executable(name: str) -> str:
+    """How to type this installation's `name` (restaurant-pipeline, aws): bare when it is the one on PATH, else its
+    path (`.venv/bin/aws` from the repository), so a printed command works when pasted."""
+    here = Path(sys.executable).parent / name
+    on_path = shutil.which(name)
+    if on_path and Path(on_path).resolve() == here.resolve():
+        return name
+    try:
+        return str(here.relative_to(Path.cwd()))
+    except ValueError:
+        return shlex.quote(str(here))
+
+
+def where_things_are(target: Any) -> list[str]:
+    """Each place, then the command that shows it (a `$ ` line; `# until Ctrl-C` when it keeps running)."""
+    cli, aws = executable("restaurant-pipeline"), executable("aws")
+    marts = "select name, cuisine, rating, user_rating_count from restaurants order by rating desc limit 10"
+    return [
+        f"warehouse (DuckDB): {target.warehouse_path}",
+        f'  $ {cli} sql "{marts}"',
+        f"  $ {cli} dbt show --select city_daily_summary",
+        f"raw data (S3 on {target.clients.endpoint_url}): s3://{target.bucket}/raw/places/",
+        f'  $ eval "$({cli} local env)" && {aws} s3 ls s3://{target.bucket}/raw/places/ --recursive',
+        f"emails: {target.outbox_dir}",
+        f"  $ {cli} outbox --last",
+        f"logs: {target.logs_dir}",
+        f"  $ {cli} logs transformer",
+        "runs, audit and lineage:",
+        f"  $ {cli} runs show latest",
+        f"  $ {cli} audit",
+        f"  $ {cli} docs   # until Ctrl-C",
+    ]
+
+
 def _show_where(console: Console, target: Any) -> None:
-    endpoint = target.clients.endpoint_url
-    console.print(
-        Panel(
-            "\n".join(
-                [
-                    f"warehouse (DuckDB): {target.warehouse_path}",
-                    # the connection in a variable: DuckDB 1.4 closes an unnamed one before .show() (duckdb#16674)
-                    '  .venv/bin/python -c "import duckdb; '
-                    f"c = duckdb.connect('{target.warehouse_path}', read_only=True); "
-                    "c.sql('select * from restaurants limit 10').show()\"",
-                    f"raw data (S3 on {endpoint}): s3://{target.bucket}/raw/places/",
-                    f"  .venv/bin/aws s3 ls s3://{target.bucket}/raw/places/ --recursive --endpoint-url {endpoint}",
-                    f"outbox (emails): {target.outbox_dir}    `restaurant-pipeline outbox --last`",
-                    f"logs: {target.logs_dir}    `restaurant-pipeline logs transformer`",
-                    "runs: `restaurant-pipeline runs`    audit: `restaurant-pipeline audit`    lineage: "
-                    "`restaurant-pipeline docs`",
-                ]
-            ),
-            title="where things are",
-            expand=False,
-        )
-    )
+    console.print("\n[bold]Where things are[/] (each command works as printed):")
+    for line in where_things_are(target):
+        console.print(escape(line), highlight=False)

@@ -29,6 +29,8 @@ def summarise_runs(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
             status = "collection failed: " + ", ".join(sorted({str(i["data"].get("category")) for i in failed}))
         elif any(i["step"] == "TRANSFORMED" for i in items):
             status = "transformed"
+        elif any(i["step"] == "TRANSFORM_FAILED" for i in items):
+            status = "transform failed (messages in the transformer's dead-letter queue)"
         elif any(i["step"] == "COLLECTED" for i in items):
             status = "collected"
         else:
@@ -51,6 +53,29 @@ def summarise_runs(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         )
     runs.sort(key=lambda run: run["started"], reverse=True)
     return runs
+
+
+LATEST = "latest"
+
+
+def find_run(steps: list[dict[str, Any]], reference: str) -> str:
+    """The run id `reference` names: `latest` (the newest run), a whole run id, or the start of exactly one.
+    LookupError (with what to type instead) when it names none or several."""
+    runs = summarise_runs(steps)
+    if not runs:
+        raise LookupError("the ledger has no run yet: start one with `restaurant-pipeline run`")
+    if reference == LATEST:
+        return str(runs[0]["run_id"])
+    ids = [str(run["run_id"]) for run in runs]
+    if reference in ids:
+        return reference
+    matches = [run_id for run_id in ids if run_id.startswith(reference)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise LookupError(f"no run {reference!r} in the ledger; `restaurant-pipeline runs` lists them")
+    shown = ", ".join(matches[:5]) + (f" and {len(matches) - 5} more" if len(matches) > 5 else "")
+    raise LookupError(f"{reference!r} starts {len(matches)} run ids ({shown}): type more of it")
 
 
 def audit_pipeline(target: Any, now: datetime | None = None) -> dict[str, Any]:

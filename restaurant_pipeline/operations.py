@@ -5,7 +5,6 @@ Trigger a run, follow it, reprocess a file, inspect and replay DLQs. The CLI is 
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Callable
@@ -245,7 +244,3 @@ def describe_step(item: dict[str, Any]) -> str:
     )
     subject = "" if item.get("subject") in ("-", None) else f" {item['subject']}"
     return f"{item['step'].lower()}{subject}" + (f" ({details})" if details else "")
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, indent=2, default=str, sort_keys=True)

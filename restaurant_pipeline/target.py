@@ -9,6 +9,7 @@ from pathlib import Path
 from restaurant_pipeline.aws import AwsClients
 from restaurant_pipeline.local.control import read_stack
 from restaurant_pipeline.local.stack import LOCAL_CREDENTIALS, QueueInfo
+from restaurant_pipeline.stack_environment import ensure_not_local
 from services.common.adapters.ledger import RunLedger
 from services.common.names import PROJECT, log_group_name
 
@@ -27,7 +28,11 @@ class Target:
     logs_dir: Path | None = None  # local
     outbox_dir: Path | None = None  # local
     warehouse_path: Path | None = None  # local
+    endpoint_url: str | None = None  # local
     log_groups: dict[str, str] = field(default_factory=dict)  # aws
+    athena_workgroup: str | None = None  # aws
+    athena_results_s3: str | None = None  # aws
+    glue_database: str | None = None  # aws
 
     @property
     def ledger(self) -> RunLedger:
@@ -52,6 +57,7 @@ def local_target(state_dir: Path | None = None) -> Target:
         logs_dir=Path(info.logs_dir),
         outbox_dir=Path(info.outbox_dir),
         warehouse_path=Path(info.warehouse_path),
+        endpoint_url=info.endpoint_url,
     )
 
 
@@ -95,8 +101,15 @@ def aws_target(region: str | None = None, stack_name: str = STACK_NAME) -> Targe
         topic_arn=deployment["topic_arn"],
         ledger_table=deployment["ledger_table"] or "",
         log_groups={service: group or log_group_name(service) for service, group in deployment["log_groups"].items()},
+        athena_workgroup=deployment["athena_workgroup"],
+        athena_results_s3=deployment["athena_results_s3"],
+        glue_database=deployment["glue_database"],
     )
 
 
 def resolve(aws: bool, state_dir: Path | None = None) -> Target:
-    return aws_target() if aws else local_target(state_dir)
+    """The deployed stack (refused while the shell holds the local stack's environment), or the local one."""
+    if aws:
+        ensure_not_local()
+        return aws_target()
+    return local_target(state_dir)

@@ -29,6 +29,15 @@ SERVICES: tuple[ServiceName, ...] = get_args(ServiceName)
 
 MIN_ESM_CONCURRENCY = 2
 TRANSFORMER_MESSAGE_GROUP = "dbt"
+SCHEDULE_DLQ_NAME = f"{PROJECT}-schedule-dlq"  # the schedule's own DLQ (AWS: EventBridge Scheduler's dead letters)
+
+# Coalesced builds (services/transformer/service.py): one transformer invocation builds every raw object waiting
+# under the days of its batch, up to these caps, so a burst of files costs a handful of dbt builds. The caps keep a
+# build inside the function's timeout: docs/performance.md, "Coalesced builds", has the measurement.
+BUILD_MAX_OBJECTS = 1000
+BUILD_MAX_MEBIBYTES = 1024
+# Only versions created this recently are candidates (their claims, kept 7 days, say whether they were built).
+COALESCE_WINDOW_HOURS = 24
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,11 @@ class Route:
     @property
     def dlq_name(self) -> str:
         return f"{PROJECT}-{self.service}-dlq" + (".fifo" if self.fifo else "")
+
+    @property
+    def rule_dlq_name(self) -> str:
+        """Where EventBridge puts an event it could not deliver to the queue (always a standard queue)."""
+        return f"{PROJECT}-{self.service}-rule-dlq"
 
     @property
     def rule_name(self) -> str:
@@ -221,6 +235,9 @@ def service_environment(
         "DBT_TARGET": resources.dbt_target,
         "DAILY_DROP_WARN_SHARE": str(config.quality.max_daily_drop_share),
         "NLP_ENABLED": "true" if config.nlp.enabled else "false",
+        "BUILD_MAX_OBJECTS": str(BUILD_MAX_OBJECTS),
+        "BUILD_MAX_MEBIBYTES": str(BUILD_MAX_MEBIBYTES),
+        "COALESCE_WINDOW_HOURS": str(COALESCE_WINDOW_HOURS),
     }
     if config.nlp.enabled:
         transformer["COMPREHEND_REGION"] = config.comprehend_region  # may differ from the stack's (docs/nlp.md)

@@ -1,8 +1,9 @@
-"""Read-only looks into the local DuckDB warehouse (for the demo and operators)."""
+"""Read-only looks into the local DuckDB warehouse (for the demo, `restaurant-pipeline sql` and operators)."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,73 @@ def _connect(warehouse: Path) -> Any:
             if time.monotonic() >= deadline:
                 raise
             time.sleep(0.2)
+
+
+class SqlError(RuntimeError):
+    """The statement could not run; the message is the warehouse's, plus what to do when we know it."""
+
+
+@dataclass(frozen=True)
+class S3Access:
+    """Where the staging views read their objects: the local stack's S3 (moto), as dbt's local profile does."""
+
+    endpoint_url: str
+    region: str
+    key_id: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+def run_sql(warehouse: Path, statement: str, s3: S3Access | None = None) -> QueryResult:
+    """One statement on the warehouse, opened read-only (nothing can change it; the stack may keep running).
+
+    With `s3`, httpfs is loaded (offline, from duckdb-ext-httpfs) and an S3 secret points at the local stack, so the
+    staging views and `read_json_auto('s3://…')` work too.
+    """
+    import duckdb
+
+    if not warehouse.is_file():
+        raise SqlError(
+            f"no warehouse at {warehouse} yet: it is made by the first transform. Run the pipeline once "
+            "(`make run`, or `restaurant-pipeline run --wait` with the stack up)."
+        )
+    try:
+        connection = _connect(warehouse)
+    except duckdb.IOException as exc:
+        raise SqlError(f"{exc}. Another process writes the warehouse (a dbt run by hand, a DuckDB shell?)") from exc
+    try:
+        if s3 is not None:
+            _attach_s3(connection, s3)
+        cursor = connection.execute(statement)
+        if cursor.description is None:
+            return QueryResult([], [])
+        return QueryResult([column[0] for column in cursor.description], cursor.fetchall())
+    except duckdb.Error as exc:
+        raise SqlError(str(exc)) from exc
+    finally:
+        connection.close()
+
+
+def _attach_s3(connection: Any, s3: S3Access) -> None:
+    from services.transformer.adapters.dbt_build import duckdb_extension_directory
+
+    host = s3.endpoint_url.split("://", 1)[-1].rstrip("/")
+    connection.execute(f"SET extension_directory = '{_literal(duckdb_extension_directory())}'")
+    connection.execute("LOAD httpfs")
+    connection.execute(
+        "CREATE SECRET local_stack (TYPE s3, "
+        f"KEY_ID '{_literal(s3.key_id)}', SECRET '{_literal(s3.secret)}', REGION '{_literal(s3.region)}', "
+        f"ENDPOINT '{_literal(host)}', USE_SSL {str(s3.endpoint_url.startswith('https')).lower()}, URL_STYLE 'path')"
+    )
+
+
+def _literal(value: str) -> str:
+    return value.replace("'", "''")
 
 
 def _relation(connection: Any, name: str) -> tuple[str, set[str]]:

@@ -1,8 +1,9 @@
 """Alarms (to the notification topic) and the optional dashboard.
 
-Alarms: any dead-letter queue not empty, any function error, and no successful run in 26 hours.
-The last one watches the transformer's `Transform_passed` metric (namespace RestaurantPipeline, dimension
-service=transformer: services/transformer/handler.py emits `Transform_<outcome>` once per transform).
+Every alarm comes from the shared declaration restaurant_pipeline/alarms.py (the local stack evaluates the same
+declarations: restaurant_pipeline/local/alarms.py); this construct only turns each into a CloudWatch alarm: the
+metric of the stack's own queue or function (by name), its threshold and missing-data treatment, and, for each alarm
+that notifies, the topic as its ALARM action and its OK action.
 """
 
 from __future__ import annotations
@@ -12,46 +13,67 @@ from dataclasses import dataclass
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.constructs.schedule import CollectionSchedule
 from cdk.constructs.service import PipelineService
 from cdk.constructs.shared import SharedResources
-from services.common.names import METRICS_NAMESPACE, PROJECT, Metric
+from restaurant_pipeline.alarms import (
+    Alarms,
+    CompositeAlarm,
+    MetricAlarm,
+    MetricSpec,
+    pipeline_alarms,
+)
+from restaurant_pipeline.topology import SCHEDULE_DLQ_NAME, Topology
+from services.common.names import LAMBDA_NAMESPACE, METRICS_NAMESPACE, PROJECT, SQS_NAMESPACE, Metric
 
-NO_SUCCESS_HOURS = 26
 DASHBOARD_NAME = PROJECT
+COMPARISONS = {
+    "GreaterThanOrEqualToThreshold": cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    "LessThanThreshold": cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+}
+MISSING_DATA = {
+    "breaching": cloudwatch.TreatMissingData.BREACHING,
+    "notBreaching": cloudwatch.TreatMissingData.NOT_BREACHING,
+    "ignore": cloudwatch.TreatMissingData.IGNORE,
+    "missing": cloudwatch.TreatMissingData.MISSING,
+}
+STATES = {
+    "ALARM": cloudwatch.AlarmState.ALARM,
+    "OK": cloudwatch.AlarmState.OK,
+    "INSUFFICIENT_DATA": cloudwatch.AlarmState.INSUFFICIENT_DATA,
+}
 
 
 @dataclass(frozen=True)
 class PipelineMetric:
-    """A metric a service emits through Powertools Metrics (dimension `service`)."""
+    """A metric a service emits through Powertools Metrics (dimension `service`), as a dashboard graph shows it."""
 
     service: str
     name: Metric
     label: str
 
-    def metric(self, period: Duration = Duration.hours(1), labelled: bool = True) -> cloudwatch.Metric:
-        # A label turns an alarm's metric into a metric-math query; alarms use the plain metric.
+    def metric(self, period: Duration = Duration.hours(1)) -> cloudwatch.Metric:
         return cloudwatch.Metric(
             namespace=METRICS_NAMESPACE,
             metric_name=self.name,
             dimensions_map={"service": self.service},
             statistic="Sum",
             period=period,
-            label=self.label if labelled else None,
+            label=self.label,
         )
 
 
-# Names emitted by the services' handlers (Powertools Metrics adds the `service` dimension).
-RUN_SUCCEEDED = PipelineMetric("transformer", Metric.TRANSFORM_PASSED, "transforms passed")
 PIPELINE_METRICS = (
     PipelineMetric("collector", Metric.PLACES_COLLECTED, "places collected"),
     PipelineMetric("collector", Metric.COLLECTION_FAILURES, "cities failed"),
-    RUN_SUCCEEDED,
+    PipelineMetric("transformer", Metric.TRANSFORM_PASSED, "transforms passed"),
     PipelineMetric("transformer", Metric.TRANSFORM_TESTS_FAILED, "transforms with failed dbt tests"),
     PipelineMetric("transformer", Metric.TRANSFORM_ERROR, "transforms in error"),
+    PipelineMetric("transformer", Metric.DEAD_LETTERED_OBJECTS, "transforms failed for good (to the DLQ)"),
     PipelineMetric("transformer", Metric.QUARANTINED_LINES, "lines quarantined"),
     PipelineMetric("notifier", Metric.EMAILS_SENT, "emails sent"),
     PipelineMetric("notifier", Metric.NOTIFICATION_FAILURES, "emails failed"),
@@ -67,81 +89,71 @@ class Monitoring(Construct):
         shared: SharedResources,
         services: list[PipelineService],
         schedule: CollectionSchedule,
+        topology: Topology,
         dashboard: bool,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.declared: Alarms = pipeline_alarms(topology)
+        self._queues: dict[str, sqs.IQueue] = dict(_dead_letter_queues(services, schedule))
+        self._functions: dict[str, lambda_.IFunction] = {s.route.function_name: s.function for s in services}
         action = actions.SnsAction(shared.topic)
-        self.alarms: list[cloudwatch.Alarm] = []
-
-        dead_letter_queues: list[tuple[str, sqs.IQueue]] = [("schedule", schedule.dlq)]
-        for service in services:
-            dead_letter_queues.append((f"{service.route.service}", service.dlq))
-            dead_letter_queues.append((f"{service.route.service}-rule", service.rule_dlq))
-        for name, queue in dead_letter_queues:
-            alarm = cloudwatch.Alarm(
-                self,
-                f"DlqNotEmpty-{name}",
-                alarm_name=f"{PROJECT}-{name}-dlq-not-empty",
-                alarm_description=(
-                    f"Messages are waiting in the {name} dead-letter queue. Look: restaurant-pipeline dlq list "
-                    "--aws; replay after the fix: restaurant-pipeline dlq replay SERVICE --aws"
-                ),
-                metric=queue.metric_approximate_number_of_messages_visible(
-                    period=Duration.minutes(5), statistic="Maximum"
-                ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-            self.alarms.append(alarm)
-
-        for service in services:
-            alarm = cloudwatch.Alarm(
-                self,
-                f"Errors-{service.route.service}",
-                alarm_name=f"{PROJECT}-{service.route.service}-errors",
-                alarm_description=(
-                    f"{service.route.function_name} failed (an exception, a timeout or a crash). "
-                    f"Logs: restaurant-pipeline logs {service.route.service} --aws"
-                ),
-                metric=service.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-            self.alarms.append(alarm)
-
-        # 26 one-hour periods, all of them without a success (no data counts as none) -> alarm.
-        self.no_success_alarm = cloudwatch.Alarm(
-            self,
-            "NoSuccessfulRun",
-            alarm_name=f"{PROJECT}-no-successful-run-{NO_SUCCESS_HOURS}h",
-            alarm_description=(
-                f"No transform has passed its data tests in {NO_SUCCESS_HOURS} hours (metric "
-                f"{METRICS_NAMESPACE}/{RUN_SUCCEEDED.name}). Check the schedule, then: restaurant-pipeline runs --aws"
-            ),
-            metric=RUN_SUCCEEDED.metric(Duration.hours(1), labelled=False),
-            threshold=1,
-            evaluation_periods=NO_SUCCESS_HOURS,
-            datapoints_to_alarm=NO_SUCCESS_HOURS,
-            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
-        )
-        self.alarms.append(self.no_success_alarm)
-        for alarm in self.alarms:
-            alarm.add_alarm_action(action)
-            if alarm is not self.no_success_alarm:
-                alarm.add_ok_action(action)
+        self.alarms: dict[str, cloudwatch.AlarmBase] = {}
+        for declared in self.declared.metric_alarms:
+            self.alarms[declared.name] = self._metric_alarm(declared)
+        for composite in self.declared.composites:
+            self.alarms[composite.name] = self._composite_alarm(composite)
+        for declared_alarm in self.declared.all:
+            if declared_alarm.notifies:
+                self.alarms[declared_alarm.name].add_alarm_action(action)
+                self.alarms[declared_alarm.name].add_ok_action(action)
 
         self.dashboard: cloudwatch.Dashboard | None = None
         if dashboard:
-            self.dashboard = self._dashboard(services, dead_letter_queues)
+            self.dashboard = self._dashboard(services)
 
-    def _dashboard(
-        self, services: list[PipelineService], dead_letter_queues: list[tuple[str, sqs.IQueue]]
-    ) -> cloudwatch.Dashboard:
+    def _metric(self, spec: MetricSpec) -> cloudwatch.IMetric:
+        """The declared metric; a queue's or a function's through the stack's own resource (its name as a token)."""
+        period = Duration.seconds(spec.period_seconds)
+        queue_name, function_name = spec.dimension("QueueName"), spec.dimension("FunctionName")
+        if spec.namespace == SQS_NAMESPACE and queue_name:
+            return self._queues[queue_name].metric(spec.name, period=period, statistic=spec.statistic)
+        if spec.namespace == LAMBDA_NAMESPACE and function_name:
+            return self._functions[function_name].metric(spec.name, period=period, statistic=spec.statistic)
+        return cloudwatch.Metric(
+            namespace=spec.namespace,
+            metric_name=spec.name,
+            dimensions_map=dict(spec.dimensions),
+            statistic=spec.statistic,
+            period=period,
+        )
+
+    def _metric_alarm(self, declared: MetricAlarm) -> cloudwatch.Alarm:
+        return cloudwatch.Alarm(
+            self,
+            _construct_id(declared.name),
+            alarm_name=declared.name,
+            alarm_description=declared.description,
+            metric=self._metric(declared.metric),
+            threshold=declared.threshold,
+            evaluation_periods=declared.evaluation_periods,
+            datapoints_to_alarm=declared.datapoints_to_alarm,
+            comparison_operator=COMPARISONS[declared.comparison],
+            treat_missing_data=MISSING_DATA[declared.treat_missing_data],
+        )
+
+    def _composite_alarm(self, declared: CompositeAlarm) -> cloudwatch.CompositeAlarm:
+        rule = cloudwatch.AlarmRule.all_of(
+            *(cloudwatch.AlarmRule.from_alarm(self.alarms[name], STATES[state]) for state, name in declared.all_of)
+        )
+        return cloudwatch.CompositeAlarm(
+            self,
+            _construct_id(declared.name),
+            composite_alarm_name=declared.name,
+            alarm_description=declared.description,
+            alarm_rule=rule,
+        )
+
+    def _dashboard(self, services: list[PipelineService]) -> cloudwatch.Dashboard:
         board = cloudwatch.Dashboard(
             self, "Dashboard", dashboard_name=DASHBOARD_NAME, default_interval=Duration.days(7)
         )
@@ -178,7 +190,7 @@ class Monitoring(Construct):
                 title="Dead-letter queue depth",
                 left=[
                     queue.metric_approximate_number_of_messages_visible(period=period, statistic="Maximum", label=name)
-                    for name, queue in dead_letter_queues
+                    for name, queue in self._queues.items()
                 ],
                 width=12,
             ),
@@ -188,5 +200,25 @@ class Monitoring(Construct):
                 width=12,
             ),
         )
-        board.add_widgets(cloudwatch.AlarmStatusWidget(alarms=self.alarms, title="Alarms", width=24))
+        board.add_widgets(cloudwatch.AlarmStatusWidget(alarms=list(self.alarms.values()), title="Alarms", width=24))
         return board
+
+
+def _dead_letter_queues(services: list[PipelineService], schedule: CollectionSchedule) -> list[tuple[str, sqs.IQueue]]:
+    """Every dead-letter queue of the stack, by its (declared) name."""
+    queues: list[tuple[str, sqs.IQueue]] = [(SCHEDULE_DLQ_NAME, schedule.dlq)]
+    for service in services:
+        queues += [(service.route.dlq_name, service.dlq), (service.route.rule_dlq_name, service.rule_dlq)]
+    return queues
+
+
+def _construct_id(alarm_name: str) -> str:
+    """The alarm's construct id. Those of the alarms that existed before the shared declaration are kept, so that a
+    deployed stack updates them in place (a new logical id for the same AlarmName would create it, then delete it
+    with the old resource)."""
+    suffix = alarm_name.removeprefix(f"{PROJECT}-")
+    if suffix.endswith("-dlq-not-empty"):
+        return f"DlqNotEmpty-{suffix.removesuffix('-dlq-not-empty')}"
+    if suffix.endswith("-errors"):
+        return f"Errors-{suffix.removesuffix('-errors')}"
+    return "".join(part.capitalize() for part in suffix.split("-"))

@@ -15,6 +15,7 @@ from cdk.constructs.shared import SharedResources
 from contracts.events import SCHEDULER_SOURCE, CollectionRequested
 from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.stack_outputs import SCHEDULE_STATE_PARAMETER, SCHEDULE_STATES
+from restaurant_pipeline.topology import SCHEDULE_DLQ_NAME
 from services.common.names import PROJECT
 
 SCHEDULE_NAME = f"{PROJECT}-daily-collection"
@@ -40,7 +41,7 @@ class CollectionSchedule(Construct):
         self.dlq = sqs.Queue(
             self,
             "Dlq",
-            queue_name=f"{PROJECT}-schedule-dlq",
+            queue_name=SCHEDULE_DLQ_NAME,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(14),

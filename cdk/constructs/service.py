@@ -22,7 +22,7 @@ from cdk.constructs.nag import acknowledge, wildcard_finding
 from cdk.constructs.shared import RAW_DELETE_ACTIONS, SharedResources
 from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.topology import Route
-from services.common.names import PROJECT, RAW_PREFIX, log_group_name
+from services.common.names import RAW_PREFIX, log_group_name
 
 # Queue retention: long enough to notice and replay over a long weekend.
 MESSAGE_RETENTION = Duration.days(14)
@@ -107,7 +107,7 @@ class PipelineService(Construct):
         self.rule_dlq = sqs.Queue(
             self,
             "RuleDlq",
-            queue_name=f"{PROJECT}-{route.service}-rule-dlq",
+            queue_name=route.rule_dlq_name,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=MESSAGE_RETENTION,
@@ -330,6 +330,17 @@ class TransformerService(PipelineService):
             "ListDataBucket",
             ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
             [bucket.bucket_arn],
+        )
+        # Coalesced builds list the raw versions waiting under the days of a batch (services/transformer/service.py):
+        # ListObjectVersions needs s3:ListBucketVersions, only under raw/places/ here.
+        # https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListRawVersions",
+                actions=["s3:ListBucketVersions"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{RAW_PREFIX}*"]}},
+            )
         )
         self.allow(
             "RunAthenaQueries",

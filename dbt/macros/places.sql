@@ -59,3 +59,9 @@
   {%- if not (is_incremental() and execute) -%}{{ return([]) }}{%- endif -%}
   {{ return(adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list) }}
 {% endmacro %}
+
+{#- 1 for a row from a dropped file (its run is "drop-..."), 0 for a row a collection recorded: a collection's row
+    of a day outranks a dropped file's, whatever their load times (services/transformer/domain/identity.py). -#}
+{% macro dropped_rank(run_id) -%}
+  case when {{ run_id }} like 'drop-%' then 1 else 0 end
+{%- endmacro %}

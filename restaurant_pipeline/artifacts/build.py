@@ -22,10 +22,11 @@ import subprocess
 import sys
 import tomllib
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -79,12 +80,17 @@ class ArtifactSize:
 # --- requirements ---------------------------------------------------------------------------------------
 
 
-def locked_versions(lock_text: str) -> dict[str, str]:
-    """name -> version from a `uv pip compile` lock file."""
+def locked_versions(lock_text: str, environment: Mapping[str, str] | None = None) -> dict[str, str]:
+    """name -> version from a `uv pip compile --universal` lock file, for the environment the markers are evaluated
+    in (a platform's marker_environment(); default: this interpreter). A name may be locked twice under exclusive
+    markers (`mmh3==4.1.0 ; python_full_version < '3.13'`): the line whose marker holds there wins."""
     versions: dict[str, str] = {}
     for line in lock_text.splitlines():
-        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)", line)
-        if match:
+        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)\s*(?:;\s*(.+))?$", line.strip())
+        if not match:
+            continue
+        marker = match.group(3)
+        if marker is None or Marker(marker).evaluate(dict(environment) if environment else None):
             versions[canonicalize_name(match.group(1))] = match.group(2)
     return versions
 
@@ -472,7 +478,7 @@ def build(
 ) -> ArtifactSize:
     """Build one function's artifact for `platform` into <build dir>/<service>/ and <build dir>/<service>.zip."""
     dependencies = project_dependencies((root / "pyproject.toml").read_text(encoding="utf-8"))
-    locked = locked_versions((root / LOCK_FILE.name).read_text(encoding="utf-8"))
+    locked = locked_versions((root / LOCK_FILE.name).read_text(encoding="utf-8"), platform.marker_environment())
     requirements = requirement_set(spec, dependencies, locked, platform)
     target = platform.build_dir / spec.service
     if target.exists():

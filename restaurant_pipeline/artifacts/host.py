@@ -230,7 +230,7 @@ def ensure_runtime(
 ) -> Path:
     """The sandbox's runtime folder (Lambda's LAMBDA_RUNTIME_DIR): the runtime interface client, pinned by the lock."""
     platform = host_platform()
-    locked = builder.locked_versions((root / LOCK_FILE.name).read_text(encoding="utf-8"))
+    locked = builder.locked_versions((root / LOCK_FILE.name).read_text(encoding="utf-8"), platform.marker_environment())
     requirements = []
     for name in RUNTIME_INTERFACE_CLIENT:
         version = locked.get(name)

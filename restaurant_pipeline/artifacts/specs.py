@@ -75,6 +75,17 @@ class Platform:
     def zip_path(self, service: str) -> Path:
         return self.build_dir / f"{service}.zip"
 
+    def marker_environment(self) -> dict[str, str]:
+        """The values of requirements.lock's environment markers (`; python_full_version < '3.13'`) there."""
+        from packaging.markers import default_environment
+
+        environment = {key: str(value) for key, value in default_environment().items()}  # the host: this machine
+        if self.name == "lambda":
+            environment |= {"sys_platform": "linux", "platform_system": "Linux", "platform_machine": "aarch64"}
+            environment |= {"os_name": "posix", "implementation_name": "cpython"}
+        environment |= {"python_version": self.python_version, "python_full_version": f"{self.python_version}.0"}
+        return environment
+
 
 LAMBDA = Platform(
     name="lambda",

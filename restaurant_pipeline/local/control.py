@@ -88,6 +88,8 @@ def up(options: StackOptions, detach: bool, progress: Callable[[str], None] | No
         str(options.port),
         "--retry-delay-seconds",
         str(options.retry_delay_seconds),
+        "--alarm-period-seconds",
+        str(options.alarm_period_seconds),
     ]
     if options.config_path:
         command += ["--config", options.config_path]

@@ -187,10 +187,18 @@ def to_lambda_record(message: dict[str, Any], settings: MappingSettings) -> dict
 class EventSourceMapping:
     """Polls one queue and invokes one function like Lambda's SQS poller (one poller: concurrency 1)."""
 
-    def __init__(self, sqs: Any, invoke: Invoke, settings: MappingSettings) -> None:
+    def __init__(
+        self,
+        sqs: Any,
+        invoke: Invoke,
+        settings: MappingSettings,
+        report: Callable[[bool], None] | None = None,
+    ) -> None:
         self._sqs = sqs
         self._invoke = invoke
         self.settings = settings
+        # Called once per invocation with whether it failed as a whole: Lambda's own Invocations and Errors metrics.
+        self._report = report or (lambda failed: None)
         self._stop = threading.Event()
         self.invocations = 0
 
@@ -258,6 +266,7 @@ class EventSourceMapping:
         if outcome.error is not None:
             result.handler_error = outcome.error
             log.error("function %s failed its batch: %s", settings.function_name, outcome.error)
+        self._report(outcome.error is not None)
         failed_ids = set(message_ids) if reported is None else reported
         done = [message for message in messages if message["MessageId"] not in failed_ids]
         retry = [message for message in messages if message["MessageId"] in failed_ids]

@@ -94,8 +94,13 @@ def write_eml(
 def read_eml(path: Path) -> OutboxMessage:
     message = BytesParser(policy=email.policy.default).parsebytes(Path(path).read_bytes())
     date = message.get("Date")
+    sent_at: datetime | None
+    try:  # the file name keeps the microseconds the Date header (RFC 5322) cannot
+        sent_at = datetime.strptime(Path(path).name.split("-", 1)[0], "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        sent_at = None
     try:
-        sent_at = _utc(email.utils.parsedate_to_datetime(str(date))) if date else None
+        sent_at = sent_at or (_utc(email.utils.parsedate_to_datetime(str(date))) if date else None)
     except (TypeError, ValueError):
         sent_at = None
     if sent_at is None:

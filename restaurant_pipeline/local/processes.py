@@ -13,6 +13,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psutil
+
 
 class ProcessStartError(RuntimeError):
     pass
@@ -108,22 +110,40 @@ def stop_pid(pid: int, timeout: float = 10.0) -> bool:
 
 
 def pid_alive(pid: int) -> bool:
+    """True while process `pid` runs (not a zombie), on Linux and macOS, whoever started it.
+
+    The stack's pids are read back by other CLI processes (the supervisor is nobody's child after `make run`), so
+    the check cannot rely on being the parent. In order:
+    1. the kernel: signal 0 reaches no process -> gone (POSIX; no /proc needed);
+    2. our own child: reap it if it has exited (a zombie still answers signal 0) -> gone;
+    3. anyone else's: psutil reads its state (Linux: /proc; macOS: the kernel's process table) -> gone if a zombie.
+    Where psutil cannot see a process the kernel has just confirmed (Linux with no readable /proc: a container, a
+    hidepid mount), it counts as running: only a zombie, which its own parent reaps, is then misread.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # someone else's process: it exists
+    try:
+        finished, _ = os.waitpid(pid, os.WNOHANG)
+        return finished == 0
+    except ChildProcessError:
+        pass
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.AccessDenied:
+        return True
+    except psutil.NoSuchProcess:
+        return _kernel_knows(pid)
+
+
+def _kernel_knows(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    # a zombie child still answers kill(0); reap it if it is ours
-    try:
-        finished, _ = os.waitpid(pid, os.WNOHANG)
-        return finished == 0
-    except ChildProcessError:
-        return Path(f"/proc/{pid}").exists() and "Z" not in _proc_state(pid)
-
-
-def _proc_state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except (OSError, IndexError):
-        return "Z"
+    return True

@@ -102,6 +102,11 @@ class StatePaths:
         return self.root / "outbox"
 
     @property
+    def alarms(self) -> Path:
+        """Each local alarm's state, reason and last email (restaurant_pipeline/local/alarms.py)."""
+        return self.root / "alarms.json"
+
+    @property
     def warehouse(self) -> Path:
         return self.root / WAREHOUSE_DIR / WAREHOUSE_FILE
 

@@ -1,4 +1,4 @@
-"""The local stack: moto's server, the Places stub, one worker per route, the scheduler and the outbox.
+"""The local stack: moto's server, the Places stub, one worker per route, the scheduler, the alarms and the outbox.
 
 `restaurant-pipeline local up` runs `LocalStack.run()` in the foreground, or in a detached process
 (`python -m restaurant_pipeline.local.supervisor ...`) with --detach. It writes .pipeline/stack.json once
@@ -22,9 +22,17 @@ from pathlib import Path
 from types import FrameType
 
 from contracts.events import SCHEDULER_SOURCE, CollectionRequested
+from restaurant_pipeline.alarms import pipeline_alarms
 from restaurant_pipeline.aws import AwsClients
 from restaurant_pipeline.config import PipelineConfig, load_config
 from restaurant_pipeline.local import call_recorder, persistence
+from restaurant_pipeline.local.alarms import (
+    DEFAULT_LOCAL_PERIOD_SECONDS,
+    EVALUATION_INTERVAL_SECONDS,
+    LocalAlarms,
+    sns_publisher,
+)
+from restaurant_pipeline.local.emf import lambda_metrics_line
 from restaurant_pipeline.local.esm import MappingSettings
 from restaurant_pipeline.local.processes import (
     die_with_parent,
@@ -64,6 +72,8 @@ class StackOptions:
     retry_delay_seconds: int = 3
     # Run each service from its host artifact in a Lambda sandbox (sandbox.py) instead of importing its handler.
     artifacts: bool = False
+    # The local alarms' period for alarms that watch events (AWS: 5 minutes): see restaurant_pipeline/local/alarms.py.
+    alarm_period_seconds: int = DEFAULT_LOCAL_PERIOD_SECONDS
 
 
 class _Worker:
@@ -175,7 +185,10 @@ class LocalStack:
             worker = _Worker(route, env, mapping, log_file, sandboxes.get(route.service))
             worker.start()
             self._workers[route.service] = worker
+        self.info = info  # before the threads that read it (the outbox, the scheduler)
         self._spawn(self._deliver_email, "outbox")
+        alarms = self._alarms(info)
+        self._spawn(lambda: self._evaluate_alarms(alarms), "alarms")
         if self.options.scheduler:
             self._spawn(self._schedule, "scheduler")
         info.pids = {"supervisor": os.getpid(), **{name: w.pid for name, w in self._workers.items()}}
@@ -183,7 +196,6 @@ class LocalStack:
             info.pids["moto"] = self._moto.pid
         if self._stub:
             info.pids["places_stub"] = self._stub.pid
-        self.info = info
         self._write_stack_file(info)
         return info
 
@@ -297,21 +309,24 @@ class LocalStack:
                 continue  # crash loop: leave it down; `local status` shows it
             code = worker.process.returncode if worker.process else None
             log.warning("worker %s exited (%s); restarting it like Lambda would", name, code)
-            self._release_inflight(worker)
+            if self._release_inflight(worker):  # it died mid-invocation: Lambda counts that as an error
+                with open(worker.log_file, "a", encoding="utf-8") as output:
+                    output.write(lambda_metrics_line(worker.route.function_name, failed=True) + "\n")
             worker.restarts.append(now)
             worker.start()
             if self.info:
                 self.info.pids[name] = worker.pid
                 self._write_stack_file(self.info)
 
-    def _release_inflight(self, worker: _Worker) -> None:
+    def _release_inflight(self, worker: _Worker) -> bool:
         """The messages a dead worker held come back after the function's timeout, not the queue's visibility
         timeout (6 x as long). Not sooner: by then Lambda would have ended the invocation, and an in-progress
         idempotency claim (the transformer's, which expires with the invocation's remaining time) has lapsed,
-        so the redelivery runs the work instead of finding it "busy" until its receives are spent."""
+        so the redelivery runs the work instead of finding it "busy" until its receives are spent.
+        True when the worker died holding a batch (mid-invocation)."""
         path = Path(worker.mapping.inflight_file) if worker.mapping.inflight_file else None
         if path is None or not path.exists():
-            return
+            return False
         try:
             handles = json.loads(path.read_text(encoding="utf-8"))
             entries = [
@@ -331,6 +346,7 @@ class LocalStack:
         except Exception:  # the messages still come back, after the queue's visibility timeout
             log.exception("could not release the messages held by worker %s", worker.route.service)
         path.unlink(missing_ok=True)
+        return True
 
     def _spawn(self, target: object, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
@@ -351,6 +367,36 @@ class LocalStack:
 
         assert self.info is not None
         return drain_sns_capture(self.clients.sqs, self.info.email_capture_queue_url, self.state.outbox)
+
+    def _alarms(self, info: StackInfo) -> LocalAlarms:
+        """The alarms the CDK stack deploys, evaluated against the local signals (local/alarms.py)."""
+        assert self.topology is not None
+        alarms = LocalAlarms(
+            alarms=pipeline_alarms(self.topology),
+            sqs=self.clients.sqs,
+            logs=[self.state.logs / f"{route.service}.log" for route in self.topology.routes],
+            state_file=self.state.alarms,
+            publish=sns_publisher(self.clients.sns, info.topic_arn),
+            region=info.region,
+            local_period_seconds=self.options.alarm_period_seconds,
+        )
+        alarms.save()
+        log.info(
+            "alarms: %d evaluated every %.0fs (event alarms over %ds periods); not here: %s",
+            sum(s.evaluated_locally for s in alarms.statuses.values()),
+            EVALUATION_INTERVAL_SECONDS,
+            self.options.alarm_period_seconds,
+            ", ".join(name for name, s in alarms.statuses.items() if not s.evaluated_locally) or "none",
+        )
+        return alarms
+
+    def _evaluate_alarms(self, alarms: LocalAlarms) -> None:
+        while not self._stop.wait(EVALUATION_INTERVAL_SECONDS):
+            try:
+                alarms.tick()
+            except Exception:
+                log.exception("alarms: evaluation failed; evaluating again")
+                self._stop.wait(2)
 
     def _schedule(self) -> None:
         expression = self.config.schedule.parsed
@@ -380,8 +426,9 @@ def _queue_urls(info: StackInfo) -> list[str]:
 
 
 def _base_environment() -> dict[str, str]:
-    """The parent's environment minus anything that would point the functions elsewhere."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "TZ")
+    """The parent's environment minus anything that would point the functions elsewhere. DBT_PROJECT_DIR passes:
+    `DBT_PROJECT_DIR=~/my-models restaurant-pipeline local up` runs the local transformer on another dbt project."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "TZ", "DBT_PROJECT_DIR")
     return {name: os.environ[name] for name in keep if name in os.environ}
 
 
@@ -395,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-scheduler", action="store_true")
     parser.add_argument("--retry-delay-seconds", type=int, default=3)
     parser.add_argument("--artifacts", action="store_true", help="run the host artifacts in Lambda sandboxes")
+    parser.add_argument("--alarm-period-seconds", type=int, default=DEFAULT_LOCAL_PERIOD_SECONDS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = StackOptions(
@@ -406,6 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         scheduler=not args.no_scheduler,
         retry_delay_seconds=args.retry_delay_seconds,
         artifacts=args.artifacts,
+        alarm_period_seconds=args.alarm_period_seconds,
     )
     LocalStack(options).run()
     return 0

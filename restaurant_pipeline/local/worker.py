@@ -17,10 +17,12 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 from restaurant_pipeline.local import call_recorder
+from restaurant_pipeline.local.emf import lambda_metrics_line
 from restaurant_pipeline.local.esm import (
     EventSourceMapping,
     Invocation,
@@ -63,12 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         environment = ExecutionEnvironment(SandboxSpec.from_json(args.sandbox), output=sys.stdout.buffer)
         _report_sandbox(environment)
         environment.start()  # the INIT phase now, as the in-process worker imports its handler now
-        mapping = EventSourceMapping(sqs, in_sandbox(environment), settings)
+        mapping = EventSourceMapping(sqs, in_sandbox(environment), settings, report=lambda_metrics(settings))
     else:
         if call_recorder.install_if_requested():  # the IAM proof (docs/iam.md): the function's calls, not the poller's
             call_recorder.ignore(sqs)
         handler = load_handler(args.handler)  # cold start: module-level code of the service runs here
-        mapping = EventSourceMapping(sqs, in_process(handler), settings)
+        mapping = EventSourceMapping(sqs, in_process(handler), settings, report=lambda_metrics(settings))
 
     def stop(signum: int, frame: FrameType | None) -> None:
         mapping.stop()
@@ -82,6 +84,16 @@ def main(argv: list[str] | None = None) -> int:
         if environment is not None:
             environment.close()
     return 0
+
+
+def lambda_metrics(settings: MappingSettings) -> Callable[[bool], None]:
+    """Lambda's Invocations and Errors of each invocation, as an EMF line in the service's log (the local alarms read
+    it: restaurant_pipeline/local/emf.py)."""
+
+    def report(failed: bool) -> None:
+        print(lambda_metrics_line(settings.function_name, failed), flush=True)
+
+    return report
 
 
 def in_sandbox(environment: ExecutionEnvironment) -> Invoke:

@@ -37,6 +37,12 @@ def log_group_name(service: str) -> str:
 
 
 METRICS_NAMESPACE = "RestaurantPipeline"
+# AWS's own metrics that the alarms read (restaurant_pipeline/alarms.py); the local stack writes the Lambda ones itself.
+SQS_NAMESPACE = "AWS/SQS"
+QUEUE_DEPTH = "ApproximateNumberOfMessagesVisible"  # messages available for retrieval
+LAMBDA_NAMESPACE = "AWS/Lambda"
+FUNCTION_INVOCATIONS = "Invocations"
+FUNCTION_ERRORS = "Errors"  # invocations that failed as a whole (an exception, a timeout); not batch item failures
 
 
 class Metric(StrEnum):
@@ -54,7 +60,10 @@ class Metric(StrEnum):
     TRANSFORM_ERROR = "Transform_error"
     QUARANTINED_LINES = "QuarantinedLines"
     DUPLICATE_OBJECT_EVENTS = "DuplicateObjectEvents"
-    TRANSFORM_INFRASTRUCTURE_ERRORS = "TransformInfrastructureErrors"
+    TRANSFORM_INFRASTRUCTURE_ERRORS = "TransformInfrastructureErrors"  # every failed attempt, retried or not
+    COALESCED_OBJECTS = "CoalescedObjects"  # built ahead of their own message (coalesced builds)
+    # objects of a batch that failed on its final receive, announced as errors (their messages go to the DLQ next)
+    DEAD_LETTERED_OBJECTS = "DeadLetteredObjects"
     # notifier
     EMAILS_SENT = "EmailsSent"
     REPEAT_SUMMARIES_SENT = "RepeatSummariesSent"

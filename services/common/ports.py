@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from contracts.envelope import Event
 
-Step = Literal["REQUESTED", "COLLECTED", "COLLECTION_FAILED", "TRANSFORMED", "CITY_OUTCOME", "NOTIFIED"]
+Step = Literal[
+    "REQUESTED", "COLLECTED", "COLLECTION_FAILED", "TRANSFORMED", "TRANSFORM_FAILED", "CITY_OUTCOME", "NOTIFIED"
+]
 
 
 class Publisher(Protocol):
@@ -21,4 +24,22 @@ class Ledger(Protocol):
         self, run_id: str, step: Step, subject: str, service: str, data: Mapping[str, Any] | None = None
     ) -> bool:
         """Record a step of a run once; False when the ledger could not be written (never raises)."""
+        ...
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the ledger says of a run: whether the pipeline started it, its cities, the objects its collection wrote
+    (key -> ETag, "" when not recorded) and whether an email already went out for it."""
+
+    requested: bool
+    cities: tuple[str, ...] = ()
+    collected: Mapping[str, str] = field(default_factory=dict)
+    notified: bool = False
+
+
+class RunHistory(Protocol):
+    def facts(self, run_id: str) -> RunFacts | None:
+        """The run as the ledger knows it (requested=False: never started by the pipeline); None when there is no
+        ledger to ask. Raises when the ledger cannot be read (the caller's record is retried)."""
         ...

@@ -18,8 +18,13 @@ from contracts.envelope import ContractError
 from services.common.adapters.ledger import RunLedger
 from services.common.names import Metric
 from services.common.observability import observability
-from services.notifier.adapters.dynamodb import OnceOnlyEmailSender, RepeatFailureStore, RunOutcomeStore
-from services.notifier.adapters.sns import SnsEmailSender
+from services.notifier.adapters.dynamodb import (
+    OnceOnlyEmailSender,
+    RepeatFailureStore,
+    RunOutcomeStore,
+    UndeliveredNotifications,
+)
+from services.notifier.adapters.sns import DeliveryTrackingSender, SnsEmailSender
 from services.notifier.service import Notifier, NotifyResult, process_record
 from services.notifier.settings import NotifierSettings
 
@@ -41,9 +46,11 @@ def build_notifier(
     settings: NotifierSettings, sns_client: Any, dynamodb_client: Any
 ) -> tuple[Notifier, OnceOnlyEmailSender]:
     """Every adapter, in one place. Returns the idempotent sender too: it needs the Lambda context."""
-    once = OnceOnlyEmailSender(
-        SnsEmailSender(sns_client, settings.topic_arn), dynamodb_client, settings.idempotency_table_name
+    sender = DeliveryTrackingSender(
+        SnsEmailSender(sns_client, settings.topic_arn),
+        UndeliveredNotifications(dynamodb_client, settings.idempotency_table_name),
     )
+    once = OnceOnlyEmailSender(sender, dynamodb_client, settings.idempotency_table_name)
     notifier = Notifier(
         outcomes=RunOutcomeStore(dynamodb_client, settings.ledger_table_name),
         repeats=RepeatFailureStore(dynamodb_client, settings.idempotency_table_name),

@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from services.common.ports import Ledger
+from services.notifier.domain.delivery import Undelivered
 from services.notifier.domain.message import Email
 from services.notifier.domain.outcomes import CityOutcome, Delivery, RepeatState, RunRecords
 
-__all__ = ["EmailOnce", "Ledger", "OutcomeStore", "RepeatStore"]
+__all__ = ["EmailOnce", "Ledger", "OutcomeStore", "RepeatStore", "UndeliveredStore"]
 
 
 class OutcomeStore(Protocol):
@@ -31,3 +32,11 @@ class EmailOnce(Protocol):
     """Sends an email at most once per (run, outcome), whatever the number of deliveries."""
 
     def send_once(self, run_id: str, outcome: str, email: Email) -> Delivery: ...
+
+
+class UndeliveredStore(Protocol):
+    """The publishes SNS refused since the last email that got through."""
+
+    def pending(self) -> Undelivered | None: ...
+    def record(self, run_id: str, at: datetime, error: str) -> None: ...
+    def clear(self, noted: Undelivered) -> None: ...

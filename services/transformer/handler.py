@@ -7,6 +7,7 @@ Wiring only: the adapters are built once per execution environment (build_deps),
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -29,7 +30,7 @@ from services.transformer.adapters.warehouse import AthenaWarehouse, DuckDBWareh
 from services.transformer.domain.model import InfrastructureError
 from services.transformer.domain.sentiment import ScoringBuilder
 from services.transformer.ports import Builder
-from services.transformer.service import BatchOutcome, TransformerDeps, process_batch
+from services.transformer.service import BatchOutcome, Coalescing, TransformerDeps, process_batch
 from services.transformer.settings import TransformerSettings
 
 obs = observability("transformer")
@@ -87,13 +88,21 @@ def build_wiring() -> Wiring:
             store=S3ScoreStore(boto3.client("s3"), config.bucket_name),
             analyzer=make_analyzer(config.sentiment_analyzer, comprehend_region=config.comprehend_region),
         )
+    ledger = RunLedger(boto3.client("dynamodb"), config.ledger_table_name)
     deps = TransformerDeps(
         store=S3ObjectStore(boto3.client("s3"), config.bucket_name),
         builder=builder,
         marts=marts,
         claims=ObjectClaims(boto3.client("dynamodb"), config.idempotency_table_name),
         publisher=EventPublisher(boto3.client("events"), config.event_bus_name),
-        ledger=RunLedger(boto3.client("dynamodb"), config.ledger_table_name),
+        ledger=ledger,
+        runs=ledger,
+        coalescing=Coalescing(
+            max_objects=config.build_max_objects,
+            max_bytes=config.build_max_mebibytes * 1024 * 1024,
+            window=timedelta(hours=config.coalesce_window_hours),
+        ),
+        max_receive_count=config.max_receive_count,
     )
     return Wiring(deps, dbt)
 
@@ -155,6 +164,14 @@ def _report(result: BatchOutcome) -> None:
         metrics.add_metric(name=TRANSFORM_OUTCOME_METRICS[completed.outcome], unit=MetricUnit.Count, value=1)
         metrics.add_metric(name=Metric.QUARANTINED_LINES, unit=MetricUnit.Count, value=completed.quarantined_lines)
     metrics.add_metric(name=Metric.DUPLICATE_OBJECT_EVENTS, unit=MetricUnit.Count, value=result.duplicates)
+    metrics.add_metric(name=Metric.COALESCED_OBJECTS, unit=MetricUnit.Count, value=result.coalesced)
     if result.error is not None:
-        logger.error("batch failed, every record will be retried", extra={"error": str(result.error)[:2000]})
+        logger.error("batch failed, its objects will be retried", extra={"error": str(result.error)[:2000]})
         metrics.add_metric(name=Metric.TRANSFORM_INFRASTRUCTURE_ERRORS, unit=MetricUnit.Count, value=1)
+    for announced in result.dead_lettered:
+        logger.error(
+            "last attempt failed: objects go to the dead-letter queue, outcome published",
+            extra={"run_id": announced.run_id, "objects": [s.key for s in announced.sources]},
+        )
+        metrics.add_metric(name=Metric.DEAD_LETTERED_OBJECTS, unit=MetricUnit.Count, value=len(announced.sources))
+        metrics.add_metric(name=TRANSFORM_OUTCOME_METRICS["error"], unit=MetricUnit.Count, value=1)

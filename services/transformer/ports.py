@@ -4,11 +4,12 @@ warehouse's marts, DynamoDB claims, the NLP analyzers); the unit tests hand in s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from contracts.events import CitySummary
-from services.common.ports import Ledger, Publisher
-from services.transformer.domain.model import AnalysisBatch, BuildReport, Claim, Document, StagedReview
+from services.common.ports import Ledger, Publisher, RunHistory
+from services.transformer.domain.model import AnalysisBatch, BuildReport, Claim, Document, StagedReview, StoredVersion
 
 __all__ = [
     "Builder",
@@ -18,6 +19,7 @@ __all__ = [
     "ObjectStore",
     "Publisher",
     "ReviewStaging",
+    "RunHistory",
     "ScoreStore",
     "SentimentAnalyzer",
 ]
@@ -26,7 +28,13 @@ __all__ = [
 class ObjectStore(Protocol):
     """The bucket: read a raw object's version (ObjectMissing when gone), write validated and quarantined copies."""
 
-    def get(self, key: str, version_id: str | None) -> bytes: ...
+    def get(self, key: str, version_id: str | None, max_bytes: int) -> bytes:
+        """The object's bytes; ObjectMissing when gone, ObjectTooLarge past max_bytes (never read whole then)."""
+        ...
+
+    def waiting_versions(self, prefix: str, since: datetime) -> list[StoredVersion]:
+        """Every version of the objects under `prefix` created since `since`, oldest first."""
+        ...
 
     def put(self, key: str, body: bytes, content_type: str) -> None: ...
 

@@ -1,20 +1,25 @@
 """The transformer's use case over one SQS (FIFO) batch of S3 "Object Created" events.
 
 process_batch: parse each record at the edge (an event that is not a raw object is acknowledged; a malformed one
-fails alone) -> claim each object version once (Claims) -> one transform over the claimed objects (the domain:
-validate, one build, describe per run) -> publish the outcomes, complete the claims, record the ledger. An
-infrastructure failure releases the claims and fails the whole batch (one build covered it all): SQS retries it.
+fails alone) -> claim each object version once (Claims) -> coalesce: claim the other versions waiting under the
+same days, up to the caps -> one transform over all of them (the domain: validate, one build, describe per run) ->
+publish the outcomes, complete the claims, record the ledger.
+
+An infrastructure failure releases the claims and fails the batch's records (one build covered them all): SQS
+retries them. On a record's last receive its object is announced as an error before SQS moves the message to the
+dead-letter queue, so the failure reaches an email instead of waiting there unseen.
 The handler wires this to Powertools; unit tests call it with fakes, integration tests with moto-backed adapters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parser.models.s3 import S3EventNotificationEventBridgeDetailModel
 from pydantic import ValidationError
@@ -22,15 +27,35 @@ from pydantic import ValidationError
 from contracts.envelope import ContractError, describe_validation_error, parse_eventbridge_event
 from contracts.events import TransformCompleted
 from services.common.names import RAW_PREFIX
-from services.transformer.domain.reading import ObjectRef
-from services.transformer.domain.transform import transform_objects
-from services.transformer.ports import Builder, Claims, Ledger, MartReader, ObjectStore, Publisher
+from services.transformer.domain.reading import ObjectRef, day_of
+from services.transformer.domain.transform import (
+    Prepared,
+    build_and_describe,
+    dead_letter_events,
+    prepare_objects,
+)
+from services.transformer.ports import Builder, Claims, Ledger, MartReader, ObjectStore, Publisher, RunHistory
 
 OBJECT_CREATED = "Object Created"
+MiB = 1024 * 1024
+# S3, DynamoDB and the bus are I/O bound: objects are read, claimed and recorded a few at a time.
+IO_THREADS = 8
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class ObjectBusy(RuntimeError):
     """Another invocation is processing this object version right now: retry later."""
+
+
+@dataclass(frozen=True)
+class Coalescing:
+    """How far one invocation reaches beyond its batch (restaurant_pipeline/topology.py). max_objects 0: off."""
+
+    max_objects: int = 1000
+    max_bytes: int = 1024 * MiB
+    window: timedelta = timedelta(hours=24)
 
 
 @dataclass
@@ -44,6 +69,10 @@ class TransformerDeps:
     claims: Claims
     publisher: Publisher
     ledger: Ledger
+    runs: RunHistory | None = None  # what the ledger knows of a run: who may claim it (domain/identity.py)
+    coalescing: Coalescing = field(default_factory=Coalescing)
+    max_receive_count: int = 3
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
 @dataclass
@@ -52,7 +81,9 @@ class BatchOutcome:
     events: list[TransformCompleted] = field(default_factory=list)
     ignored: int = 0
     duplicates: int = 0
-    error: Exception | None = None  # an infrastructure failure: every record of the batch is retried
+    coalesced: int = 0  # objects built here though their own message had not arrived yet
+    error: Exception | None = None  # an infrastructure failure: the batch's claimed records are retried
+    dead_lettered: list[TransformCompleted] = field(default_factory=list)  # announced on their last receive
 
 
 def object_ref_from_body(body: str | dict[str, Any]) -> ObjectRef | None:
@@ -79,8 +110,11 @@ def object_ref_from_body(body: str | dict[str, Any]) -> ObjectRef | None:
 
 
 def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Callable[[], int | None]) -> BatchOutcome:
-    """One SQS batch (FIFO, one message group): claim each new object, one transform, publish, record."""
-    claimed: list[ObjectRef] = []
+    """One SQS batch (FIFO, one message group): claim each new object and the ones waiting beside them, one
+    transform, publish, record."""
+    claimed: list[tuple[ObjectRef, int]] = []  # (object, how many times its message was received)
+    claimed_ids: list[str] = []
+    unclaimable: list[tuple[ObjectRef, int, Exception]] = []
     outcome = BatchOutcome(response={})
 
     def claim(record: SQSRecord) -> None:
@@ -88,39 +122,133 @@ def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Ca
         if ref is None:
             outcome.ignored += 1
             return
-        claim = deps.claims.claim(ref.idempotency_key, remaining_ms())
+        receives = int(record.attributes.approximate_receive_count or 1)
+        try:
+            claim = deps.claims.claim(ref.idempotency_key, remaining_ms())
+        except Exception as exc:  # the claims table is unreachable: this record is retried like a failed build
+            unclaimable.append((ref, receives, exc))
+            raise
         if claim.state == "done":
             outcome.duplicates += 1
             return
         if claim.state == "busy":
             raise ObjectBusy(f"{ref.key} is being transformed by another invocation; retrying later")
-        claimed.append(ref)
+        claimed.append((ref, receives))
+        claimed_ids.append(record.message_id)
 
-    processor = SqsFifoPartialProcessor()
-    # a batch of nothing but malformed messages is a partial response too, not a function error
-    processor.raise_on_entire_batch_failure = False
-    records = event.get("Records", [])
-    with processor(records, handler=claim):
+    # The plain processor, not SqsFifoPartialProcessor: a malformed or busy record fails alone instead of failing
+    # every record after it on each of its receives (which would dead-letter good records with it). AWS advises
+    # stopping at the first failure on FIFO queues only to keep the queue's order
+    # (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html); the transformer needs none:
+    # claims make each object version exactly-once, builds are per day, and one message group still allows one
+    # batch in flight at a time.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    with processor(event.get("Records", []), handler=claim):
         processor.process()
-    response: dict[str, Any] = dict(processor.response())
+    failed = [{"itemIdentifier": item["itemIdentifier"]} for item in processor.response()["batchItemFailures"]]
+    outcome.response = {"batchItemFailures": failed}
+    runs = deps.runs.facts if deps.runs is not None else (lambda run_id: None)
+    last_unclaimable = [(ref, exc) for ref, receives, exc in unclaimable if receives >= deps.max_receive_count]
+    if last_unclaimable:
+        outcome.error = last_unclaimable[0][1]
+        outcome.dead_lettered = _announce_dead_letters(
+            [ref for ref, _ in last_unclaimable], last_unclaimable[0][1], deps, runs, []
+        )
     if not claimed:
-        outcome.response = response
         return outcome
+
+    refs = [ref for ref, _ in claimed]
+    refs += _coalesce(refs, deps, remaining_ms, outcome)
+    prepared: list[Prepared] = []
     try:
-        events = transform_objects(claimed, store=deps.store, builder=deps.builder, marts=deps.marts)
-        deps.publisher.publish(events)
+        with ThreadPoolExecutor(IO_THREADS) as pool:
+            batch = prepare_objects(refs, store=deps.store, runs=runs, mapper=_ordered_map(pool))
+            prepared = batch.objects
+            events = build_and_describe(batch, builder=deps.builder, marts=deps.marts)
+            deps.publisher.publish(events)
+            by_key = {source.key: (e.run_id, e.outcome) for e in events for source in e.sources}
+
+            def complete(ref: ObjectRef) -> None:
+                run_id, result = by_key.get(ref.key, ("", "error"))
+                deps.claims.complete(ref.idempotency_key, {"run_id": run_id, "outcome": result})
+                deps.ledger.record(run_id, "TRANSFORMED", ref.key, "transformer", {"outcome": result})
+
+            list(pool.map(complete, refs))
     except Exception as exc:
-        for ref in claimed:
+        for ref in refs:
             deps.claims.release(ref.idempotency_key, exc)
-        # The dbt run covered every object of the batch: the whole batch is retried.
-        outcome.response = {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records]}
+        outcome.response = {"batchItemFailures": failed + [{"itemIdentifier": i} for i in claimed_ids]}
         outcome.error = exc
+        last = [ref for ref, receives in claimed if receives >= deps.max_receive_count]
+        if last:
+            outcome.dead_lettered += _announce_dead_letters(last, exc, deps, runs, prepared)
         return outcome
-    by_key = {source.key: (e.run_id, e.outcome) for e in events for source in e.sources}
-    for ref in claimed:
-        run_id, result = by_key.get(ref.key, ("", "error"))
-        deps.claims.complete(ref.idempotency_key, {"run_id": run_id, "outcome": result})
-        deps.ledger.record(run_id, "TRANSFORMED", ref.key, "transformer", {"outcome": result})
     outcome.events = events
-    outcome.response = response
     return outcome
+
+
+def _coalesce(
+    refs: list[ObjectRef], deps: TransformerDeps, remaining_ms: Callable[[], int | None], outcome: BatchOutcome
+) -> list[ObjectRef]:
+    """Claim the other raw versions waiting under the batch's days (oldest first, within the caps): their own
+    messages, when they come, find them done and are acknowledged as duplicates."""
+    limits = deps.coalescing
+    room = limits.max_objects - len(refs)
+    if room <= 0 or any(ref.version_id is None for ref in refs):
+        return []  # an unversioned bucket: a listing cannot name the versions its events will name
+    budget = limits.max_bytes - sum(ref.size or 0 for ref in refs)
+    own = {ref.idempotency_key for ref in refs}
+    days = sorted({day for ref in refs if (day := day_of(ref.key))})
+    since = deps.clock() - limits.window
+    extra: list[ObjectRef] = []
+    for day in days:
+        for version in deps.store.waiting_versions(f"{RAW_PREFIX}dt={day}/", since):
+            if len(extra) >= room or version.version_id == "null":
+                continue
+            if version.size > budget:
+                continue
+            ref = ObjectRef(
+                refs[0].bucket, version.key, version.version_id, version.etag, version.size, version.last_modified
+            )
+            if ref.idempotency_key in own:
+                continue
+            if deps.claims.claim(ref.idempotency_key, remaining_ms()).state != "new":
+                continue
+            own.add(ref.idempotency_key)
+            extra.append(ref)
+            budget -= version.size
+    outcome.coalesced = len(extra)
+    return extra
+
+
+def _announce_dead_letters(
+    last: list[ObjectRef],
+    cause: Exception,
+    deps: TransformerDeps,
+    runs: Callable[[str], Any],
+    prepared: list[Prepared],
+) -> list[TransformCompleted]:
+    """The last attempt speaks: an error outcome for the objects whose messages now go to the dead-letter queue.
+    If even this cannot be published, the dead-letter queue's alarm is the channel left (monitoring)."""
+    events = dead_letter_events(last, cause, attempts=deps.max_receive_count, runs=runs, prepared=prepared)
+    try:
+        deps.publisher.publish(events)
+    except Exception:
+        return []
+    for event in events:
+        for source in event.sources:
+            deps.ledger.record(
+                event.run_id,
+                "TRANSFORM_FAILED",
+                source.key,
+                "transformer",
+                {"dead_lettered": True, "cause": str(cause)[:500]},
+            )
+    return events
+
+
+def _ordered_map(pool: ThreadPoolExecutor) -> Callable[[Callable[[T], R], Iterable[T]], Iterator[R]]:
+    def mapper(function: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        return pool.map(function, items)
+
+    return mapper

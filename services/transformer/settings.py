@@ -26,6 +26,10 @@ class TransformerSettings(ServiceSettings):
     aws_endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
     dbt_project_dir: Path | None = Field(default=None, alias="DBT_PROJECT_DIR")
     dbt_state_dir: Path | None = Field(default=None, alias="DBT_STATE_DIR")
+    # Coalesced builds (restaurant_pipeline/topology.py): 0 objects turns coalescing off (each batch alone).
+    build_max_objects: int = Field(default=1000, ge=0, alias="BUILD_MAX_OBJECTS")
+    build_max_mebibytes: int = Field(default=1024, ge=1, alias="BUILD_MAX_MEBIBYTES")
+    coalesce_window_hours: int = Field(default=24, ge=1, le=24 * 6, alias="COALESCE_WINDOW_HOURS")
 
     @model_validator(mode="after")
     def _target_needs(self) -> TransformerSettings:

@@ -1,7 +1,7 @@
 """What the fault drills share: a stack with chosen settings, the Places stub's controls, a capture of every bus
 event, the outbox, the workers' logs and metrics, queue depths, and a fingerprint of the marts.
 
-Each drill asserts numbers it measured here, and records them for the README table
+Each drill asserts numbers it measured here, and records them for the table of docs/reliability.md
 (tests.e2e.reliability_report.record).
 """
 
@@ -14,11 +14,13 @@ import sys
 import urllib.request
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from contracts.events import CLI_SOURCE, COLLECTOR_SOURCE, SCHEDULER_SOURCE, TRANSFORMER_SOURCE
 from restaurant_pipeline.local.outbox import OutboxMessage, read_outbox
+from services.common.names import METRICS_NAMESPACE
 from services.transformer.domain.model import MARTS
 from tests.support.local_stack import REPO_ROOT, RunningStack, wait_until
 
@@ -120,6 +122,40 @@ def delivered_emails(stack: RunningStack, containing: str, timeout: float = 30) 
     )
 
 
+def alarm_emails(
+    stack: RunningStack, alarm: str, state: str = "ALARM", since: datetime | None = None
+) -> list[OutboxMessage]:
+    """The local alarms' emails (restaurant_pipeline/local/alarms.py) about one alarm entering `state`."""
+    return [
+        m
+        for m in read_outbox(Path(stack.info.outbox_dir))
+        if m.subject.startswith(f'{state}: "{alarm}"') and (since is None or published_at(m) >= since)
+    ]
+
+
+def alarm_status(stack: RunningStack, alarm: str) -> dict[str, Any]:
+    """One alarm's local state, reason and last email (.pipeline/alarms.json)."""
+    statuses = json.loads((Path(stack.state_dir) / "alarms.json").read_text(encoding="utf-8"))
+    return dict(statuses[alarm])
+
+
+def logged_at(record: dict[str, Any]) -> datetime:
+    """When a Powertools log record was written."""
+    return datetime.fromisoformat(str(record["timestamp"]))
+
+
+def published_at(email: OutboxMessage) -> datetime:
+    """When SNS published the email, to the millisecond: the outbox names each file after the notification's
+    Timestamp (its Date header keeps whole seconds only)."""
+    stamp = email.path.name.split("-", 1)[0]
+    return datetime.strptime(stamp, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC)
+
+
+def seconds_until(start: datetime, email: OutboxMessage) -> float:
+    """From a moment to the email's publication by SNS."""
+    return (published_at(email) - start).total_seconds()
+
+
 def depth(stack: RunningStack, queue_url: str) -> int:
     attributes = stack.target.clients.sqs.get_queue_attributes(
         QueueUrl=queue_url,
@@ -146,13 +182,19 @@ def log_records(stack: RunningStack, service: str) -> list[dict[str, Any]]:
 
 
 def metric_blobs(stack: RunningStack, service: str) -> list[dict[str, Any]]:
-    """One dict per invocation: the Powertools EMF metrics it flushed (name -> value)."""
+    """One dict per invocation: the Powertools EMF metrics it flushed (name -> value); not Lambda's own metrics,
+    which the local event source mapping writes beside them (restaurant_pipeline/local/emf.py)."""
     blobs = []
     for record in log_records(stack, service):
         aws = record.get("_aws")
         if not isinstance(aws, dict):
             continue
-        names = [m["Name"] for block in aws.get("CloudWatchMetrics", []) for m in block.get("Metrics", [])]
+        names = [
+            m["Name"]
+            for block in aws.get("CloudWatchMetrics", [])
+            if block.get("Namespace") == METRICS_NAMESPACE
+            for m in block.get("Metrics", [])
+        ]
         values = {name: record.get(name) for name in names if name != "ColdStart"}
         if values:  # each add_metric call appends to the list: the invocation's total is the sum
             blobs.append({name: sum(v) if isinstance(v, list) else v for name, v in values.items()})

@@ -1,10 +1,10 @@
-"""The README "Reliability" table, produced from what the suite measured.
+"""The "Reliability" table of docs/reliability.md, produced from what the suite measured.
 
 The drills (tests/e2e/test_drills_*.py) and the fuzz tier (tests/fuzz/) call `record(...)` with the numbers they
 measured; each call merges one row into a JSON file (RELIABILITY_RESULTS, default build/reliability/results.json).
-`python -m tests.e2e.reliability_report` renders the rows as a Markdown table and writes it between the README
-markers `<!-- reliability:start -->` and `<!-- reliability:end -->` (`--print` shows it without writing;
-`--check` exits 1 when the README's table differs from the results).
+`python -m tests.e2e.reliability_report` renders the rows as a Markdown table and writes it between the markers
+`<!-- reliability:start -->` and `<!-- reliability:end -->` of docs/reliability.md (`--print` shows it without
+writing; `--check` exits 1 when the page's table differs from the results).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+PAGE = REPO_ROOT / "docs" / "reliability.md"
 RESULTS_ENV = "RELIABILITY_RESULTS"
 START_MARKER = "<!-- reliability:start -->"
 END_MARKER = "<!-- reliability:end -->"
@@ -112,18 +113,16 @@ def render_table(rows: dict[str, dict[str, Any]]) -> str:
 def replace_between_markers(text: str, table: str) -> str:
     start, end = text.find(START_MARKER), text.find(END_MARKER)
     if start < 0 or end < 0 or end < start:
-        raise ValueError(
-            f"README.md has no {START_MARKER} ... {END_MARKER} pair: add both markers where the table goes"
-        )
+        raise ValueError(f"no {START_MARKER} ... {END_MARKER} pair: add both markers where the table goes")
     return text[: start + len(START_MARKER)] + "\n" + table + text[end:]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--readme", type=Path, default=REPO_ROOT / "README.md")
+    parser.add_argument("--page", type=Path, default=PAGE, help="the Markdown page holding the markers")
     parser.add_argument("--results", type=Path, default=None)
     parser.add_argument("--print", dest="print_only", action="store_true", help="print the table only")
-    parser.add_argument("--check", action="store_true", help="exit 1 if the README's table is not up to date")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the page's table is not up to date")
     args = parser.parse_args(argv)
     rows = load_results(args.results)
     if not rows:
@@ -134,15 +133,15 @@ def main(argv: list[str] | None = None) -> int:
         print(table, end="")
         return 0
     try:
-        current = args.readme.read_text(encoding="utf-8")
+        current = args.page.read_text(encoding="utf-8")
         updated = replace_between_markers(current, table)
     except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {args.page}: {exc}", file=sys.stderr)
         return 1
     if args.check:
         return 0 if updated == current else 1
-    args.readme.write_text(updated, encoding="utf-8")
-    print(f"wrote the Reliability table ({len(rows) + len(STATIC_ROWS)} rows) into {args.readme}")
+    args.page.write_text(updated, encoding="utf-8")
+    print(f"wrote the Reliability table ({len(rows) + len(STATIC_ROWS)} rows) into {args.page}")
     return 0
 
 

@@ -17,20 +17,22 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from contracts.events import CollectionRequested
+from restaurant_pipeline.alarms import alarm_name
 from restaurant_pipeline.local import control
 from restaurant_pipeline.local.outbox import read_outbox
 from restaurant_pipeline.local.places_stub import StubServer
 from restaurant_pipeline.local.places_stub.settings import StubSettings
-from restaurant_pipeline.local.stack import TOPIC_NAME
 from tests.e2e.drills import (
     EventCapture,
     PlacesControl,
+    alarm_emails,
+    alarm_status,
     cli,
     completed_for,
     delivered_emails,
@@ -40,10 +42,13 @@ from tests.e2e.drills import (
     emails,
     ledger_steps,
     log_records,
+    logged_at,
     marts_fingerprint,
     metric_blobs,
     place_line,
     query,
+    restore_the_topic,
+    seconds_until,
     wait_until,
 )
 from tests.e2e.reliability_report import record
@@ -377,6 +382,18 @@ def test_a_timing_out_places_api_ends_the_invocation_within_its_timeout(stack, c
     )
 
 
+CAUSE_AND_FIX = {  # what the email must say: the cause in plain words, and the fix
+    "api_quota_daily": ("The daily quota of the Places API is used up", "raise the quota"),
+    "api_auth": ("The Places API rejected the API key", "Check the key"),
+    "api_unavailable": ("The Places API did not answer properly", "restaurant-pipeline dlq replay collector"),
+}
+LATENCY_TARGET_SECONDS = 60
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
 @pytest.mark.parametrize(
     ("fault", "category"),
     [({"faults": [{"kind": "quota_day", "times": 0}]}, "api_quota_daily"), ({"invalid_key": True}, "api_auth")],
@@ -384,28 +401,81 @@ def test_a_timing_out_places_api_ends_the_invocation_within_its_timeout(stack, c
 )
 def test_a_daily_quota_or_an_invalid_key_is_not_retried_and_mailed_once(stack, capture, api, fault, category):
     api.settings(**fault)
+    started = datetime.now(UTC)
 
     run_id = request_run(stack, ["Paris", "Lyon", "Nantes"], 20)
     wait_until(lambda: notified(stack, run_id), timeout=120, what="the run's email")
     wait_until(lambda: depth(stack, stack.info.queues["collector"].url) == 0, timeout=30)
     failed = [e["detail"] for e in capture.of("Collection Failed", lambda d: d["run_id"] == run_id)]
     stats = api.stats()
+    [email] = delivered_emails(stack, run_id)
+    [final_attempt] = collector_attempts(stack, run_id)  # the only one: not retried
+    latency = seconds_until(logged_at(final_attempt), email)
 
     assert stats["search_requests"] <= 3  # at most the first page of each city: no retry storm
-    assert len(collector_attempts(stack, run_id)) == 1  # the request is not redelivered
     assert [(f["category"], f["city"], sorted(f["cities"])) for f in failed] == [
         (category, None, ["Lyon", "Nantes", "Paris"])
     ]
-    assert len(delivered_emails(stack, run_id)) == 1
+    cause, fix = CAUSE_AND_FIX[category]
+    assert cause in words(email.body) and fix in words(email.body)
     assert dlq_depths(stack)["collector"] == 0
+    assert alarm_emails(stack, alarm_name("collector-dlq-not-empty"), since=started) == []  # nothing else mailed
+    assert latency <= LATENCY_TARGET_SECONDS
     record(
         f"places-{category}",
         "Places API: " + ("quota per day exhausted (429)" if category == "api_quota_daily" else "invalid API key"),
-        "No retry storm; the request is not redelivered; one email naming the cause",
+        "No retry storm; the request is not redelivered; exactly one email, naming the cause and the fix, within "
+        f"{LATENCY_TARGET_SECONDS} s of the final attempt",
         f"3 cities: {stats['search_requests']} requests in all, 1 invocation, 1 Collection Failed "
-        f"({category}, 3 cities), 1 email, collector DLQ empty",
+        f'({category}, 3 cities), 1 email ("{cause}" / "{fix}") {latency:.1f} s after the final attempt began, '
+        "collector DLQ empty, no alarm email",
         THIS,
         order=43 if category == "api_quota_daily" else 44,
+        seconds=round(latency, 1),
+    )
+
+
+def test_places_unavailable_on_every_receive_is_mailed_once_and_its_parked_request_raises_the_dlq_alarm(
+    stack, capture, api
+):
+    api.settings(faults=[{"kind": "unavailable", "times": 0}])  # 503 to every request
+    started = datetime.now(UTC)
+    dlq = stack.info.queues["collector"].dlq_url
+    dlq_alarm = alarm_name("collector-dlq-not-empty")
+
+    run_id = request_run(stack, ["Bordeaux"], 20)
+    [email] = wait_until(lambda: delivered_emails(stack, run_id), timeout=180, what="the run's email")
+    wait_until(lambda: depth(stack, dlq) == 1, timeout=60, what="the request parked in the collector DLQ")
+    [alarm] = wait_until(lambda: alarm_emails(stack, dlq_alarm, since=started), timeout=60, what="the DLQ alarm")
+    attempts = collector_attempts(stack, run_id)
+    final_attempt = logged_at(attempts[-1])
+    failed = [e["detail"] for e in capture.of("Collection Failed", lambda d: d["run_id"] == run_id)]
+
+    assert [a["attempt"] for a in attempts] == [1, 2, 3]  # max_receive_count
+    assert [(f["category"], f["attempt"]) for f in failed] == [("api_unavailable", 3)]  # said once, at the end
+    cause, fix = CAUSE_AND_FIX["api_unavailable"]
+    assert cause in words(email.body) and fix in words(email.body)
+    assert "dlq replay collector" in words(alarm.body) and "Places API unavailable" in words(alarm.body)
+    email_latency, alarm_latency = seconds_until(final_attempt, email), seconds_until(final_attempt, alarm)
+    assert email_latency <= LATENCY_TARGET_SECONDS and alarm_latency <= LATENCY_TARGET_SECONDS
+
+    api.settings(faults=[])
+    stack.target.clients.sqs.purge_queue(QueueUrl=dlq)  # the operator's choice here: the run is mailed already
+    [ok] = wait_until(lambda: alarm_emails(stack, dlq_alarm, "OK", since=started), timeout=60, what="the OK email")
+    assert len(delivered_emails(stack, run_id)) == 1 and len(alarm_emails(stack, dlq_alarm, since=started)) == 1
+    record(
+        "places-api_unavailable",
+        "Places API unavailable (503) on every attempt",
+        "Retried max_receive_count times; exactly one run email naming the cause and the fix, and the parked "
+        f"request raises the collector DLQ alarm, each within {LATENCY_TARGET_SECONDS} s of the final attempt; "
+        "the alarm clears once the DLQ is empty",
+        f'3 attempts, 1 Collection Failed (api_unavailable, attempt 3), 1 run email ("{cause}", replay command) '
+        f"{email_latency:.1f} s after the final attempt began, 1 ALARM email ({dlq_alarm}) {alarm_latency:.1f} s "
+        f"after it, 1 OK email {seconds_until(final_attempt, ok):.1f} s after it once the DLQ was emptied",
+        THIS,
+        order=45,
+        seconds=round(email_latency, 1),
+        alarm_seconds=round(alarm_latency, 1),
     )
 
 
@@ -460,46 +530,119 @@ def test_the_transformer_killed_mid_batch_gets_its_message_back_and_rebuilds_ide
 
 
 # -- SNS down ----------------------------------------------------------------------------------------------------------
-def test_an_sns_outage_parks_the_notification_in_the_dlq_and_a_replay_mails_once(stack, capture):
-    sns, sqs = stack.target.clients.sns, stack.target.clients.sqs
+def notification_failures(stack: RunningStack) -> int:
+    return int(sum(b.get("NotificationFailures") or 0 for b in metric_blobs(stack, "notifier")))
+
+
+def final_notifier_failure(stack: RunningStack, since: datetime) -> datetime:
+    """When the notifier last failed to publish (its logged exception), after `since`."""
+    failures = [
+        logged_at(r)
+        for r in log_records(stack, "notifier")
+        if str(r.get("message", "")).startswith("could not notify") and logged_at(r) >= since
+    ]
+    return max(failures)
+
+
+def test_a_brief_sns_outage_is_told_by_the_dlq_alarm_and_the_replayed_email_says_it_is_late(stack, capture):
+    """SNS refuses the notifier's three attempts, then works again before the alarm fires (AWS: the DLQ alarm's
+    5-minute period; a blip, throttling, a permission fixed by the next deploy)."""
     queue = stack.info.queues["notifier"]
-    failures_before = sum(b.get("NotificationFailures") or 0 for b in metric_blobs(stack, "notifier"))
-    sns.delete_topic(TopicArn=stack.info.topic_arn)
+    dlq_alarm = alarm_name("notifier-dlq-not-empty")
+    started = datetime.now(UTC)
+    failures_before = notification_failures(stack)
+    stack.target.clients.sns.delete_topic(TopicArn=stack.info.topic_arn)
+    key = f"raw/places/dt=2026-01-05/sns-blip-{uuid.uuid4().hex[:6]}.jsonl"
+    drop_file(stack, key, [place_line("ChIJ-sns-blip", "Chez Hoquet")])
+
+    wait_until(lambda: notification_failures(stack) - failures_before == 3, timeout=120, what="3 refused publishes")
+    restore_the_topic(stack)
+    final_retry = final_notifier_failure(stack, started)
+    wait_until(lambda: depth(stack, queue.dlq_url) == 1, timeout=60, what="the notification parked in the DLQ")
+    [alarm] = wait_until(lambda: alarm_emails(stack, dlq_alarm, since=started), timeout=60, what="the DLQ alarm")
+    [completed] = completed_for(capture, key)
+    run_id = completed["detail"]["run_id"]
+    assert emails(stack, run_id) == []  # the run's own email is parked, not lost
+    assert "SNS topic missing" in words(alarm.body) and "dlq replay notifier" in words(alarm.body)
+
+    replay = cli(stack, "dlq", "replay", "notifier")
+    [late] = delivered_emails(stack, run_id, timeout=60)
+    [ok] = wait_until(lambda: alarm_emails(stack, dlq_alarm, "OK", since=started), timeout=60, what="the OK email")
+
+    assert "Moved 1 message(s)" in replay.stdout
+    note = words(late.body.split("\n\n", 1)[0])
+    assert note.startswith(f"⚠️ This email is late: SNS refused to deliver it at {final_retry:%Y-%m-%d}")
+    assert "(3 attempt(s) until" in note and "NotFound" in words(late.body)
+    alarm_latency = seconds_until(final_retry, alarm)
+    assert alarm_latency <= LATENCY_TARGET_SECONDS
+    assert len(alarm_emails(stack, dlq_alarm, since=started)) == 1 and len(delivered_emails(stack, run_id)) == 1
+    assert cli(stack, "audit", "--json", check=False).returncode == 0
+    record(
+        "sns-blip",
+        "SNS refusing the notifier's publishes (topic deleted), back before the alarm fires",
+        "The notification waits in the notifier DLQ and its alarm mails the cause and the replay command within "
+        f"{LATENCY_TARGET_SECONDS} s of the final retry; after `dlq replay notifier`, exactly one run email, "
+        "opening with when SNS refused it; the alarm clears",
+        f"3 refused publishes; 1 ALARM email ({dlq_alarm}) {alarm_latency:.1f} s after the final retry; after the "
+        f'replay, 1 run email opening "This email is late: SNS refused to deliver it at ... (3 attempt(s) ...)", '
+        f"1 OK email {seconds_until(final_retry, ok):.1f} s after the final retry; audit exit 0",
+        THIS,
+        order=60,
+        seconds=round(alarm_latency, 1),
+    )
+
+
+def test_an_sns_outage_parks_the_notification_and_once_sns_is_back_the_replay_mails_once_saying_so(stack, capture):
+    """SNS still down when the alarm fires: its email cannot get through either (CloudWatch does not retry an
+    action); the email that gets through once SNS is back says what happened."""
+    queue = stack.info.queues["notifier"]
+    dlq_alarm = alarm_name("notifier-dlq-not-empty")
+    started = datetime.now(UTC)
+    failures_before = notification_failures(stack)
+    stack.target.clients.sns.delete_topic(TopicArn=stack.info.topic_arn)
     key = f"raw/places/dt=2026-01-04/sns-down-{uuid.uuid4().hex[:6]}.jsonl"
     drop_file(stack, key, [place_line("ChIJ-sns-down", "Chez Panne")])
 
     wait_until(lambda: depth(stack, queue.dlq_url) == 1, timeout=120, what="the notification in the notifier DLQ")
+    status = wait_until(
+        lambda: (s := alarm_status(stack, dlq_alarm))["state"] == "ALARM" and s, timeout=60, what="the DLQ alarm"
+    )
     [completed] = completed_for(capture, key)
     run_id = completed["detail"]["run_id"]
-    failures = sum(b.get("NotificationFailures") or 0 for b in metric_blobs(stack, "notifier")) - failures_before
+    failures = notification_failures(stack) - failures_before
+    final_retry = final_notifier_failure(stack, started)
     audit = cli(stack, "audit", "--json", check=False)
     findings = json.loads(audit.stdout)["findings"]["messages in dead-letter queues"]
 
-    assert emails(stack, run_id) == []
+    assert emails(stack, run_id) == [] and alarm_emails(stack, dlq_alarm, since=started) == []  # SNS is down
+    assert status["last_action"].startswith("could not publish at ")  # the alarm tried, as CloudWatch would
     assert failures == 3
     assert audit.returncode == 1 and findings[0].startswith("notifier: 1 message(s)")
 
-    topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]  # SNS is back
-    capture_arn = sqs.get_queue_attributes(QueueUrl=stack.info.email_capture_queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=capture_arn)
-    assert topic_arn == stack.info.topic_arn
+    restore_the_topic(stack)
+    sns_back = datetime.now(UTC)
     replay = cli(stack, "dlq", "replay", "notifier")
-    delivered_emails(stack, run_id, timeout=60)
+    [late] = delivered_emails(stack, run_id, timeout=60)
     wait_until(lambda: depth(stack, queue.url) + depth(stack, queue.dlq_url) == 0, timeout=30)
+    wait_until(lambda: alarm_emails(stack, dlq_alarm, "OK", since=started), timeout=60, what="the OK email")
 
     assert "Moved 1 message(s)" in replay.stdout
+    note = words(late.body.split("\n\n", 1)[0])
+    assert note.startswith(f"⚠️ This email is late: SNS refused to deliver it at {final_retry:%Y-%m-%d}")
     assert len(delivered_emails(stack, run_id)) == 1
     assert cli(stack, "audit", "--json", check=False).returncode == 0
     record(
         "sns-down",
-        "SNS publish failing (topic deleted) for one email",
-        "The notification waits in the notifier DLQ; `audit` says so; after `dlq replay notifier`, exactly one email",
-        f"{int(failures)} failed publishes (max_receive_count 3), 1 message in the DLQ, 0 emails, audit exit 1 "
-        f'("{findings[0].split(" in ")[0]}"); after the replay: 1 moved, exactly 1 email, audit exit 0',
+        "SNS down (topic deleted) for one email, still down when the alarm fires",
+        "The notification waits in the notifier DLQ; `audit` says so; the alarm's own email cannot get through "
+        "either (as on AWS); once SNS is back, `dlq replay notifier` sends exactly one email, opening with when SNS "
+        "refused it",
+        f"{failures} failed publishes (max_receive_count 3), 1 message in the DLQ, 0 emails, the DLQ alarm in "
+        f'ALARM with its publish refused, audit exit 1 ("{findings[0].split(" in ")[0]}"); SNS back, then the '
+        f"replay: exactly 1 email {seconds_until(sns_back, late):.1f} s after SNS came back, opening with the "
+        "note; the alarm's OK email; audit exit 0",
         THIS,
-        order=60,
+        order=61,
     )
 
 

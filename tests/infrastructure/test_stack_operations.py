@@ -1,10 +1,9 @@
-"""What operators rely on: alarms to the topic, the email subscription, dashboard, tables, Glue, Athena, outputs."""
+"""What operators rely on: the email subscription, dashboard, tables, Glue, Athena, outputs (alarms: test_alarms.py)."""
 
 from __future__ import annotations
 
 from aws_cdk.assertions import Match
 
-from cdk.constructs.monitoring import NO_SUCCESS_HOURS, RUN_SUCCEEDED
 from restaurant_pipeline.stack_outputs import OUTPUT_DASHBOARD, REQUIRED_OUTPUTS
 from services.common.names import VALIDATED_PREFIX
 from services.transformer.domain.records import RAW_COLUMNS, TABLE_NAME
@@ -14,10 +13,6 @@ from tests.infrastructure.conftest import Synthesized
 def _topic_id(stack: Synthesized) -> str:
     (key,) = stack.resources("AWS::SNS::Topic")
     return key
-
-
-def _alarms(stack: Synthesized) -> dict[str, dict]:
-    return {a["Properties"]["AlarmName"]: a["Properties"] for a in stack.resources("AWS::CloudWatch::Alarm").values()}
 
 
 def test_email_subscription_exists_only_when_an_email_is_configured(synthesized):
@@ -32,53 +27,6 @@ def test_email_subscription_exists_only_when_an_email_is_configured(synthesized)
 def test_the_subscribed_address_is_a_stack_output_so_a_redeploy_can_keep_it(synthesized):
     assert synthesized.changed.template["Outputs"]["NotificationEmail"]["Value"] == "data-team@example.com"
     assert "NotificationEmail" not in synthesized.default.template["Outputs"]
-
-
-def test_every_dead_letter_queue_has_an_alarm_to_the_topic(default_stack):
-    alarms = _alarms(default_stack)
-    dlqs = {
-        key: queue["Properties"]["QueueName"]
-        for key, queue in default_stack.resources("AWS::SQS::Queue").items()
-        if "dlq" in queue["Properties"]["QueueName"]
-    }
-    assert len(dlqs) == 7
-    watched = {
-        alarm["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
-        for alarm in alarms.values()
-        if alarm.get("MetricName") == "ApproximateNumberOfMessagesVisible"
-    }
-    assert watched == set(dlqs)
-    for alarm in alarms.values():
-        if alarm.get("MetricName") == "ApproximateNumberOfMessagesVisible":
-            assert alarm["Threshold"] == 1
-            assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
-            assert alarm["AlarmActions"] == [{"Ref": _topic_id(default_stack)}]
-
-
-def test_every_function_has_an_error_alarm(default_stack):
-    error_alarms = [a for a in _alarms(default_stack).values() if a.get("MetricName") == "Errors"]
-    functions = {a["Dimensions"][0]["Value"]["Ref"] for a in error_alarms}
-    assert functions == set(default_stack.resources("AWS::Lambda::Function"))
-    assert all(a["AlarmActions"] == [{"Ref": _topic_id(default_stack)}] for a in error_alarms)
-
-
-def test_no_successful_run_in_26_hours_raises_an_alarm(default_stack):
-    default_stack.assertions.has_resource_properties(
-        "AWS::CloudWatch::Alarm",
-        {
-            "Namespace": "RestaurantPipeline",
-            "MetricName": RUN_SUCCEEDED.name,
-            "Dimensions": [{"Name": "service", "Value": "transformer"}],
-            "Period": 3600,
-            "EvaluationPeriods": NO_SUCCESS_HOURS,
-            "DatapointsToAlarm": NO_SUCCESS_HOURS,
-            "ComparisonOperator": "LessThanThreshold",
-            "Threshold": 1,
-            "TreatMissingData": "breaching",
-            "AlarmActions": [{"Ref": _topic_id(default_stack)}],
-        },
-    )
-    assert NO_SUCCESS_HOURS == 26
 
 
 def test_the_bus_archive_has_no_empty_kms_key_identifier(synthesized):

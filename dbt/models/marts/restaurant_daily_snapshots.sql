@@ -3,8 +3,9 @@
 -- with where the place is and what kind it is that day.
 -- Incremental: the staging model holds only the objects being built, merged on (place_id, snapshot_date), so
 -- re-dropping a day's file replaces that day's rows with the same values and touches no other day.
--- The latest object of a day wins across builds too: a row already here that was loaded later (loaded_at, then
--- source key, as in staging) is kept, so an older object processed after a newer one never overwrites it.
+-- The same precedence as staging holds across builds: a row already here from a collection is never replaced by a
+-- dropped file's, and between rows of the same kind the one loaded later (loaded_at, then source key) is kept, so
+-- an older object processed after a newer one never overwrites it.
 {#- A table built before loaded_at existed gets the column from this run (on_schema_change): compare from the next. -#}
 {%- set compare_loaded_at = 'loaded_at' in existing_columns(this, ['loaded_at']) %}
 select
@@ -36,6 +37,12 @@ where not exists (
     from {{ this }} as e
     where e.place_id = s.place_id
       and e.snapshot_date = s.collection_date
-      and (e.loaded_at > s.loaded_at or (e.loaded_at = s.loaded_at and e.source_key > s.source_key))
+      and (
+          {{ dropped_rank('e.run_id') }} < {{ dropped_rank('s.run_id') }}
+          or (
+              {{ dropped_rank('e.run_id') }} = {{ dropped_rank('s.run_id') }}
+              and (e.loaded_at > s.loaded_at or (e.loaded_at = s.loaded_at and e.source_key > s.source_key))
+          )
+      )
 )
 {% endif %}

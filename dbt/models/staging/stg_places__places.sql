@@ -1,5 +1,5 @@
 -- One row per place per collection day: typed and renamed; when several raw objects of the same day hold a
--- place, the latest object wins. Reads only the days being built (var dts), so history is never re-read, and
+-- place, a collection's object wins over a dropped file's, then the latest object wins. Reads only the days being built (var dts), so history is never re-read, and
 -- with var objects only those objects of the days (the transformer's batch): the latest object among them wins
 -- here, and restaurant_daily_snapshots keeps an existing row loaded later than the incoming one.
 with
@@ -45,10 +45,11 @@ ranked as (
 
     select
         *,
-        -- dense_rank, not row_number: duplicates inside one object survive, so the unique test catches them
+        -- dense_rank, not row_number: duplicates inside one object survive, so the unique test catches them.
+        -- A collection's row outranks a dropped file's; then the latest object wins.
         dense_rank() over (
             partition by place_id, collection_date
-            order by loaded_at desc, source_key desc
+            order by {{ dropped_rank('run_id') }}, loaded_at desc, source_key desc
         ) as object_rank
 
     from renamed

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.common.adapters.dynamodb import is_conditional_failure
-from services.common.ports import Step
+from services.common.ports import RunFacts, Step
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,21 @@ class RunLedger:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return sorted(items, key=lambda item: item["at"])
+
+    def facts(self, run_id: str) -> RunFacts | None:
+        """The run's REQUESTED, COLLECTED and NOTIFIED steps, as RunFacts (one query)."""
+        if not self._table:
+            return None
+        steps = self.steps(run_id)
+        requested = [step for step in steps if step["step"] == "REQUESTED"]
+        cities = tuple(requested[0].get("data", {}).get("cities") or ()) if requested else ()
+        collected = {
+            str(step["data"]["object_key"]): str(step["data"].get("etag") or "")
+            for step in steps
+            if step["step"] == "COLLECTED" and step.get("data", {}).get("object_key")
+        }
+        notified = any(step["step"] == "NOTIFIED" for step in steps)
+        return RunFacts(requested=bool(requested), cities=cities, collected=collected, notified=notified)
 
     def all_steps(self) -> list[dict[str, Any]]:
         """Every step of every run (a scan: fine for an operator command, never on a hot path)."""

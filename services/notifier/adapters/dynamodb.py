@@ -4,6 +4,8 @@
   or replayed event does not send again, and a failed publish leaves no record (the retry sends).
 - RunOutcomeStore: each city's terminal outcome of a run, in the run ledger table (newest event wins).
 - RepeatFailureStore: the last full email per failure fingerprint, in the idempotency table.
+- UndeliveredNotifications: the publishes SNS refused since the last email that got through, in the idempotency
+  table, for the note of the next email (domain/delivery.py).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from contracts.envelope import ContractError
 from services.common.adapters.dynamodb import is_conditional_failure
 from services.common.adapters.ledger import run_key
-from services.notifier.adapters.sns import SnsEmailSender
+from services.notifier.adapters.sns import DeliveryTrackingSender
+from services.notifier.domain.delivery import Undelivered
 from services.notifier.domain.message import Email
 from services.notifier.domain.outcomes import (
     NOTIFIER_EVENTS,
@@ -47,6 +50,7 @@ REQUESTED_STEP = "REQUESTED"
 EMAIL_IDEMPOTENCY_TTL = timedelta(days=15)
 EMAIL_KEY_PREFIX = "notifier-email"
 REPEAT_KEY_PREFIX = "notifier-repeat#"
+UNDELIVERED_KEY = "notifier-undelivered"
 
 
 def _timestamp(moment: datetime) -> str:
@@ -65,7 +69,7 @@ class OnceOnlyEmailSender:
 
     def __init__(
         self,
-        sender: SnsEmailSender,
+        sender: DeliveryTrackingSender,
         dynamodb_client: Any,
         table_name: str,
         expires_after: timedelta = EMAIL_IDEMPOTENCY_TTL,
@@ -105,7 +109,8 @@ class OnceOnlyEmailSender:
         )
 
     def _publish(self, notification: dict[str, str]) -> dict[str, Any]:
-        message_id = self._sender.send(Email(notification["subject"], notification["body"]))
+        email = Email(notification["subject"], notification["body"])
+        message_id = self._sender.send(email, notification["run_id"])
         return {"message_id": message_id, "sent_at": _timestamp(datetime.now(UTC))}
 
 
@@ -257,3 +262,61 @@ class RepeatFailureStore:
         except Exception as exc:
             if not is_conditional_failure(exc):
                 raise
+
+
+class UndeliveredNotifications:
+    """One item (id "notifier-undelivered") in the idempotency table: when SNS first and last refused a publish, how
+    often, for which runs, and its last words. Cleared by the email that carries the note; expires like an email's
+    idempotency record, so a note nobody could send does not linger."""
+
+    def __init__(self, dynamodb_client: Any, table_name: str, expires_after: timedelta = EMAIL_IDEMPOTENCY_TTL) -> None:
+        self._client = dynamodb_client
+        self._table = table_name
+        self._expires_after = expires_after
+
+    def pending(self) -> Undelivered | None:
+        item = self._client.get_item(
+            TableName=self._table, Key={"id": {"S": UNDELIVERED_KEY}}, ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return None
+        return Undelivered(
+            first_failed_at=_moment(item["first_failed_at"]["S"]),
+            last_failed_at=_moment(item["last_failed_at"]["S"]),
+            attempts=int(item["attempts"]["N"]),
+            runs=tuple(sorted(item.get("runs", {}).get("SS", []))),
+            error=item.get("error", {}).get("S", ""),
+        )
+
+    def record(self, run_id: str, at: datetime, error: str) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key={"id": {"S": UNDELIVERED_KEY}},
+            UpdateExpression="SET first_failed_at = if_not_exists(first_failed_at, :at), last_failed_at = :at, "
+            "#error = :error, expiration = :expiration ADD attempts :one, runs :run",
+            ExpressionAttributeNames={"#error": "error"},
+            ExpressionAttributeValues={
+                ":at": {"S": _timestamp(at)},
+                ":error": {"S": error},
+                ":expiration": {"N": str(int((at + self._expires_after).timestamp()))},
+                ":one": {"N": "1"},
+                ":run": {"SS": [run_id]},
+            },
+        )
+
+    def clear(self, noted: Undelivered) -> None:
+        """Forget what the note said, unless SNS refused another publish since it was read (kept for the next)."""
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key={"id": {"S": UNDELIVERED_KEY}},
+                ConditionExpression="last_failed_at = :last",
+                ExpressionAttributeValues={":last": {"S": _timestamp(noted.last_failed_at)}},
+            )
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -5,5 +5,6 @@
 - subject.py   the SNS subject (ASCII, one line, at most 100 characters)
 - body.py      the email's text, section by section
 - runbook.py   what each failure means and what to do: the fix, the commands, where the logs are
+- delivery.py  the note an email carries when an earlier one could not be delivered (SNS down)
 - text.py      small text helpers (wrapping, durations, quoting)
 """

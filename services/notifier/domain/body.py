@@ -286,6 +286,8 @@ def _one_line(outcome: CityOutcome, context: EmailContext) -> str:
     if event.outcome == "tests_failed":
         names = ", ".join(failure.name for failure in event.failures[:3])
         return f"{event.tests.failed + event.tests.errored} of {event.tests.total} tests failed ({names})"
+    if event.dead_lettered:
+        return f"the transformer gave up after {event.attempts or 'all'} attempts; messages in its dead-letter queue"
     if event.outcome == "error" and event.error is not None:
         model = f" in {event.error.model}" if event.error.model else ""
         first = event.error.message.strip().splitlines()[0][:160] if event.error.message.strip() else ""

@@ -118,9 +118,22 @@ def what_to_do(outcomes: Sequence[CityOutcome], context: EmailContext) -> list[s
     lines = ["What to do"]
     reprocess: list[str] = []
     transform_failed = False
+    given_up = False
     for event in transform_events(failing):
+        if event.dead_lettered:
+            given_up = True
+            continue
         transform_failed = True
         reprocess.extend(f"s3://{source.bucket}/{source.key}" for source in event.sources)
+    if given_up:
+        lines.extend(
+            wrap(
+                "The transformer could not work (the cause is above) and gave up after its retries: the objects' "
+                "messages are in its dead-letter queue, nothing is lost. Once the cause is fixed, replay them:",
+                INDENT,
+            )
+        )
+        lines.extend(f"{INDENT}  {command}" for command in (f"{CLI} dlq list", f"{CLI} dlq replay transformer"))
     if transform_failed:
         lines.append(f"{INDENT}Once the data or the model is fixed, reprocess the raw object(s):")
         for uri in unique(reprocess):

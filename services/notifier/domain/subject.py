@@ -71,7 +71,11 @@ def _what(kind: OutcomeKind, outcomes: Sequence[CityOutcome]) -> str:
     if kind == "tests_failed":
         return f"{failed}/{total} tests failed"
     if kind == "error":
-        errors = [e.error for e in transform_events(outcomes) if e.error is not None]
+        events = transform_events(outcomes)
+        given_up = [e for e in events if e.dead_lettered]
+        if given_up:
+            return f"transform gave up after {given_up[0].attempts or 'all'} attempts"
+        errors = [e.error for e in events if e.error is not None]
         if not errors:
             return "transform failed"
         return f"{errors[0].phase} failed" + (f" in {errors[0].model}" if errors[0].model else "")

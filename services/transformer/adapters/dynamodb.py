@@ -4,6 +4,9 @@ Powertools' decorators make ONE function call idempotent; here one dbt run cover
 handler uses the same persistence layer (same table layout, key = hash of bucket/key#version-or-etag) in the
 same three steps the decorator takes: save INPROGRESS before the work, COMPLETED after it, delete on failure
 (so that the SQS retry runs the work again).
+
+Records found COMPLETED are kept in the execution environment's local cache (Powertools' use_local_cache): a
+burst's duplicate events and the versions a coalesced build already took are answered without DynamoDB.
 """
 
 from __future__ import annotations
@@ -19,13 +22,19 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from services.transformer.domain.model import Claim
 
 FUNCTION_KEY = "transformer.object"
+LOCAL_CACHE_ITEMS = 20_000  # object versions (~200 bytes each): a burst of files, many times over
 
 
 class ObjectClaims:
     def __init__(self, dynamodb_client: Any, table_name: str, expires_after_seconds: int = 7 * 24 * 3600) -> None:
         self._layer = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb_client)
         self._layer.configure(
-            IdempotencyConfig(event_key_jmespath="object", expires_after_seconds=expires_after_seconds),
+            IdempotencyConfig(
+                event_key_jmespath="object",
+                expires_after_seconds=expires_after_seconds,
+                use_local_cache=True,
+                local_cache_max_items=LOCAL_CACHE_ITEMS,
+            ),
             key_prefix=FUNCTION_KEY,
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from contracts.events import ModelRun, ReviewCounts, TestCounts
@@ -18,6 +19,21 @@ class InfrastructureError(RuntimeError):
 
 class ObjectMissing(LookupError):
     """The object (version) named by the event no longer exists."""
+
+
+class ObjectTooLarge(ValueError):
+    """The object is bigger than one object may be (reading.ReadLimits.object_bytes): refused, not downloaded."""
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """One version of a raw object as the bucket lists it."""
+
+    key: str
+    version_id: str
+    etag: str
+    size: int
+    last_modified: datetime
 
 
 @dataclass(frozen=True)

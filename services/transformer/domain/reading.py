@@ -1,13 +1,16 @@
-"""Pure functions: turn one raw object's bytes into valid places and rejected lines, and render the validated
-copy and the quarantine file. No I/O here."""
+"""Pure functions: turn one raw object's bytes into its validated copy and its rejected lines (streamed, within
+ReadLimits), and name the keys it is written under (never a path or a pattern made of the raw key). No I/O here."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
+import math
 import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,11 +18,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from contracts.envelope import describe_validation_error
-from services.common.names import QUARANTINE_PREFIX, VALIDATED_PREFIX
+from services.common.names import QUARANTINE_PREFIX, RAW_PREFIX, VALIDATED_PREFIX
 from services.transformer.domain.records import RawPlace
 
 UNKNOWN_CITY = "unknown"
-_KEY = re.compile(r"^raw/places/dt=(?P<day>\d{4}-\d{2}-\d{2})/(?P<name>.+)$")
+MiB = 1024 * 1024
+_KEY = re.compile(r"^raw/places/dt=(?P<day>\d{4}-\d{2}-\d{2})/(?P<name>.+)\Z", re.DOTALL)
 _COLLECTOR_NAME = re.compile(r"^(?P<run>[A-Za-z0-9][A-Za-z0-9._:-]{0,79})__(?P<city>[a-z0-9-]+)\.jsonl(\.gz)?$")
 SUPPORTED_SUFFIXES = (".jsonl.gz", ".jsonl", ".json")
 
@@ -66,10 +70,13 @@ class Rejection:
 
 @dataclass
 class ReadResult:
-    places: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    validated: bytes = b""  # the validated copy (gzip JSON lines)
+    valid_lines: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     lines: int = 0
     problem: str | None = None  # why the object as a whole yielded nothing
+    cities: list[str] = field(default_factory=list)  # of the valid places, in order of appearance
+    run_cities: list[str] = field(default_factory=list)  # the run's cities, as its first valid place carries them
 
 
 def raw_day(key: str) -> tuple[str, str]:
@@ -89,71 +96,327 @@ def raw_day(key: str) -> tuple[str, str]:
     return day, name
 
 
-def read_places(key: str, body: bytes) -> ReadResult:
-    """Split an object into places (with their line number) and rejected lines (with the reason)."""
+@dataclass(frozen=True)
+class ReadLimits:
+    """What one raw object may hold (docs/transformer.md, "Limits"). Each breach costs a line or the object, never
+    the batch: the line or the object is quarantined with its reason, and the raw object itself is kept as it came.
+
+    Sized against the function's 2,048 MB: an object is streamed (decompressed and validated line by line, the
+    validated copy compressed as it is written), so memory holds one line and the compressed output, not the file.
+    """
+
+    object_bytes: int = 256 * MiB  # as stored; a bigger object is refused before it is downloaded
+    expanded_bytes: int = 512 * MiB  # after gzip: a compression bomb stops here
+    lines: int = 1_000_000  # blank lines included: a file of newlines stops here
+    line_bytes: int = 1 * MiB  # a place with its five reviews is ~10 KB
+    document_bytes: int = 16 * MiB  # a .json response body is parsed whole (a searchText page is ~200 KB)
+    depth: int = 32  # a place nests ~5 levels deep
+    quarantine_bytes: int = 64 * MiB  # line content copied into one quarantine file; past it, the line number
+
+
+LIMITS = ReadLimits()
+_INT64 = (-(2**63), 2**63 - 1)  # what both warehouses cast an integer into (bigint)
+_CHUNK = 1 * MiB
+_PREVIEW = 4096  # what a quarantine record keeps of a line too long to keep whole
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """Which run an object's places belong to, as the transformer decided it (domain/identity.py).
+
+    collected: the run is the collection the ledger knows wrote this object; otherwise the object is a dropped
+    file with a run of its own (run_id "drop-..."), whatever its lines claim.
+    """
+
+    run_id: str
+    collected: bool
+    run_cities: tuple[str, ...] = ()
+    note: str | None = None  # why a run the object named was not accepted
+
+
+class _LineRejected(ValueError):
+    pass
+
+
+class _ObjectRejected(ValueError):
+    pass
+
+
+def day_of(key: str) -> str | None:
+    """The collection day of a raw key, or None when the key is outside the layout."""
+    try:
+        return raw_day(key)[0]
+    except ObjectLayoutError:
+        return None
+
+
+def read_object(
+    ref: ObjectRef, name: str, body: bytes, identity: RunIdentity, limits: ReadLimits = LIMITS
+) -> ReadResult:
+    """Validate one raw object, streaming: valid places go to the validated copy (gzip, `_collection` set from
+    `identity`, `_source` added), the others to `rejections` with their reason."""
     result = ReadResult()
-    if key.endswith(".gz"):
+    writer = _ValidatedWriter(ref, name, identity)
+    try:
+        if name.endswith(".json"):
+            _read_document(_expanded(ref.key, body, limits), result, writer, limits)
+        else:
+            _read_lines(_expanded(ref.key, body, limits), result, writer, limits)
+    except _ObjectRejected as exc:
+        result.problem = str(exc)
+        result.rejections = [Rejection(None, result.problem, _preview(body))]
+        result.valid_lines = 0
+        writer = _ValidatedWriter(ref, name, identity)  # nothing of a refused object is kept
+    result.validated = writer.close()
+    result.cities = writer.cities
+    result.run_cities = writer.run_cities
+    if result.problem is None:
+        if result.lines == 0:
+            result.problem = "the object is empty: no place to transform"
+        elif result.valid_lines == 0:
+            what = "place(s)" if name.endswith(".json") else "line(s)"
+            result.problem = f"none of its {result.lines} {what} is a valid place (see the quarantine file)"
+    return result
+
+
+def read_places(key: str, body: bytes, limits: ReadLimits = LIMITS) -> ReadResult:
+    """read_object for a key alone (tests, tools): the places of a dropped file, validated."""
+    ref = ObjectRef("-", key, None, None, len(body), datetime(1970, 1, 1, tzinfo=UTC))
+    name = key.rsplit("/", 1)[-1]
+    return read_object(ref, name, body, RunIdentity(dropped_run_id(ref), collected=False), limits)
+
+
+def _expanded(key: str, body: bytes, limits: ReadLimits) -> Iterator[bytes]:
+    """The object's bytes in chunks, decompressed when gzip, stopping at limits.expanded_bytes."""
+    stream: Any = gzip.GzipFile(fileobj=io.BytesIO(body)) if key.endswith(".gz") else io.BytesIO(body)
+    total = 0
+    while True:
         try:
-            body = gzip.decompress(body)
+            chunk = stream.read(_CHUNK)
         except (OSError, EOFError, zlib.error) as exc:
-            result.problem = f"not a readable gzip file ({exc.__class__.__name__}: {exc})"
-            result.rejections.append(Rejection(None, result.problem, _as_text(body)))
-            return result
-    if not body.strip():
-        result.problem = "the object is empty: no place to transform"
-        return result
-    if key.endswith(".json"):
-        return _read_response_body(body, result)
-    for number, raw_line in enumerate(body.splitlines(), start=1):
-        if not raw_line.strip():
+            raise _ObjectRejected(f"not a readable gzip file ({exc.__class__.__name__}: {exc})") from None
+        if not chunk:
+            return
+        total += len(chunk)
+        if total > limits.expanded_bytes:
+            raise _ObjectRejected(
+                f"expands to more than {limits.expanded_bytes // MiB} MiB (the limit of one object): "
+                "split it into several files"
+            )
+        yield chunk
+
+
+def _read_lines(chunks: Iterator[bytes], result: ReadResult, writer: _ValidatedWriter, limits: ReadLimits) -> None:
+    budget = _Budget(limits.quarantine_bytes)
+    for number, line, length in _split_lines(chunks, limits):
+        if not line.strip():
             continue
         result.lines += 1
-        _accept(result, number, raw_line)
-    if not result.places and result.problem is None:
-        result.problem = f"none of its {result.lines} line(s) is a valid place (see the quarantine file)"
-    return result
+        if length > limits.line_bytes:
+            reason = f"line of {length:,} bytes, longer than the limit of {limits.line_bytes // MiB} MiB"
+            result.rejections.append(Rejection(number, reason, budget.take(number, _as_text(line) + " [...]")))
+            continue
+        try:
+            place = _validated(_parse(line, limits))
+        except _LineRejected as exc:
+            result.rejections.append(Rejection(number, str(exc), budget.take(number, _as_text(line))))
+            continue
+        writer.write(number, place)
+        result.valid_lines += 1
 
 
-def _read_response_body(body: bytes, result: ReadResult) -> ReadResult:
+def _split_lines(chunks: Iterator[bytes], limits: ReadLimits) -> Iterator[tuple[int, bytes, int]]:
+    """(line number, the line or its first bytes when too long, its full length), never holding a long line."""
+    pending = bytearray()
+    length = 0
+    number = 0
+    for chunk in chunks:
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            piece = chunk[start:] if end == -1 else chunk[start:end]
+            length += len(piece)
+            if length <= limits.line_bytes:
+                pending += piece
+            else:  # too long: keep a preview for the quarantine record, count the rest
+                del pending[_PREVIEW:]
+                pending += piece[: max(0, _PREVIEW - len(pending))]
+            if end == -1:
+                break
+            number += 1
+            if number > limits.lines:
+                raise _ObjectRejected(f"more than {limits.lines:,} lines (the limit of one object): split it")
+            yield number, bytes(pending).rstrip(b"\r"), length
+            pending.clear()
+            length = 0
+            start = end + 1
+    if length:
+        number += 1
+        if number > limits.lines:
+            raise _ObjectRejected(f"more than {limits.lines:,} lines (the limit of one object): split it")
+        yield number, bytes(pending).rstrip(b"\r"), length
+
+
+def _read_document(chunks: Iterator[bytes], result: ReadResult, writer: _ValidatedWriter, limits: ReadLimits) -> None:
+    body = bytearray()
+    for chunk in chunks:
+        body += chunk
+        if len(body) > limits.document_bytes:
+            raise _ObjectRejected(
+                f"a .json file larger than {limits.document_bytes // MiB} MiB: land big files as .jsonl (one place "
+                "per line)"
+            )
+    if not bytes(body).strip():
+        return
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        result.problem = f"not JSON ({exc}); a .json file must be a searchText response body {{'places': [...]}}"
-        result.rejections.append(Rejection(None, result.problem, _as_text(body)))
-        return result
+        document = _parse(bytes(body), limits)
+    except _LineRejected as exc:
+        raise _ObjectRejected(
+            f"not JSON ({exc}); a .json file must be a searchText response body {{'places': [...]}}"
+        ) from None
     places = document.get("places") if isinstance(document, dict) else None
     if not isinstance(places, list):
-        result.problem = "a .json file must be a searchText response body with a 'places' array"
-        result.rejections.append(Rejection(None, result.problem, _as_text(body)))
-        return result
+        raise _ObjectRejected("a .json file must be a searchText response body with a 'places' array")
+    budget = _Budget(limits.quarantine_bytes)
     for number, item in enumerate(places, start=1):
         result.lines += 1
-        _accept(result, number, json.dumps(item, ensure_ascii=False).encode(), parsed=item)
-    if not result.places and result.problem is None:
-        result.problem = f"none of its {result.lines} place(s) is valid (see the quarantine file)"
-    return result
-
-
-def _accept(result: ReadResult, number: int, raw_line: bytes, parsed: Any = None) -> None:
-    text = _as_text(raw_line)
-    if parsed is None:
         try:
-            parsed = json.loads(raw_line)
-        except UnicodeDecodeError:
-            result.rejections.append(Rejection(number, "not UTF-8 text", text))
-            return
-        except json.JSONDecodeError as exc:
-            result.rejections.append(Rejection(number, f"invalid JSON: {exc.msg} at column {exc.colno}", text))
-            return
+            place = _validated(item)
+        except _LineRejected as exc:
+            content = json.dumps(item, ensure_ascii=False)
+            result.rejections.append(Rejection(number, str(exc), budget.take(number, content)))
+            continue
+        writer.write(number, place)
+        result.valid_lines += 1
+
+
+def _parse(raw: bytes, limits: ReadLimits) -> Any:
+    """JSON as both warehouses can hold it: no NaN or Infinity, integers within 64 bits, limited nesting."""
+    try:
+        parsed = json.loads(raw, parse_constant=_no_constant, parse_int=_int64, parse_float=_finite)
+    except UnicodeDecodeError:
+        raise _LineRejected("not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise _LineRejected(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise _LineRejected(f"nested deeper than {limits.depth} levels") from None
+    if _depth(parsed) > limits.depth:
+        raise _LineRejected(f"nested deeper than {limits.depth} levels")
+    return parsed
+
+
+def _no_constant(name: str) -> Any:
+    raise _LineRejected(f"{name} is not a JSON number (write null for a missing value)")
+
+
+def _int64(text: str) -> int:
+    digits = text.lstrip("-")
+    if len(digits) > 19 or not _INT64[0] <= int(text) <= _INT64[1]:
+        shown = text if len(text) <= 24 else f"{text[:20]}... ({len(digits)} digits)"
+        raise _LineRejected(f"integer {shown} does not fit in 64 bits")
+    return int(text)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _LineRejected(f"number {text[:24]} is too large for a double")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deep a parsed JSON value nests (a scalar is 0), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level + 1)
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def _validated(parsed: Any) -> dict[str, Any]:
     if not isinstance(parsed, dict):
-        result.rejections.append(Rejection(number, f"not a JSON object but a {type(parsed).__name__}", text))
-        return
+        raise _LineRejected(f"not a JSON object but a {type(parsed).__name__}")
     try:
         RawPlace.model_validate(parsed)
     except ValidationError as exc:
-        result.rejections.append(Rejection(number, describe_validation_error("place", exc), text))
-        return
-    result.places.append((number, parsed))
+        raise _LineRejected(describe_validation_error("place", exc)) from None
+    return parsed
+
+
+class _Budget:
+    """How much line content one quarantine file copies; past it, the record points at the raw object's line."""
+
+    def __init__(self, limit: int) -> None:
+        self._left = limit
+
+    def take(self, number: int, content: str) -> str:
+        size = len(content.encode("utf-8", errors="replace"))
+        if size > self._left:
+            self._left = 0
+            return f"[not copied: the quarantine file is full; read line {number} of the raw object]"
+        self._left -= size
+        return content
+
+
+def _preview(body: bytes) -> str:
+    return _as_text(body[:_PREVIEW]) + (" [...]" if len(body) > _PREVIEW else "")
+
+
+class _ValidatedWriter:
+    """The validated copy, compressed as it is written: one JSON object per line, `_collection` as the run
+    identity says, `_source` added. Cities are the `_collection` cities of the places written."""
+
+    def __init__(self, ref: ObjectRef, name: str, identity: RunIdentity) -> None:
+        self._ref = ref
+        self._identity = identity
+        self._fallback = default_collection(ref, name, identity)
+        self._loaded_at = ref.event_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        self._buffer = io.BytesIO()
+        self._gzip = gzip.GzipFile(fileobj=self._buffer, mode="wb", mtime=0)
+        self.cities: list[str] = []
+        self.run_cities: list[str] = []
+
+    def write(self, number: int, place: dict[str, Any]) -> None:
+        row = dict(place)
+        row["_collection"] = self._collection(place.get("_collection"))
+        row["_source"] = {
+            "key": self._ref.key,
+            "version": self._ref.version_label,
+            "line": number,
+            "loaded_at": self._loaded_at,
+        }
+        line = json.dumps(row, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        self._gzip.write(line.encode("utf-8") + b"\n")
+        city = row["_collection"]["city"]
+        if city not in self.cities:
+            self.cities.append(city)
+        if not self.run_cities:
+            self.run_cities = list(row["_collection"]["run_cities"])
+
+    def _collection(self, claimed: dict[str, Any] | None) -> dict[str, Any]:
+        if not claimed:
+            return self._fallback
+        collection = dict(claimed)
+        collection["run_id"] = self._identity.run_id  # the run is the transformer's decision, not the line's
+        if self._identity.collected:
+            if self._identity.run_cities:
+                collection["run_cities"] = list(self._identity.run_cities)
+        else:  # a dropped file: its places are data, its run claims are not
+            collection["run_cities"] = []
+            collection["trigger_source"] = "manual"
+        return collection
+
+    def close(self) -> bytes:
+        self._gzip.close()
+        return self._buffer.getvalue()
 
 
 def _as_text(raw: bytes) -> str:
@@ -168,17 +431,24 @@ def dropped_run_id(ref: ObjectRef) -> str:
 
 def infer_city(name: str) -> str:
     """The city of a file without _collection: from a collector-style name (<run>__<city-slug>), else unknown."""
-    match = _COLLECTOR_NAME.match(name.rsplit("/", 1)[-1])
+    match = _COLLECTOR_NAME.match(name)
     if not match:
         return UNKNOWN_CITY
     return "-".join(part.capitalize() for part in match.group("city").split("-"))
 
 
-def default_collection(ref: ObjectRef, name: str) -> dict[str, Any]:
+def collector_run(name: str) -> str | None:
+    """The run id a collector-style name carries (<run>__<city-slug>.jsonl[.gz]), else None."""
+    match = _COLLECTOR_NAME.match(name)
+    return match.group("run") if match else None
+
+
+def default_collection(ref: ObjectRef, name: str, identity: RunIdentity | None = None) -> dict[str, Any]:
+    """`_collection` for a place that came without one."""
     return {
-        "run_id": dropped_run_id(ref),
+        "run_id": identity.run_id if identity else dropped_run_id(ref),
         "city": infer_city(name),
-        "run_cities": [],
+        "run_cities": list(identity.run_cities) if identity and identity.collected else [],
         "trigger_source": "manual",
         "query": None,
         "rectangle": None,
@@ -187,27 +457,37 @@ def default_collection(ref: ObjectRef, name: str) -> dict[str, Any]:
     }
 
 
+_PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+NAME_LIMIT = 200
+
+
+def safe_name(name: str) -> str:
+    """A raw object's name as a key part that is never a path or a pattern, one to one: every character but
+    letters, digits and `._-` becomes ~XX per UTF-8 byte (so `/`, `*`, `?`, `[`, `%` and `~` itself cannot reach
+    DuckDB's globs or a file system), and a name longer than NAME_LIMIT keeps its start and gets `~~` plus a
+    digest of the whole name."""
+    encoded = "".join(
+        ch if ch in _PLAIN else "".join(f"~{byte:02X}" for byte in ch.encode(errors="surrogatepass")) for ch in name
+    )
+    if len(encoded) <= NAME_LIMIT:
+        return encoded
+    digest = hashlib.sha256(name.encode("utf-8", errors="surrogatepass")).hexdigest()[:32]
+    return f"{encoded[: NAME_LIMIT - 34]}~~{digest}"
+
+
+def _escaped(character: str) -> str:
+    return "".join(f"~{byte:02X}" for byte in character.encode(errors="surrogatepass"))
+
+
 def validated_key(day: str, name: str) -> str:
-    flat = name.replace("/", "__")
-    return f"{VALIDATED_PREFIX}dt={day}/{flat if flat.endswith('.jsonl.gz') else flat + '.jsonl.gz'}"
+    safe = safe_name(name)
+    return f"{VALIDATED_PREFIX}dt={day}/{safe if safe.endswith('.jsonl.gz') else safe + '.jsonl.gz'}"
 
 
 def quarantine_key(key: str) -> str:
-    return f"{QUARANTINE_PREFIX}{key}.rejected.jsonl"
-
-
-def render_validated(ref: ObjectRef, name: str, places: list[tuple[int, dict[str, Any]]]) -> bytes:
-    """The validated copy: one JSON object per line, `_collection` always present, `_source` added."""
-    fallback = default_collection(ref, name)
-    loaded_at = ref.event_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    lines = []
-    for number, place in places:
-        row = dict(place)
-        row["_collection"] = row.get("_collection") or fallback
-        row["_source"] = {"key": ref.key, "version": ref.version_label, "line": number, "loaded_at": loaded_at}
-        lines.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
-    text = "".join(line + "\n" for line in lines)
-    return gzip.compress(text.encode("utf-8"), mtime=0)
+    """Where the rejected lines of a raw object go: quarantine/raw/places/dt=<day>/<safe name>.rejected.jsonl."""
+    day, name = raw_day(key)
+    return f"{QUARANTINE_PREFIX}{RAW_PREFIX}dt={day}/{safe_name(name)}.rejected.jsonl"
 
 
 def render_quarantine(ref: ObjectRef, rejections: list[Rejection]) -> bytes:

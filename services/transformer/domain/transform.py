@@ -3,9 +3,10 @@ run id. Talks to the world only through the ports (ports.py): no boto3, no SQL, 
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
@@ -17,37 +18,58 @@ from contracts.events import (
     TransformCompleted,
     TransformError,
 )
+from services.common.ports import RunFacts
+from services.common.redaction import redact_secrets
+from services.transformer.domain.identity import identify
 from services.transformer.domain.model import (
     MARTS,
     SAMPLE_ROWS,
     BuildReport,
     FailedTest,
     ObjectMissing,
+    ObjectTooLarge,
 )
 from services.transformer.domain.reading import (
+    LIMITS,
     ObjectLayoutError,
     ObjectRef,
+    ReadLimits,
     ReadResult,
-    default_collection,
+    Rejection,
+    RunIdentity,
+    day_of,
+    dropped_run_id,
+    infer_city,
     quarantine_key,
     raw_day,
-    read_places,
+    read_object,
     render_quarantine,
-    render_validated,
     validated_key,
 )
 from services.transformer.ports import Builder, MartReader, ObjectStore
 
 
 @dataclass
-class _Prepared:
+class Prepared:
+    """One raw object after validation: what its outcome says of it and where its validated copy went."""
+
     ref: ObjectRef
     source: SourceObject
     day: str | None
-    run_id: str
+    identity: RunIdentity
     validated: str | None  # the validated/ key written for it (None when nothing was read)
-    run_cities: list[str]
     cities: list[str]
+    run_cities: list[str] = field(default_factory=list)  # every city the run asked for (none for a dropped file)
+
+    @property
+    def run_id(self) -> str:
+        return self.identity.run_id
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    objects: list[Prepared]
+    read_ms: int
 
 
 def transform_objects(
@@ -56,13 +78,42 @@ def transform_objects(
     store: ObjectStore,
     builder: Builder,
     marts: MartReader,
+    runs: Callable[[str], RunFacts | None] = lambda run_id: None,
+    limits: ReadLimits = LIMITS,
     clock: Callable[[], float] = time.monotonic,
 ) -> list[TransformCompleted]:
     """Validate every object, build the marts once for all their days, and describe the result per run."""
-    started = clock()
-    prepared = [_prepare(ref, store) for ref in refs]
-    read_ms = _ms(clock() - started)
+    return build_and_describe(
+        prepare_objects(refs, store=store, runs=runs, limits=limits, clock=clock),
+        builder=builder,
+        marts=marts,
+        clock=clock,
+    )
 
+
+def prepare_objects(
+    refs: Sequence[ObjectRef],
+    *,
+    store: ObjectStore,
+    runs: Callable[[str], RunFacts | None] = lambda run_id: None,
+    limits: ReadLimits = LIMITS,
+    clock: Callable[[], float] = time.monotonic,
+    mapper: Callable[..., Iterable[Prepared]] = map,
+) -> PreparedBatch:
+    """Validate every object (`mapper` may run them in threads: each object is independent) and write its
+    validated copy and its quarantine file. Each run's ledger facts are asked once."""
+    started = clock()
+    facts = _once(runs)
+    objects = list(mapper(lambda ref: _prepare(ref, store, facts, limits), refs))
+    return PreparedBatch(objects, _ms(clock() - started))
+
+
+def build_and_describe(
+    batch: PreparedBatch, *, builder: Builder, marts: MartReader, clock: Callable[[], float] = time.monotonic
+) -> list[TransformCompleted]:
+    """One build over the days of the batch's readable objects, then one TransformCompleted per run."""
+    started = clock()
+    prepared = batch.objects
     readable = [p for p in prepared if p.day and p.validated and p.source.valid_lines > 0]
     days = sorted({p.day for p in readable if p.day})
     # Only this batch's objects: the day's other objects are already in the marts (a burst of files on one day
@@ -115,66 +166,169 @@ def transform_objects(
                 reviews=report.reviews if built and report else None,
                 city_summaries=[s for s in summaries if s.city in cities and s.day in run_days] if built else [],
                 durations_ms={
-                    "read_validate": read_ms,
+                    "read_validate": batch.read_ms,
                     "dbt_build": dbt_ms,
                     "summaries": summary_ms,
-                    "total": _ms(clock() - started),
+                    "total": batch.read_ms + _ms(clock() - started),
                 },
             )
         )
     return events
 
 
-def _prepare(ref: ObjectRef, store: ObjectStore) -> _Prepared:
+def dead_letter_events(
+    refs: Sequence[ObjectRef],
+    cause: Exception,
+    *,
+    attempts: int,
+    runs: Callable[[str], RunFacts | None] = lambda run_id: None,
+    prepared: Sequence[Prepared] = (),
+) -> list[TransformCompleted]:
+    """The outcome of objects whose messages go to the dead-letter queue after this attempt, the last one: an
+    error naming the cause in plain words, per run (from the validation when it got that far, else from the key)."""
+    known = {p.ref.key: p for p in prepared}
+    facts = _once(_or_none(runs))
+    members: dict[str, list[tuple[ObjectRef, RunIdentity, list[str]]]] = {}
+    for ref in refs:
+        if ref.key in known:
+            item = known[ref.key]
+            identity, cities = item.identity, item.cities
+        else:
+            identity, cities = _identity_from_key(ref, facts)
+        members.setdefault(identity.run_id, []).append((ref, identity, cities))
+    message = (
+        f"The transformer could not finish after {attempts} attempt(s): {plain_cause(cause)}. "
+        "The objects' messages are now in the transformer's dead-letter queue; nothing was lost."
+    )
+    events = []
+    for run_id, items in members.items():
+        sources = [
+            SourceObject(
+                bucket=ref.bucket,
+                key=ref.key,
+                version_id=ref.version_id,
+                etag=ref.etag,
+                size=ref.size,
+                run_id=run_id,
+                city=(cities[0] if cities else None),
+                identity_note=identity.note,
+            )
+            for ref, identity, cities in items
+        ]
+        days = sorted({date.fromisoformat(day) for ref, _, _ in items if (day := day_of(ref.key))})
+        events.append(
+            TransformCompleted(
+                metadata=TransformCompleted.make_metadata(run_id),
+                run_id=run_id,
+                run_cities=list(items[0][1].run_cities),
+                cities=sorted({city for _, _, cities in items for city in cities}),
+                collection_dates=days,
+                outcome="error",
+                sources=sources,
+                error=TransformError(phase="internal", message=message[:4000]),
+                dead_lettered=True,
+                attempts=attempts,
+            )
+        )
+    return events
+
+
+def plain_cause(cause: Exception) -> str:
+    """An infrastructure failure in words a person can act on, without secrets."""
+    text = redact_secrets(str(cause)).strip() or cause.__class__.__name__
+    return text[:1500]
+
+
+def _identity_from_key(ref: ObjectRef, facts: Callable[[str], RunFacts | None]) -> tuple[RunIdentity, list[str]]:
+    try:
+        _, name = raw_day(ref.key)
+    except ObjectLayoutError:
+        return RunIdentity(dropped_run_id(ref), collected=False), [infer_city(ref.key.rsplit("/", 1)[-1])]
+    return identify(ref, name, facts), [infer_city(name)]
+
+
+def _once(runs: Callable[[str], RunFacts | None]) -> Callable[[str], RunFacts | None]:
+    """Ask the ledger about each run once per batch (a burst holds many objects of few runs)."""
+    asked: dict[str, RunFacts | None] = {}
+    lock = threading.Lock()
+
+    def facts(run_id: str) -> RunFacts | None:
+        with lock:
+            if run_id not in asked:
+                asked[run_id] = runs(run_id)
+            return asked[run_id]
+
+    return facts
+
+
+def _or_none(runs: Callable[[str], RunFacts | None]) -> Callable[[str], RunFacts | None]:
+    """The ledger may be what failed: then the key alone names the run."""
+
+    def facts(run_id: str) -> RunFacts | None:
+        try:
+            return runs(run_id)
+        except Exception:
+            return None
+
+    return facts
+
+
+def _prepare(
+    ref: ObjectRef, store: ObjectStore, facts: Callable[[str], RunFacts | None], limits: ReadLimits
+) -> Prepared:
     base = {"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id, "etag": ref.etag, "size": ref.size}
     try:
         day, name = raw_day(ref.key)
     except ObjectLayoutError as exc:
-        name = ref.key.rsplit("/", 1)[-1]
-        collection = default_collection(ref, name)
-        source = SourceObject(**base, run_id=collection["run_id"], city=collection["city"], problem=str(exc))
-        return _Prepared(ref, source, None, collection["run_id"], None, [], [collection["city"]])
+        identity = RunIdentity(dropped_run_id(ref), collected=False)
+        city = infer_city(ref.key.rsplit("/", 1)[-1])
+        source = SourceObject(**base, run_id=identity.run_id, city=city, problem=str(exc))
+        return Prepared(ref, source, None, identity, None, [city])
+    identity = identify(ref, name, facts)
+    fallback_city = infer_city(name)
     try:
-        body = store.get(ref.key, ref.version_id)
-    except ObjectMissing as exc:
-        collection = default_collection(ref, name)
-        source = SourceObject(**base, run_id=collection["run_id"], city=collection["city"], problem=str(exc))
-        return _Prepared(ref, source, day, collection["run_id"], None, [], [collection["city"]])
-
-    result: ReadResult = read_places(ref.key, body)
+        body = store.get(ref.key, ref.version_id, limits.object_bytes)
+    except (ObjectMissing, ObjectTooLarge) as exc:
+        source = SourceObject(
+            **base, run_id=identity.run_id, city=fallback_city, problem=str(exc), identity_note=identity.note
+        )
+        return Prepared(ref, source, day, identity, None, [fallback_city])
+    try:
+        result: ReadResult = read_object(ref, name, body, identity, limits)
+    except Exception as exc:  # a bug meeting one object costs that object, never the batch: it is quarantined
+        problem = f"could not be read ({exc.__class__.__name__}: {str(exc)[:300]}); please report it"
+        result = ReadResult(problem=problem, rejections=[Rejection(None, problem, "")])
     q_key = None
     if result.rejections:
         q_key = quarantine_key(ref.key)
         store.put(q_key, render_quarantine(ref, result.rejections), "application/x-ndjson")
     v_key = validated_key(day, name)
-    store.put(v_key, render_validated(ref, name, result.places), "application/gzip")
-
-    fallback = default_collection(ref, name)
-    collections = [place.get("_collection") or fallback for _, place in result.places] or [fallback]
-    first = collections[0]
+    store.put(v_key, result.validated, "application/gzip")
+    cities = result.cities or [fallback_city]
     source = SourceObject(
         **base,
-        run_id=first["run_id"],
-        city=first["city"],
+        run_id=identity.run_id,
+        city=cities[0],
         lines=result.lines,
-        valid_lines=len(result.places),
+        valid_lines=result.valid_lines,
         quarantined_lines=len(result.rejections),
         quarantine_key=q_key,
         problem=result.problem,
+        identity_note=identity.note,
     )
-    cities = sorted({c["city"] for c in collections})
-    return _Prepared(ref, source, day, first["run_id"], v_key, list(first.get("run_cities") or []), cities)
+    run_cities = list(identity.run_cities) or (result.run_cities if identity.collected else [])
+    return Prepared(ref, source, day, identity, v_key, sorted(cities), run_cities)
 
 
-def _by_run(prepared: list[_Prepared]) -> dict[str, list[_Prepared]]:
-    runs: dict[str, list[_Prepared]] = {}
+def _by_run(prepared: list[Prepared]) -> dict[str, list[Prepared]]:
+    runs: dict[str, list[Prepared]] = {}
     for item in prepared:
         runs.setdefault(item.run_id, []).append(item)
     return runs
 
 
 def _outcome(
-    report: BuildReport | None, members: list[_Prepared]
+    report: BuildReport | None, members: list[Prepared]
 ) -> tuple[Literal["passed", "tests_failed", "error"], TransformError | None]:
     if report is None:
         problems = "; ".join(f"{p.ref.key}: {p.source.problem or 'no valid place'}" for p in members)

@@ -19,7 +19,7 @@ from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.local.outbox import OutboxMessage, drain_sns_capture, read_outbox
 from restaurant_pipeline.topology import StackResources, build_topology, service_environment
 from services.notifier import handler
-from services.notifier.adapters.dynamodb import EMAIL_KEY_PREFIX, EmailInProgressError
+from services.notifier.adapters.dynamodb import EMAIL_KEY_PREFIX, UNDELIVERED_KEY, EmailInProgressError
 from services.notifier.service import NotifyResult
 from services.notifier.settings import NotifierSettings
 from tests.conftest import REGION
@@ -235,6 +235,43 @@ def test_a_failed_sns_publish_fails_the_record_and_the_retry_sends_exactly_once(
     assert failed_ids(stack.invoke(body)) == []
     emails = stack.emails()
     assert [e.subject for e in emails] == ["[restaurant-pipeline] TESTS FAILED Paris 2026-11-25: 2/31 tests failed"]
+
+
+def undelivered_notes(stack: Stack) -> list[dict[str, Any]]:
+    return [i for i in stack.dynamodb.scan(TableName=IDEMPOTENCY)["Items"] if i["id"]["S"] == UNDELIVERED_KEY]
+
+
+def test_an_email_sns_refused_is_delivered_late_saying_when_and_how_often_it_was_refused(stack):
+    body = eventbridge_body(transform("tests_failed"))
+    for _ in range(3):  # every receive, until SQS parks it in the DLQ
+        assert len(failed_ids(stack.invoke(body))) == 1
+
+    stack.create_topic()  # SNS works again; the replay from the DLQ
+    assert failed_ids(stack.invoke(body)) == []
+
+    [email] = stack.emails()
+    assert email.subject == "[restaurant-pipeline] TESTS FAILED Paris 2026-11-25: 2/31 tests failed"
+    text = " ".join(email.body.split())
+    assert text.startswith("⚠️ This email is late: SNS refused to deliver it at 20")
+    assert "(3 attempt(s) until 20" in text and "NotFound" in text
+    assert "restaurant-pipeline dlq replay notifier" in text
+    assert "⚠️ Data tests failed" in email.body  # the email itself follows the note
+    assert undelivered_notes(stack) == []  # said once: the next email has no note
+    stack.invoke(eventbridge_body(transform("passed", run_id="run-after")))
+    assert not stack.emails()[-1].body.startswith("⚠️")
+
+
+def test_after_an_outage_the_next_run_s_email_names_the_run_whose_email_was_not_delivered(stack):
+    assert len(failed_ids(stack.invoke(eventbridge_body(transform("error", run_id="run-lost"))))) == 1
+    stack.create_topic()
+
+    stack.invoke(eventbridge_body(transform("passed", run_id="run-next")))
+
+    [email] = stack.emails()
+    text = " ".join(email.body.split())
+    assert text.startswith("⚠️ An earlier notification could not be delivered: SNS refused it at ")
+    assert "the email of run(s) run-lost" in text
+    assert undelivered_notes(stack) == []
 
 
 def test_a_malformed_record_fails_alone_and_the_rest_of_the_batch_is_sent(stack):

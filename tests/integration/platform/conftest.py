@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from restaurant_pipeline.aws import AwsClients
 from restaurant_pipeline.config import parse_config
+from restaurant_pipeline.local.processes import free_port
 from restaurant_pipeline.local.stack import LOCAL_CREDENTIALS, StatePaths, new_stack_info, provision
 from tests.conftest import REGION
+
+CLI = [sys.executable, "-m", "restaurant_pipeline.cli"]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -19,3 +28,21 @@ def stack(aws, tmp_path):
 
     enable_bucket_events(clients.s3, info.bucket)
     return clients, info, topology
+
+
+@pytest.fixture
+def stack_env(tmp_path):
+    """The environment of CLI processes that run a stack of their own (free port, temporary state); the stack is
+    taken down afterwards, whatever the test did."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PIPELINE_STATE_DIR": str(tmp_path / "state"),
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "eu-west-3",
+        "PIPELINE__SCHEDULE__EXPRESSION": "cron(0 8 1 1 ? 2099)",  # never fires during the test
+    }
+    yield env
+    subprocess.run([*CLI, "local", "down"], env=env, cwd=REPO_ROOT, capture_output=True, timeout=120)

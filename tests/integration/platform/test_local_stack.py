@@ -3,34 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import boto3
-import pytest
 
-from restaurant_pipeline.local.processes import free_port, pid_alive
-
-CLI = [sys.executable, "-m", "restaurant_pipeline.cli"]
-REPO_ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def stack_env(tmp_path):
-    port = free_port()
-    env = {
-        **os.environ,
-        "PIPELINE_STATE_DIR": str(tmp_path / "state"),
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "eu-west-3",
-        "PIPELINE__SCHEDULE__EXPRESSION": "cron(0 8 1 1 ? 2099)",  # never fires during the test
-    }
-    yield env
-    subprocess.run([*CLI, "local", "down"], env=env, cwd=REPO_ROOT, capture_output=True, timeout=120)
+from restaurant_pipeline.local.processes import pid_alive
+from tests.integration.platform.conftest import CLI, REPO_ROOT
 
 
 def cli(env, *args, check=True):

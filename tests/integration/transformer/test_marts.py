@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import shlex
+import shutil
 import subprocess
 import sys
 import zlib
@@ -137,7 +139,7 @@ def test_hand_made_input_gives_the_hand_computed_marts_even_with_a_late_day(stac
 
 
 REPO = Path(__file__).resolve().parents[3]
-# What each query of docs/marts.md (and the README's copies) answers on the hand-made input: the values of one
+# What each query of docs/marts.md (and any copy in the README) answers on the hand-made input: the values of one
 # column, in order. The latest collection day is 2026-01-31.
 ANSWERS: dict[str, tuple[str, list[Any]]] = {
     "question 1": ("name", ["Tokyo Table", "Sushi Hana"]),
@@ -191,22 +193,28 @@ def test_every_documented_query_answers_its_question_on_both_warehouses(stack: S
             translated = sqlglot.transpile(sql, read="athena", write="duckdb")[0]
             assert answer(stack, translated, column) == expected, (label, "Athena", translated)
 
-    # the command the README and docs/marts.md give to run a saved query locally
-    [command] = {
-        line.strip()
-        for path in (REPO / "README.md", REPO / "docs" / "marts.md")
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.startswith(".venv/bin/python -c") and "query.sql" in line
-    }
-    query = tmp_path / "query.sql"
-    query.write_text(next(sql for label, _, sql in queries if label == "question 1"), encoding="utf-8")
-    command = command.replace(".venv/bin/python", shlex.quote(sys.executable))
-    command = command.replace(".pipeline/warehouse/warehouse.duckdb", stack.warehouse_path).replace(
-        "query.sql", str(query)
+    # the command the README and docs/marts.md give to run a saved query locally, on a state folder holding this
+    # warehouse (no stack running: the marts answer without one)
+    command = "restaurant-pipeline sql --file query.sql"
+    for path in (REPO / "README.md", REPO / "docs" / "marts.md"):
+        assert f"`{command}`" in path.read_text(encoding="utf-8"), path.name
+    (tmp_path / "query.sql").write_text(next(sql for label, _, sql in queries if label == "question 1"))
+    state = tmp_path / "state"
+    (state / "warehouse").mkdir(parents=True)
+    shutil.copy(stack.warehouse_path, state / "warehouse" / "warehouse.duckdb")
+    cli = shlex.quote(str(Path(sys.executable).parent / "restaurant-pipeline"))
+    shown = subprocess.run(
+        command.replace("restaurant-pipeline", cli, 1) + " --csv",
+        shell=True,
+        cwd=tmp_path,
+        env={**os.environ, "PIPELINE_STATE_DIR": str(state)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
-    shown = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=60, check=False)
     assert shown.returncode == 0, shown.stderr
-    assert "Tokyo Table" in shown.stdout and "Sushi Hana" in shown.stdout
+    assert [line.split(",")[0] for line in shown.stdout.splitlines()] == ["name", "Tokyo Table", "Sushi Hana"]
 
 
 # The columns the marts had before issue 20 (the release a deployed warehouse may still hold).

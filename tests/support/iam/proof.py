@@ -164,12 +164,14 @@ def delivery_checks(template: ResolvedTemplate) -> list[Check]:
                             "events.amazonaws.com", "events.amazonaws.com", f"rule {rule_arn} delivers to {queue}", need
                         )
                     )
-    for logical, alarm in template.of_type("AWS::CloudWatch::Alarm").items():
+    alarms = {**template.of_type("AWS::CloudWatch::Alarm"), **template.of_type("AWS::CloudWatch::CompositeAlarm")}
+    for logical, alarm in alarms.items():
         name = template.resolve(alarm["Properties"].get("AlarmName", logical))
         alarm_arn = f"arn:aws:cloudwatch:{template.region}:{template.account}:alarm:{name}"
         context = {**SECURE, "aws:SourceArn": alarm_arn, "aws:SourceAccount": template.account}
-        for action in alarm["Properties"].get("AlarmActions", []):
-            topic = str(template.resolve(action))
+        properties = alarm["Properties"]
+        actions = [*properties.get("AlarmActions", []), *properties.get("OKActions", [])]
+        for topic in sorted({str(template.resolve(action)) for action in actions}):
             source = f"alarm {name} notifies {topic}"
             need = Need("sns:Publish", topic, context, "AWS::SNS::TopicPolicy", topic)
             checks.append(Check("cloudwatch.amazonaws.com", "cloudwatch.amazonaws.com", source, need))

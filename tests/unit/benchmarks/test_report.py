@@ -52,13 +52,13 @@ def test_aws_estimate_grows_with_cities_from_the_measured_node_count():
     assert "| 200 | 200 | 20 |" in render_section(SAMPLE)
 
 
-def test_readme_section_is_replaced_between_the_markers_only(tmp_path):
-    readme = tmp_path / "README.md"
-    readme.write_text(f"# Project\n\n## Performance\n{START_MARKER}\nold figures\n{END_MARKER}\n\n## Next\nkept\n")
+def test_the_page_section_is_replaced_between_the_markers_only(tmp_path):
+    page = tmp_path / "performance.md"
+    page.write_text(f"# Project\n\n## Performance\n{START_MARKER}\nold figures\n{END_MARKER}\n\n## Next\nkept\n")
 
-    assert write_report(SAMPLE, tmp_path / "results", readme) is True
+    assert write_report(SAMPLE, tmp_path / "results", page) is True
 
-    text = readme.read_text()
+    text = page.read_text()
     assert "old figures" not in text and "Warm ÷ CLI" in text
     assert text.startswith("# Project\n\n## Performance\n" + START_MARKER + "\nMeasured by `make bench`")
     assert text.endswith(END_MARKER + "\n\n## Next\nkept\n")
@@ -66,11 +66,24 @@ def test_readme_section_is_replaced_between_the_markers_only(tmp_path):
     assert (tmp_path / "results" / "latest.md").read_text().startswith("## Performance\n\nMeasured by")
 
 
-def test_readme_without_markers_is_left_untouched_and_latest_md_still_written(tmp_path):
-    readme = tmp_path / "README.md"
-    readme.write_text("# Project\nno markers yet\n")
+def test_a_page_without_markers_is_left_untouched_and_latest_md_still_written(tmp_path):
+    page = tmp_path / "performance.md"
+    page.write_text("# Project\nno markers yet\n")
 
-    assert write_report(SAMPLE, tmp_path / "results", readme) is False
+    assert write_report(SAMPLE, tmp_path / "results", page) is False
 
-    assert readme.read_text() == "# Project\nno markers yet\n"
+    assert page.read_text() == "# Project\nno markers yet\n"
     assert "Warm ÷ CLI" in (tmp_path / "results" / "latest.md").read_text()
+
+
+def test_make_bench_writes_its_tables_into_docs_performance_md_not_the_readme(tmp_path):
+    from benchmarks.__main__ import PAGE
+
+    assert Path(__file__).resolve().parents[3] / "docs" / "performance.md" == PAGE
+    original = PAGE.read_text(encoding="utf-8")
+    assert original.count(START_MARKER) == original.count(END_MARKER) == 1  # one pair, nothing else looks like it
+    copy = tmp_path / "performance.md"
+    copy.write_text(original, encoding="utf-8")
+    assert write_report(SAMPLE, tmp_path / "results", copy) is True
+    assert copy.read_text(encoding="utf-8").split(END_MARKER)[1] == original.split(END_MARKER)[1]
+    assert START_MARKER not in (PAGE.parents[1] / "README.md").read_text(encoding="utf-8")

@@ -121,7 +121,7 @@ def test_drain_writes_one_file_per_notification_and_skips_a_redelivered_one(tmp_
     assert len(sqs.deleted) == 13
     first = read_outbox(tmp_path)[0]
     assert first.subject == "subject 0" and first.body == "body 0\n"  # a text body ends with a newline
-    assert first.sent_at == datetime(2026, 11, 25, 8, 2, 20, tzinfo=UTC)  # the Date header has seconds
+    assert first.sent_at == datetime(2026, 11, 25, 8, 2, 20, 123000, tzinfo=UTC)  # the file name keeps the ms
 
 
 def test_drain_keeps_a_raw_delivery_too(tmp_path):

@@ -7,12 +7,21 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from contracts.envelope import Event
 from contracts.events import CitySummary, ModelRun, TestCounts
-from services.transformer.domain.model import BuildReport, Claim, FailedTest, InfrastructureError, ObjectMissing
+from services.common.ports import RunFacts
+from services.transformer.domain.model import (
+    BuildReport,
+    Claim,
+    FailedTest,
+    InfrastructureError,
+    ObjectMissing,
+    ObjectTooLarge,
+    StoredVersion,
+)
 
 DAY = "2026-01-01"
 BUCKET = "restaurant-pipeline-data"
@@ -47,11 +56,17 @@ class FakeStore:
     def __init__(self, objects: Mapping[str, bytes] | None = None) -> None:
         self.objects = dict(objects or {})
         self.written: dict[str, tuple[bytes, str]] = {}
+        self.versions: list[StoredVersion] = []  # what a listing of raw/ returns (coalesced builds)
 
-    def get(self, key: str, version_id: str | None) -> bytes:
+    def get(self, key: str, version_id: str | None, max_bytes: int) -> bytes:
         if key not in self.objects:
             raise ObjectMissing(f"{key} (version {version_id}) no longer exists")
+        if len(self.objects[key]) > max_bytes:
+            raise ObjectTooLarge(f"{key} holds {len(self.objects[key])} bytes")
         return self.objects[key]
+
+    def waiting_versions(self, prefix: str, since: datetime) -> list[StoredVersion]:
+        return [v for v in self.versions if v.key.startswith(prefix) and v.last_modified >= since]
 
     def put(self, key: str, body: bytes, content_type: str) -> None:
         self.written[key] = (body, content_type)
@@ -112,7 +127,7 @@ class FakeMarts:
 
 
 class FakeClaims:
-    """Object versions already processed (done) or being processed (busy); records what happened to the others."""
+    """Claims as the table keeps them: done (completed), busy (claimed, not completed yet), or free."""
 
     def __init__(self, done: Iterable[str] = (), busy: Iterable[str] = ()) -> None:
         self.done = set(done)
@@ -125,12 +140,16 @@ class FakeClaims:
             return Claim("done", {})
         if idempotency_key in self.busy:
             return Claim("busy")
+        self.busy.add(idempotency_key)
         return Claim("new")
 
     def complete(self, idempotency_key: str, result: dict[str, Any]) -> None:
+        self.busy.discard(idempotency_key)
+        self.done.add(idempotency_key)
         self.completed[idempotency_key] = result
 
     def release(self, idempotency_key: str, error: Exception) -> None:
+        self.busy.discard(idempotency_key)
         self.released.append(idempotency_key)
 
 
@@ -146,15 +165,25 @@ class FakePublisher:
 
 
 class FakeLedger:
-    def __init__(self) -> None:
+    """The run ledger: the steps recorded, and the runs it knows (None: no ledger to ask)."""
+
+    def __init__(self, runs: Mapping[str, RunFacts] | None = None) -> None:
         self.steps: list[tuple[str, str, str]] = []
+        self.runs = runs
+
+    def facts(self, run_id: str) -> RunFacts | None:
+        if self.runs is None:
+            return None
+        return self.runs.get(run_id, RunFacts(requested=False))
 
     def record(self, run_id: str, step: str, subject: str, service: str, data: Mapping[str, Any] | None = None) -> bool:
         self.steps.append((run_id, step, subject))
         return True
 
 
-def s3_event(key: str, version: str = "v1", bucket: str = BUCKET) -> dict[str, Any]:
+def s3_event(
+    key: str, version: str = "v1", bucket: str = BUCKET, size: int = 5, etag: str = "e" * 32
+) -> dict[str, Any]:
     """An EventBridge "Object Created" from S3, as AWS spells it."""
     return {
         "version": "0",
@@ -168,7 +197,7 @@ def s3_event(key: str, version: str = "v1", bucket: str = BUCKET) -> dict[str, A
         "detail": {
             "version": "0",
             "bucket": {"name": bucket},
-            "object": {"key": key, "size": 5, "etag": "e" * 32, "version-id": version, "sequencer": "00"},
+            "object": {"key": key, "size": size, "etag": etag, "version-id": version, "sequencer": "00"},
             "request-id": "N4N7GDK58NMKJ12R",
             "requester": "123456789012",
             "source-ip-address": "1.2.3.4",
@@ -177,7 +206,7 @@ def s3_event(key: str, version: str = "v1", bucket: str = BUCKET) -> dict[str, A
     }
 
 
-def sqs_batch(*bodies: Any) -> dict[str, Any]:
+def sqs_batch(*bodies: Any, receives: int = 1) -> dict[str, Any]:
     """SQS records of the FIFO queue, as the event source mapping hands them to the function."""
     return {
         "Records": [
@@ -185,7 +214,11 @@ def sqs_batch(*bodies: Any) -> dict[str, Any]:
                 "messageId": f"m{index}",
                 "receiptHandle": f"h{index}",
                 "body": body if isinstance(body, str) else json.dumps(body),
-                "attributes": {"ApproximateReceiveCount": "1", "MessageGroupId": "dbt", "SequenceNumber": str(index)},
+                "attributes": {
+                    "ApproximateReceiveCount": str(receives),
+                    "MessageGroupId": "dbt",
+                    "SequenceNumber": str(index),
+                },
                 "messageAttributes": {},
                 "md5OfBody": "",
                 "eventSource": "aws:sqs",

@@ -7,11 +7,14 @@ import pytest
 from services.transformer.domain.reading import (
     ObjectLayoutError,
     ObjectRef,
+    ReadLimits,
+    RunIdentity,
     infer_city,
     quarantine_key,
     raw_day,
+    read_object,
     read_places,
-    render_validated,
+    safe_name,
     validated_key,
 )
 
@@ -32,12 +35,16 @@ def line(**fields):
     return json.dumps({"id": "p1", "_collection": COLLECTION, **fields})
 
 
+def rows(result):
+    return [json.loads(row) for row in gzip.decompress(result.validated).splitlines()]
+
+
 def test_structurally_valid_places_pass_even_with_out_of_range_business_values():
     body = line(rating=9.5, userRatingCount=-3, priceLevel="PRICE_LEVEL_WHATEVER").encode()
 
     result = read_places("raw/places/dt=2026-01-01/x.jsonl", body)
 
-    assert [number for number, _ in result.places] == [1] and result.rejections == []
+    assert [row["_source"]["line"] for row in rows(result)] == [1] and result.rejections == []
 
 
 @pytest.mark.parametrize(
@@ -55,7 +62,7 @@ def test_structurally_valid_places_pass_even_with_out_of_range_business_values()
 def test_each_structural_problem_is_rejected_with_a_reason_naming_it(bad, reason):
     result = read_places("raw/places/dt=2026-01-01/x.jsonl", f"{line()}\n{bad}\n".encode())
 
-    assert len(result.places) == 1
+    assert result.valid_lines == 1
     [rejection] = result.rejections
     assert rejection.line == 2 and reason in rejection.reason and rejection.content == bad
 
@@ -65,13 +72,13 @@ def test_a_response_body_json_file_yields_its_places_by_position():
 
     result = read_places("raw/places/dt=2026-01-01/body.json", body)
 
-    assert [n for n, _ in result.places] == [1, 3] and [r.line for r in result.rejections] == [2]
+    assert [row["_source"]["line"] for row in rows(result)] == [1, 3] and [r.line for r in result.rejections] == [2]
 
 
 def test_a_broken_gzip_is_one_rejection_keeping_the_bytes():
     result = read_places("raw/places/dt=2026-01-01/x.jsonl.gz", b"plain text")
 
-    assert result.places == [] and "gzip" in (result.problem or "")
+    assert result.valid_lines == 0 and "gzip" in (result.problem or "")
     assert result.rejections[0].line is None and result.rejections[0].content == "plain text"
 
 
@@ -93,14 +100,33 @@ def test_keys_outside_the_layout_are_refused_with_the_expected_layout(key):
 def test_dropped_file_gets_a_stable_run_id_and_the_city_of_a_collector_style_name():
     place = json.dumps({"id": "p1"}).encode()
     ref = ObjectRef("b", "raw/places/dt=2026-01-01/run-1__saint-etienne.jsonl", None, "e", 1, REF.event_time)
+    identity = RunIdentity("drop-0123", collected=False)
 
-    copy = gzip.decompress(render_validated(ref, "run-1__saint-etienne.jsonl", read_places(ref.key, place).places))
-    row = json.loads(copy)
+    [row] = rows(read_object(ref, "run-1__saint-etienne.jsonl", place, identity))
 
-    assert row["_collection"]["city"] == "Saint-Etienne" and row["_collection"]["run_id"].startswith("drop-")
+    assert row["_collection"]["city"] == "Saint-Etienne" and row["_collection"]["run_id"] == "drop-0123"
     assert row["_collection"]["run_cities"] == [] and row["_collection"]["trigger_source"] == "manual"
     assert row["_source"] == {"key": ref.key, "version": "e", "line": 1, "loaded_at": "2026-01-01 08:00:00.000000"}
     assert infer_city("whatever.jsonl") == "unknown"
+
+
+def test_a_dropped_file_keeps_its_places_but_not_the_run_its_lines_claim():
+    identity = RunIdentity("drop-0123", collected=False)
+
+    [row] = rows(read_object(REF, "x.jsonl", line().encode(), identity))
+
+    assert row["_collection"]["run_id"] == "drop-0123" and row["_collection"]["run_cities"] == []
+    assert row["_collection"]["city"] == "Paris" and row["_collection"]["trigger_source"] == "manual"
+
+
+def test_a_collection_object_carries_its_run_and_the_cities_the_ledger_recorded():
+    claims_another = line(_collection={**COLLECTION, "run_id": "someone-else", "run_cities": ["Nowhere"]})
+    identity = RunIdentity("r1", collected=True, run_cities=("Paris", "Lyon"))
+
+    [row] = rows(read_object(REF, "x.jsonl", claims_another.encode(), identity))
+
+    assert row["_collection"]["run_id"] == "r1" and row["_collection"]["run_cities"] == ["Paris", "Lyon"]
+    assert row["_collection"]["trigger_source"] == "schedule"
 
 
 def test_derived_keys():
@@ -116,3 +142,121 @@ def test_the_same_event_maps_to_one_key_and_a_new_upload_to_another():
 
     assert again.idempotency_key == REF.idempotency_key != later.idempotency_key
     assert versioned.idempotency_key == "b/raw/places/dt=2026-01-01/x.jsonl#v2"
+
+
+# -- keys are data, never paths or patterns ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a*.jsonl",
+        "b?.jsonl",
+        "[c].jsonl",
+        "{d,e}.jsonl",
+        "../../etc/x.jsonl",
+        "sub/dir/x.jsonl",
+        "100%.jsonl",
+        "é ~.jsonl",
+    ],
+)
+def test_a_name_becomes_a_key_part_without_glob_or_path_characters(name):
+    key = validated_key("2026-01-01", name)
+    part = key.removeprefix("validated/places/dt=2026-01-01/")
+
+    assert set(part) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-~")
+    assert key.endswith(".jsonl.gz")
+
+
+def test_safe_names_are_one_to_one_and_bounded():
+    names = ["a/b.jsonl", "a__b.jsonl", "a~2Fb.jsonl", "a~b.jsonl", "x" * 900 + ".jsonl", "x" * 901 + ".jsonl"]
+
+    encoded = [safe_name(name) for name in names]
+
+    assert len(set(encoded)) == len(names)
+    assert all(len(part) <= 200 for part in encoded)
+    assert safe_name("run-1__paris.jsonl.gz") == "run-1__paris.jsonl.gz"  # the collector's names are unchanged
+
+
+def test_the_quarantine_key_of_a_long_or_hostile_name_stays_a_valid_key():
+    key = "raw/places/dt=2026-01-01/" + "../" * 300 + "*.jsonl"
+
+    quarantined = quarantine_key(key)
+
+    assert len(quarantined.encode()) < 1024 and quarantined.startswith("quarantine/raw/places/dt=2026-01-01/")
+    assert "/../" not in quarantined and "*" not in quarantined
+
+
+# -- limits: each breach costs a line or the object, with its reason -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ('{"id": "p", "rating": NaN}', "NaN is not a JSON number"),
+        ('{"id": "p", "rating": Infinity}', "Infinity is not a JSON number"),
+        ('{"id": "p", "rating": 1e400}', "too large for a double"),
+        ('{"id": "p", "userRatingCount": 9223372036854775808}', "does not fit in 64 bits"),
+        ('{"id": "p", "userRatingCount": ' + "9" * 5000 + "}", "does not fit in 64 bits"),
+        ('{"id": "p", "x": ' + "[" * 40 + "]" * 40 + "}", "nested deeper than 32 levels"),
+        ('{"id": "p", "x": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested deeper than 32 levels"),
+    ],
+)
+def test_values_no_warehouse_can_hold_are_rejected_lines_not_crashes(bad, reason):
+    result = read_places("raw/places/dt=2026-01-01/x.jsonl", f"{line()}\n{bad}\n".encode())
+
+    assert result.valid_lines == 1
+    [rejection] = result.rejections
+    assert rejection.line == 2 and reason in rejection.reason
+
+
+def test_the_largest_64_bit_integer_still_passes():
+    result = read_places("raw/places/dt=2026-01-01/x.jsonl", line(userRatingCount=2**63 - 1).encode())
+
+    assert result.valid_lines == 1 and rows(result)[0]["userRatingCount"] == 2**63 - 1
+
+
+def test_a_line_longer_than_the_limit_is_quarantined_with_a_preview_and_its_length():
+    limits = ReadLimits(line_bytes=10_000)
+    long_line = line(note="x" * 50_000)
+
+    result = read_places("raw/places/dt=2026-01-01/x.jsonl", f"{line()}\n{long_line}\n{line()}\n".encode(), limits)
+
+    assert result.valid_lines == 2
+    [rejection] = result.rejections
+    assert rejection.line == 2 and f"line of {len(long_line):,} bytes" in rejection.reason
+    assert len(rejection.content) < 5_000 and rejection.content.endswith("[...]")
+
+
+def test_a_decompression_bomb_stops_at_the_expanded_limit_and_the_object_is_quarantined():
+    bomb = gzip.compress(b" " * (8 * 1024 * 1024))  # 8 MiB in ~8 KB
+    limits = ReadLimits(expanded_bytes=4 * 1024 * 1024)
+
+    result = read_places("raw/places/dt=2026-01-01/x.jsonl.gz", bomb, limits)
+
+    assert result.valid_lines == 0 and "expands to more than 4 MiB" in (result.problem or "")
+    assert [r.line for r in result.rejections] == [None]
+
+
+def test_a_file_of_more_lines_than_the_limit_is_refused_whole():
+    result = read_places("raw/places/dt=2026-01-01/x.jsonl", (line() + "\n").encode() * 11, ReadLimits(lines=10))
+
+    assert result.valid_lines == 0 and "more than 10 lines" in (result.problem or "")
+    assert result.validated == b"" or rows(result) == []
+
+
+def test_the_quarantine_file_stops_copying_content_past_its_budget_but_keeps_every_reason():
+    body = ("{nope " + "y" * 1000 + "\n").encode() * 20
+
+    result = read_places("raw/places/dt=2026-01-01/x.jsonl", body, ReadLimits(quarantine_bytes=5_000))
+
+    assert len(result.rejections) == 20 and all("invalid JSON" in r.reason for r in result.rejections)
+    assert "read line 20 of the raw object" in result.rejections[-1].content
+
+
+def test_no_validated_line_is_invalid_json():
+    body = f"{line()}\n" + '{"id": "p2", "rating": NaN}\n'
+
+    result = read_places("raw/places/dt=2026-01-01/x.jsonl", body.encode())
+
+    assert [row["id"] for row in rows(result)] == ["p1"]  # json.loads would accept NaN: it never got written

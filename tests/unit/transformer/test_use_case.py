@@ -8,9 +8,11 @@ import json
 from datetime import UTC, datetime
 
 from contracts.events import ReviewCounts
+from services.common.ports import RunFacts
+from services.transformer.domain.model import StoredVersion
 from services.transformer.domain.reading import ObjectRef, validated_key
 from services.transformer.domain.transform import transform_objects
-from services.transformer.service import TransformerDeps, process_batch
+from services.transformer.service import Coalescing, TransformerDeps, process_batch
 from tests.unit.transformer.fakes import (
     BUCKET,
     DAY,
@@ -30,6 +32,7 @@ from tests.unit.transformer.fakes import (
 )
 
 KEY = f"raw/places/dt={DAY}/run-1__paris.jsonl"
+NOW = datetime(2026, 1, 1, 9, tzinfo=UTC)
 VALIDATED = validated_key(DAY, "run-1__paris.jsonl")
 
 
@@ -121,14 +124,25 @@ def test_one_build_covers_two_runs_and_each_gets_its_own_outcome():
 
 
 # -- the use case: process_batch -----------------------------------------------------------------------------------
-def deps(store: FakeStore, builder: FakeBuilder | None = None, claims: FakeClaims | None = None, publisher=None):
+def deps(
+    store: FakeStore,
+    builder: FakeBuilder | None = None,
+    claims: FakeClaims | None = None,
+    publisher=None,
+    ledger: FakeLedger | None = None,
+    coalescing: Coalescing | None = None,
+):
+    ledger = ledger or FakeLedger()
     return TransformerDeps(
         store=store,
         builder=builder or FakeBuilder(),
         marts=FakeMarts(),
         claims=claims or FakeClaims(),
         publisher=publisher or FakePublisher(),
-        ledger=FakeLedger(),
+        ledger=ledger,
+        runs=ledger,
+        coalescing=coalescing or Coalescing(),
+        clock=lambda: NOW,
     )
 
 
@@ -167,15 +181,15 @@ def test_an_infrastructure_failure_releases_the_claims_and_fails_the_whole_batch
     assert wired.claims.completed == {} and wired.publisher.events == []
 
 
-def test_a_malformed_message_fails_with_what_follows_it_in_the_fifo_batch_and_other_events_are_acknowledged():
+def test_a_malformed_message_fails_alone_and_the_events_around_it_are_handled():
     tags = {**s3_event(KEY), "detail-type": "Object Tags Added"}
     wired = deps(FakeStore({KEY: lines(place("p1"))}))
 
-    result = process_batch(sqs_batch(tags, s3_event(KEY), "{not json", tags), wired, remaining_ms=lambda: 60_000)
+    result = process_batch(sqs_batch(tags, "{not json", s3_event(KEY), tags), wired, remaining_ms=lambda: 60_000)
 
-    # FIFO: the records after a failed one are failed too, so that the group's order holds on the retry
-    assert result.response == {"batchItemFailures": [{"itemIdentifier": "m2"}, {"itemIdentifier": "m3"}]}
-    assert result.ignored == 1 and len(wired.publisher.events) == 1
+    # not the FIFO short-circuit: a record that can never succeed must not take the ones after it to the DLQ
+    assert result.response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert result.ignored == 2 and len(wired.publisher.events) == 1
 
 
 def test_an_object_another_invocation_holds_is_retried_later():
@@ -185,3 +199,223 @@ def test_an_object_another_invocation_holds_is_retried_later():
 
     assert result.response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
     assert wired.publisher.events == []
+
+
+# -- the last attempt speaks (issue: every failure reaches an email) ----------------------------------------------
+
+
+def test_an_infrastructure_failure_on_the_last_receive_is_published_as_an_error_before_the_dlq():
+    other = f"raw/places/dt={DAY}/run-2__lyon.jsonl"
+    store = FakeStore({KEY: lines(place("p1")), other: lines(place("p2", city="Lyon", run_id="run-2"))})
+    wired = deps(store, FakeBuilder(error=infrastructure("S3 unreachable: EndpointConnectionError")))
+
+    result = process_batch(sqs_batch(s3_event(KEY), s3_event(other), receives=3), wired, remaining_ms=lambda: 60_000)
+
+    assert result.response == {"batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m1"}]}
+    events = sorted(wired.publisher.events, key=lambda e: e.run_id)
+    assert [(e.run_id, e.outcome, e.dead_lettered, e.attempts) for e in events] == [
+        ("run-1", "error", True, 3),
+        ("run-2", "error", True, 3),
+    ]
+    assert events[0].cities == ["Paris"] and [s.key for s in events[0].sources] == [KEY]
+    assert "after 3 attempt(s): S3 unreachable" in events[0].error.message
+    assert "dead-letter queue" in events[0].error.message
+    assert ("run-1", "TRANSFORM_FAILED", KEY) in wired.ledger.steps
+
+
+def test_an_earlier_receive_publishes_nothing_the_retry_may_still_succeed():
+    wired = deps(FakeStore({KEY: lines(place("p1"))}), FakeBuilder(error=infrastructure()))
+
+    result = process_batch(sqs_batch(s3_event(KEY), receives=2), wired, remaining_ms=lambda: 60_000)
+
+    assert result.error is not None and wired.publisher.events == [] and result.dead_lettered == []
+
+
+def test_a_failure_before_any_object_was_read_names_the_run_from_the_key():
+    class Unreachable(FakeStore):
+        def get(self, key, version_id, max_bytes):
+            raise infrastructure("cannot read s3://bucket/key: EndpointConnectionError")
+
+    ledger = FakeLedger({"run-1": RunFacts(requested=True, cities=("Paris", "Lyon"))})
+    wired = deps(Unreachable(), ledger=ledger)
+
+    process_batch(sqs_batch(s3_event(KEY), receives=3), wired, remaining_ms=lambda: 60_000)
+
+    [event] = wired.publisher.events
+    assert (event.run_id, event.run_cities, event.cities) == ("run-1", ["Paris", "Lyon"], ["Paris"])
+
+
+def test_when_the_bus_itself_is_down_the_last_attempt_still_fails_cleanly_for_the_dlq():
+    wired = deps(FakeStore({KEY: lines(place("p1"))}), publisher=FakePublisher(error=infrastructure("bus down")))
+
+    result = process_batch(sqs_batch(s3_event(KEY), receives=3), wired, remaining_ms=lambda: 60_000)
+
+    assert result.response == {"batchItemFailures": [{"itemIdentifier": "m0"}]} and result.dead_lettered == []
+
+
+# -- coalesced builds -----------------------------------------------------------------------------------------------
+
+
+def _waiting(store: FakeStore, count: int, size: int = 5, day: str = DAY) -> list[str]:
+    keys = []
+    for index in range(count):
+        key = f"raw/places/dt={day}/drop-{index:03d}.jsonl"
+        store.objects[key] = lines(place(f"w{index}"))
+        store.versions.append(StoredVersion(key, "v1", "e" * 32, size, datetime(2026, 1, 1, 8, 30, tzinfo=UTC)))
+        keys.append(key)
+    return keys
+
+
+def test_one_invocation_builds_every_object_waiting_under_its_days_in_one_build():
+    store = FakeStore({KEY: lines(place("p1"))})
+    waiting = _waiting(store, 25)
+    builder = FakeBuilder()
+    wired = deps(store, builder)
+
+    result = process_batch(sqs_batch(s3_event(KEY)), wired, remaining_ms=lambda: 60_000)
+
+    assert result.coalesced == 25 and len(builder.calls) == 1
+    [(days, objects)] = builder.calls
+    assert days == [DAY] and len(objects) == 26
+    assert {s.key for e in wired.publisher.events for s in e.sources} == {KEY, *waiting}
+    # the waiting objects' own events, when they come, are duplicates: no second build
+    later = process_batch(sqs_batch(*(s3_event(key) for key in waiting[:10])), wired, remaining_ms=lambda: 60_000)
+    assert later.duplicates == 10 and len(builder.calls) == 1
+
+
+def test_coalescing_stops_at_the_object_and_byte_caps():
+    store = FakeStore({KEY: lines(place("p1"))})
+    _waiting(store, 30, size=100)
+    by_count = deps(store, coalescing=Coalescing(max_objects=11))
+    assert process_batch(sqs_batch(s3_event(KEY)), by_count, remaining_ms=lambda: 60_000).coalesced == 10
+
+    store = FakeStore({KEY: lines(place("p1"))})
+    _waiting(store, 30, size=100)
+    by_bytes = deps(store, coalescing=Coalescing(max_bytes=5 + 100 * 7))
+    assert process_batch(sqs_batch(s3_event(KEY)), by_bytes, remaining_ms=lambda: 60_000).coalesced == 7
+
+
+def test_coalescing_leaves_versions_claimed_elsewhere_older_than_the_window_and_other_days():
+    store = FakeStore({KEY: lines(place("p1"))})
+    [done, busy, fresh] = _waiting(store, 3)
+    _waiting(store, 2, day="2026-01-02")
+    store.versions.append(
+        StoredVersion(f"raw/places/dt={DAY}/old.jsonl", "v1", "e", 5, datetime(2025, 12, 1, tzinfo=UTC))
+    )
+    claims = FakeClaims(done=[f"{BUCKET}/{done}#v1"], busy=[f"{BUCKET}/{busy}#v1"])
+    wired = deps(store, claims=claims)
+
+    result = process_batch(sqs_batch(s3_event(KEY)), wired, remaining_ms=lambda: 60_000)
+
+    assert result.coalesced == 1
+    assert {s.key for e in wired.publisher.events for s in e.sources} == {KEY, fresh}
+
+
+def test_an_infrastructure_failure_releases_the_coalesced_claims_too():
+    store = FakeStore({KEY: lines(place("p1"))})
+    [waiting] = _waiting(store, 1)
+    wired = deps(store, FakeBuilder(error=infrastructure()))
+
+    process_batch(sqs_batch(s3_event(KEY)), wired, remaining_ms=lambda: 60_000)
+
+    assert sorted(wired.claims.released) == sorted([f"{BUCKET}/{KEY}#v1", f"{BUCKET}/{waiting}#v1"])
+
+
+# -- one bad object never fails the good ones -------------------------------------------------------------------------
+
+
+def test_an_object_over_the_size_limit_is_refused_alone_and_the_others_are_built():
+    big = f"raw/places/dt={DAY}/big.jsonl"
+    store = FakeStore({KEY: lines(place("p1")), big: b"x" * (300 * 1024 * 1024)})
+    wired = deps(store)
+
+    result = process_batch(sqs_batch(s3_event(KEY), s3_event(big)), wired, remaining_ms=lambda: 60_000)
+
+    assert result.error is None
+    outcomes = {e.sources[0].key: e for e in wired.publisher.events}
+    assert outcomes[KEY].outcome == "passed"
+    assert outcomes[big].outcome == "error" and "holds 314572800 bytes" in (outcomes[big].sources[0].problem or "")
+
+
+def test_a_bug_meeting_one_object_costs_that_object_only(monkeypatch):
+    from services.transformer.domain import transform
+
+    real = transform.read_object
+
+    def explode_on_bad(ref, name, body, identity, limits):
+        if name.startswith("bad"):
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(ref, name, body, identity, limits)
+
+    monkeypatch.setattr(transform, "read_object", explode_on_bad)
+    bad = f"raw/places/dt={DAY}/bad.jsonl"
+    store = FakeStore({KEY: lines(place("p1")), bad: lines(place("p2"))})
+    wired = deps(store)
+
+    result = process_batch(sqs_batch(s3_event(KEY), s3_event(bad)), wired, remaining_ms=lambda: 60_000)
+
+    assert result.error is None
+    outcomes = {e.sources[0].key: e for e in wired.publisher.events}
+    assert outcomes[KEY].outcome == "passed" and outcomes[bad].outcome == "error"
+    assert "RecursionError" in (outcomes[bad].sources[0].problem or "")
+    assert f"quarantine/raw/places/dt={DAY}/bad.jsonl.rejected.jsonl" in store.written
+
+
+# -- run identity: a file cannot claim a run ---------------------------------------------------------------------------
+
+
+def test_a_collector_style_file_of_a_run_never_requested_is_a_dropped_file():
+    wired = deps(FakeStore({KEY: lines(place("p1"))}), ledger=FakeLedger({}))
+
+    process_batch(sqs_batch(s3_event(KEY)), wired, remaining_ms=lambda: 60_000)
+
+    [event] = wired.publisher.events
+    assert event.run_id.startswith("drop-") and event.run_cities == []
+    assert "run-1 was never requested" in (event.sources[0].identity_note or "")
+
+
+def test_a_run_already_emailed_cannot_be_reopened_by_another_file_at_its_key():
+    facts = RunFacts(requested=True, cities=("Paris",), collected={KEY: "f" * 32}, notified=True)
+    wired = deps(FakeStore({KEY: lines(place("p1"))}), ledger=FakeLedger({"run-1": facts}))
+
+    process_batch(sqs_batch(s3_event(KEY, etag="0" * 32)), wired, remaining_ms=lambda: 60_000)
+
+    [event] = wired.publisher.events
+    assert event.run_id.startswith("drop-") and "already emailed" in (event.sources[0].identity_note or "")
+
+
+def test_the_object_the_collection_wrote_keeps_its_run_when_replayed_after_the_email():
+    facts = RunFacts(requested=True, cities=("Paris", "Lyon"), collected={KEY: "e" * 32}, notified=True)
+    wired = deps(FakeStore({KEY: lines(place("p1"))}), ledger=FakeLedger({"run-1": facts}))
+
+    process_batch(sqs_batch(s3_event(KEY, etag="e" * 32)), wired, remaining_ms=lambda: 60_000)
+
+    [event] = wired.publisher.events
+    assert (event.run_id, event.run_cities) == ("run-1", ["Paris", "Lyon"]) and event.sources[0].identity_note is None
+
+
+def test_a_dropped_file_claiming_a_real_run_in_its_lines_gets_a_run_of_its_own():
+    facts = RunFacts(requested=True, cities=("Paris",))
+    dropped = f"raw/places/dt={DAY}/my-fix.jsonl"
+    wired = deps(FakeStore({dropped: lines(place("p1", run_id="run-1"))}), ledger=FakeLedger({"run-1": facts}))
+
+    process_batch(sqs_batch(s3_event(dropped)), wired, remaining_ms=lambda: 60_000)
+
+    [event] = wired.publisher.events
+    assert event.run_id.startswith("drop-") and event.run_cities == [] and event.cities == ["Paris"]
+
+
+def test_an_unreachable_claims_table_on_the_last_receive_is_announced_too():
+    class Unreachable(FakeClaims):
+        def claim(self, idempotency_key, remaining_ms):
+            raise infrastructure("cannot reach the idempotency table: EndpointConnectionError")
+
+    wired = deps(FakeStore({KEY: lines(place("p1"))}), claims=Unreachable())
+
+    early = process_batch(sqs_batch(s3_event(KEY), receives=1), wired, remaining_ms=lambda: 60_000)
+    last = process_batch(sqs_batch(s3_event(KEY), receives=3), wired, remaining_ms=lambda: 60_000)
+
+    assert early.response == last.response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert early.dead_lettered == []
+    [event] = wired.publisher.events
+    assert event.dead_lettered and "idempotency table" in event.error.message and event.run_id == "run-1"
