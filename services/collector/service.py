@@ -112,7 +112,7 @@ def process_request(plan: RunPlan, deps: CollectorDeps, deadline: float, limiter
             _request_failure(plan, Failure("api_auth", f"{exc} Not retried until a key is configured.", False))
         )
     deps.publisher.publish(outcome_events(outcome, deps.settings.bucket_name, secret))
-    _record(outcome, deps, secret)
+    record_outcome(outcome, deps.ledger, deps.metric, secret)
     if outcome.needs_retry:
         reasons = "; ".join(f"{f.city or 'request'}: {f.failure.category}" for f in outcome.failed)
         raise RetryLater(f"run {plan.run_id}, attempt {plan.attempt}: retryable failure(s) ({reasons})")
@@ -123,19 +123,30 @@ def _request_failure(plan: RunPlan, failure: Failure) -> CityFailed:
     return CityFailed(None, failure, Counters(), tuple(city.city for city in plan.cities))
 
 
-def _record(outcome: RunOutcome, deps: CollectorDeps, secret: str | None) -> None:
+def record_outcome(
+    outcome: RunOutcome, ledger: Ledger, metric: Callable[[Metric, float], None], secret: str | None
+) -> None:
+    """The run's steps in the ledger (COLLECTED per city with its object's key and ETag, COLLECTION_FAILED per
+    failure, the message redacted) and the collector's metrics."""
     plan = outcome.plan
     for city in outcome.collected:
-        deps.ledger.record(
+        ledger.record(
             plan.run_id,
             "COLLECTED",
             city.city,
             SERVICE,
-            {"object_key": city.object_key, "places": city.places, "already_collected": city.already_collected},
+            {
+                "object_key": city.object_key,
+                "places": city.places,
+                "already_collected": city.already_collected,
+                # the transformer's run-identity check compares a dropped object's ETag with it (services/transformer/
+                # domain/identity.py): only the object this collection wrote keeps a run that was already emailed
+                **({"etag": city.etag} if city.etag else {}),
+            },
         )
-        deps.metric(Metric.PLACES_COLLECTED, 0 if city.already_collected else city.places)
+        metric(Metric.PLACES_COLLECTED, 0 if city.already_collected else city.places)
     for failed in outcome.failed:
-        deps.ledger.record(
+        ledger.record(
             plan.run_id,
             "COLLECTION_FAILED",
             failed.city or "-",
@@ -147,8 +158,8 @@ def _record(outcome: RunOutcome, deps: CollectorDeps, secret: str | None) -> Non
                 "retryable": failed.failure.retryable,
             },
         )
-        deps.metric(Metric.COLLECTION_FAILURES, 1)
+        metric(Metric.COLLECTION_FAILURES, 1)
     counters = [c.counters for c in outcome.collected] + [f.counters for f in outcome.failed]
-    deps.metric(Metric.PLACES_REQUESTS, sum(c.requests for c in counters))
-    deps.metric(Metric.RETRIES, sum(c.retries for c in counters))
-    deps.metric(Metric.THROTTLED_429, sum(c.throttled for c in counters))
+    metric(Metric.PLACES_REQUESTS, sum(c.requests for c in counters))
+    metric(Metric.RETRIES, sum(c.retries for c in counters))
+    metric(Metric.THROTTLED_429, sum(c.throttled for c in counters))

@@ -390,7 +390,9 @@ async def collect_city(plan: CityPlan, run: RunPlan, deps: CollectionPorts, gate
     started = deps.clock()
     existing = await asyncio.to_thread(deps.store.find, plan.object_key)
     if existing is not None:
-        return CityCollected(plan.city, plan.object_key, existing.places or 0, Counters(), 0, already_collected=True)
+        return CityCollected(
+            plan.city, plan.object_key, existing.places or 0, Counters(), 0, already_collected=True, etag=existing.etag
+        )
     with deps.spool() as spool:
         collection = CityCollection(deps.api, plan, run, deps.field_mask, spool, gate, deps.limits, deps.now)
         try:
@@ -408,7 +410,11 @@ async def collect_city(plan: CityPlan, run: RunPlan, deps: CollectionPorts, gate
             "pages": str(counters.pages),
         }
         try:
-            written = await asyncio.to_thread(deps.store.put_once, plan.object_key, spool.path, metadata)
+            etag = await asyncio.to_thread(deps.store.put_once, plan.object_key, spool.path, metadata)
+            written = etag is not None
+            if not written:  # a concurrent delivery of this run wrote it first: its ETag is the one to record
+                there = await asyncio.to_thread(deps.store.find, plan.object_key)
+                etag = there.etag if there is not None else None
         except Exception as exc:
             raise CityError(_internal(exc), counters) from exc
     log.info(
@@ -432,6 +438,7 @@ async def collect_city(plan: CityPlan, run: RunPlan, deps: CollectionPorts, gate
         counters,
         int((deps.clock() - started) * 1000),
         already_collected=not written,
+        etag=etag,
     )
 
 

@@ -146,6 +146,7 @@ class CityCollected:
     counters: Counters
     duration_ms: int
     already_collected: bool = False
+    etag: str | None = None  # the raw object's, as S3 returned it; None when not known (written by someone else)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import random
 from dataclasses import dataclass, field
@@ -121,6 +122,7 @@ def _inside(place: dict[str, Any], rectangle: dict[str, Any]) -> bool:
 @dataclass(frozen=True)
 class Stored:
     places: int | None
+    etag: str | None = None
 
 
 @dataclass
@@ -134,15 +136,20 @@ class FakeStore:
         if key not in self.objects:
             return None
         places = self.metadata.get(key, {}).get("places")
-        return Stored(int(places) if places else None)
+        return Stored(int(places) if places else None, etag(self.objects[key]))
 
-    def put_once(self, key: str, path: Path, metadata: dict[str, str]) -> bool:
+    def put_once(self, key: str, path: Path, metadata: dict[str, str]) -> str | None:
         self.puts += 1
         if key in self.objects:
-            return False
+            return None
         self.objects[key] = path.read_bytes()
         self.metadata[key] = metadata
-        return True
+        return etag(self.objects[key])
+
+
+def etag(content: bytes) -> str:
+    """As S3 answers for a single-part object under SSE-S3: the content's MD5 in hex, quoted."""
+    return f'"{hashlib.md5(content).hexdigest()}"'  # S3's checksum, not a security use
 
 
 def run_plan(*cities: str, max_restaurants: int = 20, attempt: int = 1, max_receive_count: int = 3) -> RunPlan:

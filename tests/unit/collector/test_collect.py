@@ -7,6 +7,7 @@ import asyncio
 import gzip
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from services.collector.adapters.spool import PlaceSpool
 from services.collector.domain.collect import CollectionPorts, CollectorLimits, collect_cities
 from services.collector.domain.model import Failure, Rectangle, RunOutcome
-from tests.unit.collector.fakes import VIEWPORT, FakePlacesApi, FakeStore, make_places, run_plan
+from tests.unit.collector.fakes import VIEWPORT, FakePlacesApi, FakeStore, etag, make_places, run_plan
 
 MASK = "places.id,places.displayName,places.location,nextPageToken"
 FIXED_NOW = datetime(2026, 3, 14, 8, 0, 5, tzinfo=UTC)
@@ -141,6 +142,33 @@ def test_an_existing_object_is_skipped_without_calling_the_api() -> None:
     [city] = second.collected
     assert city.already_collected and city.places == 30
     assert city.object_key == first.collected[0].object_key
+
+
+def test_a_collected_city_carries_the_etag_of_the_object_written() -> None:
+    store = FakeStore()
+    [city] = collect(FakePlacesApi(make_places(100)), store, "Paris", max_restaurants=30).collected
+    assert city.etag == etag(store.objects[city.object_key]) and city.etag.startswith('"')
+
+
+def test_an_object_found_already_there_carries_its_own_etag() -> None:
+    store = FakeStore()
+    [first] = collect(FakePlacesApi(make_places(100)), store, "Paris", max_restaurants=30).collected
+    [again] = collect(FakePlacesApi(make_places(100)), store, "Paris", max_restaurants=30).collected
+    assert again.already_collected and again.etag == first.etag
+
+
+class RacedStore(FakeStore):
+    """Another delivery of the same run writes the object between the existence check and this put."""
+
+    def put_once(self, key: str, path: Path, metadata: dict[str, str]) -> str | None:
+        self.objects[key] = b"written by the other delivery"
+        return super().put_once(key, path, metadata)
+
+
+def test_a_put_that_lost_the_race_carries_the_winner_etag() -> None:
+    store = RacedStore()
+    [city] = collect(FakePlacesApi(make_places(100)), store, "Paris", max_restaurants=30).collected
+    assert city.already_collected and city.etag == etag(b"written by the other delivery")
 
 
 def test_a_request_wide_failure_is_reported_once_for_the_request() -> None:
