@@ -50,6 +50,21 @@ FIELD_MASK = "places.id,places.displayName,places.formattedAddress,places.locati
 DEFAULT_CITIES = ("Paris", "Lyon", "Marseille", "Bordeaux", "Toulouse", "Nice")
 DEFAULT_MAX_RESTAURANTS = 500
 
+# Text Search (New) list prices, USD per 1,000 requests, first monthly volume band (0-100,000), per SKU as the stub
+# counts them (restaurant_pipeline/local/places_stub/billing.py). Checked on Google's "Places API Usage and Billing"
+# page (https://developers.google.com/maps/documentation/places/web-service/preview-billing): "Text Search (ID
+# Only)" $0.00 in every band, triggered only when the mask asks for places.id and/or places.name; "Text Search
+# (Basic)", now Pro, $32; "(Advanced)", now Enterprise, $35. Enterprise + Atmosphere ($40) is the figure of
+# docs/collector.md, not re-checked there. A request is billed once, at the highest SKU of its mask
+# (https://developers.google.com/maps/billing-and-pricing/sku-details/places, "Field mask billing").
+PLACES_USD_PER_1000 = {"essentials_ids_only": 0.0, "pro": 32.0, "enterprise": 35.0, "enterprise_atmosphere": 40.0}
+RUNS_PER_MONTH = 30  # one run a day
+
+
+def places_cost_usd(by_sku: dict[str, int]) -> float:
+    """What these requests cost at list price, before any free monthly allowance."""
+    return sum(count * PLACES_USD_PER_1000[sku] / 1000 for sku, count in by_sku.items())
+
 
 @dataclass(frozen=True)
 class Stored:
@@ -215,6 +230,9 @@ def measure_city_cost(places: int, city: str = "Paris", quota: int = 600) -> dic
         "by_sku": by_sku,
         "billed_per_1000_places": round((sum(by_sku.values()) - free) / found * 1000, 1) if found else None,
         "requests_per_1000_places": round(measured["requests"] / found * 1000, 1) if found else None,
+        "usd_per_run": round(places_cost_usd(by_sku), 2),
+        "usd_per_month": round(places_cost_usd(by_sku) * RUNS_PER_MONTH, 2),
+        "requests_per_month": measured["requests"] * RUNS_PER_MONTH,  # free or not, each one uses quota
         "queries_in_flight": limits.queries_in_flight,
         "wall_seconds": measured["wall_seconds"],
     }

@@ -46,8 +46,11 @@ from services.collector.ports import PlacesApi, RawObjects, Spool, SpoolFactory
 log = logging.getLogger(__name__)
 
 VIEWPORT_FIELD_MASK = "places.id,places.displayName,places.types,places.viewport"
-# Counting a rectangle: place ids only, the Text Search Essentials IDs Only SKU, which Google does not bill
-# (docs/collector.md, "What it costs"). The request is otherwise the same as the billed one, so the same places.
+# Counting a rectangle: place ids only, the Text Search Essentials IDs Only SKU, which Google does not bill: "SKU: Text
+# Search (ID Only)", $0.00 per 1,000 in every volume band, triggered only when the mask asks for places.id and/or
+# places.name (https://developers.google.com/maps/documentation/places/web-service/preview-billing). Free of charge,
+# not of quota: each one counts against the per-minute quota like a billed request (docs/collector.md, "What it
+# costs"). The request is otherwise the same as the billed one, so the same places.
 COUNT_FIELD_MASK = "places.id,nextPageToken"
 AREA_TYPES = ("locality", "postal_town", "administrative_area_level_3", "administrative_area_level_2", "political")
 
