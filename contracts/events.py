@@ -6,7 +6,8 @@ Changing a field: add optional fields freely; anything else bumps VERSION and re
 
 from __future__ import annotations
 
-from datetime import date
+import secrets
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -35,6 +36,13 @@ TRANSFORMER_SOURCE = "restaurant-pipeline.transformer"
 
 class _Part(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def manual_run_id(now: datetime | None = None) -> str:
+    """The run id of a manual run (the CLI's `run`, or the collector invoked directly): its UTC time and 6 random
+    hex digits."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"manual-{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 class CollectionRequested(Event):
