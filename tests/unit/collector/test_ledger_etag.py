@@ -19,6 +19,7 @@ from services.collector.service import record_outcome
 from services.common.adapters.ledger import RunLedger
 from services.transformer.domain.identity import identify
 from services.transformer.domain.reading import ObjectRef
+from tests.support.ledger import create_ledger_table
 from tests.unit.collector.fakes import run_plan
 
 NAME = "run-1__paris.jsonl.gz"
@@ -31,15 +32,7 @@ MD5 = hashlib.md5(CONTENT).hexdigest()  # S3's ETag of a single-part SSE-S3 obje
 def ledger() -> Iterator[RunLedger]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-west-3")
-        client.create_table(
-            TableName="ledger",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_ledger_table(client, "ledger")
         yield RunLedger(client, "ledger")
 
 
