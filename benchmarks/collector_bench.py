@@ -9,7 +9,7 @@ city is realistic (dense centre, sparse edge) and which counts requests per SKU 
   (target >= 0.95) and 429s (target 0), measured where the stub receives the requests;
 - run: several cities at a high quota with added latency, beside a one-query-at-a-time baseline.
 
-    python -m benchmarks.collector_bench                       # short: ~270 requests at 3,000/min, ~35 s
+    python -m benchmarks.collector_bench                       # 6 cities x 500 places at 3,000/min, ~1.5 min
     python -m benchmarks.collector_bench --quota 600 --max-restaurants 2000 --no-baseline   # the real quota
     python -m benchmarks.collector_bench --cost 10000          # one city of 10,000 places: its requests
     python -m benchmarks.collector_bench --quota-run 10000 --time-scale 4
