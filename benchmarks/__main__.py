@@ -7,6 +7,7 @@ fails is reported as "not measured" with its error; the others still run.
     python -m benchmarks            # full sizes (~10-15 min on 2 cores)
     python -m benchmarks --quick    # everything small (~2-3 min)
     python -m benchmarks --only transformer e2e
+    python -m benchmarks --only collector_cost --results-dir /tmp/bench --page /tmp/bench/performance.md
 """
 
 from __future__ import annotations
@@ -74,6 +75,18 @@ def collector(quick: bool) -> dict[str, Any]:
     }
 
 
+def collector_cost(quick: bool) -> dict[str, Any]:
+    """What a city costs in Places requests (billed and free) and coverage, on the stub's realistic city; and one city
+    of 10,000 places at the real default quota (600/min), time-scaled by 4 (collector_bench.measure_quota)."""
+    sizes = (1000,) if quick else (1000, 10_000)
+    return {
+        "runs_per_month": collector_bench.RUNS_PER_MONTH,
+        "usd_per_1000": collector_bench.PLACES_USD_PER_1000,
+        "cities": [collector_bench.measure_city_cost(places) for places in sizes],
+        "quota_run": collector_bench.measure_quota(2000 if quick else 10_000, quota=600, time_scale=4.0),
+    }
+
+
 def transformer(quick: bool) -> dict[str, Any]:
     if quick:
         return transformer_bench.run(
@@ -90,6 +103,7 @@ def e2e(quick: bool) -> dict[str, Any]:
 
 BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "collector": collector,
+    "collector_cost": collector_cost,
     "transformer": transformer,
     "e2e": e2e,
 }

@@ -1,14 +1,18 @@
-"""Collector benchmark: how close to the quota does the collector run, without a single 429?
+"""Collector benchmark: what a city costs in Places requests, and how close to the quota the collector runs.
 
-Against the Places stub with added latency (100 ms by default) and the stub enforcing the quota over a
-sliding 60 s window, the collector's real code (PlacesClient over aiohttp, the pacer, tiling, spooling)
-collects a few cities. Reported:
-- requests per minute achieved / configured quota (target >= 0.95) and the 429 count (target 0), both
-  measured where the stub receives the requests;
-- the wall time beside a one-request-at-a-time baseline (same workload, same process, one query in flight).
+The collector's real code (PlacesClient over aiohttp, the pacer, tiling, spooling) against the Places stub, whose
+city is realistic (dense centre, sparse edge) and which counts requests per SKU as Google bills them:
+- measure_city_cost: one city of N places collected whole: billed and free requests per 1,000 unique places,
+  coverage (unique places found / places the stub's city holds in its viewport), the SKU mix for the bill;
+- measure_quota: one city at the real default quota (600/min), time-scaled (the stub's quota window and the
+  collector's pace window shortened by the same factor, the latency too): requests per quota window / quota
+  (target >= 0.95) and 429s (target 0), measured where the stub receives the requests;
+- run: several cities at a high quota with added latency, beside a one-query-at-a-time baseline.
 
-    python -m benchmarks.collector_bench                       # short: ~270 requests at 3,000/min, ~35 s
+    python -m benchmarks.collector_bench                       # 6 cities x 500 places at 3,000/min, ~1.5 min
     python -m benchmarks.collector_bench --quota 600 --max-restaurants 2000 --no-baseline   # the real quota
+    python -m benchmarks.collector_bench --cost 10000          # one city of 10,000 places: its requests
+    python -m benchmarks.collector_bench --quota-run 10000 --time-scale 4
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -30,6 +35,8 @@ import aiohttp
 
 from benchmarks.harness import machine_info, versions
 from restaurant_pipeline.local.places_stub import StubServer, StubSettings, max_in_window
+from restaurant_pipeline.local.places_stub.world import build_city, normalise_city
+from restaurant_pipeline.local.processes import free_port, stop_process, wait_for_http
 from services.collector.adapters.pacing import SlidingWindowLimiter
 from services.collector.adapters.places_http import PlacesClient
 from services.collector.adapters.spool import PlaceSpool
@@ -43,10 +50,26 @@ FIELD_MASK = "places.id,places.displayName,places.formattedAddress,places.locati
 DEFAULT_CITIES = ("Paris", "Lyon", "Marseille", "Bordeaux", "Toulouse", "Nice")
 DEFAULT_MAX_RESTAURANTS = 500
 
+# Text Search (New) list prices, USD per 1,000 requests, first monthly volume band (0-100,000), per SKU as the stub
+# counts them (restaurant_pipeline/local/places_stub/billing.py). Checked on Google's "Places API Usage and Billing"
+# page (https://developers.google.com/maps/documentation/places/web-service/preview-billing): "Text Search (ID
+# Only)" $0.00 in every band, triggered only when the mask asks for places.id and/or places.name; "Text Search
+# (Basic)", now Pro, $32; "(Advanced)", now Enterprise, $35. Enterprise + Atmosphere ($40) is the figure of
+# docs/collector.md, not re-checked there. A request is billed once, at the highest SKU of its mask
+# (https://developers.google.com/maps/billing-and-pricing/sku-details/places, "Field mask billing").
+PLACES_USD_PER_1000 = {"essentials_ids_only": 0.0, "pro": 32.0, "enterprise": 35.0, "enterprise_atmosphere": 40.0}
+RUNS_PER_MONTH = 30  # one run a day
+
+
+def places_cost_usd(by_sku: dict[str, int]) -> float:
+    """What these requests cost at list price, before any free monthly allowance."""
+    return sum(count * PLACES_USD_PER_1000[sku] / 1000 for sku, count in by_sku.items())
+
 
 @dataclass(frozen=True)
 class Stored:
     places: int | None
+    etag: str | None = None
 
 
 class DirectoryStore:
@@ -59,13 +82,57 @@ class DirectoryStore:
     def find(self, key: str) -> Stored | None:
         return Stored(None) if (self.root / key).exists() else None
 
-    def put_once(self, key: str, path: Path, metadata: dict[str, str]) -> bool:
+    def put_once(self, key: str, path: Path, metadata: dict[str, str]) -> str | None:
         target = self.root / key
         if target.exists():
-            return False
+            return None
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-        return True
+        return '"bench"'  # an ETag: nothing reads it here
+
+
+class StubProcess:
+    """The Places stub in its own process (its own CPU, as Google is another machine), with the StubServer methods
+    _measure uses: url, reset(), stats() over the stub's /_stub/ controls."""
+
+    def __init__(self, settings: StubSettings) -> None:
+        self.settings = settings
+        self.url = ""
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> StubProcess:
+        port = free_port()
+        switches = {
+            "--latency-ms": self.settings.latency_ms,
+            "--per-minute-quota": self.settings.per_minute_quota,
+            "--quota-window-seconds": self.settings.quota_window_seconds,
+            "--places-per-city": self.settings.places_per_city,
+            "--seed": self.settings.seed,
+        }
+        arguments = [f"{name}={value}" for name, value in switches.items() if value is not None]
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "restaurant_pipeline.local.places_stub", "--port", str(port), *arguments],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.url = f"http://127.0.0.1:{port}"
+        wait_for_http(self.url + "/_stub/health", self._process)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._process is not None:
+            stop_process(self._process)
+
+    def _call(self, method: str, path: str) -> Any:
+        request = urllib.request.Request(self.url + path, method=method, data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
+    def reset(self) -> None:
+        self._call("POST", "/_stub/reset")
+
+    def stats(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/_stub/stats"))
 
 
 def _plan(run_id: str, cities: tuple[str, ...], max_restaurants: int) -> RunPlan:
@@ -83,36 +150,130 @@ def _plan(run_id: str, cities: tuple[str, ...], max_restaurants: int) -> RunPlan
     )
 
 
-async def _collect(url: str, plan: RunPlan, store: DirectoryStore, quota: int, limits: CollectorLimits) -> RunOutcome:
-    limiter = SlidingWindowLimiter(quota, paced_window(QUOTA_PERIOD_SECONDS))
+async def _collect(
+    url: str,
+    plan: RunPlan,
+    store: DirectoryStore,
+    quota: int,
+    limits: CollectorLimits,
+    window: float = QUOTA_PERIOD_SECONDS,
+) -> RunOutcome:
+    limiter = SlidingWindowLimiter(quota, paced_window(window))
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limits.queries_in_flight + 2)) as session:
         api = PlacesClient(session, url, "bench-key", limiter, time.monotonic() + 3600)
         return await collect_cities(plan, CollectionPorts(api, store, PlaceSpool, FIELD_MASK, limits))
 
 
 def _measure(
-    stub: StubServer, run_id: str, cities: tuple[str, ...], max_restaurants: int, quota: int, limits: CollectorLimits
+    stub: StubServer | StubProcess,
+    run_id: str,
+    cities: tuple[str, ...],
+    max_restaurants: int,
+    quota: int,
+    limits: CollectorLimits,
+    window: float = QUOTA_PERIOD_SECONDS,
 ) -> dict[str, Any]:
+    """One collection; `window` is the quota's window in seconds (60, or shorter when time-scaled)."""
     stub.reset()
     with tempfile.TemporaryDirectory(prefix="collector-bench-") as folder:
         started = time.perf_counter()
         outcome = asyncio.run(
-            _collect(stub.url, _plan(run_id, cities, max_restaurants), DirectoryStore(Path(folder)), quota, limits)
+            _collect(
+                stub.url, _plan(run_id, cities, max_restaurants), DirectoryStore(Path(folder)), quota, limits, window
+            )
         )
         wall = time.perf_counter() - started
     stats = stub.stats()
     arrivals = sorted(item["at"] for item in stats["requests"])
     span = arrivals[-1] - arrivals[0] if len(arrivals) > 1 else 0.0
-    per_minute = (len(arrivals) - 1) / span * 60 if span else 0.0
+    per_window = (len(arrivals) - 1) / span * window if span else 0.0
     return {
         "wall_seconds": round(wall, 3),
         "requests": stats["search_requests"],
+        "by_sku": stats["by_sku"],
         "throttled_429": stats["throttled_429"],
         "places": sum(city.places for city in outcome.collected),
         "failed_cities": [item.city for item in outcome.failed],
-        "requests_per_minute": round(per_minute, 1),
-        "busiest_60s_window": max_in_window(arrivals, QUOTA_PERIOD_SECONDS),
+        "requests_per_minute": round(per_window, 1),  # per quota window: per minute unless time-scaled
+        "busiest_60s_window": max_in_window(arrivals, window),
         "queries_in_flight": limits.queries_in_flight,
+    }
+
+
+def places_in_viewport(city: str, places_per_city: int, seed: int = 0) -> int:
+    """How many places the stub's city holds inside its viewport: the denominator of coverage."""
+    world = build_city(seed, normalise_city(city), city, places_per_city)
+    box = world.box
+    return sum(
+        1 for place in world.restaurants if box.contains(place["location"]["latitude"], place["location"]["longitude"])
+    )
+
+
+def measure_city_cost(places: int, city: str = "Paris", quota: int = 600) -> dict[str, Any]:
+    """One city of `places` places, collected whole (max_restaurants = places), the collector sized for `quota`
+    as in production; the stub answers at once and without a quota (cost does not depend on speed)."""
+    limits = CollectorLimits.for_rate(quota)
+    with StubServer(StubSettings(places_per_city=places)) as stub:
+        _measure(stub, "warmup", (city,), 1, 60_000, limits)  # builds the synthetic city outside the measurement
+        measured = _measure(stub, "cost", (city,), places, 60_000, limits)
+    holds = places_in_viewport(city, places)
+    by_sku = measured["by_sku"]
+    free = by_sku.get("essentials_ids_only", 0)
+    found = measured["places"]
+    return {
+        "city_places": holds,
+        "places": found,
+        "coverage": round(found / holds, 4) if holds else None,
+        "requests": measured["requests"],
+        "billed_requests": sum(by_sku.values()) - free,
+        "free_requests": free,
+        "by_sku": by_sku,
+        "billed_per_1000_places": round((sum(by_sku.values()) - free) / found * 1000, 1) if found else None,
+        "requests_per_1000_places": round(measured["requests"] / found * 1000, 1) if found else None,
+        "usd_per_run": round(places_cost_usd(by_sku), 2),
+        "usd_per_month": round(places_cost_usd(by_sku) * RUNS_PER_MONTH, 2),
+        "requests_per_month": measured["requests"] * RUNS_PER_MONTH,  # free or not, each one uses quota
+        "queries_in_flight": limits.queries_in_flight,
+        "wall_seconds": measured["wall_seconds"],
+    }
+
+
+def measure_quota(
+    places: int = 10_000,
+    quota: int = 600,
+    time_scale: float = 4.0,
+    latency_ms: int = 300,
+    city: str = "Paris",
+) -> dict[str, Any]:
+    """One city of `places` places at `quota` requests/min, every duration divided by `time_scale`: the stub's quota
+    window (60 s / scale) and the collector's pace window alike, and the stub's added latency (Google answers in
+    ~0.3 s). The collector is sized for `quota` as in production (queries in flight for its pace); the stub runs in
+    its own process, so that serving does not take the collector's CPU (a time-scaled pace is 4x the real one)."""
+    window = QUOTA_PERIOD_SECONDS / time_scale
+    settings = StubSettings(
+        latency_ms=round(latency_ms / time_scale),
+        per_minute_quota=quota,
+        quota_window_seconds=window,
+        places_per_city=places,
+    )
+    limits = CollectorLimits.for_rate(quota)
+    with StubProcess(settings) as stub:
+        _measure(stub, "warmup", (city,), 1, quota, limits, window)
+        measured = _measure(stub, "quota", (city,), places, quota, limits, window)
+    return {
+        "places": measured["places"],
+        "quota_per_minute": quota,
+        "time_scale": time_scale,
+        "window_seconds": window,
+        "latency_ms": settings.latency_ms,
+        "requests": measured["requests"],
+        "wall_seconds": measured["wall_seconds"],
+        "requests_per_window": measured["requests_per_minute"],
+        "rate_over_quota": round(measured["requests_per_minute"] / quota, 3),
+        "throttled_429": measured["throttled_429"],
+        "busiest_window": measured["busiest_60s_window"],
+        "queries_in_flight": limits.queries_in_flight,
+        "failed_cities": measured["failed_cities"],
     }
 
 
@@ -213,7 +374,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--in-flight", type=int, default=None, help="queries in flight (default: sized to the quota, as in production)"
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the one-request-at-a-time run")
+    parser.add_argument("--cost", type=int, metavar="PLACES", help="only: one city of PLACES places, its requests")
+    parser.add_argument("--quota-run", type=int, metavar="PLACES", help="only: one city of PLACES at --quota")
+    parser.add_argument("--time-scale", type=float, default=4.0, help="with --quota-run: durations divided by this")
     args = parser.parse_args(argv)
+    if args.cost or args.quota_run:
+        results = (
+            measure_city_cost(args.cost)
+            if args.cost
+            else measure_quota(args.quota_run, quota=args.quota, time_scale=args.time_scale)
+        )
+        print(json.dumps(results, indent=2))
+        return results
     results = run(
         quota_per_minute=args.quota,
         latency_ms=args.latency_ms,

@@ -127,6 +127,58 @@ def _collector_section(collector: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _collector_cost_section(cost: dict[str, Any]) -> list[str]:
+    lines = ["### Collector: what a city costs in Places requests (the stub's realistic city)", ""]
+    if cost.get("error"):
+        return [*lines, f"Not measured: {cost['error']}", ""]
+    runs = cost.get("runs_per_month", 30)
+    lines += [
+        "One city collected whole by the collector's real code, the stub counting each request at the SKU its field "
+        "mask triggers (the bench's mask is Enterprise, as the default). Counting requests (place ids only, the "
+        "Text Search Essentials IDs Only SKU) are free of charge but use the per-minute quota like any other. "
+        f"Cost: list price of the first volume band, {runs} runs a month, before any free monthly allowance "
+        '(docs/collector.md, "What it costs"). Coverage: unique places found ÷ places the stub\'s city holds in its '
+        "viewport. Target (issue 16, for the city of 10,000): billed requests per 1,000 places ≤ 60 with coverage "
+        "≥ 99 %.",
+        "",
+        "| City | Places found | Coverage | Billed requests | Free (IDs only) | Billed per 1,000 places "
+        "| All per 1,000 places | Places $ per run | Places $ per month | Billed ≤ 60 / 1,000, coverage ≥ 99 % |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for city in cost.get("cities", []):
+        billed = city.get("billed_per_1000_places")
+        coverage = city.get("coverage")
+        judged = billed is not None and coverage is not None and city["city_places"] >= 10_000  # the issue's city
+        met = billed <= 60 and coverage >= 0.99 if judged else None
+        lines.append(
+            f"| {_num(city['city_places'])} places | {_num(city['places'])} | {_num(coverage, 4)} "
+            f"| {_num(city['billed_requests'])} | {_num(city['free_requests'])} | {_num(billed, 1)} "
+            f"| {_num(city.get('requests_per_1000_places'), 1)} | ${_num(city.get('usd_per_run'))} "
+            f"| ${_num(city.get('usd_per_month'))} | {_target(met)} |"
+        )
+    run = cost.get("quota_run")
+    if run:
+        ratio = run.get("rate_over_quota")
+        met = None if ratio is None else ratio >= 0.95 and run.get("throttled_429") == 0
+        lines += [
+            "",
+            f"One city of {_num(run['places'])} places at the real default quota "
+            f"({_num(run['quota_per_minute'])}/min), "
+            f"time-scaled by {_num(run['time_scale'], 0)}: the stub's quota window and the collector's pace window are "
+            f"{_num(run['window_seconds'], 1)} s, the stub's latency {_num(run['latency_ms'])} ms (~0.3 s ÷ "
+            f"{_num(run['time_scale'], 0)}); the stub runs in its own process. Target: requests per window ÷ quota "
+            "≥ 0.95 and zero 429.",
+            "",
+            "| Requests | Wall (s) | Requests per window | ÷ quota | 429s | Busiest window | Queries in flight "
+            "| Target |",
+            "|---|---|---|---|---|---|---|---|",
+            f"| {_num(run['requests'])} | {_num(run['wall_seconds'])} | {_num(run['requests_per_window'], 1)} "
+            f"| {_num(ratio, 3)} | {_num(run['throttled_429'])} | {_num(run['busiest_window'])} "
+            f"| {_num(run['queries_in_flight'])} | {_target(met)} |",
+        ]
+    return [*lines, ""]
+
+
 def _transformer_section(transformer: dict[str, Any]) -> list[str]:
     lines = ["### Transformer (DuckDB target on the moto server, in process)", ""]
     if transformer.get("error"):
@@ -261,6 +313,7 @@ def render_section(result: dict[str, Any]) -> str:
         "",
     ]
     lines += _collector_section(result.get("collector") or {"error": "not run"})
+    lines += _collector_cost_section(result.get("collector_cost") or {"error": "not run"})
     lines += _transformer_section(result.get("transformer") or {"error": "not run"})
     nodes = (result.get("transformer") or {}).get("nodes_per_build")
     lines += _e2e_section(result.get("e2e") or {"error": "not run"}, int(nodes) if nodes else None)

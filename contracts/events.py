@@ -6,7 +6,8 @@ Changing a field: add optional fields freely; anything else bumps VERSION and re
 
 from __future__ import annotations
 
-from datetime import date
+import secrets
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -37,6 +38,13 @@ class _Part(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def manual_run_id(now: datetime | None = None) -> str:
+    """The run id of a manual run (the CLI's `run`, or the collector invoked directly): its UTC time and 6 random
+    hex digits."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"manual-{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
 class CollectionRequested(Event):
     """Command: collect these cities. Sent by the schedule, the CLI (`run`) or a person with put-events."""
 
@@ -65,7 +73,12 @@ class CollectionCompleted(Event):
     bucket: str
     object_key: str
     places: int = Field(ge=0)
-    requests: int = Field(ge=0)
+    requests: int = Field(ge=0, description="Places API requests, billed or not (what the quota counts).")
+    free_requests: int = Field(
+        ge=0,
+        default=0,
+        description="Of `requests`: ids-only requests counting rectangles, which Google does not bill.",
+    )
     pages: int = Field(ge=0)
     retries: int = Field(ge=0)
     throttled: int = Field(ge=0, description="HTTP 429 answers met (and waited out).")

@@ -22,6 +22,7 @@ from restaurant_pipeline.local.stack import StatePaths
 from restaurant_pipeline.local.supervisor import StackOptions
 from restaurant_pipeline.output import RowFormat, console_for, print_rows, to_json
 from restaurant_pipeline.topology import SERVICES
+from services.collector.domain.cities import duplicate_cities_message
 
 app = typer.Typer(
     help="Event-driven restaurant pipeline: Places API -> S3 -> dbt -> email. Local stack or AWS (--aws).",
@@ -309,8 +310,11 @@ def run(
         config = load_config()
     except ConfigError as exc:
         fail(str(exc))
-    target = _target(aws, state_dir)
     cities = city or config.collection.city_names
+    problem = duplicate_cities_message(cities)
+    if problem:
+        fail(f"--city: {problem}")
+    target = _target(aws, state_dir)
     request = operations.request_collection(target.clients.events, target.event_bus, cities, max_restaurants)
     run_id = str(request.run_id)
     if not as_json:

@@ -5,7 +5,6 @@ Trigger a run, follow it, reprocess a file, inspect and replay DLQs. The CLI is 
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from contracts.events import CLI_SOURCE, CollectionRequested
+from contracts.events import CLI_SOURCE, CollectionRequested, manual_run_id
 from services.common.adapters.ledger import RunLedger
 from services.common.names import RAW_PREFIX
 
@@ -21,9 +20,7 @@ RAW_SUFFIXES = (".jsonl", ".jsonl.gz", ".json")
 TERMINAL_STEP = "NOTIFIED"
 
 
-def new_run_id(now: datetime | None = None) -> str:
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
-    return f"manual-{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+new_run_id = manual_run_id  # one format for every manual run (contracts/events.py)
 
 
 def request_collection(

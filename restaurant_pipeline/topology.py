@@ -7,6 +7,7 @@ retries, timeouts or concurrency is typed anywhere else.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
@@ -225,6 +226,7 @@ def service_environment(
         "PLACES_REQUESTS_PER_MINUTE": str(topology.collector_requests_per_minute),
         "DEFAULT_MAX_RESTAURANTS": str(config.collection.max_restaurants),
         "CITY_OVERRIDES": _city_overrides(config),
+        "COLLECTION_CITIES": json.dumps(config.collection.city_names),
     }
     if resources.places_api_key_secret_arn:
         collector["PLACES_API_KEY_SECRET_ARN"] = resources.places_api_key_secret_arn
@@ -260,8 +262,6 @@ def service_environment(
 
 
 def _city_overrides(config: PipelineConfig) -> str:
-    import json
-
     overrides = {
         city.name: city.model_dump(exclude={"name"}, exclude_none=True)
         for city in config.collection.cities

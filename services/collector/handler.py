@@ -2,6 +2,9 @@
 
 Wiring only: the adapters are built once per execution environment (build_deps), Powertools' batch processor turns
 a failed record into a batchItemFailure (retried by SQS, then the DLQ), and the outcome becomes log lines.
+Invoked directly (`aws lambda invoke`, the original system's habit) with `{"trigger_source": "manual"}`, it
+publishes "Collection Requested" like the CLI's `run` and returns the run id; the run then comes back through the
+queue like any other.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from services.collector.adapters.s3 import RawStore
 from services.collector.adapters.secrets import PlacesApiKey
 from services.collector.adapters.spool import PlaceSpool
 from services.collector.domain.plan import plan_run
-from services.collector.service import CollectorDeps, parse_request, process_request
+from services.collector.service import CollectorDeps, parse_request, process_request, request_run
 from services.collector.settings import CollectorSettings
 from services.common.adapters.eventbridge import EventPublisher
 from services.common.adapters.ledger import RunLedger
@@ -83,8 +86,24 @@ def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
     )
 
 
+def direct_handler(event: Any) -> dict[str, Any]:
+    """`aws lambda invoke --payload '{"trigger_source":"manual"}'`: publish "Collection Requested", return the run
+    id (service.request_run)."""
+    result = request_run(event, build_deps())
+    logger.set_correlation_id(result["run_id"])
+    logger.info("collection requested by a direct invocation", extra={"cities": result["cities"]})
+    return result
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+def lambda_handler(event: Any, context: Any) -> PartialItemFailureResponse | dict[str, Any]:
+    """SQS batches from the collector queue; anything else is a direct invocation (the runtime hands the invoke
+    payload over as the event, a dict for a JSON object:
+    https://docs.aws.amazon.com/lambda/latest/dg/python-handler.html, "Using the Lambda event object")."""
+    if isinstance(event, dict) and "Records" in event:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    return direct_handler(event)

@@ -38,13 +38,17 @@ class Stored(Protocol):
     @property
     def places(self) -> int | None: ...
 
+    @property
+    def etag(self) -> str | None: ...
+
 
 class RawObjects(Protocol):
-    """The raw objects: find one that exists, write one only if none exists (write-once)."""
+    """The raw objects: find one that exists, write one only if none exists (write-once). put_once returns the
+    written object's ETag, None when an object was there already."""
 
     def find(self, key: str) -> Stored | None: ...
 
-    def put_once(self, key: str, path: Path, metadata: dict[str, str]) -> bool: ...
+    def put_once(self, key: str, path: Path, metadata: dict[str, str]) -> str | None: ...
 
 
 class Spool(Protocol):

@@ -12,14 +12,18 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Annotated, Any, Literal, cast
 
 import aiohttp
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from contracts import CollectionRequested, ContractError, parse_eventbridge_event
+from contracts import CLI_SOURCE, CollectionRequested, ContractError, parse_eventbridge_event
+from contracts.envelope import describe_validation_error
+from contracts.events import CityName, manual_run_id
 from services.collector.adapters.pacing import SlidingWindowLimiter
 from services.collector.adapters.places_http import PlacesClient, RetryPolicy
+from services.collector.domain.cities import duplicate_cities_message
 from services.collector.domain.collect import CollectionPorts, CollectorLimits, collect_cities
 from services.collector.domain.events import outcome_events
 from services.collector.domain.model import CityFailed, Counters, Failure, RunOutcome, RunPlan
@@ -72,6 +76,53 @@ def parse_request(body: str | bytes | dict[str, Any]) -> tuple[EventBridgeModel,
     return envelope, CollectionRequested.parse_detail(cast(dict[str, Any], envelope.detail))
 
 
+class ManualRequest(BaseModel):
+    """What the original system's users send when they invoke the collector function directly:
+    `{"trigger_source": "manual"}`, optionally with "cities" and "max_restaurants"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trigger_source: Literal["manual"] = "manual"
+    cities: Annotated[list[CityName], Field(min_length=1, max_length=50)] | None = None
+    max_restaurants: Annotated[int, Field(gt=0, le=10_000)] | None = None
+
+
+DIRECT_PAYLOAD_HINT = (
+    'Invoke the collector with {"trigger_source": "manual"}, optionally "cities": ["Paris", …] and '
+    '"max_restaurants": N (1-10,000); the schedule and the CLI go through the bus instead.'
+)
+
+
+def request_run(payload: Any, deps: CollectorDeps) -> dict[str, Any]:
+    """A direct invocation starts a run as the CLI's `run` does: it publishes "Collection Requested" (source
+    restaurant-pipeline.cli, trigger_source manual, a manual run id) on the bus, whose rule brings it back to this
+    function through its queue; nothing is collected in this invocation. Returns the run id and the cities.
+    ContractError names what is wrong with the payload."""
+    try:
+        manual = ManualRequest.model_validate(payload)
+    except ValidationError as exc:
+        raise ContractError(f"{describe_validation_error('direct invocation', exc)} {DIRECT_PAYLOAD_HINT}") from None
+    cities = list(manual.cities or deps.settings.cities)
+    if not cities:
+        raise ContractError(
+            "no cities: the payload names none and the function has no COLLECTION_CITIES (pipeline.toml's "
+            '[collection] cities, set at deploy). Add "cities": ["Paris"] to the payload, or redeploy.'
+        )
+    problem = duplicate_cities_message(cities)
+    if problem:
+        raise ContractError(f"cities: {problem}")
+    run_id = manual_run_id()
+    request = CollectionRequested(
+        metadata=CollectionRequested.make_metadata(run_id, source=CLI_SOURCE),
+        cities=cities,
+        max_restaurants=manual.max_restaurants,
+        trigger_source="manual",
+        run_id=run_id,
+    )
+    deps.publisher.publish([request])
+    return {"run_id": run_id, "cities": list(request.cities), "max_restaurants": request.max_restaurants}
+
+
 def make_limiter(settings: CollectorSettings) -> SlidingWindowLimiter:
     return SlidingWindowLimiter(settings.requests_per_minute, paced_window(QUOTA_PERIOD_SECONDS))
 
@@ -112,7 +163,7 @@ def process_request(plan: RunPlan, deps: CollectorDeps, deadline: float, limiter
             _request_failure(plan, Failure("api_auth", f"{exc} Not retried until a key is configured.", False))
         )
     deps.publisher.publish(outcome_events(outcome, deps.settings.bucket_name, secret))
-    _record(outcome, deps, secret)
+    record_outcome(outcome, deps.ledger, deps.metric, secret)
     if outcome.needs_retry:
         reasons = "; ".join(f"{f.city or 'request'}: {f.failure.category}" for f in outcome.failed)
         raise RetryLater(f"run {plan.run_id}, attempt {plan.attempt}: retryable failure(s) ({reasons})")
@@ -123,19 +174,30 @@ def _request_failure(plan: RunPlan, failure: Failure) -> CityFailed:
     return CityFailed(None, failure, Counters(), tuple(city.city for city in plan.cities))
 
 
-def _record(outcome: RunOutcome, deps: CollectorDeps, secret: str | None) -> None:
+def record_outcome(
+    outcome: RunOutcome, ledger: Ledger, metric: Callable[[Metric, float], None], secret: str | None
+) -> None:
+    """The run's steps in the ledger (COLLECTED per city with its object's key and ETag, COLLECTION_FAILED per
+    failure, the message redacted) and the collector's metrics."""
     plan = outcome.plan
     for city in outcome.collected:
-        deps.ledger.record(
+        ledger.record(
             plan.run_id,
             "COLLECTED",
             city.city,
             SERVICE,
-            {"object_key": city.object_key, "places": city.places, "already_collected": city.already_collected},
+            {
+                "object_key": city.object_key,
+                "places": city.places,
+                "already_collected": city.already_collected,
+                # the transformer's run-identity check compares a dropped object's ETag with it (services/transformer/
+                # domain/identity.py): only the object this collection wrote keeps a run that was already emailed
+                **({"etag": city.etag} if city.etag else {}),
+            },
         )
-        deps.metric(Metric.PLACES_COLLECTED, 0 if city.already_collected else city.places)
+        metric(Metric.PLACES_COLLECTED, 0 if city.already_collected else city.places)
     for failed in outcome.failed:
-        deps.ledger.record(
+        ledger.record(
             plan.run_id,
             "COLLECTION_FAILED",
             failed.city or "-",
@@ -147,8 +209,8 @@ def _record(outcome: RunOutcome, deps: CollectorDeps, secret: str | None) -> Non
                 "retryable": failed.failure.retryable,
             },
         )
-        deps.metric(Metric.COLLECTION_FAILURES, 1)
+        metric(Metric.COLLECTION_FAILURES, 1)
     counters = [c.counters for c in outcome.collected] + [f.counters for f in outcome.failed]
-    deps.metric(Metric.PLACES_REQUESTS, sum(c.requests for c in counters))
-    deps.metric(Metric.RETRIES, sum(c.retries for c in counters))
-    deps.metric(Metric.THROTTLED_429, sum(c.throttled for c in counters))
+    metric(Metric.PLACES_REQUESTS, sum(c.requests for c in counters))
+    metric(Metric.RETRIES, sum(c.retries for c in counters))
+    metric(Metric.THROTTLED_429, sum(c.throttled for c in counters))

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from services.collector.domain.cities import city_slug
 from services.collector.domain.field_mask import field_mask_problems
 from services.common.settings import ServiceSettings
 
@@ -27,6 +28,8 @@ class CollectorSettings(ServiceSettings):
     requests_per_minute: int = Field(gt=0, alias="PLACES_REQUESTS_PER_MINUTE")
     default_max_restaurants: int = Field(default=20, gt=0, le=10_000, alias="DEFAULT_MAX_RESTAURANTS")
     city_overrides: dict[str, CityOverride] = Field(default_factory=dict, alias="CITY_OVERRIDES")
+    # pipeline.toml's cities: what a direct invocation without "cities" asks for (service.request_run)
+    cities: list[str] = Field(default_factory=list, alias="COLLECTION_CITIES")
     google_places_api_key: SecretStr | None = Field(default=None, alias="GOOGLE_PLACES_API_KEY")
     places_api_key_secret_arn: str | None = Field(default=None, alias="PLACES_API_KEY_SECRET_ARN")
 
@@ -35,6 +38,13 @@ class CollectorSettings(ServiceSettings):
     def _json(cls, value: Any) -> Any:
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
+        return value
+
+    @field_validator("cities", mode="before")
+    @classmethod
+    def _json_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else []
         return value
 
     @field_validator("field_mask")
@@ -54,8 +64,9 @@ class CollectorSettings(ServiceSettings):
         return value
 
     def override_for(self, city: str) -> CityOverride:
-        wanted = city.strip().casefold()
+        """The override configured for this city under any spelling of it (domain/cities.py)."""
+        wanted = city_slug(city)
         for name, override in self.city_overrides.items():
-            if name.strip().casefold() == wanted:
+            if city_slug(name) == wanted:
                 return override
         return CityOverride()

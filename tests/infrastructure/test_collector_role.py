@@ -8,6 +8,7 @@ The role comes from the synthesized template; S3 is moto, with AWS's authorizati
 from __future__ import annotations
 
 import gzip
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,9 +59,10 @@ def test_the_existence_check_tells_missing_from_present_under_the_collector_role
     body.write_bytes(gzip.compress(b'{"id": "p1"}\n'))
 
     assert store.find(KEY) is None
-    assert store.put_once(KEY, body, {"places": "20"}) is True
+    etag = store.put_once(KEY, body, {"places": "20"})
+    assert etag == f'"{hashlib.md5(body.read_bytes()).hexdigest()}"'  # quoted, as S3 returns it
     found = store.find(KEY)
-    assert found is not None and (found.places, found.size) == (20, body.stat().st_size)
-    assert store.put_once(KEY, body, {"places": "20"}) is False  # write-once: If-None-Match answers 412
+    assert found is not None and (found.places, found.size, found.etag) == (20, body.stat().st_size, etag)
+    assert store.put_once(KEY, body, {"places": "20"}) is None  # write-once: If-None-Match answers 412
 
     assert [status for *_, status in authorization.calls] == [200] * len(authorization.calls)

@@ -18,6 +18,7 @@ import boto3
 from contracts.events import TransformCompleted
 from services.transformer.adapters.dbt_build import DbtBuilder
 from services.transformer.service import BatchOutcome, TransformerDeps, process_batch
+from tests.support.ledger import create_ledger_table
 
 BUCKET = "restaurant-pipeline-local"
 
@@ -132,15 +133,7 @@ def provision(endpoint: str) -> tuple[Any, Any, str, str]:
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    dynamodb.create_table(
-        TableName="ledger",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_ledger_table(dynamodb, "ledger")
     events.create_event_bus(Name=BUS)
     queues = []
     for name, bus, pattern in (

@@ -5,6 +5,7 @@ API key -> API enabled -> scripted faults -> random 5xx -> per-day quota -> per-
 -> field mask -> body -> page token -> results. `latency_ms` is added to every answer.
 
 Controls (not Google's): GET /_stub/stats, POST /_stub/reset, GET|PUT /_stub/settings, GET /_stub/health.
+The stats count answered requests per SKU as Google bills them (billing.py: the most expensive field of the mask).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from restaurant_pipeline.local.places_stub.billing import SKUS, Sku, sku_for_mask
 from restaurant_pipeline.local.places_stub.protocol import (
     ApiError,
     internal,
@@ -37,8 +39,9 @@ from restaurant_pipeline.local.places_stub.protocol import (
     service_disabled,
     unavailable,
 )
-from restaurant_pipeline.local.places_stub.search import find_places
+from restaurant_pipeline.local.places_stub.search import match_places
 from restaurant_pipeline.local.places_stub.settings import Fault, StubSettings
+from restaurant_pipeline.local.places_stub.world import localise
 
 SEARCH_PATH = "/v1/places:searchText"
 REQUEST_LOG_SIZE = 50_000
@@ -61,6 +64,7 @@ class StubState:
             self.log: deque[tuple[float, int, bool]] = deque(maxlen=REQUEST_LOG_SIZE)  # (wall time, status, counted)
             self.statuses: Counter[int] = Counter()
             self.throttled = {"minute": 0, "day": 0}
+            self.by_sku: Counter[Sku] = Counter()  # answered 200 requests, per SKU their field mask triggers
             self._rng = random.Random(f"{self.settings.seed}:faults")
 
     def update(self, changes: dict[str, Any]) -> StubSettings:
@@ -100,16 +104,19 @@ class StubState:
             self.accepted_today += 1
             return None
 
-    def record(self, at: float, status: int, counted: bool) -> None:
+    def record(self, at: float, status: int, counted: bool, sku: Sku | None = None) -> None:
         with self._lock:
             self.log.append((at, status, counted))
             self.statuses[status] += 1
+            if sku is not None:
+                self.by_sku[sku] += 1
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
             log = list(self.log)
             statuses = dict(self.statuses)
             throttled = dict(self.throttled)
+            by_sku = {sku: self.by_sku.get(sku, 0) for sku in SKUS}
             total = self.search_requests
         accepted = [at for at, _, counted in log if counted]
         return {
@@ -117,6 +124,7 @@ class StubState:
             "statuses": {str(code): count for code, count in sorted(statuses.items())},
             "throttled_429": statuses.get(429, 0),
             "throttled": throttled,
+            "by_sku": by_sku,
             "accepted": len(accepted),
             "max_accepted_in_window": max_in_window(accepted, self.settings.quota_window_seconds),
             "window_seconds": self.settings.quota_window_seconds,
@@ -171,11 +179,11 @@ async def search_text(request: web.Request) -> web.StreamResponse:
     counted = False
     response: web.StreamResponse
     try:
-        response, counted = await _answer(request, state, settings, index, arrived)
+        response, counted, sku = await _answer(request, state, settings, index, arrived)
     except ConnectionResetError:
         state.record(wall, 0, False)
         raise
-    state.record(wall, response.status, counted)  # now, not after the latency: stats never miss a request
+    state.record(wall, response.status, counted, sku)  # now, not after the latency: stats never miss a request
     if settings.latency_ms:
         await asyncio.sleep(settings.latency_ms / 1000)
     return response
@@ -183,29 +191,30 @@ async def search_text(request: web.Request) -> web.StreamResponse:
 
 async def _answer(
     request: web.Request, state: StubState, settings: StubSettings, index: int, arrived: float
-) -> tuple[web.StreamResponse, bool]:
+) -> tuple[web.StreamResponse, bool, Sku | None]:
+    """The answer, whether it counted against the quota, and the SKU it is billed at (None: not billed)."""
     key = request.headers.get("X-Goog-Api-Key") or request.query.get("key")
     if not key:
-        return _json_error(missing_key()), False
+        return _json_error(missing_key()), False, None
     if settings.invalid_key or (settings.api_key is not None and key != settings.api_key):
-        return _json_error(invalid_key()), False
+        return _json_error(invalid_key()), False, None
     if settings.api_disabled:
-        return _json_error(service_disabled()), False
+        return _json_error(service_disabled()), False, None
     fault = _fault_for(settings.faults, index)
     if fault is not None:
         if fault.kind == "garbage":
-            return web.Response(text=GARBAGE, status=200, content_type="text/html"), False
+            return web.Response(text=GARBAGE, status=200, content_type="text/html"), False, None
         if fault.kind == "reset":
             if request.transport is not None:
                 request.transport.abort()
             raise ConnectionResetError("stub: connection reset on purpose")
-        return _json_error(_fault_error(fault.kind, settings), _retry_after(fault.kind, settings)), False
+        return _json_error(_fault_error(fault.kind, settings), _retry_after(fault.kind, settings)), False, None
     if settings.error_rate and state.draw() < settings.error_rate:
-        return _json_error(unavailable() if state.draw() < 0.5 else internal()), False
+        return _json_error(unavailable() if state.draw() < 0.5 else internal()), False, None
     over = state.admit(arrived)
     if over is not None:
         limit = settings.per_day_quota if over == "day" else settings.per_minute_quota
-        return _json_error(quota_exceeded(over, limit or 0), _retry_after(f"quota_{over}", settings)), False
+        return _json_error(quota_exceeded(over, limit or 0), _retry_after(f"quota_{over}", settings)), False, None
     try:
         mask = parse_field_mask(
             request.headers.get("X-Goog-FieldMask") or request.query.get("fields") or request.query.get("$fields")
@@ -217,16 +226,16 @@ async def _answer(
         search = parse_search_request(body)
         offset = read_page_token(state.token_secret, search.page_token, search.fingerprint) if search.page_token else 0
     except ApiError as error:
-        return _json_error(error), True
-    results = find_places(search, settings.seed, settings.places_per_city)
-    page = results[offset : offset + search.page_size]
+        return _json_error(error), True, None
+    results = match_places(search, settings.seed, settings.places_per_city)
+    page = [localise(place, search.language) for place in results[offset : offset + search.page_size]]
     answer: dict[str, Any] = {}
     if page:
         answer["places"] = page
     following = offset + search.page_size
     if following < len(results) and mask_includes(mask, "nextPageToken"):
         answer["nextPageToken"] = make_page_token(state.token_secret, search.fingerprint, following)
-    return web.json_response(project(answer, mask)), True
+    return web.json_response(project(answer, mask)), True, sku_for_mask(mask)
 
 
 def _retry_after(kind: str, settings: StubSettings) -> dict[str, str] | None:

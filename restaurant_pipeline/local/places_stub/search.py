@@ -33,7 +33,12 @@ def _cuisines(what: str) -> set[str] | None:
 
 
 def find_places(request: SearchRequest, seed: int, places_per_city: int | None) -> list[dict[str, Any]]:
-    """Every place the query yields, most relevant first, at most RESULT_CAP."""
+    """Every place the query yields, most relevant first, at most RESULT_CAP, as the API words them."""
+    return [localise(place, request.language) for place in match_places(request, seed, places_per_city)]
+
+
+def match_places(request: SearchRequest, seed: int, places_per_city: int | None) -> list[dict[str, Any]]:
+    """find_places without the wording for the request's language (the caller localises the page it returns)."""
     what, city_name = interpret(request.text_query)
     key = normalise_city(city_name)
     if not key:
@@ -45,12 +50,14 @@ def find_places(request: SearchRequest, seed: int, places_per_city: int | None) 
             return []
         return [city.locality]
     cuisines = _cuisines(what)
+    box = request.rectangle
+    candidates = (
+        (city.restaurants[rank] for rank in city.ranks_within(box.low_lat, box.low_lng, box.high_lat, box.high_lng))
+        if box is not None
+        else iter(city.restaurants)
+    )
     found: list[dict[str, Any]] = []
-    for place in city.restaurants:
-        if request.rectangle is not None:
-            location = place["location"]
-            if not request.rectangle.contains(location["latitude"], location["longitude"]):
-                continue
+    for place in candidates:
         if cuisines is not None and place["primaryType"] not in cuisines:
             continue
         if request.included_type and request.included_type not in place["types"]:
@@ -62,4 +69,4 @@ def find_places(request: SearchRequest, seed: int, places_per_city: int | None) 
         found.append(place)
         if len(found) == RESULT_CAP:
             break
-    return [localise(place, request.language) for place in found]
+    return found

@@ -3,12 +3,15 @@
 Everything is derived from (seed, normalised city name) with a string-seeded random.Random, so the same
 city gives the same places in every process and on every machine. A few real viewports are known so that
 Paris looks like Paris; any other name gets a viewport somewhere on land-ish latitudes from its hash.
-Places are shaped like the Places API (New) Place resource (the fields the API documents, camelCase).
+Restaurants are dense in the centre and sparse at the edge (spread_locations), and their relevance does not
+depend on where they are. Places are shaped like the Places API (New) Place resource (the fields the API
+documents, camelCase).
 """
 
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import math
 import random
@@ -257,6 +260,20 @@ class City:
     locality: dict[str, Any]
     restaurants: tuple[dict[str, Any], ...]  # ordered by relevance, most relevant first
     french: bool
+    by_latitude: tuple[tuple[float, ...], tuple[int, ...]] = ((), ())  # sorted latitudes, and each one's rank
+
+    def ranks_within(self, low_lat: float, low_lng: float, high_lat: float, high_lng: float) -> list[int]:
+        """The relevance ranks (indexes into `restaurants`) of the places inside a rectangle, edges included, in
+        relevance order: a search over the latitude index, not a scan of every place."""
+        latitudes, ranks = self.by_latitude
+        start, stop = bisect.bisect_left(latitudes, low_lat), bisect.bisect_right(latitudes, high_lat)
+        inside = []
+        for rank in ranks[start:stop]:
+            longitude = self.restaurants[rank]["location"]["longitude"]
+            if low_lng <= longitude <= high_lng:
+                inside.append(rank)
+        inside.sort()
+        return inside
 
 
 def _city_shape(seed: int, key: str, display: str) -> KnownCity:
@@ -272,6 +289,56 @@ def _city_shape(seed: int, key: str, display: str) -> KnownCity:
     return KnownCity(display, "Synthetica", "", box, "0", round(lng / 15.0) * 60)
 
 
+# How a city's restaurants spread over its viewport: a dense centre, a few denser neighbourhoods, suburbs thinning
+# out, and a sparse edge (parks, water, the outskirts that the viewport still covers). Shares of the places, each
+# drawn as a 2-D Gaussian whose spread is a fraction of the viewport's sides; the edge is uniform. Measured on a
+# 10 x 10 grid over the viewport (10,000 places): the densest cell holds ~50 times the average cell of the border
+# (Paris: 906 against 19), the median cell 28.
+CENTRE_SHARE, CENTRE_SPREAD = 0.40, 0.10
+HUB_SHARE, HUB_SPREAD, HUBS = 0.30, 0.04, (3, 6)
+SUBURB_SHARE, SUBURB_SPREAD = 0.20, 0.28  # the rest (0.10) is the uniform edge
+# Some addresses hold several restaurants (a food court, a market hall, a station): same coordinates.
+SHARED_ADDRESS_SHARE, SHARED_ADDRESS_SIZE = 0.01, (3, 12)
+
+
+def spread_locations(rng: random.Random, box: Box, count: int) -> list[tuple[float, float]]:
+    """`count` restaurant locations inside `box`, dense in the centre and sparse at the edge (the shares above).
+    Draws outside the box are drawn again: nothing piles up on the viewport's edges."""
+    span_lat = box.high_lat - box.low_lat
+    span_lng = box.high_lng - box.low_lng
+    centre_lat, centre_lng = box.center
+    hubs = [
+        (
+            box.low_lat + span_lat * rng.uniform(0.2, 0.8),
+            box.low_lng + span_lng * rng.uniform(0.2, 0.8),
+            rng.uniform(0.5, 1.5),
+        )
+        for _ in range(rng.randint(*HUBS))
+    ]
+    hub_weights = [weight for _, _, weight in hubs]
+
+    def draw() -> tuple[float, float]:
+        kind = rng.random()
+        if kind < CENTRE_SHARE:
+            return rng.gauss(centre_lat, span_lat * CENTRE_SPREAD), rng.gauss(centre_lng, span_lng * CENTRE_SPREAD)
+        if kind < CENTRE_SHARE + HUB_SHARE:
+            hub_lat, hub_lng, _ = rng.choices(hubs, weights=hub_weights, k=1)[0]
+            return rng.gauss(hub_lat, span_lat * HUB_SPREAD), rng.gauss(hub_lng, span_lng * HUB_SPREAD)
+        if kind < CENTRE_SHARE + HUB_SHARE + SUBURB_SHARE:
+            return rng.gauss(centre_lat, span_lat * SUBURB_SPREAD), rng.gauss(centre_lng, span_lng * SUBURB_SPREAD)
+        return rng.uniform(box.low_lat, box.high_lat), rng.uniform(box.low_lng, box.high_lng)
+
+    locations: list[tuple[float, float]] = []
+    while len(locations) < count:
+        lat, lng = draw()
+        lat, lng = round(lat, 7), round(lng, 7)
+        if not box.contains(lat, lng):
+            continue
+        together = rng.randint(*SHARED_ADDRESS_SIZE) if rng.random() < SHARED_ADDRESS_SHARE else 1
+        locations.extend([(lat, lng)] * min(together, count - len(locations)))
+    return locations
+
+
 @lru_cache(maxsize=32)
 def build_city(seed: int, key: str, display: str, places_per_city: int | None) -> City:
     shape = _city_shape(seed, key, display)
@@ -279,17 +346,11 @@ def build_city(seed: int, key: str, display: str, places_per_city: int | None) -
     rng = random.Random(f"{seed}:places:{key}")
     count = places_per_city if places_per_city is not None else 1500 + int.from_bytes(_digest(seed, key)[:2]) % 2501
     center_lat, center_lng = shape.box.center
-    span_lat = shape.box.high_lat - shape.box.low_lat
-    span_lng = shape.box.high_lng - shape.box.low_lng
+    locations = spread_locations(random.Random(f"{seed}:layout:{key}"), shape.box, count)
     scored: list[tuple[float, dict[str, Any]]] = []
-    for index in range(count):
-        if rng.random() < 0.6:  # dense centre, like real cities
-            lat = min(max(rng.gauss(center_lat, span_lat / 6), shape.box.low_lat), shape.box.high_lat)
-            lng = min(max(rng.gauss(center_lng, span_lng / 6), shape.box.low_lng), shape.box.high_lng)
-        else:
-            lat = rng.uniform(shape.box.low_lat, shape.box.high_lat)
-            lng = rng.uniform(shape.box.low_lng, shape.box.high_lng)
-        place = _restaurant(rng, seed, key, index, shape, round(lat, 7), round(lng, 7), french)
+    for index, (lat, lng) in enumerate(locations):
+        place = _restaurant(rng, seed, key, index, shape, lat, lng, french)
+        # relevance does not depend on where a place is: a query's top 60 is a fair sample of its rectangle
         relevance = rng.random() + math.log1p(place.get("userRatingCount", 0)) / 10
         scored.append((relevance, place))
     scored.sort(key=lambda item: -item[0])
@@ -307,7 +368,10 @@ def build_city(seed: int, key: str, display: str, places_per_city: int | None) -
         "googleMapsUri": f"https://maps.google.com/?cid={int.from_bytes(_digest('cid', seed, key)[:8])}",
         "utcOffsetMinutes": shape.utc_offset_minutes,
     }
-    return City(key, shape.name, shape.country, shape.box, locality, tuple(p for _, p in scored), french)
+    restaurants = tuple(p for _, p in scored)
+    by_latitude = sorted((p["location"]["latitude"], rank) for rank, p in enumerate(restaurants))
+    latitude_index = (tuple(lat for lat, _ in by_latitude), tuple(rank for _, rank in by_latitude))
+    return City(key, shape.name, shape.country, shape.box, locality, restaurants, french, latitude_index)
 
 
 def _restaurant(

@@ -11,7 +11,9 @@ whatever happens. Answers are classified from status and body (see `classify`):
   any other 4xx                     -> api_bad_request   not retried
 
 Retries stop at the deadline (the function's remaining time, less a reserve to write and publish): the
-failure then goes up as retryable and SQS redelivers the request. The API key travels only in the
+failure then goes up as retryable and SQS redelivers the request. A request that would start past the deadline fails
+with the last classified failure this invocation met (say api_unavailable: the API's failures are what used the time),
+and as `internal` ("ran out of time") only when the API never failed. The API key travels only in the
 X-Goog-Api-Key header; every message that leaves this module is scrubbed of it.
 """
 
@@ -205,6 +207,7 @@ class PlacesClient:
         self._sleep = sleep
         self._jitter = jitter
         self.fatal: Failure | None = None  # a request-wide failure: every later call fails the same way
+        self.last_failure: Failure | None = None  # the last classified failure met, for when time runs out
 
     def _delay(self, failure: Failure, attempt: int, retry_after: float | None) -> float:
         policy = self._policy
@@ -252,18 +255,31 @@ class PlacesClient:
             http_status=failure.http_status,
         )
 
+    def _out_of_time(self) -> Failure:
+        """Why a request cannot start: the function's time is up. Reported as the last failure the API gave, when
+        it gave one (a city started after another's retries used the time), else as `internal`."""
+        last = self.last_failure
+        if last is not None:
+            return Failure(
+                last.category,
+                f"{last.message} The function's time ran out after this failure; SQS will redeliver the request "
+                "and cities already written are skipped. If the API recovered meanwhile, raise timeouts.collector or "
+                "lower max_restaurants in pipeline.toml.",
+                retryable=True,
+                http_status=last.http_status,
+            )
+        return Failure(
+            "internal",
+            "The collection ran out of the function's time before finishing. Fix: raise "
+            "timeouts.collector or lower max_restaurants in pipeline.toml; SQS will redeliver the "
+            "request and cities already written are skipped.",
+            retryable=True,
+        )
+
     async def _exchange(self, body: dict[str, Any], field_mask: str, counters: Counters) -> Answer:
         remaining = self._deadline - self._clock()
         if remaining <= 0:
-            raise CollectionError(
-                Failure(
-                    "internal",
-                    "The collection ran out of the function's time before finishing. Fix: raise "
-                    "timeouts.collector or lower max_restaurants in pipeline.toml; SQS will redeliver the "
-                    "request and cities already written are skipped.",
-                    retryable=True,
-                )
-            )
+            raise CollectionError(self._out_of_time())
         await self._limiter.acquire()
         counters.requests += 1
         headers = {
@@ -295,4 +311,5 @@ class PlacesClient:
                 ),
                 answer.retry_after,
             )
+            self.last_failure = answer.failure
         return answer

@@ -17,6 +17,7 @@ class StoredObject:
     key: str
     places: int | None  # from the object's metadata; None if it was written by something else
     size: int
+    etag: str | None = None  # as S3 returns it, quoted
 
 
 def _code(exc: ClientError) -> str:
@@ -50,16 +51,20 @@ class RawStore:
             return None
         head = self._s3.head_object(Bucket=self.bucket, Key=key)
         places = head.get("Metadata", {}).get("places")
-        return StoredObject(key, int(places) if places and places.isdigit() else None, int(head["ContentLength"]))
+        return StoredObject(
+            key, int(places) if places and places.isdigit() else None, int(head["ContentLength"]), head.get("ETag")
+        )
 
-    def put_once(self, key: str, path: Path, metadata: dict[str, str]) -> bool:
-        """Write the file at `key` unless an object is already there. True: written; False: it existed
-        (412 PreconditionFailed, counted as success: S3 emits no second "Object Created"). This, not find(), is what
-        makes raw write-once (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html)."""
+    def put_once(self, key: str, path: Path, metadata: dict[str, str]) -> str | None:
+        """Write the file at `key` unless an object is already there. The written object's ETag (quoted, as the
+        PutObject response carries it: https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html, "Response
+        Syntax"); None when it existed (412 PreconditionFailed, counted as success: S3 emits no second "Object
+        Created"). This, not find(), is what makes raw write-once
+        (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html)."""
         for _ in range(CONFLICT_RETRIES):
             try:
                 with path.open("rb") as body:
-                    self._s3.put_object(
+                    response = self._s3.put_object(
                         Bucket=self.bucket,
                         Key=key,
                         Body=body,
@@ -67,10 +72,10 @@ class RawStore:
                         ContentType=CONTENT_TYPE,
                         Metadata=metadata,
                     )
-                return True
+                return str(response["ETag"])
             except ClientError as exc:
                 if _status(exc) == 412 or _code(exc) == "PreconditionFailed":
-                    return False
+                    return None
                 if _status(exc) == 409 or _code(exc) == "ConditionalRequestConflict":
                     continue  # a concurrent conditional write on the same key: ask again
                 raise

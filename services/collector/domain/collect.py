@@ -4,9 +4,11 @@ Per city:
 1. Search the configured query ("restaurants in Paris"), page by page (pageSize 20, nextPageToken, every other
    parameter unchanged), keeping places not seen before, until max_restaurants or the results run out.
 2. If that query came back full (60, the API's cap per query) and more are wanted: search the city itself
-   ("Paris") to learn its viewport, split it into four locationRestriction rectangles, search each, and split
-   again only a rectangle that comes back full. Rectangles are taken breadth first and round-robin across
-   their parents, so an early stop leaves a sample spread over the city rather than one corner.
+   ("Paris") to learn its viewport and tile it with locationRestriction rectangles, counting before paying
+   (tiling.py): each rectangle is first paged with an ids-only mask, which Google does not bill, and split into
+   quadrants while it reaches the cap; the complete ones are then fetched with the configured mask, merged with a
+   neighbour when their places together stay under the cap, skipped when all their places are collected already.
+   Rectangles are taken breadth first and round-robin across their parents, fetches before counts.
 3. Places go to a spool (gzip NDJSON temp file) as they arrive; when the city is complete the spool is
    written in one conditional put. A failure before that writes nothing.
 Queries run concurrently up to a bound shared by the whole invocation; pages within a query are sequential.
@@ -16,10 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,16 +40,24 @@ from services.collector.domain.model import (
     RunOutcome,
     RunPlan,
 )
+from services.collector.domain.tiling import Fetch, plan_fetches
 from services.collector.ports import PlacesApi, RawObjects, Spool, SpoolFactory
 
 log = logging.getLogger(__name__)
 
 VIEWPORT_FIELD_MASK = "places.id,places.displayName,places.types,places.viewport"
+# Counting a rectangle: place ids only, the Text Search Essentials IDs Only SKU, which Google does not bill: "SKU: Text
+# Search (ID Only)", $0.00 per 1,000 in every volume band, triggered only when the mask asks for places.id and/or
+# places.name (https://developers.google.com/maps/documentation/places/web-service/preview-billing). Free of charge,
+# not of quota: each one counts against the per-minute quota like a billed request (docs/collector.md, "What it
+# costs"). The request is otherwise the same as the billed one, so the same places.
+COUNT_FIELD_MASK = "places.id,nextPageToken"
 AREA_TYPES = ("locality", "postal_town", "administrative_area_level_3", "administrative_area_level_2", "political")
 
 
-# A searchText answer takes ~0.3 s from Google; twice that keeps the pipe full when answers are slow.
-ASSUMED_LATENCY_SECONDS = 0.6
+# A searchText answer takes ~0.3 s from Google; sizing for 1 s keeps the pipe full when answers are slow, or when
+# the process is busy (measured: 6 in flight left ~5 % of a time-scaled 600/min unused, benchmarks/collector_bench).
+ASSUMED_LATENCY_SECONDS = 1.0
 MAX_QUERIES_IN_FLIGHT = 16
 
 
@@ -55,22 +66,52 @@ class CollectorLimits:
     queries_in_flight: int = 8  # across the invocation: every city's queries share this bound
     cities_in_flight: int = 4
     min_tile_degrees: float = 0.0005  # about 50 m: a full rectangle smaller than this is not split again
-    requests_per_place: float = 0.2  # request budget per city: 10 + this x max_restaurants (runaway guard)
+    requests_per_place: float = 0.2  # billed request budget per city: 10 + this x max_restaurants (runaway guard)
+    counts_per_place: float = 0.5  # the same for the free ids-only requests that count rectangles
 
     def request_budget(self, max_restaurants: int) -> int:
         return 10 + int(self.requests_per_place * max_restaurants)
 
+    def count_budget(self, max_restaurants: int) -> int:
+        return 10 + int(self.counts_per_place * max_restaurants)
+
     @classmethod
     def for_rate(cls, requests_per_minute: int) -> CollectorLimits:
-        """As many queries in flight as the pace can use, no more: more concurrency only makes sibling
-        rectangles fetch pages whose places are then thrown away (measured: 16 in flight cost ~50% more
-        requests than 1 for 500 places of a city; 4 cost ~15% more)."""
+        """As many queries in flight as the pace can use. Billed requests do not depend on it (fetches are planned
+        on disjoint, counted rectangles: 29 billed requests for 500 places of a 3,000-place city with 1, 4, 8 or
+        16 in flight); a partial collection counts a few more rectangles with more in flight (56 to 75 free
+        requests there)."""
         needed = math.ceil(requests_per_minute / 60 * ASSUMED_LATENCY_SECONDS)
         return cls(queries_in_flight=min(MAX_QUERIES_IN_FLIGHT, max(2, needed)))
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(eq=False)
+class Cell:
+    """A rectangle of the tiling: counted (`ids`: every place in it, fewer than the cap unless it could not be
+    split further), or split into its four quadrants (`children`)."""
+
+    rectangle: Rectangle
+    depth: int
+    parent: Cell | None = None
+    ids: frozenset[str] | None = None
+    children: list[Cell] | None = None
+
+    @property
+    def resolved(self) -> bool:
+        return self.ids is not None or self.children is not None
+
+
+@dataclass(frozen=True, eq=False)
+class Job:
+    """One query of the tiling: count a cell (ids-only, free) or fetch a planned rectangle (billed)."""
+
+    depth: int
+    cell: Cell | None = None
+    fetch: Fetch | None = None
 
 
 class CityCollection:
@@ -95,7 +136,8 @@ class CityCollection:
         self.gate = gate
         self.limits = limits
         self.now = now
-        self.counters = Counters()
+        self.counters = Counters()  # billed requests
+        self.counting = Counters()  # the free ids-only requests that count rectangles
         self.seen: set[str] = set()
         self.duplicates = 0
         self.unsplittable = 0
@@ -105,6 +147,20 @@ class CityCollection:
     @property
     def kept(self) -> int:
         return len(self.seen)
+
+    @property
+    def totals(self) -> Counters:
+        """Every request of the city, billed or not, with the free ones also counted apart."""
+        billed, free = self.counters, self.counting
+        return Counters(
+            requests=billed.requests + free.requests,
+            pages=billed.pages,
+            retries=billed.retries + free.retries,
+            throttled=billed.throttled + free.throttled,
+            rectangles=billed.rectangles,
+            free_requests=free.requests,
+            counted=free.counted,
+        )
 
     @property
     def enough(self) -> bool:
@@ -140,19 +196,23 @@ class CityCollection:
             }
         )
 
-    async def _search(self, body: dict[str, Any], mask: str) -> dict[str, Any] | None:
-        """One page, or None once the city's request budget is spent."""
-        if self.counters.requests >= self.limits.request_budget(self.plan.max_restaurants):
+    async def _search(self, body: dict[str, Any], mask: str, counters: Counters | None = None) -> dict[str, Any] | None:
+        """One page, or None once the city's request budget (billed, or free for counting) is spent."""
+        counters = counters or self.counters
+        free = counters is self.counting
+        budget = (self.limits.count_budget if free else self.limits.request_budget)(self.plan.max_restaurants)
+        if counters.requests >= budget:
             if not self.budget_exhausted:
                 log.warning(
-                    "city %s: request budget of %d spent with %d places; stopping here",
+                    "city %s: %s request budget of %d spent with %d places; stopping here",
                     self.plan.city,
-                    self.counters.requests,
+                    "counting" if free else "billed",
+                    counters.requests,
                     len(self.seen),
                 )
             self.budget_exhausted = True
             return None
-        return await self.api.search_text(body, mask, self.counters)
+        return await self.api.search_text(body, mask, counters)
 
     async def query(self, rectangle: Rectangle | None) -> bool:
         """Page through one query; True when it came back full (the API's 60 cap: there may be more)."""
@@ -178,6 +238,27 @@ class CityCollection:
                     break
         return results >= RESULT_CAP
 
+    async def count(self, rectangle: Rectangle) -> list[str] | None:
+        """The ids of the places in a rectangle, up to the cap: the same request as query() but for the ids-only
+        mask, so not billed. None once the counting budget is spent."""
+        body = self._body(self.plan.query, rectangle)
+        self.counting.counted += 1
+        ids: list[str] = []
+        token: str | None = None
+        async with self.gate:
+            while len(ids) < RESULT_CAP:
+                answer = await self._search(
+                    {**body, "pageToken": token} if token else body, COUNT_FIELD_MASK, self.counting
+                )
+                if answer is None:
+                    return None
+                self.counting.pages += 1
+                ids.extend(place["id"] for place in answer.get("places", []))
+                token = answer.get("nextPageToken")
+                if not token:
+                    break
+        return ids
+
     async def viewport(self) -> Rectangle | None:
         """The city's own viewport: the first area-like result of a search for the city's name."""
         async with self.gate:
@@ -190,41 +271,79 @@ class CityCollection:
                 return Rectangle.from_api(place["viewport"])
         return Rectangle.from_api(candidates[0]["viewport"]) if candidates else None
 
-    def _room_for_more(self, queries_running: int) -> bool:
-        """Start another query only if the ones running (a page each, at least) may not be enough: this keeps
-        concurrency from paying for rectangles whose places would be thrown away."""
-        if self.enough:
-            return False
-        return len(self.seen) + PAGE_SIZE * queries_running < self.plan.max_restaurants
-
     def _splittable(self, rectangle: Rectangle) -> bool:
         return max(rectangle.lat_span, rectangle.lng_span) > self.limits.min_tile_degrees
 
+    def _expected(self, jobs: Iterable[Job]) -> int:
+        """Places not collected yet that these fetches will bring (their ids are known from counting)."""
+        return sum(len(job.fetch.ids - self.seen) for job in jobs if job.fetch is not None)
+
+    def _room_for(self, job: Job, running: Iterable[Job], pending: Iterable[Job]) -> bool:
+        """Start a query only if what is running (and, for a count, what is planned) may not be enough: this keeps
+        concurrency from paying for places that would be thrown away."""
+        if self.enough:
+            return False
+        coming = self._expected(running) + (self._expected(pending) if job.cell is not None else 0)
+        return len(self.seen) + coming < self.plan.max_restaurants
+
     async def tile(self, area: Rectangle) -> None:
-        # heap of (depth, child index, sequence, rectangle): breadth first, round-robin across parents
-        pending: list[tuple[int, int, int, Rectangle]] = []
-        sequence = 0
-        for index, quadrant in enumerate(area.quadrants()):
-            heapq.heappush(pending, (1, index, sequence, quadrant))
-            sequence += 1
-        running: dict[asyncio.Task[bool], tuple[int, Rectangle]] = {}
+        """Count, split and fetch until the area is covered or enough places are kept (module docstring, tiling.py)."""
+        pending: list[tuple[int, int, int, Job]] = []  # (fetch before count, depth, sequence): breadth first
+        sequence = itertools.count()
+
+        def push(job: Job) -> None:
+            heapq.heappush(pending, (0 if job.fetch is not None else 1, job.depth, next(sequence), job))
+
+        def split(cell: Cell) -> None:
+            cell.children = [Cell(quadrant, cell.depth + 1, cell) for quadrant in cell.rectangle.quadrants()]
+            for child in cell.children:
+                push(Job(child.depth, cell=child))
+
+        def counted(cell: Cell, ids: list[str]) -> None:
+            unique = frozenset(ids)
+            if len(unique) < RESULT_CAP or not self._splittable(cell.rectangle):
+                if len(unique) >= RESULT_CAP:
+                    self.unsplittable += 1  # fetched as it is: its first 60 places, no more
+                cell.ids = unique
+            else:  # it may hold more than the API returns
+                split(cell)
+            parent = cell.parent
+            if parent is not None and parent.children is not None and all(c.resolved for c in parent.children):
+                quadrant_ids = [child.ids if child.children is None else None for child in parent.children]
+                for fetch in plan_fetches(parent.rectangle, quadrant_ids, self.seen):
+                    push(Job(cell.depth, fetch=fetch))
+
+        async def run(job: Job) -> list[str] | bool | None:
+            if job.fetch is not None:
+                return await self.query(job.fetch.rectangle)
+            assert job.cell is not None
+            return await self.count(job.cell.rectangle)
+
+        split(Cell(area, 0))
+        running: dict[asyncio.Task[list[str] | bool | None], Job] = {}
         try:
             while (pending or running) and not self.enough:
-                while pending and len(running) < self.limits.queries_in_flight and self._room_for_more(len(running)):
-                    depth, _, _, rectangle = heapq.heappop(pending)
-                    running[asyncio.ensure_future(self.query(rectangle))] = (depth, rectangle)
+                while pending and len(running) < self.limits.queries_in_flight:
+                    job = pending[0][3]
+                    if job.fetch is not None and job.fetch.pages(self.seen) == 0:
+                        heapq.heappop(pending)  # every place it holds came in another query meanwhile
+                        continue
+                    if not self._room_for(job, running.values(), (item[3] for item in pending[1:])):
+                        break
+                    heapq.heappop(pending)
+                    running[asyncio.ensure_future(run(job))] = job
+                if not running:
+                    break
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    depth, rectangle = running.pop(task)
-                    full = task.result()  # a failure propagates; the finally cancels the rest
-                    if not full:
-                        continue
-                    if self._splittable(rectangle):
-                        for index, quadrant in enumerate(rectangle.quadrants()):
-                            heapq.heappush(pending, (depth + 1, index, sequence, quadrant))
-                            sequence += 1
-                    else:
-                        self.unsplittable += 1
+                    job = running.pop(task)
+                    result = task.result()  # a failure propagates; the finally cancels the rest
+                    if job.cell is not None:
+                        if isinstance(result, list):
+                            counted(job.cell, result)
+                    elif result is True and job.fetch is not None and self._splittable(job.fetch.rectangle):
+                        # a fetched rectangle came back full: places appeared since it was counted; split it
+                        split(Cell(job.fetch.rectangle, job.depth))
         finally:
             for task in running:
                 task.cancel()
@@ -274,17 +393,19 @@ async def collect_city(plan: CityPlan, run: RunPlan, deps: CollectionPorts, gate
     started = deps.clock()
     existing = await asyncio.to_thread(deps.store.find, plan.object_key)
     if existing is not None:
-        return CityCollected(plan.city, plan.object_key, existing.places or 0, Counters(), 0, already_collected=True)
+        return CityCollected(
+            plan.city, plan.object_key, existing.places or 0, Counters(), 0, already_collected=True, etag=existing.etag
+        )
     with deps.spool() as spool:
         collection = CityCollection(deps.api, plan, run, deps.field_mask, spool, gate, deps.limits, deps.now)
         try:
             await collection.collect()
         except CollectionError as error:
-            raise CityError(error.failure, collection.counters) from None
+            raise CityError(error.failure, collection.totals) from None
         except Exception as exc:
-            raise CityError(_internal(exc), collection.counters) from exc
+            raise CityError(_internal(exc), collection.totals) from exc
         spool.close()
-        counters = collection.counters
+        counters = collection.totals
         metadata = {
             "run-id": run.run_id,
             "places": str(collection.kept),
@@ -292,17 +413,25 @@ async def collect_city(plan: CityPlan, run: RunPlan, deps: CollectionPorts, gate
             "pages": str(counters.pages),
         }
         try:
-            written = await asyncio.to_thread(deps.store.put_once, plan.object_key, spool.path, metadata)
+            etag = await asyncio.to_thread(deps.store.put_once, plan.object_key, spool.path, metadata)
+            written = etag is not None
+            if not written:  # a concurrent delivery of this run wrote it first: its ETag is the one to record
+                there = await asyncio.to_thread(deps.store.find, plan.object_key)
+                etag = there.etag if there is not None else None
         except Exception as exc:
             raise CityError(_internal(exc), counters) from exc
     log.info(
-        "city %s: %d places, %d requests, %d pages, %d rectangles, %d duplicates%s",
+        "city %s: %d places, %d requests (%d of them free, counting %d rectangles), %d billed pages, "
+        "%d rectangles fetched, %d duplicates, %d rectangles at the cap that could not be split%s",
         plan.city,
         collection.kept,
         counters.requests,
+        counters.free_requests,
+        counters.counted,
         counters.pages,
         counters.rectangles,
         collection.duplicates,
+        collection.unsplittable,
         "" if written else " (object already there: nothing written)",
     )
     return CityCollected(
@@ -312,6 +441,7 @@ async def collect_city(plan: CityPlan, run: RunPlan, deps: CollectionPorts, gate
         counters,
         int((deps.clock() - started) * 1000),
         already_collected=not written,
+        etag=etag,
     )
 
 

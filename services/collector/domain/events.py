@@ -30,6 +30,7 @@ def outcome_events(outcome: RunOutcome, bucket: str, secret: str | None = None) 
                 object_key=city.object_key,
                 places=city.places,
                 requests=city.counters.requests,
+                free_requests=city.counters.free_requests,
                 pages=city.counters.pages,
                 retries=city.counters.retries,
                 throttled=city.counters.throttled,

@@ -54,6 +54,15 @@ class Rectangle:
     def lng_span(self) -> float:
         return self.high_lng - self.low_lng
 
+    def union(self, other: Rectangle) -> Rectangle:
+        """The smallest rectangle holding both (for two neighbours: exactly the two together)."""
+        return Rectangle(
+            min(self.low_lat, other.low_lat),
+            min(self.low_lng, other.low_lng),
+            max(self.high_lat, other.high_lat),
+            max(self.high_lng, other.high_lng),
+        )
+
     def quadrants(self) -> tuple[Rectangle, Rectangle, Rectangle, Rectangle]:
         """Four equal parts that share edges (a place on an edge may come back twice: de-duplicated by id)."""
         mid_lat = (self.low_lat + self.high_lat) / 2
@@ -102,7 +111,9 @@ class Counters:
     pages: int = 0
     retries: int = 0
     throttled: int = 0
-    rectangles: int = 0
+    rectangles: int = 0  # rectangles fetched with the billed mask
+    free_requests: int = 0  # of `requests`: ids-only requests counting rectangles (not billed by Google)
+    counted: int = 0  # rectangles counted with the ids-only mask
 
 
 @dataclass(frozen=True)
@@ -135,6 +146,7 @@ class CityCollected:
     counters: Counters
     duration_ms: int
     already_collected: bool = False
+    etag: str | None = None  # the raw object's, as S3 returned it; None when not known (written by someone else)
 
 
 @dataclass(frozen=True)

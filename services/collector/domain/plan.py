@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
-import unicodedata
 from datetime import UTC, date, datetime
 
 from contracts.events import CollectionRequested
+from services.collector.domain.cities import city_slug
 from services.collector.domain.model import CityPlan, RunPlan
 from services.collector.settings import CollectorSettings
 from services.common.names import RAW_PREFIX
@@ -36,17 +35,6 @@ def collection_date(event_time: datetime) -> date:
     return moment.date()
 
 
-def city_slug(city: str) -> str:
-    """ASCII, lower case, dashes: 'Saint-Étienne' -> 'saint-etienne'. A name with no ASCII letters gets a
-    stable digest instead ('北京' -> 'city-…')."""
-    decomposed = unicodedata.normalize("NFKD", city.strip().casefold())
-    ascii_only = decomposed.encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_only).strip("-")
-    if not slug:
-        slug = "city-" + hashlib.sha256(city.strip().casefold().encode()).hexdigest()[:12]
-    return slug[:60]
-
-
 def object_key(run_id: str, day: date, city: str) -> str:
     return f"{RAW_PREFIX}dt={day.isoformat()}/{run_id}__{city_slug(city)}{OBJECT_SUFFIX}"
 
@@ -61,8 +49,14 @@ def plan_run(
     slugs: dict[str, str] = {}
     for city in request.cities:
         slug = city_slug(city)
-        if slug in slugs:
-            log.warning("city %r is the same as %r (both are %r): collected once", city, slugs[slug], slug)
+        if slug in slugs:  # config and the CLI refuse this; an event put by hand may still carry it
+            log.warning(
+                "city %r is the same as %r (both are %r): collected and awaited once, as %r",
+                city,
+                slugs[slug],
+                slug,
+                slugs[slug],
+            )
             continue
         slugs[slug] = city
         override = settings.override_for(city)
@@ -79,7 +73,8 @@ def plan_run(
         run_id=run_id,
         collection_date=day,
         trigger_source=request.trigger_source,
-        run_cities=tuple(request.cities),
+        # the cities the run awaits are the ones it collects: one spelling per city (cities.py)
+        run_cities=tuple(plan.city for plan in plans),
         cities=tuple(plans),
         attempt=max(1, attempt),
         max_receive_count=settings.max_receive_count,

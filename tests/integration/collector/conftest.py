@@ -24,6 +24,7 @@ from restaurant_pipeline.local.places_stub import StubServer, StubSettings
 from restaurant_pipeline.topology import StackResources, build_topology, service_environment
 from services.common.names import RAW_PREFIX
 from tests.conftest import REGION, load_event
+from tests.support.ledger import create_ledger_table
 
 pytestmark = pytest.mark.integration
 
@@ -157,13 +158,5 @@ def collector(aws: str, stub: StubServer, monkeypatch: pytest.MonkeyPatch) -> Co
         "default",
         {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": [BUCKET]}}},
     )
-    dynamodb.create_table(
-        TableName=LEDGER,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_ledger_table(dynamodb, LEDGER)
     return Collector(stub, s3, sqs, dynamodb, bus_queue, s3_queue)

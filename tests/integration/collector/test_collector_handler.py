@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 
+from contracts import ContractError
+from restaurant_pipeline.config import parse_config
 from restaurant_pipeline.local.places_stub import Fault
-from tests.integration.collector.conftest import API_KEY, Collector
+from restaurant_pipeline.topology import build_topology
+from tests.integration.collector.conftest import API_KEY, BUS, Collector, _queue_for_rule, drain
 
 pytestmark = pytest.mark.integration
 
@@ -239,3 +244,53 @@ def test_the_key_never_appears_in_logs_events_ledger_or_errors(
     assert "API_KEY_INVALID" in repr(events), "the failure itself is reported"
     for text in (logs, output.out, output.err, repr(events), repr(collector.ledger()), repr(response)):
         assert API_KEY not in text
+
+
+def test_invoked_directly_with_the_original_payload_it_requests_a_run_that_comes_back_through_the_queue(
+    collector: Collector,
+) -> None:
+    """`aws lambda invoke --payload '{"trigger_source":"manual"}'`: the payload is the event (a dict)."""
+    route = build_topology(parse_config({}), "bucket").route("collector")
+    requests = _queue_for_rule(collector.sqs, boto3.client("events"), "observe-requests", BUS, route.event_pattern)
+
+    response = collector.invoke({"trigger_source": "manual", "max_restaurants": 25})
+
+    assert response["run_id"].startswith("manual-") and response["cities"] == ["Paris"]  # pipeline.toml's cities
+    [requested] = drain(collector.sqs, requests)  # what the collector rule routes to the collector queue
+    assert (requested["source"], requested["detail-type"]) == ("restaurant-pipeline.cli", "Collection Requested")
+    detail = requested["detail"]
+    assert (detail["run_id"], detail["cities"], detail["max_restaurants"], detail["trigger_source"]) == (
+        response["run_id"],
+        ["Paris"],
+        25,
+        "manual",
+    )
+    assert collector.raw_keys() == [] and collector.stub.stats()["search_requests"] == 0, "nothing collected yet"
+
+    delivered = collector.invoke(collector.sqs_event(detail, body=json.dumps(requested)))  # the queue's delivery
+
+    assert delivered == {"batchItemFailures": []}
+    [key] = collector.raw_keys()
+    assert f"/{response['run_id']}__paris.jsonl.gz" in key and len(collector.read(key)) == 25
+    [done] = completed(collector.bus_events())
+    assert (done["run_id"], done["trigger_source"]) == (response["run_id"], "manual")
+
+
+@pytest.mark.parametrize(
+    ("payload", "named"),
+    [
+        ({"trigger_source": "manual", "cities": "Paris"}, "cities"),
+        ({"trigger_source": "schedule"}, "trigger_source"),
+        ({"trigger_source": "manual", "max_restaurants": 0}, "max_restaurants"),
+        ({"trigger_source": "manual", "cities": ["Nice", "NICE"]}, "'Nice' and 'NICE'"),
+        ("manual", "direct invocation"),
+    ],
+)
+def test_a_bad_direct_payload_fails_naming_the_problem_and_publishes_nothing(
+    collector: Collector, payload: Any, named: str
+) -> None:
+    with pytest.raises(ContractError) as error:
+        collector.invoke(payload)
+
+    assert named in str(error.value)
+    assert collector.bus_events() == [] and collector.raw_keys() == []

@@ -54,6 +54,22 @@ def test_pages_of_20_up_to_the_cap_of_60_with_tokens(stub: StubServer) -> None:
     assert (pages, len(ids), len(set(ids))) == (3, 60, 60)
 
 
+def test_an_ids_only_request_returns_the_same_places_and_is_counted_as_the_free_sku(stub: StubServer) -> None:
+    stub.reset()
+    body = {"textQuery": "restaurants in Nantes", "pageSize": 20}
+    _, _, billed = call(stub.url, body, mask="places.id,places.rating,nextPageToken")
+    _, _, free = call(stub.url, body, mask="places.id,nextPageToken")
+    assert [p["id"] for p in free["places"]] == [p["id"] for p in billed["places"]]
+    assert all(set(place) == {"id"} for place in free["places"])
+    call(stub.url, body, mask=None)  # refused (no mask): not billed
+    assert stub.stats()["by_sku"] == {
+        "essentials_ids_only": 1,
+        "pro": 0,
+        "enterprise": 1,
+        "enterprise_atmosphere": 0,
+    }
+
+
 def test_only_masked_fields_come_back_and_no_token_unless_masked(stub: StubServer) -> None:
     _, _, answer = call(stub.url, {"textQuery": "restaurants in Lyon"}, mask="places.displayName")
     assert set(answer) == {"places"}

@@ -87,3 +87,21 @@ def test_make_bench_writes_its_tables_into_docs_performance_md_not_the_readme(tm
     assert write_report(SAMPLE, tmp_path / "results", copy) is True
     assert copy.read_text(encoding="utf-8").split(END_MARKER)[1] == original.split(END_MARKER)[1]
     assert START_MARKER not in (PAGE.parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def test_collector_cost_shows_billed_and_free_requests_coverage_and_the_month_judged_against_issue_16():
+    section = render_section(SAMPLE)
+
+    assert "free of charge but use the per-minute quota" in section
+    assert "| 1,000 places | 1,000 | 1.0000 | 66 | 118 | 66.0 | 184.0 | $2.31 | $69.21 | n/a |" in section
+    assert "| 10,000 places | 9,950 | 0.9950 | 599 | 1,027 | 60.2 | 163.4 | $20.96 | $628.86 | **not met** |" in section
+    assert "| 1,626 | 41.50 | 588.3 | 0.981 | 0 | 600 | 10 | met |" in section
+
+
+def test_the_quota_run_is_not_met_with_a_single_429():
+    cost = SAMPLE["collector_cost"]
+    run = {**cost["quota_run"], "throttled_429": 1}
+
+    section = render_section({**SAMPLE, "collector_cost": {**cost, "quota_run": run}})
+
+    assert "| 0.981 | 1 | 600 | 10 | **not met** |" in section

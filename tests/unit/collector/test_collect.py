@@ -7,6 +7,7 @@ import asyncio
 import gzip
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from services.collector.adapters.spool import PlaceSpool
 from services.collector.domain.collect import CollectionPorts, CollectorLimits, collect_cities
 from services.collector.domain.model import Failure, Rectangle, RunOutcome
-from tests.unit.collector.fakes import VIEWPORT, FakePlacesApi, FakeStore, make_places, run_plan
+from tests.unit.collector.fakes import VIEWPORT, FakePlacesApi, FakeStore, etag, make_places, run_plan
 
 MASK = "places.id,places.displayName,places.location,nextPageToken"
 FIXED_NOW = datetime(2026, 3, 14, 8, 0, 5, tzinfo=UTC)
@@ -143,6 +144,33 @@ def test_an_existing_object_is_skipped_without_calling_the_api() -> None:
     assert city.object_key == first.collected[0].object_key
 
 
+def test_a_collected_city_carries_the_etag_of_the_object_written() -> None:
+    store = FakeStore()
+    [city] = collect(FakePlacesApi(make_places(100)), store, "Paris", max_restaurants=30).collected
+    assert city.etag == etag(store.objects[city.object_key]) and city.etag.startswith('"')
+
+
+def test_an_object_found_already_there_carries_its_own_etag() -> None:
+    store = FakeStore()
+    [first] = collect(FakePlacesApi(make_places(100)), store, "Paris", max_restaurants=30).collected
+    [again] = collect(FakePlacesApi(make_places(100)), store, "Paris", max_restaurants=30).collected
+    assert again.already_collected and again.etag == first.etag
+
+
+class RacedStore(FakeStore):
+    """Another delivery of the same run writes the object between the existence check and this put."""
+
+    def put_once(self, key: str, path: Path, metadata: dict[str, str]) -> str | None:
+        self.objects[key] = b"written by the other delivery"
+        return super().put_once(key, path, metadata)
+
+
+def test_a_put_that_lost_the_race_carries_the_winner_etag() -> None:
+    store = RacedStore()
+    [city] = collect(FakePlacesApi(make_places(100)), store, "Paris", max_restaurants=30).collected
+    assert city.already_collected and city.etag == etag(b"written by the other delivery")
+
+
 def test_a_request_wide_failure_is_reported_once_for_the_request() -> None:
     api = FakePlacesApi(make_places(100), failures={1: Failure("api_auth", "bad key", False, 400)})
     outcome = collect(api, FakeStore(), "Paris", "Lyon", "Nice", cities_in_flight=1)
@@ -166,13 +194,16 @@ def test_no_viewport_keeps_the_plain_query_places() -> None:
     assert city.places == 60
 
 
-def test_request_budget_stops_a_runaway_city() -> None:
-    # 1,000 places on one spot: every rectangle comes back full, splitting cannot spread them
+def test_request_budgets_stop_a_runaway_city() -> None:
+    # 1,000 places on one spot: every rectangle holding it reaches the cap and is split again, down to the smallest
+    # tile; a tight counting budget (free requests) stops it first, and the city is written with what it has
     spot = Rectangle(48.85, 2.30, 48.85000001, 2.30000001)
     api, store = FakePlacesApi(make_places(1000, spot)), FakeStore()
-    [city] = collect(api, store, "Paris", max_restaurants=1000).collected
-    assert city.counters.requests <= CollectorLimits().request_budget(1000)
-    assert city.places == 60
+    [city] = collect(api, store, "Paris", max_restaurants=1000, counts_per_place=0.02).collected
+    limits = CollectorLimits(counts_per_place=0.02)
+    assert city.counters.free_requests == limits.count_budget(1000) == 30
+    assert city.counters.requests - city.counters.free_requests <= limits.request_budget(1000)
+    assert city.places == 60  # what the first query found
 
 
 @pytest.mark.parametrize("queries_in_flight", [1, 8])

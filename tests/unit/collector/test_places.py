@@ -222,3 +222,30 @@ def test_the_key_never_appears_in_a_failure_even_if_the_server_echoes_it() -> No
     assert isinstance(failure, CollectionError)
     assert KEY not in failure.failure.message and KEY not in str(failure)
     assert "[redacted]" in failure.failure.message
+
+
+def test_time_running_out_after_api_failures_reports_the_failure_met_not_internal() -> None:
+    """A later query (another city, the next page) that would start past the deadline."""
+    replies = [Reply(*body_of(google.unavailable())) for _ in range(4)]
+    error, _, fake, _, client = search(replies, deadline=3.0)
+    assert isinstance(error, CollectionError) and error.failure.category == "api_unavailable"
+    fake.now = 3.5  # the other queries' work took the rest of the time
+
+    with pytest.raises(CollectionError) as later:
+        asyncio.run(client.search_text({"textQuery": "q"}, "places.id,nextPageToken", Counters()))
+
+    failure = later.value.failure
+    assert (failure.category, failure.retryable, failure.http_status) == ("api_unavailable", True, 503)
+    assert "time ran out after this failure" in failure.message and "raise timeouts.collector" in failure.message
+
+
+def test_time_running_out_without_any_api_failure_is_internal() -> None:
+    _, _, fake, _, client = search([Reply(200, "{}")], deadline=3.0)
+    fake.now = 3.5
+
+    with pytest.raises(CollectionError) as later:
+        asyncio.run(client.search_text({"textQuery": "q"}, "places.id,nextPageToken", Counters()))
+
+    assert (
+        later.value.failure.category == "internal" and "ran out of the function's time" in later.value.failure.message
+    )

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from restaurant_pipeline.local.places_stub import max_in_window
+from restaurant_pipeline.local.places_stub.billing import sku_for_mask
 from restaurant_pipeline.local.places_stub.protocol import (
     FIELD_MASK_MISSING,
     RESULT_CAP,
@@ -56,6 +57,55 @@ def test_restaurants_look_like_places_and_lie_inside_the_city_viewport() -> None
         assert "restaurant" in place["types"]
         if "rating" in place:
             assert 1.0 <= place["rating"] <= 5.0 and place["userRatingCount"] >= 1
+
+
+def test_restaurants_are_dense_in_the_centre_and_sparse_at_the_edge() -> None:
+    city = build_city(0, "paris", "Paris", 5_000)
+    box = city.box
+    cells: dict[tuple[int, int], int] = {}
+    for place in city.restaurants:
+        lat, lng = place["location"]["latitude"], place["location"]["longitude"]
+        row = min(9, int((lat - box.low_lat) / (box.high_lat - box.low_lat) * 10))
+        column = min(9, int((lng - box.low_lng) / (box.high_lng - box.low_lng) * 10))
+        cells[row, column] = cells.get((row, column), 0) + 1
+    border = [cells.get((r, c), 0) for r in range(10) for c in range(10) if r in (0, 9) or c in (0, 9)]
+    centre = cells.get((4, 4), 0) + cells.get((4, 5), 0) + cells.get((5, 4), 0) + cells.get((5, 5), 0)
+    assert len(city.restaurants) == 5_000
+    assert centre / 4 > 20 * (sum(border) / len(border))  # the centre is far denser than the edge
+    assert min(border) > 0  # but the edge is not empty
+    on_the_edges = [
+        p
+        for p in city.restaurants
+        if p["location"]["latitude"] in (box.low_lat, box.high_lat)
+        or p["location"]["longitude"] in (box.low_lng, box.high_lng)
+    ]
+    assert on_the_edges == []  # nothing clamped onto the viewport's border
+
+
+def test_some_restaurants_share_an_address_and_relevance_ignores_location() -> None:
+    city = build_city(0, "lyon", "Lyon", 4000)
+    spots = [(p["location"]["latitude"], p["location"]["longitude"]) for p in city.restaurants]
+    assert len(set(spots)) < len(spots)
+    top = spots[:400]  # the most relevant tenth is spread like the whole city, not gathered in one corner
+    north = sum(1 for lat, _ in top if lat > city.box.center[0]) / len(top)
+    everyone = sum(1 for lat, _ in spots if lat > city.box.center[0]) / len(spots)
+    assert abs(north - everyone) < 0.08
+
+
+@pytest.mark.parametrize(
+    ("mask", "sku"),
+    [
+        ("places.id,nextPageToken", "essentials_ids_only"),
+        ("places.id,places.name", "essentials_ids_only"),
+        ("places.id,places.displayName,places.location,nextPageToken", "pro"),
+        ("places.id,places.location,places.rating,nextPageToken", "enterprise"),
+        ("places.id,places.rating,places.reviews", "enterprise_atmosphere"),
+        ("*", "enterprise_atmosphere"),
+        ("places", "enterprise_atmosphere"),
+    ],
+)
+def test_a_request_is_billed_at_the_most_expensive_field_of_its_mask(mask: str, sku: str) -> None:
+    assert sku_for_mask(parse_field_mask(mask)) == sku
 
 
 def test_any_city_name_gets_a_world() -> None:

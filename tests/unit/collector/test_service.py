@@ -12,9 +12,10 @@ from contracts import CollectionCompleted, CollectionFailed, ContractError
 from restaurant_pipeline.config import parse_config
 from restaurant_pipeline.topology import StackResources, build_topology, service_environment
 from services.collector.adapters.secrets import read_secret_value
+from services.collector.domain.cities import city_slug
 from services.collector.domain.events import outcome_events
 from services.collector.domain.model import CityCollected, CityFailed, Counters, Failure, RunOutcome, RunPlan
-from services.collector.domain.plan import city_slug, collection_date, derive_run_id, object_key, plan_run
+from services.collector.domain.plan import collection_date, derive_run_id, object_key, plan_run
 from services.collector.ports import KeyUnavailable
 from services.collector.service import parse_request
 from services.collector.settings import CollectorSettings
@@ -124,11 +125,25 @@ def test_city_overrides_apply_unless_the_request_says_otherwise() -> None:
     assert explicit.cities[0].max_restaurants == 7
 
 
-def test_two_spellings_of_one_city_are_collected_once() -> None:
+def test_two_spellings_of_one_city_are_collected_once_and_awaited_once() -> None:
     settings = CollectorSettings.from_env(collector_environment())
-    plan = plan_of(sqs_body(cities=["Saint-Étienne", "saint etienne"]), settings, 1)
-    assert [c.city for c in plan.cities] == ["Saint-Étienne"]
-    assert plan.run_cities == ("Saint-Étienne", "saint etienne")
+    plan = plan_of(sqs_body(cities=["Saint-Étienne", "saint etienne", "Lyon"]), settings, 1)
+    assert [c.city for c in plan.cities] == ["Saint-Étienne", "Lyon"]
+    assert plan.run_cities == ("Saint-Étienne", "Lyon")  # what the ledger, the transformer and the notifier await
+
+
+def test_names_alike_for_their_first_60_characters_are_one_city_awaited_once() -> None:
+    settings = CollectorSettings.from_env(collector_environment())
+    long_name = "Llanfairpwllgwyngyllgogerychwyrndrobwllllantysiliogogogoch Abbey Nord"
+    plan = plan_of(sqs_body(cities=[long_name, long_name[:-4] + "Sud"]), settings, 1)
+    assert plan.run_cities == (long_name,) and len(plan.cities) == 1
+
+
+def test_a_city_override_applies_to_any_spelling_of_its_city() -> None:
+    environment = collector_environment(collection={"cities": [{"name": "Saint-Étienne", "max_restaurants": 33}]})
+    settings = CollectorSettings.from_env(environment)
+    [city] = plan_of(sqs_body(cities=["saint etienne"], max_restaurants=None), settings, 1).cities
+    assert city.max_restaurants == 33
 
 
 @pytest.mark.parametrize(

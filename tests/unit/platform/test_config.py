@@ -14,7 +14,7 @@ def test_the_committed_pipeline_toml_gives_the_seed_defaults():
     assert config.collection.max_restaurants == 20
     assert config.schedule.expression == "cron(0 8 * * ? *)"
     assert config.retries.max_receive_count == 3
-    assert config.timeouts.collector == 300
+    assert config.timeouts.collector == 600  # the seed said 300 per step; a 10,000-place city needs ~330 s
 
 
 def test_no_file_at_all_gives_the_same_configuration_as_the_committed_file():
@@ -144,3 +144,28 @@ def test_aws_commands_look_for_the_stack_in_pipeline_toml_s_region_only(monkeypa
     monkeypatch.setenv("AWS_REGION", "us-east-1")  # CloudShell opened on another region
     with pytest.raises(RuntimeError, match=r"AWS_REGION=us-east-1, but the stack's region is eu-west-3"):
         aws_target()
+
+
+@pytest.mark.parametrize(
+    ("cities", "first", "second"),
+    [
+        (["Saint-Étienne", "Lyon", "saint etienne"], "Saint-Étienne", "saint etienne"),  # accents, case, spaces
+        (["Paris", "PARIS"], "Paris", "PARIS"),
+        (["A" * 60 + "-nord", "a" * 60 + "-sud"], "A" * 60 + "-nord", "a" * 60 + "-sud"),  # alike past 60 characters
+    ],
+)
+def test_two_spellings_of_one_city_are_refused_naming_both(tmp_path, cities, first, second):
+    path = tmp_path / "pipeline.toml"
+    path.write_text("[collection]\ncities = [" + ", ".join(f'"{city}"' for city in cities) + "]\n", encoding="utf-8")
+
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+
+    message = str(error.value)
+    assert "each city once" in message and repr(first) in message and repr(second) in message
+    assert "Keep one spelling" in message
+
+
+def test_an_environment_override_naming_one_city_twice_is_refused_too():
+    with pytest.raises(ConfigError, match="'Nîmes' and 'nimes' are both 'nimes'"):
+        load_config(None, environ={"PIPELINE__COLLECTION__CITIES": '["Nîmes", "nimes"]'})
