@@ -160,6 +160,19 @@ class RatedRestaurant(_Part):
     rating: float | None = None
     user_rating_count: int | None = None
     address: str | None = None
+    cuisine: str | None = Field(default=None, description="restaurants.cuisine: the primary type made readable.")
+
+
+class RatingMove(_Part):
+    """A place whose rating moved over the last 7 days (restaurants.rating_change_7d)."""
+
+    place_id: str
+    name: str
+    cuisine: str | None = None
+    previous: float = Field(description="Its rating on the collection day 7 days before.")
+    current: float
+    change: float
+    user_rating_count_change: int | None = Field(default=None, description="Ratings gained over those 7 days.")
 
 
 class SentimentMove(_Part):
@@ -188,6 +201,13 @@ class CitySummary(_Part):
     scored_reviews: int | None = Field(default=None, ge=0)
     unscored_reviews: int | None = Field(default=None, ge=0)
     top_themes: Annotated[list[str], Field(max_length=6)] = []
+    # Issue 20: what changed (restaurants mart). Empty from older producers.
+    new_places: Annotated[list[RatedRestaurant], Field(max_length=5)] = Field(
+        default=[], description="Up to 5 places first seen that day, best rated first."
+    )
+    rating_movers: Annotated[list[RatingMove], Field(max_length=5)] = Field(
+        default=[], description="Up to 5 places seen that day whose rating moved most over the last 7 days."
+    )
 
 
 class ReviewCounts(_Part):

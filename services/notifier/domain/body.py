@@ -11,6 +11,7 @@ from pathlib import PurePath
 from contracts.events import CitySummary, CollectionFailed, TestFailure, TransformCompleted
 from services.common.redaction import redact_secrets
 from services.notifier.domain.facts import collection_events, days_label, label, summary_for
+from services.notifier.domain.highlights import render_highlight_lines
 from services.notifier.domain.message import Email, EmailContext
 from services.notifier.domain.outcomes import CityOutcome, Repeat, run_days
 from services.notifier.domain.runbook import category_help, footer, logs_section, test_hint, what_to_do
@@ -169,6 +170,7 @@ def render_success_section(event: TransformCompleted, cities: Sequence[str | Non
     for city in cities:
         lines.append(f"{WORDING['passed'].section} {_city_title(event, city)}")
         lines.extend(_summary_lines(event, city, top=True))
+        lines.extend(render_highlight_lines(summary_for(event, city)))
         lines.extend(_sentiment_lines(summary_for(event, city)))
     lines.extend(_review_count_lines(event))
     lines.extend(_transform_footer(event))
