@@ -175,6 +175,14 @@ class RatingMove(_Part):
     user_rating_count_change: int | None = Field(default=None, description="Ratings gained over those 7 days.")
 
 
+class DayPoint(_Part):
+    """One collection day of a city (city_daily_summary), for its trend."""
+
+    day: date
+    restaurants_seen: int = Field(ge=0)
+    weighted_rating: float | None = None
+
+
 class SentimentMove(_Part):
     place_id: str
     name: str
@@ -207,6 +215,13 @@ class CitySummary(_Part):
     )
     rating_movers: Annotated[list[RatingMove], Field(max_length=5)] = Field(
         default=[], description="Up to 5 places seen that day whose rating moved most over the last 7 days."
+    )
+
+    # Issue 17: the trend behind the day (city_daily_summary). Empty from older producers.
+    trend: Annotated[list[DayPoint], Field(max_length=14)] = Field(
+        default=[],
+        description="The city's collection days among the 14 days ending on this one, oldest first "
+        "(a day without a collection is absent).",
     )
 
 

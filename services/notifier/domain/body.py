@@ -15,6 +15,7 @@ from services.notifier.domain.highlights import render_highlight_lines
 from services.notifier.domain.message import Email, EmailContext
 from services.notifier.domain.outcomes import CityOutcome, Repeat, run_days
 from services.notifier.domain.runbook import category_help, footer, logs_section, test_hint, what_to_do
+from services.notifier.domain.sparklines import render_trend_lines
 from services.notifier.domain.subject import ascii_subject, render_repeat_subject, render_subject
 from services.notifier.domain.text import INDENT, duration, duration_ms, indented, sample_row, unique, when, wrap
 from services.notifier.domain.wording import MIXED, PHASE_WORDS, TRIGGER_WORDS, WORDING
@@ -170,6 +171,7 @@ def render_success_section(event: TransformCompleted, cities: Sequence[str | Non
     for city in cities:
         lines.append(f"{WORDING['passed'].section} {_city_title(event, city)}")
         lines.extend(_summary_lines(event, city, top=True))
+        lines.extend(render_trend_lines(summary_for(event, city)))
         lines.extend(render_highlight_lines(summary_for(event, city)))
         lines.extend(_sentiment_lines(summary_for(event, city)))
     lines.extend(_review_count_lines(event))

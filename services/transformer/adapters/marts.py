@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Protocol
 
-from contracts.events import CitySummary, RatedRestaurant, RatingMove, SentimentMove
+from contracts.events import CitySummary, DayPoint, RatedRestaurant, RatingMove, SentimentMove
 from services.transformer.domain.model import SAMPLE_ROWS, StagedReview
 
 MOVERS = 5
 HIGHLIGHTS = 5  # new places and rating movers per city and day in the success email
+TREND_DAYS = 14  # the success email's sparklines: the days ending on the run's day
 PRICE_LEVELS = ("free", "inexpensive", "moderate", "expensive", "very_expensive", "unknown")
 _MISSING_RELATION = re.compile(r"does not exist|TABLE_NOT_FOUND|not found", re.IGNORECASE)
 
@@ -59,6 +60,7 @@ class WarehouseMarts:
             f") ranked where position <= {SAMPLE_ROWS}"
         )
         highlights = self._highlights(pairs)
+        trends = self._trends(pairs)
         summaries = []
         for row in rows:
             day = _as_date(row["summary_date"])
@@ -88,6 +90,7 @@ class WarehouseMarts:
                 ],
                 new_places=highlights.get(("new", row["city"], day), []),
                 rating_movers=highlights.get(("moved", row["city"], day), []),
+                trend=trends.get((row["city"], day), []),
             )
             summaries.append(self._with_sentiment(summary, row))
         return sorted(summaries, key=lambda s: (s.city, s.day))
@@ -140,6 +143,35 @@ class WarehouseMarts:
             )
             found.setdefault((str(row["kind"]), str(row["city"]), _as_date(row["day"])), []).append(item)
         return found
+
+    def _trends(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, date], list[DayPoint]]:
+        """Each (city, day)'s collection days among the TREND_DAYS days ending on it, oldest first: one query."""
+        windows = {
+            (city, date.fromisoformat(day)): date.fromisoformat(day) - timedelta(days=TREND_DAYS - 1)
+            for city, day in pairs
+        }
+        wanted = " or ".join(
+            f"(city = {_literal(city)} and summary_date between date '{start:%Y-%m-%d}' and date '{day:%Y-%m-%d}')"
+            for (city, day), start in windows.items()
+        )
+        rows = self._warehouse.query(
+            "select city, summary_date, restaurants_seen, weighted_rating"
+            f" from {self._warehouse.relation('city_daily_summary')} where {wanted}"
+            " order by city, summary_date"
+        )
+        points = [(str(row["city"]), _as_date(row["summary_date"]), row) for row in rows]
+        return {
+            (city, day): [
+                DayPoint(
+                    day=seen,
+                    restaurants_seen=int(row["restaurants_seen"]),
+                    weighted_rating=_round(row["weighted_rating"]),
+                )
+                for name, seen, row in points
+                if name == city and start <= seen <= day
+            ]
+            for (city, day), start in windows.items()
+        }
 
     def _with_sentiment(self, summary: CitySummary, row: dict[str, Any]) -> CitySummary:
         """Review sentiment (average, shares, themes, the biggest movers) when the NLP stage filled the day."""

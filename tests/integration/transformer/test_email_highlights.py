@@ -1,7 +1,7 @@
 """What the success email tells of each city's day, read from the marts built from the hand-made input
-(tests/fixtures/marts): the places new that day and the biggest rating movers over 7 days. Athena cannot run here:
-every statement the reader issues is parsed as Athena SQL, and its translation to DuckDB must give the same result
-(a check of what the Athena text means, not of Athena itself)."""
+(tests/fixtures/marts): the places new that day, the biggest rating movers over 7 days, and the 14-day trend.
+Athena cannot run here: every statement the reader issues is parsed as Athena SQL, and its translation to DuckDB
+must give the same result (a check of what the Athena text means, not of Athena itself)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def by_city_day(summaries: list[CitySummary]) -> dict[tuple[str, str], CitySumma
     return {(s.city, s.day.isoformat()): s for s in summaries}
 
 
-def test_the_success_email_gets_each_citys_new_places_and_rating_movers_on_both_dialects(stack: Stack):
+def test_the_success_email_gets_each_citys_new_places_movers_and_trend_on_both_dialects(stack: Stack):
     build_hand_made_days(stack)
     duckdb_summaries = WarehouseMarts(DuckDBWarehouse(stack.warehouse_path)).city_summaries(DAYS)
     athena = AthenaTextOnDuckDB(DuckDBWarehouse(stack.warehouse_path))
@@ -51,6 +51,7 @@ def test_the_success_email_gets_each_citys_new_places_and_rating_movers_on_both_
 
     assert athena_summaries == duckdb_summaries
     assert any("union all" in sql and "rating_change_7d" in sql for sql in athena.issued)
+    assert any("city_daily_summary" in sql and "between" in sql for sql in athena.issued)
     got = by_city_day(duckdb_summaries)
     lyon = got[("Lyon", "2026-01-31")]
     assert [(p.name, p.cuisine, p.rating) for p in lyon.new_places] == [("Tokyo Table", "Japanese", 4.8)]
@@ -65,3 +66,13 @@ def test_the_success_email_gets_each_citys_new_places_and_rating_movers_on_both_
     earlier = got[("Lyon", "2026-01-30")]
     assert [p.name for p in earlier.new_places] == ["Chez Nous"]
     assert earlier.rating_movers == []
+
+    # the 14 days ending on 01-31 hold three of Lyon's collection days (01-01 is older), oldest first
+    assert [(p.day.isoformat(), p.restaurants_seen) for p in lyon.trend] == [
+        ("2026-01-24", 2),
+        ("2026-01-30", 4),
+        ("2026-01-31", 5),
+    ]
+    assert all(p.weighted_rating is not None for p in lyon.trend)
+    assert [p.day.isoformat() for p in paris.trend] == ["2026-01-31"]
+    assert [p.day.isoformat() for p in earlier.trend] == ["2026-01-24", "2026-01-30"]
