@@ -27,6 +27,11 @@ Outcome = Literal["passed", "tests_failed", "error"]
 CityName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 RunId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,79}$")]
 
+# A dropped file's city when nothing says it: not its lines' _collection.city, not the object's city metadata
+# (CITY_METADATA_KEY, sent as the x-amz-meta-city header), not a collector-style name (<run>__<city>.jsonl).
+UNKNOWN_CITY = "unknown"
+CITY_METADATA_KEY = "city"
+
 SCHEDULER_SOURCE = "restaurant-pipeline.scheduler"
 CLI_SOURCE = "restaurant-pipeline.cli"
 COLLECTOR_SOURCE = "restaurant-pipeline.collector"

@@ -395,6 +395,14 @@ def reprocess(
     day: Annotated[
         str | None, typer.Option("--date", help="Partition day YYYY-MM-DD (default: today or the key's).")
     ] = None,
+    city: Annotated[
+        str | None,
+        typer.Option(
+            "--city",
+            help="The city of the file's places that carry no collection metadata (stored as the object's "
+            "x-amz-meta-city). Without it: a copy keeps its source's, else the collector-style name, else unknown.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the bucket and key written as JSON.")] = False,
     aws: AwsOption = False,
     state_dir: StateDirOption = None,
@@ -403,7 +411,7 @@ def reprocess(
     target = _target(aws, state_dir)
     try:
         partition = date.fromisoformat(day) if day else None
-        key = operations.reprocess(target.clients.s3, target.bucket, source, partition)
+        key = operations.reprocess(target.clients.s3, target.bucket, source, partition, city)
     except (ValueError, FileNotFoundError) as exc:
         fail(str(exc))
     if as_json:

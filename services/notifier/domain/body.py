@@ -10,6 +10,7 @@ from pathlib import PurePath
 
 from contracts.events import CitySummary, CollectionFailed, TestFailure, TransformCompleted
 from services.common.redaction import redact_secrets
+from services.notifier.domain.dropped_city import render_unknown_city_lines
 from services.notifier.domain.facts import collection_events, days_label, label, summary_for
 from services.notifier.domain.highlights import render_highlight_lines
 from services.notifier.domain.message import Email, EmailContext
@@ -176,6 +177,7 @@ def render_success_section(event: TransformCompleted, cities: Sequence[str | Non
         lines.extend(_sentiment_lines(summary_for(event, city)))
     lines.extend(_review_count_lines(event))
     lines.extend(_transform_footer(event))
+    lines.extend(render_unknown_city_lines(event))
     return lines
 
 
@@ -234,6 +236,7 @@ def render_tests_failed_section(event: TransformCompleted, cities: Sequence[str 
     for city in cities:
         lines.extend(_summary_lines(event, city, top=False))
     lines.extend(_transform_footer(event))
+    lines.extend(render_unknown_city_lines(event))
     return lines
 
 
