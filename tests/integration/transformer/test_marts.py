@@ -151,6 +151,7 @@ ANSWERS: dict[str, tuple[str, list[Any]]] = {
     "question 5": ("cuisine", ["Japanese", "French", "Ramen", "Unspecified"]),
     "email new places": ("name", ["Tokyo Table", "Le Zinc"]),
     "email movers": ("name", ["Sushi Hana"]),  # Ramen Ko was not collected on 01-24; the bouchon did not move
+    "email trend": ("restaurants_seen", [2, 4, 5]),  # Lyon on 01-24, 01-30, 01-31; 01-01 is older than 14 days
 }
 # The README's ready `restaurant-pipeline sql "…"` commands (local, and `--aws` for Athena), by their comment.
 READY_ANSWERS: dict[str, tuple[str, list[Any]]] = {
