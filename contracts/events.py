@@ -28,6 +28,11 @@ Outcome = Literal["passed", "tests_failed", "error"]
 CityName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 RunId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,79}$")]
 
+# A dropped file's city when nothing says it: not its lines' _collection.city, not the object's city metadata
+# (CITY_METADATA_KEY, sent as the x-amz-meta-city header), not a collector-style name (<run>__<city>.jsonl).
+UNKNOWN_CITY = "unknown"
+CITY_METADATA_KEY = "city"
+
 SCHEDULER_SOURCE = "restaurant-pipeline.scheduler"
 CLI_SOURCE = "restaurant-pipeline.cli"
 COLLECTOR_SOURCE = "restaurant-pipeline.collector"
@@ -173,6 +178,27 @@ class RatedRestaurant(_Part):
     rating: float | None = None
     user_rating_count: int | None = None
     address: str | None = None
+    cuisine: str | None = Field(default=None, description="restaurants.cuisine: the primary type made readable.")
+
+
+class RatingMove(_Part):
+    """A place whose rating moved over the last 7 days (restaurants.rating_change_7d)."""
+
+    place_id: str
+    name: str
+    cuisine: str | None = None
+    previous: float = Field(description="Its rating on the collection day 7 days before.")
+    current: float
+    change: float
+    user_rating_count_change: int | None = Field(default=None, description="Ratings gained over those 7 days.")
+
+
+class DayPoint(_Part):
+    """One collection day of a city (city_daily_summary), for its trend."""
+
+    day: date
+    restaurants_seen: int = Field(ge=0)
+    weighted_rating: float | None = None
 
 
 class SentimentMove(_Part):
@@ -201,6 +227,20 @@ class CitySummary(_Part):
     scored_reviews: int | None = Field(default=None, ge=0)
     unscored_reviews: int | None = Field(default=None, ge=0)
     top_themes: Annotated[list[str], Field(max_length=6)] = []
+    # Issue 20: what changed (restaurants mart). Empty from older producers.
+    new_places: Annotated[list[RatedRestaurant], Field(max_length=5)] = Field(
+        default=[], description="Up to 5 places first seen that day, best rated first."
+    )
+    rating_movers: Annotated[list[RatingMove], Field(max_length=5)] = Field(
+        default=[], description="Up to 5 places seen that day whose rating moved most over the last 7 days."
+    )
+
+    # Issue 17: the trend behind the day (city_daily_summary). Empty from older producers.
+    trend: Annotated[list[DayPoint], Field(max_length=14)] = Field(
+        default=[],
+        description="The city's collection days among the 14 days ending on this one, oldest first "
+        "(a day without a collection is absent).",
+    )
 
 
 class ReviewCounts(_Part):

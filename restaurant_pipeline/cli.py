@@ -455,6 +455,14 @@ def reprocess(
     day: Annotated[
         str | None, typer.Option("--date", help="Partition day YYYY-MM-DD (default: today or the key's).")
     ] = None,
+    city: Annotated[
+        str | None,
+        typer.Option(
+            "--city",
+            help="The city of the file's places that carry no collection metadata (stored as the object's "
+            "x-amz-meta-city). Without it: a copy keeps its source's, else the collector-style name, else unknown.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the bucket and key written as JSON.")] = False,
     aws: AwsOption = False,
     state_dir: StateDirOption = None,
@@ -463,7 +471,7 @@ def reprocess(
     target = _target(aws, state_dir)
     try:
         partition = date.fromisoformat(day) if day else None
-        key = operations.reprocess(target.clients.s3, target.bucket, source, partition)
+        key = operations.reprocess(target.clients.s3, target.bucket, source, partition, city)
     except (ValueError, FileNotFoundError) as exc:
         fail(str(exc))
     if as_json:
@@ -522,6 +530,46 @@ def sql(
         )
         fail(f"{exc}{hint}")
     print_rows(console, result.columns, result.rows, fmt)
+
+
+@app.command("report")
+def report(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Where to write the HTML page (one self-contained file).")
+    ] = Path("pipeline-report.html"),
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=3660, help="Days of each city's trend, up to the latest.")
+    ] = 30,
+    last: Annotated[int, typer.Option("--runs", min=1, max=500, help="How many of the newest runs to draw.")] = 20,
+    aws: AwsOption = False,
+    state_dir: StateDirOption = None,
+) -> None:
+    """Write one HTML page: each city's trends and a timeline of the latest runs (opens offline, in any browser)."""
+    from datetime import UTC, datetime
+
+    from restaurant_pipeline.report import TREND_SQL, city_trends, render_report, run_timelines
+    from restaurant_pipeline.warehouse import SqlError, run_sql
+
+    target = _target(aws, state_dir)
+    if aws:
+        columns, rows = _athena_rows(TREND_SQL, state_dir)
+        source = f"Athena (database {target.glue_database}) and the run ledger {target.ledger_table}"
+    else:
+        info = control.read_stack(Path(state_dir or control.default_state_dir()))
+        try:
+            result = run_sql(Path(info.warehouse_path), TREND_SQL)
+        except SqlError as exc:
+            fail(str(exc))
+        columns, rows = result.columns, result.rows
+        source = f"the local warehouse {info.warehouse_path} and run ledger"
+    trends = city_trends((dict(zip(columns, row, strict=True)) for row in rows), days)
+    runs = run_timelines(target.ledger.all_steps(), last)
+    page = render_report(trends, runs, datetime.now(UTC), source)
+    try:
+        out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        fail(f"--out {out}: {exc.strerror or exc}")
+    console.print(f"Wrote {out} ({len(trends)} cities, {len(runs)} runs): open it in a browser.")
 
 
 def _statement(statement: str | None, file: Path | None) -> str:

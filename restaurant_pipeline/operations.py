@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
-from contracts.events import CLI_SOURCE, CollectionRequested, manual_run_id
+from contracts.events import CITY_METADATA_KEY, CLI_SOURCE, UNKNOWN_CITY, CollectionRequested, manual_run_id
 from services.common.adapters.ledger import RunLedger
 from services.common.names import RAW_PREFIX
 
@@ -83,12 +84,29 @@ def raw_key_for(name: str, day: date) -> str:
     return f"{RAW_PREFIX}dt={day.isoformat()}/{name}"
 
 
-def reprocess(s3_client: Any, bucket: str, source: str, day: date | None = None) -> str:
+def city_metadata(city: str) -> dict[str, str]:
+    """The user metadata that tells the transformer a file's city (the lines without collection metadata get it).
+
+    S3 metadata travels as HTTP headers (x-amz-meta-city), so a name beyond ASCII is percent-encoded here and
+    decoded by the transformer; `aws s3 cp … --metadata city=Lyon` does the same for an ASCII name.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html#UserMetadata
+    """
+    name = city.strip()
+    if not name or len(name) > 100:
+        raise ValueError(f"--city {city!r}: give the city's name, 1 to 100 characters (e.g. --city Lyon)")
+    if name.casefold() == UNKNOWN_CITY:
+        raise ValueError(f"--city {city!r}: {UNKNOWN_CITY!r} is what the pipeline says when no city is given")
+    return {CITY_METADATA_KEY: quote(name, safe=" -'.,()")}
+
+
+def reprocess(s3_client: Any, bucket: str, source: str, day: date | None = None, city: str | None = None) -> str:
     """Put a file under raw/places/dt=…/ so the S3 "Object Created" event starts the transformer.
 
     A local file is uploaded; an s3:// object is copied (onto itself when it already is under raw/places/,
-    which makes a new version and a new event).
+    which makes a new version and a new event). `city` goes into the object's metadata: the city of its lines
+    that carry no collection metadata. A copy keeps the city metadata of its source unless `city` is given.
     """
+    declared = city_metadata(city) if city is not None else {}
     if source.startswith("s3://"):
         source_bucket, _, source_key = source[len("s3://") :].partition("/")
         if not source_key:
@@ -97,12 +115,14 @@ def reprocess(s3_client: Any, bucket: str, source: str, day: date | None = None)
             key = source_key
         else:
             key = raw_key_for(PurePosixPath(source_key).name, day or _day_from_key(source_key))
+        kept = s3_client.head_object(Bucket=source_bucket, Key=source_key).get("Metadata") or {}
+        kept = {k: v for k, v in kept.items() if k == CITY_METADATA_KEY}
         s3_client.copy_object(
             Bucket=bucket,
             Key=key,
             CopySource={"Bucket": source_bucket, "Key": source_key},
             MetadataDirective="REPLACE",
-            Metadata={"reprocessed-at": datetime.now(UTC).isoformat()},
+            Metadata={**kept, **declared, "reprocessed-at": datetime.now(UTC).isoformat()},
         )
         return key
     path = Path(source)
@@ -110,7 +130,7 @@ def reprocess(s3_client: Any, bucket: str, source: str, day: date | None = None)
         raise FileNotFoundError(f"{source}: no such file (give a local path or an s3:// URI)")
     key = raw_key_for(path.name, day or datetime.now(UTC).date())
     with open(path, "rb") as body:
-        s3_client.put_object(Bucket=bucket, Key=key, Body=body)
+        s3_client.put_object(Bucket=bucket, Key=key, Body=body, Metadata=declared)
     return key
 
 

@@ -9,7 +9,15 @@ from typing import Any, Protocol
 
 from contracts.events import CitySummary
 from services.common.ports import Ledger, Publisher, RunHistory
-from services.transformer.domain.model import AnalysisBatch, BuildReport, Claim, Document, StagedReview, StoredVersion
+from services.transformer.domain.model import (
+    AnalysisBatch,
+    BuildReport,
+    Claim,
+    Document,
+    RawObject,
+    StagedReview,
+    StoredVersion,
+)
 
 __all__ = [
     "Builder",
@@ -28,8 +36,9 @@ __all__ = [
 class ObjectStore(Protocol):
     """The bucket: read a raw object's version (ObjectMissing when gone), write validated and quarantined copies."""
 
-    def get(self, key: str, version_id: str | None, max_bytes: int) -> bytes:
-        """The object's bytes; ObjectMissing when gone, ObjectTooLarge past max_bytes (never read whole then)."""
+    def get(self, key: str, version_id: str | None, max_bytes: int) -> RawObject:
+        """The object's bytes and user metadata; ObjectMissing when gone, ObjectTooLarge past max_bytes (never read
+        whole then)."""
         ...
 
     def waiting_versions(self, prefix: str, since: datetime) -> list[StoredVersion]:

@@ -10,10 +10,13 @@ from pathlib import PurePath
 
 from contracts.events import CitySummary, CollectionFailed, TestFailure, TransformCompleted
 from services.common.redaction import redact_secrets
+from services.notifier.domain.dropped_city import render_unknown_city_lines
 from services.notifier.domain.facts import collection_events, days_label, label, summary_for
+from services.notifier.domain.highlights import render_highlight_lines
 from services.notifier.domain.message import Email, EmailContext
 from services.notifier.domain.outcomes import CityOutcome, Repeat, run_days
 from services.notifier.domain.runbook import category_help, footer, logs_section, test_hint, what_to_do
+from services.notifier.domain.sparklines import render_trend_lines
 from services.notifier.domain.subject import ascii_subject, render_repeat_subject, render_subject
 from services.notifier.domain.text import INDENT, duration, duration_ms, indented, sample_row, unique, when, wrap
 from services.notifier.domain.wording import MIXED, PHASE_WORDS, TRIGGER_WORDS, WORDING
@@ -169,9 +172,12 @@ def render_success_section(event: TransformCompleted, cities: Sequence[str | Non
     for city in cities:
         lines.append(f"{WORDING['passed'].section} {_city_title(event, city)}")
         lines.extend(_summary_lines(event, city, top=True))
+        lines.extend(render_trend_lines(summary_for(event, city)))
+        lines.extend(render_highlight_lines(summary_for(event, city)))
         lines.extend(_sentiment_lines(summary_for(event, city)))
     lines.extend(_review_count_lines(event))
     lines.extend(_transform_footer(event))
+    lines.extend(render_unknown_city_lines(event))
     return lines
 
 
@@ -230,6 +236,7 @@ def render_tests_failed_section(event: TransformCompleted, cities: Sequence[str 
     for city in cities:
         lines.extend(_summary_lines(event, city, top=False))
     lines.extend(_transform_footer(event))
+    lines.extend(render_unknown_city_lines(event))
     return lines
 
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Protocol
 
-from contracts.events import CitySummary, RatedRestaurant, SentimentMove
+from contracts.events import CitySummary, DayPoint, RatedRestaurant, RatingMove, SentimentMove
 from services.transformer.domain.model import SAMPLE_ROWS, StagedReview
 
 MOVERS = 5
+HIGHLIGHTS = 5  # new places and rating movers per city and day in the success email
+TREND_DAYS = 14  # the success email's sparklines: the days ending on the run's day
 PRICE_LEVELS = ("free", "inexpensive", "moderate", "expensive", "very_expensive", "unknown")
 _MISSING_RELATION = re.compile(r"does not exist|TABLE_NOT_FOUND|not found", re.IGNORECASE)
 
@@ -57,6 +59,8 @@ class WarehouseMarts:
             f" where rating is not null and coalesce(business_status, '') <> 'CLOSED_PERMANENTLY' and ({top_where})"
             f") ranked where position <= {SAMPLE_ROWS}"
         )
+        highlights = self._highlights(pairs)
+        trends = self._trends(pairs)
         summaries = []
         for row in rows:
             day = _as_date(row["summary_date"])
@@ -84,9 +88,90 @@ class WarehouseMarts:
                     )
                     for r in top
                 ],
+                new_places=highlights.get(("new", row["city"], day), []),
+                rating_movers=highlights.get(("moved", row["city"], day), []),
+                trend=trends.get((row["city"], day), []),
             )
             summaries.append(self._with_sentiment(summary, row))
         return sorted(summaries, key=lambda s: (s.city, s.day))
+
+    def _highlights(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str, date], list[Any]]:
+        """What changed, per (kind, city, day), in one query (one Athena round trip): the places first seen that day
+        ("new"; best rated first) and the places seen that day whose rating moved most over 7 days ("moved").
+        The queries of docs/marts.md, "What the success email needs"; plain SQL that DuckDB and Athena read alike
+        (tests/integration/transformer/test_email_highlights.py parses what is issued as Athena SQL)."""
+        restaurants = self._warehouse.relation("restaurants")
+        first_seen = " or ".join(f"(city = {_literal(city)} and first_seen_date = date '{day}')" for city, day in pairs)
+        last_seen = " or ".join(f"(city = {_literal(city)} and last_seen_date = date '{day}')" for city, day in pairs)
+        rows = self._warehouse.query(
+            "select * from ("
+            " select 'new' as kind, city, first_seen_date as day, place_id, name, cuisine, rating, user_rating_count,"
+            " cast(null as double) as rating_7d_ago, cast(null as double) as rating_change_7d,"
+            " cast(null as bigint) as user_rating_count_change_7d, row_number() over ("
+            "  partition by city, first_seen_date"
+            "  order by rating desc nulls last, user_rating_count desc nulls last, place_id) as position"
+            f" from {restaurants} where {first_seen}"
+            " union all"
+            " select 'moved' as kind, city, last_seen_date as day, place_id, name, cuisine, rating, user_rating_count,"
+            " rating_7d_ago, rating_change_7d, cast(user_rating_count_change_7d as bigint), row_number() over ("
+            "  partition by city, last_seen_date order by abs(rating_change_7d) desc, place_id) as position"
+            f" from {restaurants} where rating_change_7d <> 0 and ({last_seen})"
+            f") highlights where position <= {HIGHLIGHTS}"
+            " order by kind, city, day, position"
+        )
+        found: dict[tuple[str, str, date], list[Any]] = {}
+        for row in rows:
+            name = str(row["name"] or row["place_id"])
+            item: RatedRestaurant | RatingMove = (
+                RatedRestaurant(
+                    place_id=str(row["place_id"]),
+                    name=name,
+                    rating=_round(row["rating"]),
+                    user_rating_count=_int(row["user_rating_count"]),
+                    cuisine=row["cuisine"],
+                )
+                if row["kind"] == "new"
+                else RatingMove(
+                    place_id=str(row["place_id"]),
+                    name=name,
+                    cuisine=row["cuisine"],
+                    previous=float(row["rating_7d_ago"]),
+                    current=float(row["rating"]),
+                    change=round(float(row["rating_change_7d"]), 2),
+                    user_rating_count_change=_int(row["user_rating_count_change_7d"]),
+                )
+            )
+            found.setdefault((str(row["kind"]), str(row["city"]), _as_date(row["day"])), []).append(item)
+        return found
+
+    def _trends(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, date], list[DayPoint]]:
+        """Each (city, day)'s collection days among the TREND_DAYS days ending on it, oldest first: one query."""
+        windows = {
+            (city, date.fromisoformat(day)): date.fromisoformat(day) - timedelta(days=TREND_DAYS - 1)
+            for city, day in pairs
+        }
+        wanted = " or ".join(
+            f"(city = {_literal(city)} and summary_date between date '{start:%Y-%m-%d}' and date '{day:%Y-%m-%d}')"
+            for (city, day), start in windows.items()
+        )
+        rows = self._warehouse.query(
+            "select city, summary_date, restaurants_seen, weighted_rating"
+            f" from {self._warehouse.relation('city_daily_summary')} where {wanted}"
+            " order by city, summary_date"
+        )
+        points = [(str(row["city"]), _as_date(row["summary_date"]), row) for row in rows]
+        return {
+            (city, day): [
+                DayPoint(
+                    day=seen,
+                    restaurants_seen=int(row["restaurants_seen"]),
+                    weighted_rating=_round(row["weighted_rating"]),
+                )
+                for name, seen, row in points
+                if name == city and start <= seen <= day
+            ]
+            for (city, day), start in windows.items()
+        }
 
     def _with_sentiment(self, summary: CitySummary, row: dict[str, Any]) -> CitySummary:
         """Review sentiment (average, shares, themes, the biggest movers) when the NLP stage filled the day."""

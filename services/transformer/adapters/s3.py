@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.transformer.domain.model import InfrastructureError, ObjectMissing, ObjectTooLarge, StoredVersion
+from services.transformer.domain.model import (
+    InfrastructureError,
+    ObjectMissing,
+    ObjectTooLarge,
+    RawObject,
+    StoredVersion,
+)
 
 _MISSING = {"NoSuchKey", "NoSuchVersion", "404"}
 
@@ -15,7 +21,7 @@ class S3ObjectStore:
         self._s3 = s3_client
         self._bucket = bucket
 
-    def get(self, key: str, version_id: str | None, max_bytes: int) -> bytes:
+    def get(self, key: str, version_id: str | None, max_bytes: int) -> RawObject:
         kwargs: dict[str, Any] = {"Bucket": self._bucket, "Key": key}
         if version_id and version_id != "null":  # moto (and unversioned buckets) say "null"
             kwargs["VersionId"] = version_id
@@ -28,7 +34,10 @@ class S3ObjectStore:
                     f"s3://{self._bucket}/{key} holds {size:,} bytes, more than one object may "
                     f"({max_bytes // (1024 * 1024)} MiB): split it into several files"
                 )
-            return bytes(response["Body"].read())
+            # GetObject returns the user-defined metadata (x-amz-meta-* headers) as `Metadata`, keys in lower case:
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html#UserMetadata
+            metadata = {str(k).lower(): str(v) for k, v in (response.get("Metadata") or {}).items()}
+            return RawObject(bytes(response["Body"].read()), metadata)
         except ObjectTooLarge:
             raise
         except Exception as exc:

@@ -26,6 +26,14 @@ class ObjectTooLarge(ValueError):
 
 
 @dataclass(frozen=True)
+class RawObject:
+    """One raw object's bytes and its user-defined S3 metadata (keys lower case, without x-amz-meta-)."""
+
+    body: bytes
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class StoredVersion:
     """One version of a raw object as the bucket lists it."""
 

@@ -3,6 +3,7 @@ ReadLimits), and name the keys it is written under (never a path or a pattern ma
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -14,14 +15,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 from pydantic import ValidationError
 
 from contracts.envelope import describe_validation_error
+from contracts.events import CITY_METADATA_KEY, UNKNOWN_CITY
 from services.common.names import QUARANTINE_PREFIX, RAW_PREFIX, VALIDATED_PREFIX
 from services.transformer.domain.records import RawPlace
 
-UNKNOWN_CITY = "unknown"
+CITY_MAX_LENGTH = 100  # contracts.events.CityName
 MiB = 1024 * 1024
 _KEY = re.compile(r"^raw/places/dt=(?P<day>\d{4}-\d{2}-\d{2})/(?P<name>.+)\Z", re.DOTALL)
 _COLLECTOR_NAME = re.compile(r"^(?P<run>[A-Za-z0-9][A-Za-z0-9._:-]{0,79})__(?P<city>[a-z0-9-]+)\.jsonl(\.gz)?$")
@@ -151,12 +154,18 @@ def day_of(key: str) -> str | None:
 
 
 def read_object(
-    ref: ObjectRef, name: str, body: bytes, identity: RunIdentity, limits: ReadLimits = LIMITS
+    ref: ObjectRef,
+    name: str,
+    body: bytes,
+    identity: RunIdentity,
+    limits: ReadLimits = LIMITS,
+    city: str | None = None,
 ) -> ReadResult:
     """Validate one raw object, streaming: valid places go to the validated copy (gzip, `_collection` set from
-    `identity`, `_source` added), the others to `rejections` with their reason."""
+    `identity`, `_source` added), the others to `rejections` with their reason. `city`: what the object says of
+    its city (its metadata), for the lines without collection metadata."""
     result = ReadResult()
-    writer = _ValidatedWriter(ref, name, identity)
+    writer = _ValidatedWriter(ref, name, identity, city)
     try:
         if name.endswith(".json"):
             _read_document(_expanded(ref.key, body, limits), result, writer, limits)
@@ -374,10 +383,10 @@ class _ValidatedWriter:
     """The validated copy, compressed as it is written: one JSON object per line, `_collection` as the run
     identity says, `_source` added. Cities are the `_collection` cities of the places written."""
 
-    def __init__(self, ref: ObjectRef, name: str, identity: RunIdentity) -> None:
+    def __init__(self, ref: ObjectRef, name: str, identity: RunIdentity, city: str | None = None) -> None:
         self._ref = ref
         self._identity = identity
-        self._fallback = default_collection(ref, name, identity)
+        self._fallback = default_collection(ref, name, identity, city)
         self._loaded_at = ref.event_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         self._buffer = io.BytesIO()
         self._gzip = gzip.GzipFile(fileobj=self._buffer, mode="wb", mtime=0)
@@ -443,11 +452,33 @@ def collector_run(name: str) -> str | None:
     return match.group("run") if match else None
 
 
-def default_collection(ref: ObjectRef, name: str, identity: RunIdentity | None = None) -> dict[str, Any]:
-    """`_collection` for a place that came without one."""
+def declared_city(metadata: dict[str, str]) -> str | None:
+    """The city an object's user metadata names (CITY_METADATA_KEY: `--metadata city=Lyon` with the aws CLI,
+    `reprocess --city`), or None when it names none. A value is read as percent-encoding (what `reprocess` writes
+    for a name beyond ASCII: S3 metadata travels as HTTP headers) or RFC 2047 (how S3 returns a non-ASCII value it
+    was given: https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html#UserMetadata)."""
+    raw = metadata.get(CITY_METADATA_KEY)
+    if raw is None:
+        return None
+    text = raw.strip()
+    if text.startswith("=?"):
+        from email.header import decode_header, make_header
+
+        with contextlib.suppress(ValueError, LookupError):  # not RFC 2047 after all: read as it is
+            text = str(make_header(decode_header(text)))
+    city = unquote(text).strip()
+    if not city or len(city) > CITY_MAX_LENGTH or city.casefold() == UNKNOWN_CITY:
+        return None
+    return city
+
+
+def default_collection(
+    ref: ObjectRef, name: str, identity: RunIdentity | None = None, city: str | None = None
+) -> dict[str, Any]:
+    """`_collection` for a place that came without one: its city from the object's metadata, else the name."""
     return {
         "run_id": identity.run_id if identity else dropped_run_id(ref),
-        "city": infer_city(name),
+        "city": city or infer_city(name),
         "run_cities": list(identity.run_cities) if identity and identity.collected else [],
         "trigger_source": "manual",
         "query": None,

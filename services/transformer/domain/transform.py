@@ -38,6 +38,7 @@ from services.transformer.domain.reading import (
     Rejection,
     RunIdentity,
     day_of,
+    declared_city,
     dropped_run_id,
     infer_city,
     quarantine_key,
@@ -287,14 +288,17 @@ def _prepare(
     identity = identify(ref, name, facts)
     fallback_city = infer_city(name)
     try:
-        body = store.get(ref.key, ref.version_id, limits.object_bytes)
+        raw = store.get(ref.key, ref.version_id, limits.object_bytes)
     except (ObjectMissing, ObjectTooLarge) as exc:
         source = SourceObject(
             **base, run_id=identity.run_id, city=fallback_city, problem=str(exc), identity_note=identity.note
         )
         return Prepared(ref, source, day, identity, None, [fallback_city])
+    declared = declared_city(raw.metadata)  # the object's city metadata outranks a city guessed from its name
+    if declared:
+        fallback_city = declared
     try:
-        result: ReadResult = read_object(ref, name, body, identity, limits)
+        result: ReadResult = read_object(ref, name, raw.body, identity, limits, declared)
     except Exception as exc:  # a bug meeting one object costs that object, never the batch: it is quarantined
         problem = f"could not be read ({exc.__class__.__name__}: {str(exc)[:300]}); please report it"
         result = ReadResult(problem=problem, rejections=[Rejection(None, problem, "")])

@@ -8,6 +8,7 @@ import csv
 import json
 import math
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -150,7 +151,30 @@ ANSWERS: dict[str, tuple[str, list[Any]]] = {
     "question 5": ("cuisine", ["Japanese", "French", "Ramen", "Unspecified"]),
     "email new places": ("name", ["Tokyo Table", "Le Zinc"]),
     "email movers": ("name", ["Sushi Hana"]),  # Ramen Ko was not collected on 01-24; the bouchon did not move
+    "email trend": ("restaurants_seen", [2, 4, 5]),  # Lyon on 01-24, 01-30, 01-31; 01-01 is older than 14 days
 }
+# The README's ready `restaurant-pipeline sql "…"` commands (local, and `--aws` for Athena), by their comment.
+READY_ANSWERS: dict[str, tuple[str, list[Any]]] = {
+    "best-rated by cuisine": ANSWERS["question 1"],
+    "opened this week": ANSWERS["question 3"],
+    "biggest movers": ("name", ["Sushi Hana"]),  # +0.2 over 7 days; Ramen Ko has no 7-day-old rating
+}
+READY_COMMAND = re.compile(r'^restaurant-pipeline sql (?P<aws>--aws )?"(?P<sql>[^"]+)"$')
+
+
+def ready_queries(path: Path) -> list[tuple[str, bool, str]]:
+    """(label, on Athena, SQL) of each `restaurant-pipeline sql "…"` line under a `# ready: <label>` comment."""
+    found = []
+    label = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# ready: "):
+            label = line[len("# ready: ") :]
+            continue
+        match = READY_COMMAND.match(line)
+        if label and match:
+            found.append((label, bool(match.group("aws")), match.group("sql")))
+        label = None
+    return found
 
 
 def documented_queries(path: Path) -> list[tuple[str, str, str]]:
@@ -192,6 +216,17 @@ def test_every_documented_query_answers_its_question_on_both_warehouses(stack: S
             sqlglot.parse_one(sql, read="athena")
             translated = sqlglot.transpile(sql, read="athena", write="duckdb")[0]
             assert answer(stack, translated, column) == expected, (label, "Athena", translated)
+
+    ready = ready_queries(REPO / "README.md")
+    assert sorted((label, aws) for label, aws, _ in ready) == sorted(
+        (label, aws) for label in READY_ANSWERS for aws in (False, True)
+    )
+    for label, on_athena, sql in ready:
+        column, expected = READY_ANSWERS[label]
+        if on_athena:
+            sqlglot.parse_one(sql, read="athena")
+            sql = sqlglot.transpile(sql, read="athena", write="duckdb")[0]
+        assert answer(stack, sql, column) == expected, (label, "Athena" if on_athena else "DuckDB", sql)
 
     # the command the README and docs/marts.md give to run a saved query locally, on a state folder holding this
     # warehouse (no stack running: the marts answer without one)

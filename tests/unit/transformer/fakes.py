@@ -20,6 +20,7 @@ from services.transformer.domain.model import (
     InfrastructureError,
     ObjectMissing,
     ObjectTooLarge,
+    RawObject,
     StoredVersion,
 )
 
@@ -53,8 +54,11 @@ def lines(*places: dict[str, Any], extra: Iterable[bytes] = ()) -> bytes:
 class FakeStore:
     """The bucket: objects by (key, version); what the transformer writes is kept in `written`."""
 
-    def __init__(self, objects: Mapping[str, bytes] | None = None) -> None:
+    def __init__(
+        self, objects: Mapping[str, bytes] | None = None, metadata: Mapping[str, dict[str, str]] | None = None
+    ) -> None:
         self.objects = dict(objects or {})
+        self.metadata = dict(metadata or {})  # user-defined S3 metadata per key
         self.written: dict[str, tuple[bytes, str]] = {}
         self.versions: list[StoredVersion] = []  # what a listing of raw/ returns (coalesced builds)
 
@@ -63,7 +67,7 @@ class FakeStore:
             raise ObjectMissing(f"{key} (version {version_id}) no longer exists")
         if len(self.objects[key]) > max_bytes:
             raise ObjectTooLarge(f"{key} holds {len(self.objects[key])} bytes")
-        return self.objects[key]
+        return RawObject(self.objects[key], dict(self.metadata.get(key, {})))
 
     def waiting_versions(self, prefix: str, since: datetime) -> list[StoredVersion]:
         return [v for v in self.versions if v.key.startswith(prefix) and v.last_modified >= since]

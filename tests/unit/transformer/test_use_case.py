@@ -342,10 +342,10 @@ def test_a_bug_meeting_one_object_costs_that_object_only(monkeypatch):
 
     real = transform.read_object
 
-    def explode_on_bad(ref, name, body, identity, limits):
+    def explode_on_bad(ref, name, body, identity, limits, city=None):
         if name.startswith("bad"):
             raise RecursionError("maximum recursion depth exceeded")
-        return real(ref, name, body, identity, limits)
+        return real(ref, name, body, identity, limits, city)
 
     monkeypatch.setattr(transform, "read_object", explode_on_bad)
     bad = f"raw/places/dt={DAY}/bad.jsonl"
