@@ -72,6 +72,7 @@ class Metric(StrEnum):
     RETRYABLE_FAILURES_IGNORED = "RetryableFailuresIgnored"
     MALFORMED_MESSAGES = "MalformedMessages"
     NOTIFICATION_FAILURES = "NotificationFailures"
+    EVENTS_REFUSED = "EventsRefused"  # events whose run the ledger does not know: never mailed
     # every service
     LEDGER_WRITE_FAILURES = "LedgerWriteFailures"
 

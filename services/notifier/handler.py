@@ -39,6 +39,7 @@ METRIC_BY_ACTION = {
     "already_notified": Metric.DUPLICATE_EMAILS_SKIPPED,
     "waiting": Metric.RUNS_WAITING_FOR_CITIES,
     "not_final": Metric.RETRYABLE_FAILURES_IGNORED,
+    "refused": Metric.EVENTS_REFUSED,
 }
 
 
@@ -90,6 +91,13 @@ def record_handler(record: SQSRecord) -> None:
 
 def _report(result: NotifyResult) -> None:
     logger.set_correlation_id(result.run_id)
+    if result.action == "refused":
+        logger.warning(
+            f"notifier: refused, not mailed: {result.reason}",
+            extra={"run_id": result.run_id, "action": result.action, "reason": result.reason},
+        )
+        metrics.add_metric(name=METRIC_BY_ACTION[result.action], unit=MetricUnit.Count, value=1)
+        return
     logger.info(
         f"notifier: {result.action}",
         extra={

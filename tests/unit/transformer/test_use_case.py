@@ -158,6 +158,25 @@ def test_a_batch_claims_builds_publishes_completes_and_records():
     assert wired.ledger.steps == [("run-1", "TRANSFORMED", KEY)]
 
 
+def test_each_object_s_run_is_in_the_ledger_before_its_outcome_is_announced():
+    """The notifier mails only events whose run the ledger knows: a dropped file's run is known by this step."""
+    dropped = f"raw/places/dt={DAY}/my-file.jsonl"
+    wired = deps(FakeStore({dropped: lines(place("p1"))}))
+    seen_at_publish: list[tuple[str, str, str]] = []
+
+    class RecordingPublisher(FakePublisher):
+        def publish(self, events):  # type: ignore[no-untyped-def]
+            seen_at_publish.extend(wired.ledger.steps)
+            super().publish(events)
+
+    wired.publisher = RecordingPublisher()
+    process_batch(sqs_batch(s3_event(dropped)), wired, remaining_ms=lambda: 60_000)
+
+    [event] = wired.publisher.events
+    assert event.run_id.startswith("drop-")
+    assert seen_at_publish == [(event.run_id, "TRANSFORMED", dropped)]
+
+
 def test_an_object_already_transformed_is_acknowledged_as_a_duplicate_without_a_build():
     builder = FakeBuilder()
     wired = deps(FakeStore({KEY: lines(place("p1"))}), builder, FakeClaims(done=[f"{BUCKET}/{KEY}#v1"]))
