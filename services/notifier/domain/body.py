@@ -10,7 +10,14 @@ from pathlib import PurePath
 
 from contracts.events import CitySummary, CollectionFailed, TestFailure, TransformCompleted
 from services.common.redaction import redact_secrets
-from services.notifier.domain.facts import collection_events, days_label, label, summary_for
+from services.notifier.domain.facts import (
+    collected_by_run,
+    collection_events,
+    days_label,
+    label,
+    quarantined,
+    summary_for,
+)
 from services.notifier.domain.message import Email, EmailContext
 from services.notifier.domain.outcomes import CityOutcome, Repeat, run_days
 from services.notifier.domain.runbook import category_help, footer, logs_section, test_hint, what_to_do
@@ -27,7 +34,7 @@ from services.notifier.domain.text import (
     when,
     wrap,
 )
-from services.notifier.domain.wording import MIXED, PHASE_WORDS, TRIGGER_WORDS, WORDING
+from services.notifier.domain.wording import MIXED, PHASE_WORDS, QUARANTINED, TRIGGER_WORDS, WORDING
 
 BODY_MAX_BYTES = 200_000  # SNS accepts 256 KB per message; keep room for the envelope
 
@@ -82,10 +89,14 @@ def _headline(outcomes: Sequence[CityOutcome]) -> str:
     where = ", ".join(unique(label(o) for o in outcomes))
     day = days_label(run_days(outcomes))
     at = f"{where}, {day}" if day else where
+    set_aside, read = quarantined(outcomes)
+    aside = f" {set_aside:,} of {read:,} lines were quarantined (set aside, not in the tables)." if set_aside else ""
     if len(kinds) == 1:
-        return f"{WORDING[next(iter(kinds))].headline}: {at}."
+        kind = next(iter(kinds))
+        wording = QUARANTINED if kind == "passed" and set_aside else WORDING[kind]
+        return f"{wording.headline}: {at}.{aside}"
     ok = sum(1 for outcome in outcomes if outcome.kind == "passed")
-    return f"{MIXED.headline}: {ok} of {len(outcomes)} cities OK ({at})."
+    return f"{MIXED.headline}: {ok} of {len(outcomes)} cities OK ({at}).{aside}"
 
 
 def _run_lines(run_id: str, outcomes: Sequence[CityOutcome], context: EmailContext) -> list[str]:
@@ -129,8 +140,10 @@ def _summary_lines(event: TransformCompleted, city: str | None, top: bool) -> li
     summary = summary_for(event, city)
     if summary is None:
         return [f"{INDENT}(no summary for this city in the transform's output)"]
+    collected = collected_by_run(event, city)
+    day_total = f"; {summary.restaurants_seen:,} seen that day in all" if summary.restaurants_seen != collected else ""
     lines = [
-        f"{INDENT}Restaurants collected: {summary.restaurants_seen:,} "
+        f"{INDENT}Restaurants collected: {collected:,} by this run{day_total} "
         f"(new {summary.new_restaurants:,}, closed {summary.closed_restaurants:,})"
     ]
     if summary.average_rating is not None:
@@ -237,10 +250,26 @@ def render_tests_failed_section(event: TransformCompleted, cities: Sequence[str 
     lines = [f"{WORDING['tests_failed'].section} · {titles}: {failed} of {tests.total} tests failed"]
     for rank, failure in enumerate(event.failures, start=1):
         lines.extend(_failure_lines(rank, failure))
-    lines.append(f"{INDENT}The tables were still built; what the tests flag is in them:")
+    lines.extend(_tables_lines(event, cities))
+    lines.extend(_transform_footer(event))
+    return lines
+
+
+def _tables_lines(event: TransformCompleted, cities: Sequence[str | None]) -> list[str]:
+    """What the failed tests left built: said only from the models dbt reported (it skips what depends on a failed
+    test, so the marts often keep their previous content)."""
+    if not event.models:
+        return []
+    not_built = [as_name(model.name) for model in event.models if model.status != "success"]
+    if not_built:
+        return wrap(
+            f"Not built: {', '.join(not_built)} (dbt skips what depends on a failed test); "
+            "they keep what the last successful build wrote.",
+            INDENT,
+        )
+    lines = [f"{INDENT}The tables were still built; what the tests flag is in them:"]
     for city in cities:
         lines.extend(_summary_lines(event, city, top=False))
-    lines.extend(_transform_footer(event))
     return lines
 
 

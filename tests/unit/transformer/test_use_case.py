@@ -83,14 +83,28 @@ def test_an_object_outside_raw_places_layout_is_an_error_without_a_build():
 
 def test_failed_tests_carry_their_failing_rows_from_the_marts():
     report = passed(outcome="tests_failed", failures=[failed_test(rows=2)])
-    marts = FakeMarts(samples=[{"place_id": "p1", "name": None}])
+    marts = FakeMarts(samples=[{"place_id": "p1", "name": None, "collection_date": DAY}])
 
     [event] = transform(FakeStore({KEY: lines(place("p1"))}), FakeBuilder(report), marts)
 
     assert event.outcome == "tests_failed"
     [failure] = event.failures
     assert failure.name == "not_null_restaurants_name" and failure.failing_rows == 2
-    assert failure.samples == [{"place_id": "p1", "name": None}]
+    assert failure.samples == [{"place_id": "p1", "name": None, "collection_date": DAY}]
+
+
+def test_failing_row_samples_are_only_the_run_s_own_days_rows():
+    """A test's stored failures can hold any day's rows: an earlier day's never shows as today's, and a row that
+    names no day is not shown at all."""
+    report = passed(outcome="tests_failed", failures=[failed_test(rows=3)])
+    earlier = {"place_id": "old", "name": None, "collection_date": "2025-12-31"}
+    undated = {"place_id": "p?", "name": None}
+    marts = FakeMarts(samples=[earlier, undated, {"place_id": "p1", "name": None, "snapshot_date": DAY}])
+
+    [event] = transform(FakeStore({KEY: lines(place("p1"))}), FakeBuilder(report), marts)
+
+    [failure] = event.failures
+    assert [sample["place_id"] for sample in failure.samples] == ["p1"]
 
 
 def test_a_dbt_error_names_the_model_and_the_phase():
