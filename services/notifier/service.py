@@ -1,7 +1,7 @@
 """The notifier's use case: a message from its queue -> at most one email per (run, outcome), once the run is done.
 
-`process_record` parses the SQS body at the edge (a bad message is a ContractError: that record fails, then goes to
-the DLQ), then `Notifier.notify` decides with the pure domain and acts through the ports (ports.py; adapters/
+`parse_notifier_event` parses the SQS body at the edge (a bad message is a ContractError: that record fails, then
+goes to the DLQ), then `Notifier.notify` decides with the pure domain and acts through the ports (ports.py; adapters/
 implements them on AWS, the unit tests hand in small fakes). No boto3, no environment here.
 """
 
@@ -151,8 +151,3 @@ def parse_notifier_event(body: str | bytes | dict[str, Any]) -> NotifierEvent:
     if not isinstance(envelope.detail, dict):
         raise ContractError(f"{envelope.detail_type!r}: detail must be a JSON object")
     return model.parse_detail(envelope.detail)
-
-
-def process_record(body: str | bytes | dict[str, Any], notifier: Notifier) -> NotifyResult:
-    """One message of the queue: parse it at the edge (ContractError: this record fails), then notify."""
-    return notifier.notify(parse_notifier_event(body))

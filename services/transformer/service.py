@@ -84,6 +84,7 @@ class BatchOutcome:
     coalesced: int = 0  # objects built here though their own message had not arrived yet
     error: Exception | None = None  # an infrastructure failure: the batch's claimed records are retried
     dead_lettered: list[TransformCompleted] = field(default_factory=list)  # announced on their last receive
+    malformed: list[tuple[str, str]] = field(default_factory=list)  # (SQS message id, why): failed alone
 
 
 def object_ref_from_body(body: str | dict[str, Any]) -> ObjectRef | None:
@@ -118,7 +119,11 @@ def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Ca
     outcome = BatchOutcome(response={})
 
     def claim(record: SQSRecord) -> None:
-        ref = object_ref_from_body(record.body)
+        try:
+            ref = object_ref_from_body(record.body)
+        except ContractError as exc:
+            outcome.malformed.append((record.message_id, str(exc)))
+            raise
         if ref is None:
             outcome.ignored += 1
             return
