@@ -30,14 +30,19 @@ def error_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
     ]
 
 
-def test_the_collector_logs_why_a_request_is_malformed(caplog):
-    event = sqs_batch(BAD_BODY)
-
-    response = process_partial_response(
-        event=event,
-        record_handler=collector_handler.record_handler,
-        processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
+def through(record_handler: Any, body: str) -> dict[str, Any]:
+    """One record through a service's record handler, as its Lambda's batch processor runs it."""
+    return dict(
+        process_partial_response(
+            event=sqs_batch(body),
+            record_handler=record_handler,
+            processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
+        )
     )
+
+
+def test_the_collector_logs_why_a_request_is_malformed(caplog):
+    response = through(collector_handler.record_handler, BAD_BODY)
 
     assert response["batchItemFailures"] == [{"itemIdentifier": "m0"}]
     [line] = error_lines(caplog)
@@ -58,13 +63,7 @@ def test_the_transformer_logs_why_a_message_is_malformed(caplog):
 
 
 def test_the_notifier_logs_why_a_message_is_malformed_without_needing_its_dependencies(caplog):
-    event = sqs_batch(BAD_BODY.replace("Collection Requested", "Transform Completed"))
-
-    response = process_partial_response(
-        event=event,
-        record_handler=notifier_handler.record_handler,
-        processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
-    )
+    response = through(notifier_handler.record_handler, BAD_BODY.replace("Collection Requested", "Transform Completed"))
 
     assert response["batchItemFailures"] == [{"itemIdentifier": "m0"}]
     [line] = error_lines(caplog)
