@@ -3,7 +3,8 @@
 process_batch: parse each record at the edge (an event that is not a raw object is acknowledged; a malformed one
 fails alone) -> claim each object version once (Claims) -> coalesce: claim the other versions waiting under the
 same days, up to the caps -> one transform over all of them (the domain: validate, one build, describe per run) ->
-publish the outcomes, complete the claims, record the ledger.
+record the ledger (before the announcement: the notifier mails only runs the ledger knows) -> publish the outcomes ->
+complete the claims.
 
 An infrastructure failure releases the claims and fails the batch's records (one build covered them all): SQS
 retries them. On a record's last receive its object is announced as an error before SQS moves the message to the
