@@ -15,7 +15,8 @@ WRAP_WIDTH = 100
 SAMPLE_VALUE_MAX = 80
 DATA_MAX = 1_500  # free text an event carries (an error message), per field
 NAME_MAX = 100  # a name an event carries (a city, a place, an object key), in one line
-_URL_SCHEME = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]{0,30}):(?=//)")
+# the schemes a mail client turns into a link (s3:// locations stay as they are: no client opens them)
+_URL_SCHEME = re.compile(r"\b(?:(?:https?|ftp|file):(?=//)|(?:mailto|javascript|data):(?=\S))", re.IGNORECASE)
 
 
 def wrap(text: str, prefix: str) -> list[str]:
@@ -65,7 +66,7 @@ def as_data(text: str, limit: int = DATA_MAX, lines: bool = True) -> str:
             shown.append(f"\\u{ord(char):04x}")
         else:
             shown.append(char)
-    cleaned = _URL_SCHEME.sub(r"\1[:]", "".join(shown))
+    cleaned = _URL_SCHEME.sub(lambda match: match.group(0)[:-1] + "[:]", "".join(shown))
     if len(cleaned) > limit:
         rest = len(cleaned) - limit
         cleaned = cleaned[:limit].rstrip() + f"… ({rest:,} more characters in the logs)"

@@ -339,3 +339,14 @@ def test_tables_dbt_skipped_after_failed_tests_are_named_not_said_to_be_built():
 
 def test_tables_are_said_to_be_built_when_dbt_built_every_model():
     assert "The tables were still built" in email_for(transform("tests_failed")).body
+
+
+def test_s3_locations_stay_readable_only_web_links_are_disarmed():
+    event = transform(
+        "error", error=TransformError(phase="read", message="s3://data/raw/x.jsonl: see http://x.example")
+    )
+
+    body = email_for(event).body
+
+    assert f"Object: s3://{event.sources[0].bucket}/{event.sources[0].key}" in body
+    assert "s3://data/raw/x.jsonl: see http[:]//x.example" in body
