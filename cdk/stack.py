@@ -16,6 +16,7 @@ from cdk.constructs.schedule import CollectionSchedule
 from cdk.constructs.service import SERVICE_CONSTRUCTS, PipelineService
 from cdk.constructs.shared import ATHENA_WORKGROUP, DBT_TARGET, GLUE_DATABASE, SharedResources
 from contracts.envelope import BUS_NAME
+from contracts.events import COLLECTOR_SOURCE, SCHEDULER_SOURCE, TRANSFORMER_SOURCE
 from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.stack_outputs import (
     OUTPUT_ACCESS_LOGS_BUCKET,
@@ -88,6 +89,13 @@ class RestaurantPipelineStack(Stack):
                 code=code_for(route.service),
             )
         self.schedule = CollectionSchedule(self, "Schedule", config=config, shared=self.shared)
+        self.shared.accept_sources_only_from(
+            {
+                SCHEDULER_SOURCE: self.schedule.role,
+                COLLECTOR_SOURCE: self.services["collector"].role,
+                TRANSFORMER_SOURCE: self.services["transformer"].role,
+            }
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",

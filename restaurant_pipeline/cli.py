@@ -82,6 +82,37 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _cities(values: list[str] | None) -> list[str] | None:
+    """--city values as the request's contract takes them, checked before anything is contacted."""
+    if not values:
+        return values
+    from pydantic import TypeAdapter, ValidationError
+
+    from contracts.events import CityName
+
+    checked = []
+    for value in values:
+        try:
+            checked.append(TypeAdapter(CityName).validate_python(value))
+        except ValidationError:
+            shown = value if len(value) <= 40 else value[:40] + "…"
+            raise typer.BadParameter(
+                f"{shown!r} is not a city name: give 1 to 100 characters, e.g. --city Paris "
+                '(quote a name with spaces: --city "Le Mans")'
+            ) from None
+    return checked
+
+
+def _day(value: str | None) -> str | None:
+    """--date as YYYY-MM-DD, checked before anything is contacted."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a day: give YYYY-MM-DD, e.g. --date 2026-12-01") from None
+
+
 def _target(aws: bool, state_dir: Path | None, code: int = 1) -> Any:
     from restaurant_pipeline.target import resolve
 
@@ -291,7 +322,8 @@ def _config_path() -> Path | None:
 @app.command("run")
 def run(
     city: Annotated[
-        list[str] | None, typer.Option("--city", "-c", help="A city (repeatable). Default: pipeline.toml's cities.")
+        list[str] | None,
+        typer.Option("--city", "-c", callback=_cities, help="A city (repeatable). Default: pipeline.toml's cities."),
     ] = None,
     max_restaurants: Annotated[
         int | None,
@@ -453,7 +485,8 @@ def audit(as_json: JsonOption = False, aws: AwsOption = False, state_dir: StateD
 def reprocess(
     source: Annotated[str, typer.Argument(help="A local .jsonl/.jsonl.gz/.json file, or s3://BUCKET/KEY.")],
     day: Annotated[
-        str | None, typer.Option("--date", help="Partition day YYYY-MM-DD (default: today or the key's).")
+        str | None,
+        typer.Option("--date", callback=_day, help="Partition day YYYY-MM-DD (default: today or the key's)."),
     ] = None,
     city: Annotated[
         str | None,

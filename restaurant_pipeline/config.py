@@ -268,18 +268,23 @@ def load_config(path: Path | None = None, environ: dict[str, str] | None = None)
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{source}: not valid TOML ({exc}). Fix the syntax at that line.") from exc
-    _apply_overrides(data, os.environ if environ is None else environ)
-    return parse_config(data, source)
+    overrides = _apply_overrides(data, os.environ if environ is None else environ)
+    return parse_config(data, source, overrides)
 
 
-def parse_config(data: dict[str, Any], source: str = "pipeline.toml") -> PipelineConfig:
+def parse_config(
+    data: dict[str, Any], source: str = "pipeline.toml", overrides: Mapping[tuple[str, str], str] | None = None
+) -> PipelineConfig:
+    """`overrides`: (section, key) -> the environment variable that set it, so that an error names its source."""
     try:
         return PipelineConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, source)) from None
+        raise ConfigError(_explain(exc, source, overrides or {})) from None
 
 
-def _apply_overrides(data: dict[str, Any], environ: Any) -> None:
+def _apply_overrides(data: dict[str, Any], environ: Any) -> dict[tuple[str, str], str]:
+    """Apply PIPELINE__<SECTION>__<KEY> variables; returns which variable set which (section, key)."""
+    applied: dict[tuple[str, str], str] = {}
     for name, raw in environ.items():
         if not name.startswith(ENV_OVERRIDE_PREFIX):
             continue
@@ -296,6 +301,8 @@ def _apply_overrides(data: dict[str, Any], environ: Any) -> None:
         if not isinstance(section, dict):
             raise ConfigError(f"{name}: [{path[0]}] is not a section in the config file")
         section[path[1]] = value
+        applied[(path[0], path[1])] = name
+    return applied
 
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
@@ -314,15 +321,28 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     return list(model.model_fields)
 
 
-def _explain(exc: ValidationError, source: str) -> str:
-    lines = [f"{source}: {exc.error_count()} problem(s) in the configuration:"]
+def _explain(exc: ValidationError, source: str, overrides: Mapping[tuple[str, str], str]) -> str:
+    from_env = False
+    lines = []
     for error in exc.errors():
         loc = tuple(part for part in error["loc"] if part not in ("function-after", "function-before"))
         key = ".".join(str(part) for part in loc) or "(top level)"
+        if len(loc) >= 2:
+            variables = [overrides[(str(loc[0]), str(loc[1]))]] if (str(loc[0]), str(loc[1])) in overrides else []
+        else:  # a whole section's check (or the top level): any variable that set a key in it may be the cause
+            variables = sorted(v for (section, _), v in overrides.items() if not loc or section == str(loc[0]))
+        # a value an environment variable set is fixed there, not in the file
+        where = ""
+        if len(variables) == 1 and len(loc) >= 2:
+            where = f" (set by the environment variable {variables[0]}, not by {source}: fix or unset it)"
+        elif variables:
+            where = f" (with values from the environment: {', '.join(variables)})"
+        from_env = from_env or bool(variables)
         if error["type"] == "extra_forbidden":
             allowed = ", ".join(_allowed_keys(loc)) or "none"
-            lines.append(f"  - {key}: unknown key. Allowed here: {allowed}.")
+            lines.append(f"  - {key}: unknown key{where}. Allowed here: {allowed}.")
             continue
         message = error["msg"].removeprefix("Value error, ")
-        lines.append(f"  - {key} = {error.get('input')!r}: {message}.")
-    return "\n".join(lines)
+        lines.append(f"  - {key} = {error.get('input')!r}{where}: {message}.")
+    origin = f"{source} and PIPELINE__ environment variables" if from_env else source
+    return "\n".join([f"{origin}: {exc.error_count()} problem(s) in the configuration:", *lines])

@@ -10,13 +10,15 @@ from restaurant_pipeline import operations
 from services.common.names import RAW_PREFIX
 
 IN_PROGRESS_GRACE = timedelta(minutes=30)
+REFUSED = "REFUSED"  # services/notifier/service.py: an event whose run the ledger did not know
 
 
 def summarise_runs(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per run, newest first."""
     by_run: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item in steps:
-        by_run[item["run_id"]].append(item)
+        if item["step"] != REFUSED:  # an event the notifier refused is no step of a run (audit lists it)
+            by_run[item["run_id"]].append(item)
     runs = []
     for run_id, items in by_run.items():
         items.sort(key=lambda item: item["at"])
@@ -109,10 +111,17 @@ def audit_pipeline(target: Any, now: datetime | None = None) -> dict[str, Any]:
                 f"{service}: {depth.messages + depth.in_flight} message(s) in {queue.dlq_url}; "
                 f"`restaurant-pipeline dlq replay {service}`"
             )
+    refused = [
+        f"{item['data'].get('detail_type', 'event')} for run {item['run_id']} at {item['at']} "
+        f"(event {item['subject']}): {item['data'].get('reason', 'no reason recorded')}"
+        for item in steps
+        if item["step"] == REFUSED
+    ]
     findings = {
         "raw objects never transformed": never_transformed,
         "runs never notified": never_notified,
         "messages in dead-letter queues": dlq_messages,
+        "events refused by the notifier (forged or unknown run)": refused,
     }
     return {
         "clean": not any(findings.values()),

@@ -77,6 +77,7 @@ PIPELINE_METRICS = (
     PipelineMetric("transformer", Metric.QUARANTINED_LINES, "lines quarantined"),
     PipelineMetric("notifier", Metric.EMAILS_SENT, "emails sent"),
     PipelineMetric("notifier", Metric.NOTIFICATION_FAILURES, "emails failed"),
+    PipelineMetric("notifier", Metric.EVENTS_REFUSED, "events refused (run unknown to the ledger)"),
 )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from aws_cdk import Duration, RemovalPolicy, Stack
@@ -307,6 +307,33 @@ class SharedResources(Construct):
                 ),
             ),
         )
+
+    def accept_sources_only_from(self, publishers: Mapping[str, iam.IRole]) -> None:
+        """The bus refuses a PutEvents naming one of the pipeline's sources unless the caller is that source's role.
+
+        An explicit Deny in the bus's resource policy overrides any Allow a principal of the account holds
+        (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-basics.html);
+        `events:source` is the condition key EventBridge evaluates on the entries of a PutEvents, several values
+        for a batch, hence ForAnyValue (https://docs.aws.amazon.com/eventbridge/latest/userguide/policy-keys-eventbridge.html,
+        https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-bus-perms.html). `aws:PrincipalArn` is the
+        role's ARN for a session of that role (Lambda's, the scheduler's). The CLI's source (`run`) stays open to
+        whoever IAM allows: a forged request only starts a real collection.
+        """
+        for source, role in publishers.items():
+            name = "".join(part.capitalize() for part in source.split(".")[-1].split("-"))
+            self.bus.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"Only{name}RolePutsItsEvents",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["events:PutEvents"],
+                    resources=[self.bus.event_bus_arn],
+                    conditions={
+                        "ForAnyValue:StringEquals": {"events:source": [source]},
+                        "ArnNotEquals": {"aws:PrincipalArn": role.role_arn},
+                    },
+                )
+            )
 
     @property
     def glue_catalog_arn(self) -> str:

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from contracts.envelope import ContractError
 from services.collector.adapters.s3 import RawStore
 from services.collector.adapters.secrets import PlacesApiKey
 from services.collector.adapters.spool import PlaceSpool
@@ -65,7 +66,15 @@ def _deadline(lambda_context: Any) -> float:
 
 
 def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
-    envelope, request = parse_request(record.body)  # ContractError: this record fails, the batch goes on
+    try:
+        envelope, request = parse_request(record.body)
+    except ContractError as exc:  # this record fails (then the DLQ), the batch goes on: say why, here
+        logger.error(
+            f"malformed message, not collected: {exc}",
+            extra={"message_id": record.message_id, "receive_count": record.attributes.approximate_receive_count},
+        )
+        metrics.add_metric(name=Metric.MALFORMED_MESSAGES, unit=MetricUnit.Count, value=1)
+        raise
     deps = build_deps()
     attempt = int(record.attributes.approximate_receive_count or 1)
     plan = plan_run(request, envelope.time, envelope.id, deps.settings, attempt)

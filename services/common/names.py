@@ -70,8 +70,9 @@ class Metric(StrEnum):
     DUPLICATE_EMAILS_SKIPPED = "DuplicateEmailsSkipped"
     RUNS_WAITING_FOR_CITIES = "RunsWaitingForCities"
     RETRYABLE_FAILURES_IGNORED = "RetryableFailuresIgnored"
-    MALFORMED_MESSAGES = "MalformedMessages"
+    MALFORMED_MESSAGES = "MalformedMessages"  # every service: a message its contract rejects (logged with why)
     NOTIFICATION_FAILURES = "NotificationFailures"
+    EVENTS_REFUSED = "EventsRefused"  # events whose run the ledger does not know: never mailed
     # every service
     LEDGER_WRITE_FAILURES = "LedgerWriteFailures"
 

@@ -9,7 +9,14 @@ from typing import Any, Literal, Protocol
 from contracts.envelope import Event
 
 Step = Literal[
-    "REQUESTED", "COLLECTED", "COLLECTION_FAILED", "TRANSFORMED", "TRANSFORM_FAILED", "CITY_OUTCOME", "NOTIFIED"
+    "REQUESTED",
+    "COLLECTED",
+    "COLLECTION_FAILED",
+    "TRANSFORMED",
+    "TRANSFORM_FAILED",
+    "CITY_OUTCOME",
+    "NOTIFIED",
+    "REFUSED",  # the notifier refused an event whose run the ledger does not know (listed by `audit`)
 ]
 
 

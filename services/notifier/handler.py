@@ -1,4 +1,4 @@
-"""Lambda entry point of the notifier: SQS batch of EventBridge events -> service.process_record, per record.
+"""Lambda entry point of the notifier: SQS batch of EventBridge events -> parse, then Notifier.notify, per record.
 
 Wiring only: the adapters are built once per execution environment (build_deps), Powertools' batch processor turns
 a failed record into a batchItemFailure (retried by SQS, then the DLQ), and the result becomes a log line and a metric.
@@ -25,7 +25,7 @@ from services.notifier.adapters.dynamodb import (
     UndeliveredNotifications,
 )
 from services.notifier.adapters.sns import DeliveryTrackingSender, SnsEmailSender
-from services.notifier.service import Notifier, NotifyResult, process_record
+from services.notifier.service import Notifier, NotifyResult, parse_notifier_event
 from services.notifier.settings import NotifierSettings
 
 obs = observability("notifier")
@@ -39,6 +39,7 @@ METRIC_BY_ACTION = {
     "already_notified": Metric.DUPLICATE_EMAILS_SKIPPED,
     "waiting": Metric.RUNS_WAITING_FOR_CITIES,
     "not_final": Metric.RETRYABLE_FAILURES_IGNORED,
+    "refused": Metric.EVENTS_REFUSED,
 }
 
 
@@ -74,11 +75,15 @@ def _count_ledger_failure(exc: Exception) -> None:
 
 
 def record_handler(record: SQSRecord) -> None:
-    notifier, _ = build_deps()
     try:
-        result = process_record(record.body, notifier)
+        event = parse_notifier_event(record.body)  # at the edge: a malformed message needs no dependency
+        notifier, _ = build_deps()
+        result = notifier.notify(event)
     except ContractError as exc:
-        logger.error("malformed message: it will be retried, then land in the DLQ", extra={"error": str(exc)})
+        logger.error(
+            f"malformed message, not mailed: {exc}",
+            extra={"message_id": record.message_id, "receive_count": record.attributes.approximate_receive_count},
+        )
         metrics.add_metric(name=Metric.MALFORMED_MESSAGES, unit=MetricUnit.Count, value=1)
         raise
     except Exception:
@@ -90,6 +95,13 @@ def record_handler(record: SQSRecord) -> None:
 
 def _report(result: NotifyResult) -> None:
     logger.set_correlation_id(result.run_id)
+    if result.action == "refused":
+        logger.warning(
+            f"notifier: refused, not mailed: {result.reason}",
+            extra={"run_id": result.run_id, "action": result.action, "reason": result.reason},
+        )
+        metrics.add_metric(name=METRIC_BY_ACTION[result.action], unit=MetricUnit.Count, value=1)
+        return
     logger.info(
         f"notifier: {result.action}",
         extra={

@@ -1,7 +1,7 @@
 """The notifier's use case: a message from its queue -> at most one email per (run, outcome), once the run is done.
 
-`process_record` parses the SQS body at the edge (a bad message is a ContractError: that record fails, then goes to
-the DLQ), then `Notifier.notify` decides with the pure domain and acts through the ports (ports.py; adapters/
+`parse_notifier_event` parses the SQS body at the edge (a bad message is a ContractError: that record fails, then
+goes to the DLQ), then `Notifier.notify` decides with the pure domain and acts through the ports (ports.py; adapters/
 implements them on AWS, the unit tests hand in small fakes). No boto3, no environment here.
 """
 
@@ -28,11 +28,12 @@ from services.notifier.domain.outcomes import (
     settled_outcomes,
     waits_for_run,
 )
+from services.notifier.domain.trust import refusal
 from services.notifier.ports import EmailOnce, Ledger, OutcomeStore, RepeatStore
 
 log = logging.getLogger(__name__)
 
-Action = Literal["sent", "summarised", "duplicate", "already_notified", "waiting", "not_final"]
+Action = Literal["sent", "summarised", "duplicate", "already_notified", "waiting", "not_final", "refused"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class NotifyResult:
     message_id: str | None = None
     subject: str | None = None
     waiting_for: list[str] = field(default_factory=list)
+    reason: str | None = None  # why an event was refused
 
 
 @dataclass
@@ -58,6 +60,10 @@ class Notifier:
 
     def notify(self, event: NotifierEvent) -> NotifyResult:
         run_id = event.run_id
+        records = self.outcomes.load(run_id)
+        reason = refusal(event, records)
+        if reason is not None:
+            return self._refuse(event, reason)
         settled = settled_outcomes(event)
         if not settled:
             return NotifyResult("not_final", run_id)  # a retry of the collection follows
@@ -70,9 +76,19 @@ class Notifier:
                 return NotifyResult("waiting", run_id, waiting_for=progress.missing)
             outcomes = progress.ordered()
         else:
-            records = self.outcomes.load(run_id)
             outcomes = settled
         return self._send(run_id, outcomes, records)
+
+    def _refuse(self, event: NotifierEvent, reason: str) -> NotifyResult:
+        """Not mailed; recorded under the run it claims so that `restaurant-pipeline audit` lists it."""
+        self.ledger.record(
+            event.run_id,
+            "REFUSED",
+            event.metadata.event_id[:200],
+            "notifier",
+            {"detail_type": event.DETAIL_TYPE, "reason": reason, "produced_at": event.metadata.produced_at},
+        )
+        return NotifyResult("refused", event.run_id, reason=reason)
 
     def _send(self, run_id: str, outcomes: list[CityOutcome], records: RunRecords) -> NotifyResult:
         outcome = run_outcome(outcomes)
@@ -135,8 +151,3 @@ def parse_notifier_event(body: str | bytes | dict[str, Any]) -> NotifierEvent:
     if not isinstance(envelope.detail, dict):
         raise ContractError(f"{envelope.detail_type!r}: detail must be a JSON object")
     return model.parse_detail(envelope.detail)
-
-
-def process_record(body: str | bytes | dict[str, Any], notifier: Notifier) -> NotifyResult:
-    """One message of the queue: parse it at the edge (ContractError: this record fails), then notify."""
-    return notifier.notify(parse_notifier_event(body))

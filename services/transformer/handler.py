@@ -163,6 +163,9 @@ def _report(result: BatchOutcome) -> None:
         )
         metrics.add_metric(name=TRANSFORM_OUTCOME_METRICS[completed.outcome], unit=MetricUnit.Count, value=1)
         metrics.add_metric(name=Metric.QUARANTINED_LINES, unit=MetricUnit.Count, value=completed.quarantined_lines)
+    for message_id, reason in result.malformed:
+        logger.error(f"malformed message, not transformed: {reason}", extra={"message_id": message_id})
+        metrics.add_metric(name=Metric.MALFORMED_MESSAGES, unit=MetricUnit.Count, value=1)
     metrics.add_metric(name=Metric.DUPLICATE_OBJECT_EVENTS, unit=MetricUnit.Count, value=result.duplicates)
     metrics.add_metric(name=Metric.COALESCED_OBJECTS, unit=MetricUnit.Count, value=result.coalesced)
     if result.error is not None:

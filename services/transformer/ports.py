@@ -60,8 +60,8 @@ class MartReader(Protocol):
 
     def row_counts(self, models: Sequence[str]) -> dict[str, int]: ...
 
-    def failing_rows(self, relation: str, limit: int) -> list[dict[str, Any]]:
-        """Sample rows a failed test kept (store_failures), as plain JSON values."""
+    def failing_rows(self, relation: str, limit: int, days: Sequence[str]) -> list[dict[str, Any]]:
+        """Sample rows a failed test kept (store_failures) of the given collection days, as plain JSON values."""
         ...
 
     def city_summaries(self, pairs: Sequence[tuple[str, str]]) -> list[CitySummary]:

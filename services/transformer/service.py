@@ -3,7 +3,8 @@
 process_batch: parse each record at the edge (an event that is not a raw object is acknowledged; a malformed one
 fails alone) -> claim each object version once (Claims) -> coalesce: claim the other versions waiting under the
 same days, up to the caps -> one transform over all of them (the domain: validate, one build, describe per run) ->
-publish the outcomes, complete the claims, record the ledger.
+record the ledger (before the announcement: the notifier mails only runs the ledger knows) -> publish the outcomes ->
+complete the claims.
 
 An infrastructure failure releases the claims and fails the batch's records (one build covered them all): SQS
 retries them. On a record's last receive its object is announced as an error before SQS moves the message to the
@@ -84,6 +85,7 @@ class BatchOutcome:
     coalesced: int = 0  # objects built here though their own message had not arrived yet
     error: Exception | None = None  # an infrastructure failure: the batch's claimed records are retried
     dead_lettered: list[TransformCompleted] = field(default_factory=list)  # announced on their last receive
+    malformed: list[tuple[str, str]] = field(default_factory=list)  # (SQS message id, why): failed alone
 
 
 def object_ref_from_body(body: str | dict[str, Any]) -> ObjectRef | None:
@@ -118,7 +120,11 @@ def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Ca
     outcome = BatchOutcome(response={})
 
     def claim(record: SQSRecord) -> None:
-        ref = object_ref_from_body(record.body)
+        try:
+            ref = object_ref_from_body(record.body)
+        except ContractError as exc:
+            outcome.malformed.append((record.message_id, str(exc)))
+            raise
         if ref is None:
             outcome.ignored += 1
             return
@@ -165,13 +171,20 @@ def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Ca
             batch = prepare_objects(refs, store=deps.store, runs=runs, mapper=_ordered_map(pool))
             prepared = batch.objects
             events = build_and_describe(batch, builder=deps.builder, marts=deps.marts)
-            deps.publisher.publish(events)
             by_key = {source.key: (e.run_id, e.outcome) for e in events for source in e.sources}
+
+            def record(ref: ObjectRef) -> None:
+                run_id, result = by_key.get(ref.key, ("", "error"))
+                deps.ledger.record(run_id, "TRANSFORMED", ref.key, "transformer", {"outcome": result})
+
+            # Recorded before the outcome is announced: the notifier mails an event only when the ledger knows its
+            # run, and for a dropped file's run this step is how it knows (services/notifier/domain/trust.py).
+            list(pool.map(record, refs))
+            deps.publisher.publish(events)
 
             def complete(ref: ObjectRef) -> None:
                 run_id, result = by_key.get(ref.key, ("", "error"))
                 deps.claims.complete(ref.idempotency_key, {"run_id": run_id, "outcome": result})
-                deps.ledger.record(run_id, "TRANSFORMED", ref.key, "transformer", {"outcome": result})
 
             list(pool.map(complete, refs))
     except Exception as exc:
@@ -231,10 +244,8 @@ def _announce_dead_letters(
     """The last attempt speaks: an error outcome for the objects whose messages now go to the dead-letter queue.
     If even this cannot be published, the dead-letter queue's alarm is the channel left (monitoring)."""
     events = dead_letter_events(last, cause, attempts=deps.max_receive_count, runs=runs, prepared=prepared)
-    try:
-        deps.publisher.publish(events)
-    except Exception:
-        return []
+    # Recorded before the announcement, which the notifier mails only for a run the ledger knows (the messages go to
+    # the dead-letter queue whether or not it can be published).
     for event in events:
         for source in event.sources:
             deps.ledger.record(
@@ -244,6 +255,10 @@ def _announce_dead_letters(
                 "transformer",
                 {"dead_lettered": True, "cause": str(cause)[:500]},
             )
+    try:
+        deps.publisher.publish(events)
+    except Exception:
+        return []
     return events
 
 

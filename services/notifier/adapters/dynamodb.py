@@ -46,6 +46,7 @@ SERVICE = "notifier"
 CITY_OUTCOME_STEP = "CITY_OUTCOME"
 NOTIFIED_STEP = "NOTIFIED"
 REQUESTED_STEP = "REQUESTED"
+TRANSFORMER_STEPS = ("TRANSFORMED", "TRANSFORM_FAILED")  # subject: the object's key (services/transformer/service.py)
 # Longer than an SQS DLQ can keep a message (14 days): a replay from the DLQ still finds the record.
 EMAIL_IDEMPOTENCY_TTL = timedelta(days=15)
 EMAIL_KEY_PREFIX = "notifier-email"
@@ -201,7 +202,12 @@ class RunOutcomeStore:
             records.outcomes[subject.casefold()] = CityOutcome(subject, kind, event)
         elif step == NOTIFIED_STEP:
             records.notified[subject] = str(data.get("message_id", ""))
-        elif step == REQUESTED_STEP and "at" in item:
+        elif step in TRANSFORMER_STEPS:
+            records.transformed_keys.add(subject)
+        elif step == REQUESTED_STEP:
+            records.requested = True
+            if "at" not in item:
+                return
             try:
                 records.requested_at = datetime.fromisoformat(item["at"]["S"])
             except ValueError:

@@ -11,15 +11,33 @@ from pathlib import PurePath
 from contracts.events import CitySummary, CollectionFailed, TestFailure, TransformCompleted
 from services.common.redaction import redact_secrets
 from services.notifier.domain.dropped_city import render_unknown_city_lines
-from services.notifier.domain.facts import collection_events, days_label, label, summary_for
+from services.notifier.domain.facts import (
+    collected_by_run,
+    collection_events,
+    days_label,
+    label,
+    quarantined,
+    summary_for,
+)
 from services.notifier.domain.highlights import render_highlight_lines
 from services.notifier.domain.message import Email, EmailContext
 from services.notifier.domain.outcomes import CityOutcome, Repeat, run_days
 from services.notifier.domain.runbook import category_help, footer, logs_section, test_hint, what_to_do
 from services.notifier.domain.sparklines import render_trend_lines
 from services.notifier.domain.subject import ascii_subject, render_repeat_subject, render_subject
-from services.notifier.domain.text import INDENT, duration, duration_ms, indented, sample_row, unique, when, wrap
-from services.notifier.domain.wording import MIXED, PHASE_WORDS, TRIGGER_WORDS, WORDING
+from services.notifier.domain.text import (
+    INDENT,
+    as_data,
+    as_name,
+    duration,
+    duration_ms,
+    indented,
+    sample_row,
+    unique,
+    when,
+    wrap,
+)
+from services.notifier.domain.wording import MIXED, PHASE_WORDS, QUARANTINED, TRIGGER_WORDS, WORDING
 
 BODY_MAX_BYTES = 200_000  # SNS accepts 256 KB per message; keep room for the envelope
 
@@ -74,10 +92,14 @@ def _headline(outcomes: Sequence[CityOutcome]) -> str:
     where = ", ".join(unique(label(o) for o in outcomes))
     day = days_label(run_days(outcomes))
     at = f"{where}, {day}" if day else where
+    set_aside, read = quarantined(outcomes)
+    aside = f" {set_aside:,} of {read:,} lines were quarantined (set aside, not in the tables)." if set_aside else ""
     if len(kinds) == 1:
-        return f"{WORDING[next(iter(kinds))].headline}: {at}."
+        kind = next(iter(kinds))
+        wording = QUARANTINED if kind == "passed" and set_aside else WORDING[kind]
+        return f"{wording.headline}: {at}.{aside}"
     ok = sum(1 for outcome in outcomes if outcome.kind == "passed")
-    return f"{MIXED.headline}: {ok} of {len(outcomes)} cities OK ({at})."
+    return f"{MIXED.headline}: {ok} of {len(outcomes)} cities OK ({at}).{aside}"
 
 
 def _run_lines(run_id: str, outcomes: Sequence[CityOutcome], context: EmailContext) -> list[str]:
@@ -112,7 +134,7 @@ def _section(group: list[CityOutcome], context: EmailContext) -> list[str]:
 
 def _city_title(event: TransformCompleted, city: str | None) -> str:
     summary = summary_for(event, city)
-    name = city or (PurePath(event.sources[0].key).name if event.sources else "dropped file")
+    name = as_name(city or (PurePath(event.sources[0].key).name if event.sources else "dropped file"))
     day = summary.day if summary else (event.collection_dates[0] if event.collection_dates else None)
     return f"{name} · {day.isoformat()}" if day else name
 
@@ -121,8 +143,10 @@ def _summary_lines(event: TransformCompleted, city: str | None, top: bool) -> li
     summary = summary_for(event, city)
     if summary is None:
         return [f"{INDENT}(no summary for this city in the transform's output)"]
+    collected = collected_by_run(event, city)
+    day_total = f"; {summary.restaurants_seen:,} seen that day in all" if summary.restaurants_seen != collected else ""
     lines = [
-        f"{INDENT}Restaurants collected: {summary.restaurants_seen:,} "
+        f"{INDENT}Restaurants collected: {collected:,} by this run{day_total} "
         f"(new {summary.new_restaurants:,}, closed {summary.closed_restaurants:,})"
     ]
     if summary.average_rating is not None:
@@ -137,8 +161,8 @@ def _summary_lines(event: TransformCompleted, city: str | None, top: bool) -> li
         for rank, place in enumerate(summary.top_rated[:5], start=1):
             rating = f"{place.rating:.1f}" if place.rating is not None else "no rating"
             count = f", {place.user_rating_count:,} ratings" if place.user_rating_count is not None else ""
-            address = f" · {place.address}" if place.address else ""
-            lines.append(f"{INDENT}  {rank}. {place.name} ({rating}{count}){address}")
+            address = f" · {as_name(place.address)}" if place.address else ""
+            lines.append(f"{INDENT}  {rank}. {as_name(place.name)} ({rating}{count}){address}")
     return lines
 
 
@@ -149,13 +173,13 @@ def _transform_footer(event: TransformCompleted) -> list[str]:
         extra = f", {tests.warned} warning(s)" if tests.warned else ""
         lines.append(f"{INDENT}Data tests: {tests.passed}/{tests.total} passed{extra}")
     for warning in event.warnings:
-        lines.append(f"{INDENT}  warning: {warning.name}: {warning.failing_rows:,} row(s)")
+        lines.append(f"{INDENT}  warning: {as_name(warning.name)}: {warning.failing_rows:,} row(s)")
     for source in event.sources:
         if source.quarantined_lines:
-            where = f" in s3://{source.bucket}/{source.quarantine_key}" if source.quarantine_key else ""
-            lines.append(f"{INDENT}⚠ {source.quarantined_lines:,} line(s) of {source.key} set aside{where}")
+            where = f" in {as_name(f's3://{source.bucket}/{source.quarantine_key}')}" if source.quarantine_key else ""
+            lines.append(f"{INDENT}⚠ {source.quarantined_lines:,} line(s) of {as_name(source.key)} set aside{where}")
         if source.problem:
-            lines.append(f"{INDENT}⚠ {source.key}: {source.problem}")
+            lines.append(f"{INDENT}⚠ {as_name(source.key)}: {as_data(source.problem, lines=False)}")
     if event.durations_ms:
         phases = {k: v for k, v in event.durations_ms.items() if k != "total"}
         detail = ", ".join(f"{name.replace('_', ' ')} {duration_ms(ms)}" for name, ms in phases.items())
@@ -232,19 +256,35 @@ def render_tests_failed_section(event: TransformCompleted, cities: Sequence[str 
     lines = [f"{WORDING['tests_failed'].section} · {titles}: {failed} of {tests.total} tests failed"]
     for rank, failure in enumerate(event.failures, start=1):
         lines.extend(_failure_lines(rank, failure))
-    lines.append(f"{INDENT}The tables were still built; what the tests flag is in them:")
-    for city in cities:
-        lines.extend(_summary_lines(event, city, top=False))
+    lines.extend(_tables_lines(event, cities))
     lines.extend(_transform_footer(event))
     lines.extend(render_unknown_city_lines(event))
     return lines
 
 
+def _tables_lines(event: TransformCompleted, cities: Sequence[str | None]) -> list[str]:
+    """What the failed tests left built: said only from the models dbt reported (it skips what depends on a failed
+    test, so the marts often keep their previous content)."""
+    if not event.models:
+        return []
+    not_built = [as_name(model.name) for model in event.models if model.status != "success"]
+    if not_built:
+        return wrap(
+            f"Not built: {', '.join(not_built)} (dbt skips what depends on a failed test); "
+            "they keep what the last successful build wrote.",
+            INDENT,
+        )
+    lines = [f"{INDENT}The tables were still built; what the tests flag is in them:"]
+    for city in cities:
+        lines.extend(_summary_lines(event, city, top=False))
+    return lines
+
+
 def _failure_lines(rank: int, failure: TestFailure) -> list[str]:
-    model = f" (model {failure.model})" if failure.model else ""
-    lines = [f"{INDENT}{rank}. {failure.name}{model}: {failure.failing_rows:,} failing row(s)"]
+    model = f" (model {as_name(failure.model)})" if failure.model else ""
+    lines = [f"{INDENT}{rank}. {as_name(failure.name)}{model}: {failure.failing_rows:,} failing row(s)"]
     if failure.message:
-        lines.extend(indented(failure.message, INDENT * 2))
+        lines.extend(indented(as_data(failure.message), INDENT * 2))
     if failure.samples:
         lines.append(f"{INDENT * 2}Sample rows:")
         for sample in failure.samples[:5]:
@@ -260,12 +300,12 @@ def render_error_section(event: TransformCompleted, cities: Sequence[str | None]
     if error is None:
         lines.append(f"{INDENT}The transformer reported an error without details; see its logs.")
     else:
-        model = f", model {error.model}" if error.model else ""
+        model = f", model {as_name(error.model)}" if error.model else ""
         lines.append(f"{INDENT}Failed in: {PHASE_WORDS.get(error.phase, error.phase)}{model}")
         lines.append(f"{INDENT}Error:")
-        lines.extend(indented(error.message, INDENT * 2))
+        lines.extend(indented(as_data(error.message), INDENT * 2))
     for source in event.sources:
-        lines.append(f"{INDENT}Object: s3://{source.bucket}/{source.key}")
+        lines.append(f"{INDENT}Object: {as_name(f's3://{source.bucket}/{source.key}')}")
     lines.extend(_transform_footer(event))
     return lines
 
@@ -273,14 +313,14 @@ def render_error_section(event: TransformCompleted, cities: Sequence[str | None]
 def render_collection_failed_section(
     event: CollectionFailed, cities: Sequence[str | None], context: EmailContext
 ) -> list[str]:
-    names = ", ".join(city for city in cities if city) or "every city of the run"
+    names = ", ".join(as_name(city) for city in cities if city) or "every city of the run"
     help_ = category_help(event.category, event.city, context.max_receive_count)
     status = f" The API answered HTTP {event.http_status}." if event.http_status else ""
     lines = [
         f"{WORDING['collection_failed'].section} · {names} · {event.collection_date.isoformat()}",
         *wrap(f"What happened: {help_.what}{status}", INDENT),
         f"{INDENT}The collector said:",
-        *indented(event.message, INDENT * 2),
+        *indented(as_data(event.message), INDENT * 2),
         f"{INDENT}Attempt {event.attempt} of {context.max_receive_count}; {event.requests} request(s) made.",
     ]
     return lines
@@ -291,12 +331,13 @@ def _one_line(outcome: CityOutcome, context: EmailContext) -> str:
     if isinstance(event, CollectionFailed):
         return "collection failed, " + category_help(event.category, event.city, context.max_receive_count).short
     if event.outcome == "tests_failed":
-        names = ", ".join(failure.name for failure in event.failures[:3])
+        names = ", ".join(as_name(failure.name) for failure in event.failures[:3])
         return f"{event.tests.failed + event.tests.errored} of {event.tests.total} tests failed ({names})"
     if event.dead_lettered:
         return f"the transformer gave up after {event.attempts or 'all'} attempts; messages in its dead-letter queue"
     if event.outcome == "error" and event.error is not None:
-        model = f" in {event.error.model}" if event.error.model else ""
-        first = event.error.message.strip().splitlines()[0][:160] if event.error.message.strip() else ""
+        model = f" in {as_name(event.error.model)}" if event.error.model else ""
+        message = as_data(event.error.message, limit=160)
+        first = message.strip().splitlines()[0] if message.strip() else ""
         return f"{event.error.phase} failed{model}: {first}"
     return WORDING[outcome.kind].tag

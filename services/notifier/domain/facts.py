@@ -8,15 +8,15 @@ from pathlib import PurePath
 
 from contracts.events import CitySummary, CollectionFailed, TransformCompleted
 from services.notifier.domain.outcomes import CityOutcome
-from services.notifier.domain.text import unique
+from services.notifier.domain.text import as_name, unique
 
 
 def label(outcome: CityOutcome) -> str:
     if outcome.city:
-        return outcome.city
+        return as_name(outcome.city)
     event = outcome.event
     if isinstance(event, TransformCompleted) and event.sources:
-        return PurePath(event.sources[0].key).name
+        return as_name(PurePath(event.sources[0].key).name)
     return "run"
 
 
@@ -69,10 +69,29 @@ def summary_for(event: TransformCompleted, city: str | None) -> CitySummary | No
     return None
 
 
-def restaurants_seen(outcomes: Sequence[CityOutcome]) -> int:
-    total = 0
-    for outcome in outcomes:
-        if isinstance(outcome.event, TransformCompleted):
-            summary = summary_for(outcome.event, outcome.city)
-            total += summary.restaurants_seen if summary else 0
-    return total
+def collected_by_run(event: TransformCompleted, city: str | None) -> int:
+    """The places this run's objects brought for `city` (their valid lines): what this run collected, not the
+    day's total in the marts (a second run the same day would otherwise report the union of both)."""
+    return sum(
+        source.valid_lines
+        for source in event.sources
+        if city is None or source.city is None or source.city.casefold() == city.casefold()
+    )
+
+
+def restaurants_collected(outcomes: Sequence[CityOutcome]) -> int:
+    """What this run collected, over its transformed cities."""
+    return sum(
+        collected_by_run(outcome.event, outcome.city)
+        for outcome in outcomes
+        if isinstance(outcome.event, TransformCompleted)
+    )
+
+
+def quarantined(outcomes: Sequence[CityOutcome]) -> tuple[int, int]:
+    """(lines set aside, lines read) over the run's distinct transforms."""
+    events = transform_events(outcomes)
+    return (
+        sum(source.quarantined_lines for event in events for source in event.sources),
+        sum(source.lines for event in events for source in event.sources),
+    )

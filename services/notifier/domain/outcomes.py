@@ -219,3 +219,5 @@ class RunRecords:
     outcomes: dict[str, CityOutcome] = field(default_factory=dict)  # casefolded city -> outcome
     notified: dict[str, str] = field(default_factory=dict)  # outcome -> SNS message id
     requested_at: datetime | None = None
+    requested: bool = False  # the collector recorded the run's REQUESTED step
+    transformed_keys: set[str] = field(default_factory=set)  # objects the transformer recorded under the run

@@ -12,7 +12,7 @@ from services.common.names import PROJECT, log_group_name
 from services.notifier.domain.facts import collection_events, transform_events
 from services.notifier.domain.message import EmailContext
 from services.notifier.domain.outcomes import CityOutcome
-from services.notifier.domain.text import INDENT, shell_word, unique, wrap
+from services.notifier.domain.text import INDENT, as_name, printable, shell_word, unique, wrap
 from services.notifier.domain.wording import CLI
 
 
@@ -26,7 +26,7 @@ class CategoryHelp:
 
 def category_help(category: ErrorCategory, city: str | None, max_receive_count: int) -> CategoryHelp:
     """A collection failure category in plain words, and the fix."""
-    run_again = f"{CLI} run" + (f" --city {shell_word(city)}" if city else "")
+    run_again = f"{CLI} run" + (f" --city {shell_word(city)}" if city and printable(city) else "")
     replay = (f"{CLI} dlq list", f"{CLI} dlq replay collector")
     retried = (
         f"It was retried automatically ({max_receive_count} attempts in all) and failed every time. "
@@ -86,7 +86,7 @@ def category_help(category: ErrorCategory, city: str | None, max_receive_count: 
 
 def test_hint(name: str, model: str | None) -> str:
     """Where to start looking, from the dbt test's name."""
-    where = model or "the model"
+    where = as_name(model) if model else "the model"
     lowered = name.casefold()
     if lowered.startswith("unique") or "unique_combination" in lowered:
         return (
@@ -106,8 +106,8 @@ def test_hint(name: str, model: str | None) -> str:
     if lowered.startswith("relationships"):
         return f"rows of {where} point to keys missing from the parent model: check the join and its filters."
     return (
-        f"the test's SQL (`dbt compile --select {name}` in dbt/) run against {where}; the sample rows above "
-        "are what it returned."
+        f"the test's SQL (`dbt compile --select {shell_word(name)}` in dbt/) run against {where}; the sample rows "
+        "above are what it returned."
     )
 
 
@@ -117,6 +117,7 @@ def what_to_do(outcomes: Sequence[CityOutcome], context: EmailContext) -> list[s
         return []
     lines = ["What to do"]
     reprocess: list[str] = []
+    unquotable = 0
     transform_failed = False
     given_up = False
     for event in transform_events(failing):
@@ -124,7 +125,12 @@ def what_to_do(outcomes: Sequence[CityOutcome], context: EmailContext) -> list[s
             given_up = True
             continue
         transform_failed = True
-        reprocess.extend(f"s3://{source.bucket}/{source.key}" for source in event.sources)
+        for source in event.sources:
+            uri = f"s3://{source.bucket}/{source.key}"
+            if printable(uri):
+                reprocess.append(uri)
+            else:  # a command with invisible characters would not be what it looks like: none is offered
+                unquotable += 1
     if given_up:
         lines.extend(
             wrap(
@@ -137,13 +143,15 @@ def what_to_do(outcomes: Sequence[CityOutcome], context: EmailContext) -> list[s
     if transform_failed:
         lines.append(f"{INDENT}Once the data or the model is fixed, reprocess the raw object(s):")
         for uri in unique(reprocess):
-            lines.append(f"{INDENT}  {CLI} reprocess {uri}")
+            lines.append(f"{INDENT}  {CLI} reprocess {shell_word(uri)}")
+        if unquotable:
+            lines.append(f"{INDENT}  ({unquotable} key(s) hold control characters: find them with `{CLI} runs`)")
         lines.append(
             f"{INDENT}If the transformer's message went to its dead-letter queue: `{CLI} dlq replay transformer`."
         )
     for failed in collection_events(failing):
         help_ = category_help(failed.category, failed.city, context.max_receive_count)
-        who = failed.city or "the run"
+        who = as_name(failed.city) if failed.city else "the run"
         lines.extend(wrap(f"{who}: {help_.fix}", INDENT))
         lines.extend(f"{INDENT}  {command}" for command in help_.commands)
     lines.append("")

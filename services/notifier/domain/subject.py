@@ -10,7 +10,8 @@ from services.notifier.domain.facts import (
     collection_events,
     days_label,
     names,
-    restaurants_seen,
+    quarantined,
+    restaurants_collected,
     test_totals,
     transform_events,
 )
@@ -24,7 +25,7 @@ from services.notifier.domain.outcomes import (
 )
 from services.notifier.domain.runbook import category_help
 from services.notifier.domain.text import unique, when
-from services.notifier.domain.wording import MIXED, REPEAT_TAG, SUBJECT_PREFIX, WORDING
+from services.notifier.domain.wording import MIXED, QUARANTINED, REPEAT_TAG, SUBJECT_PREFIX, WORDING
 
 SUBJECT_MAX = 100
 
@@ -52,22 +53,33 @@ def render_subject(outcomes: Sequence[CityOutcome]) -> str:
     """'[restaurant-pipeline] <TAG> <cities> <day>: <what>', the tag from wording.py; a mixed run is PARTIAL."""
     kinds = {outcome.kind for outcome in outcomes}
     day = days_label(run_days(outcomes))
+    set_aside, read = quarantined(outcomes)
     if len(kinds) == 1:
         kind = next(iter(kinds))
         where = f"{names(outcomes)} {day}".strip()
-        text = f"{SUBJECT_PREFIX} {WORDING[kind].tag} {where}: {_what(kind, outcomes)}"
+        if kind == "passed" and set_aside:
+            # the count first: a long subject is cut at its end
+            what = f"{set_aside:,}/{read:,} lines quarantined; {_what(kind, outcomes)}"
+            text = f"{SUBJECT_PREFIX} {QUARANTINED.tag} {where}: {what}"
+        else:
+            text = f"{SUBJECT_PREFIX} {WORDING[kind].tag} {where}: {_what(kind, outcomes)}{_set_aside(outcomes)}"
     else:
         ok = sum(1 for outcome in outcomes if outcome.kind == "passed")
         failing = sorted(kinds - {"passed"}, key=lambda kind: -SEVERITY[kind])
         parts = "".join(f"; {WORDING[k].tag}: {names([o for o in outcomes if o.kind == k])}" for k in failing)
-        text = f"{SUBJECT_PREFIX} {MIXED.tag} {day}: {ok}/{len(outcomes)} cities OK{parts}"
+        text = f"{SUBJECT_PREFIX} {MIXED.tag} {day}: {ok}/{len(outcomes)} cities OK{parts}{_set_aside(outcomes)}"
     return ascii_subject(redact_secrets(text))
+
+
+def _set_aside(outcomes: Sequence[CityOutcome]) -> str:
+    set_aside, read = quarantined(outcomes)
+    return f"; {set_aside:,}/{read:,} lines quarantined" if set_aside else ""
 
 
 def _what(kind: OutcomeKind, outcomes: Sequence[CityOutcome]) -> str:
     passed, failed, total = test_totals(transform_events(outcomes))
     if kind == "passed":
-        return f"{restaurants_seen(outcomes)} restaurants, {passed}/{total} tests passed"
+        return f"{restaurants_collected(outcomes)} restaurants, {passed}/{total} tests passed"
     if kind == "tests_failed":
         return f"{failed}/{total} tests failed"
     if kind == "error":

@@ -28,6 +28,8 @@ WORDING: dict[OutcomeKind, Wording] = {
     "collection_failed": Wording("NOT COLLECTED", "❌ Not collected", "❌ Not collected"),
 }
 MIXED = Wording("PARTIAL", "❌ Partly done", "")
+# A passed outcome that set lines aside: never "OK / All good" when part of the input is in quarantine/.
+QUARANTINED = Wording("QUARANTINED", "⚠️ Built, but lines were set aside", "⚠️")
 REPEAT_TAG = "REPEAT"
 
 TRIGGER_WORDS = {

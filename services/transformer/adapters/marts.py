@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any, Protocol
 
 from contracts.events import CitySummary, DayPoint, RatedRestaurant, RatingMove, SentimentMove
-from services.transformer.domain.model import SAMPLE_ROWS, StagedReview
+from services.transformer.domain.model import DAY_COLUMNS, SAMPLE_ROWS, StagedReview
 
 MOVERS = 5
 HIGHLIGHTS = 5  # new places and rating movers per city and day in the success email
@@ -39,8 +39,17 @@ class WarehouseMarts:
         )
         return {str(row["model"]): int(row["n"]) for row in self._warehouse.query(union)}
 
-    def failing_rows(self, relation: str, limit: int) -> list[dict[str, Any]]:
-        rows = self._warehouse.query(f"select * from {relation} limit {int(limit)}")
+    def failing_rows(self, relation: str, limit: int, days: Sequence[str]) -> list[dict[str, Any]]:
+        """At most `limit` rows a failed test kept, of the given collection days only (none when the rows name no
+        day: they cannot be told apart from other days' rows)."""
+        first = self._warehouse.query(f"select * from {relation} limit 1")
+        column = next((name for name in DAY_COLUMNS if first and name in first[0]), None)
+        if column is None or not days:
+            return []
+        wanted = ", ".join(f"date '{date.fromisoformat(day).isoformat()}'" for day in days)
+        rows = self._warehouse.query(
+            f'select * from {relation} where cast("{column}" as date) in ({wanted}) limit {int(limit)}'
+        )
         return [{key: _plain(value) for key, value in row.items()} for row in rows[:limit]]
 
     def city_summaries(self, pairs: Sequence[tuple[str, str]]) -> list[CitySummary]:

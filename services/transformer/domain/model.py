@@ -11,6 +11,10 @@ from contracts.events import ModelRun, ReviewCounts, TestCounts
 # The marts a build fills, whose row counts the outcome carries.
 MARTS = ("restaurants", "restaurant_daily_snapshots", "city_daily_summary", "city_cuisine_daily_summary")
 SAMPLE_ROWS = 5  # failing rows of a test, best rated places of a city: how many the outcome shows
+# The columns that say which collection day a failing row belongs to, in the models and tests of dbt/ (staging,
+# snapshots, summaries, the current state's latest day). A sample is shown only when one of them names a day of
+# the run: a test's stored failures may hold other days' rows (tests without batch_column scan the history).
+DAY_COLUMNS = ("collection_date", "snapshot_date", "summary_date", "dt", "last_seen_date")
 
 
 class InfrastructureError(RuntimeError):

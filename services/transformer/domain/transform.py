@@ -22,6 +22,7 @@ from services.common.ports import RunFacts
 from services.common.redaction import redact_secrets
 from services.transformer.domain.identity import identify
 from services.transformer.domain.model import (
+    DAY_COLUMNS,
     MARTS,
     SAMPLE_ROWS,
     BuildReport,
@@ -132,7 +133,7 @@ def build_and_describe(
         dbt_ms = _ms(clock() - dbt_started)
         summary_started = clock()
         for failed in report.failures:
-            described = _describe_failure(failed, marts)
+            described = _describe_failure(failed, marts, days)
             (failures if failed.severity == "error" else warnings).append(described)
         built_marts = [m.name for m in report.models if m.name in MARTS and m.status == "success"]
         if built_marts:
@@ -159,8 +160,8 @@ def build_and_describe(
                 sources=[p.source for p in members],
                 models=report.models if built and report else [],
                 tests=report.tests if built and report else TestCounts(),
-                failures=failures if built else [],
-                warnings=warnings if built else [],
+                failures=_of_days(failures, run_days) if built else [],
+                warnings=_of_days(warnings, run_days) if built else [],
                 error=error,
                 quarantined_lines=sum(p.source.quarantined_lines for p in members),
                 row_counts=row_counts if built else {},
@@ -343,10 +344,10 @@ def _outcome(
     return report.outcome, None
 
 
-def _describe_failure(failed: FailedTest, marts: MartReader) -> TestFailure:
+def _describe_failure(failed: FailedTest, marts: MartReader, days: Sequence[str]) -> TestFailure:
     samples: list[dict[str, Any]] = []
     if failed.relation and failed.failing_rows > 0:
-        samples = marts.failing_rows(failed.relation, SAMPLE_ROWS)
+        samples = marts.failing_rows(failed.relation, SAMPLE_ROWS, days)
     return TestFailure(
         name=failed.name,
         model=failed.model,
@@ -359,3 +360,14 @@ def _describe_failure(failed: FailedTest, marts: MartReader) -> TestFailure:
 
 def _ms(seconds: float) -> int:
     return max(0, int(seconds * 1000))
+
+
+def _of_days(failures: list[TestFailure], days: Sequence[date]) -> list[TestFailure]:
+    """The failures with only the sample rows of `days` (a run's days; a batch may build several runs' days)."""
+    wanted = {day.isoformat() for day in days}
+
+    def own(sample: dict[str, Any]) -> bool:
+        column = next((name for name in DAY_COLUMNS if name in sample), None)
+        return column is not None and str(sample[column])[:10] in wanted
+
+    return [failure.model_copy(update={"samples": [s for s in failure.samples if own(s)]}) for failure in failures]

@@ -5,25 +5,29 @@ Counts the emails SNS actually delivered, through the same outbox drain the loca
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
 
 from restaurant_pipeline.config import PipelineConfig
+from restaurant_pipeline.ledger_views import audit_pipeline
 from restaurant_pipeline.local.outbox import OutboxMessage, drain_sns_capture, read_outbox
 from restaurant_pipeline.topology import StackResources, build_topology, service_environment
+from services.common.adapters.ledger import RunLedger
 from services.notifier import handler
 from services.notifier.adapters.dynamodb import EMAIL_KEY_PREFIX, UNDELIVERED_KEY, EmailInProgressError
 from services.notifier.service import NotifyResult
 from services.notifier.settings import NotifierSettings
 from tests.conftest import REGION
-from tests.unit.notifier.builders import collection_failed, eventbridge_body, later, sqs_event, transform
+from tests.unit.notifier.builders import RUN_ID, collection_failed, eventbridge_body, later, sqs_event, transform
 
 pytestmark = pytest.mark.integration
 
@@ -60,8 +64,16 @@ class Stack:
         ]
         self.sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn)
 
-    def invoke(self, *bodies: str) -> dict[str, Any]:
+    def invoke(self, *bodies: str, requested: bool = True) -> dict[str, Any]:
+        """The bodies through the handler; `requested`: first record each run's REQUESTED step, as the collector
+        does before it publishes anything about a run (the notifier mails only runs the ledger knows)."""
+        if requested:
+            for body in bodies:
+                self.request(json.loads(body)["detail"]["run_id"])
         return handler.lambda_handler(sqs_event(*bodies), FakeLambdaContext(aws_request_id=str(uuid.uuid4())))
+
+    def request(self, run_id: str) -> None:
+        RunLedger(self.dynamodb, LEDGER).record(run_id, "REQUESTED", "-", "collector", {"cities": ["Paris"]})
 
     def emails(self) -> list[OutboxMessage]:
         drain_sns_capture(self.sqs, self.capture_url, self.outbox)
@@ -197,6 +209,7 @@ def test_two_cities_finishing_at_once_in_two_invocations_send_exactly_one_email(
             retries.append(event)
 
     for run in runs:
+        stack.request(run)
         events = [
             transform("passed", city=city, run_id=run, run_cities=["Paris", "Lyon"]) for city in ("Paris", "Lyon")
         ]
@@ -276,6 +289,7 @@ def test_after_an_outage_the_next_run_s_email_names_the_run_whose_email_was_not_
 
 def test_a_malformed_record_fails_alone_and_the_rest_of_the_batch_is_sent(stack):
     stack.create_topic()
+    stack.request(RUN_ID)
     event = sqs_event("{not an event", eventbridge_body(transform("passed")))
     response = handler.lambda_handler(event, FakeLambdaContext())
 
@@ -313,3 +327,29 @@ def test_a_run_wide_collection_failure_never_hides_a_city_that_was_transformed(s
 
     (email,) = stack.emails()
     assert email.subject.endswith("1/2 cities OK; NOT COLLECTED: Lyon")
+
+
+def test_forged_events_for_runs_the_ledger_does_not_know_are_not_mailed_and_audit_lists_them(stack):
+    stack.create_topic()
+    forged = [
+        eventbridge_body(transform("passed", run_id="forged-1")),
+        eventbridge_body(collection_failed("api_auth", run_id="forged-2", message="see http://evil.example")),
+    ]
+
+    response = stack.invoke(*forged, requested=False)
+
+    assert failed_ids(response) == []  # refused, not retried into the dead-letter queue
+    assert stack.emails() == []
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="audit-bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
+    target = SimpleNamespace(
+        ledger=RunLedger(stack.dynamodb, LEDGER), clients=SimpleNamespace(s3=s3), bucket="audit-bucket", queues={}
+    )
+    report = audit_pipeline(target)
+    refused = report["findings"]["events refused by the notifier (forged or unknown run)"]
+    assert not report["clean"]
+    assert [line.split(" at ")[0] for line in sorted(refused)] == [
+        "Collection Failed for run forged-2",
+        "Transform Completed for run forged-1",
+    ]
+    assert report["findings"]["runs never notified"] == [] and report["in_progress"] == []

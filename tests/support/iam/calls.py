@@ -197,7 +197,7 @@ class Mapper:
                 context["events:source"] = sources[index]
             if index < len(types):
                 context["events:detail-type"] = types[index]
-            yield Need("events:PutEvents", arn, context)
+            yield Need("events:PutEvents", arn, context, "AWS::Events::EventBusPolicy", arn)
 
     # -- SNS -----------------------------------------------------------------------------------------------------
     def _sns(self, call: Call) -> Iterable[Need]:

@@ -194,7 +194,13 @@ def delivery_checks(template: ResolvedTemplate) -> list[Check]:
         }
         who = "the schedule"
         checks.append(
-            Check(role_arn, who, f"the schedule puts on {bus}", Need("events:PutEvents", bus, context), identity)
+            Check(
+                role_arn,
+                who,
+                f"the schedule puts on {bus}",
+                Need("events:PutEvents", bus, context, "AWS::Events::EventBusPolicy", bus),
+                identity,
+            )
         )
         if "DeadLetterConfig" in target:
             dlq = str(template.resolve(target["DeadLetterConfig"]["Arn"]))
@@ -213,7 +219,9 @@ def evaluate_checks(template: ResolvedTemplate, checks: Sequence[Check]) -> list
             resource_policy = template.resource_policy(need.policy_kind, need.policy_target or need.resource)
             if need.policy_kind == "AWS::KMS::Key" and resource_policy is None:
                 raise ValueError(f"no key policy for {need.resource} in the template")
-        request = Request(need.action, need.resource, check.principal, need.context)
+        # aws:PrincipalArn is in every request an IAM role makes (the bus policy conditions on it)
+        context = {"aws:PrincipalArn": check.principal, **need.context}
+        request = Request(need.action, need.resource, check.principal, context)
         decision = evaluate(
             request,
             list(check.identity),

@@ -213,6 +213,15 @@ class ResolvedTemplate:
                 if self.get_att(logical, "Arn") == target_arn:
                     return Policy(f"key policy of {logical}", self.resolve(resource["Properties"]["KeyPolicy"]))
             return None
+        if kind == "AWS::Events::EventBusPolicy":
+            # one resource per statement (what PutPermission manages), all on the bus they name
+            bus = target_arn.rsplit("/", 1)[-1]
+            statements = [
+                self.resolve(resource["Properties"]["Statement"])
+                for resource in self.of_type(kind).values()
+                if self.resolve(resource["Properties"]["EventBusName"]) == bus
+            ]
+            return Policy(f"bus policy of {bus}", {"Statement": statements}) if statements else None
         attached = {
             "AWS::S3::BucketPolicy": ("Bucket", lambda v: f"arn:aws:s3:::{v}"),
             "AWS::SQS::QueuePolicy": ("Queues", self._queue_arn),

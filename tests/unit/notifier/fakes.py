@@ -15,6 +15,10 @@ from tests.unit.notifier.builders import later
 @dataclass
 class FakeRunStore:
     runs: dict[str, RunRecords] = field(default_factory=dict)
+    # What the other services recorded: the runs the collector requested (None: every run, as most tests assume)
+    # and, per run, the objects the transformer recorded.
+    requested: set[str] | None = None
+    transformed: dict[str, set[str]] = field(default_factory=dict)
 
     def record(self, run_id: str, outcome: CityOutcome) -> bool:
         records = self.runs.setdefault(run_id, RunRecords())
@@ -29,7 +33,13 @@ class FakeRunStore:
 
     def load(self, run_id: str) -> RunRecords:
         records = self.runs.get(run_id, RunRecords())
-        return RunRecords(dict(records.outcomes), dict(records.notified), records.requested_at)
+        return RunRecords(
+            dict(records.outcomes),
+            dict(records.notified),
+            records.requested_at,
+            requested=self.requested is None or run_id in self.requested,
+            transformed_keys=set(self.transformed.get(run_id, set())),
+        )
 
 
 @dataclass
@@ -100,9 +110,10 @@ class World:
     clock: list[datetime]
 
 
-def make_world() -> World:
-    """The notifier over fresh fakes; its clock is `clock[0]` (tests move it)."""
-    store = FakeRunStore()
+def make_world(requested: set[str] | None = None) -> World:
+    """The notifier over fresh fakes; its clock is `clock[0]` (tests move it). `requested`: the runs the ledger
+    knows were requested (None: every run)."""
+    store = FakeRunStore(requested=requested)
     ledger = FakeLedger(store)
     repeats = FakeRepeats()
     email = FakeEmailOnce()

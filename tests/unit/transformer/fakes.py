@@ -106,14 +106,17 @@ def failed_test(name: str = "not_null_restaurants_name", rows: int = 2) -> Faile
 @dataclass
 class FakeMarts:
     rows: dict[str, int] = field(default_factory=lambda: {"restaurants": 2, "city_daily_summary": 1})
-    samples: list[dict[str, Any]] = field(default_factory=lambda: [{"place_id": "p1", "name": None}])
+    samples: list[dict[str, Any]] = field(
+        default_factory=lambda: [{"place_id": "p1", "name": None, "collection_date": DAY}]
+    )
     asked: list[Any] = field(default_factory=list)
 
     def row_counts(self, models: Sequence[str]) -> dict[str, int]:
         self.asked.append(("row_counts", list(models)))
         return {model: self.rows.get(model, 0) for model in models}
 
-    def failing_rows(self, relation: str, limit: int) -> list[dict[str, Any]]:
+    def failing_rows(self, relation: str, limit: int, days: Sequence[str]) -> list[dict[str, Any]]:
+        """Every sample, whatever its day (the warehouse filters by day; the domain must not rely on it alone)."""
         self.asked.append(("failing_rows", relation, limit))
         return self.samples[:limit]
 

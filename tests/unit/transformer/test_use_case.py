@@ -83,14 +83,28 @@ def test_an_object_outside_raw_places_layout_is_an_error_without_a_build():
 
 def test_failed_tests_carry_their_failing_rows_from_the_marts():
     report = passed(outcome="tests_failed", failures=[failed_test(rows=2)])
-    marts = FakeMarts(samples=[{"place_id": "p1", "name": None}])
+    marts = FakeMarts(samples=[{"place_id": "p1", "name": None, "collection_date": DAY}])
 
     [event] = transform(FakeStore({KEY: lines(place("p1"))}), FakeBuilder(report), marts)
 
     assert event.outcome == "tests_failed"
     [failure] = event.failures
     assert failure.name == "not_null_restaurants_name" and failure.failing_rows == 2
-    assert failure.samples == [{"place_id": "p1", "name": None}]
+    assert failure.samples == [{"place_id": "p1", "name": None, "collection_date": DAY}]
+
+
+def test_failing_row_samples_are_only_the_run_s_own_days_rows():
+    """A test's stored failures can hold any day's rows: an earlier day's never shows as today's, and a row that
+    names no day is not shown at all."""
+    report = passed(outcome="tests_failed", failures=[failed_test(rows=3)])
+    earlier = {"place_id": "old", "name": None, "collection_date": "2025-12-31"}
+    undated = {"place_id": "p?", "name": None}
+    marts = FakeMarts(samples=[earlier, undated, {"place_id": "p1", "name": None, "snapshot_date": DAY}])
+
+    [event] = transform(FakeStore({KEY: lines(place("p1"))}), FakeBuilder(report), marts)
+
+    [failure] = event.failures
+    assert [sample["place_id"] for sample in failure.samples] == ["p1"]
 
 
 def test_a_dbt_error_names_the_model_and_the_phase():
@@ -156,6 +170,25 @@ def test_a_batch_claims_builds_publishes_completes_and_records():
     assert event.outcome == "passed"
     assert list(wired.claims.completed.values()) == [{"run_id": "run-1", "outcome": "passed"}]
     assert wired.ledger.steps == [("run-1", "TRANSFORMED", KEY)]
+
+
+def test_each_object_s_run_is_in_the_ledger_before_its_outcome_is_announced():
+    """The notifier mails only events whose run the ledger knows: a dropped file's run is known by this step."""
+    dropped = f"raw/places/dt={DAY}/my-file.jsonl"
+    wired = deps(FakeStore({dropped: lines(place("p1"))}))
+    seen_at_publish: list[tuple[str, str, str]] = []
+
+    class RecordingPublisher(FakePublisher):
+        def publish(self, events):  # type: ignore[no-untyped-def]
+            seen_at_publish.extend(wired.ledger.steps)
+            super().publish(events)
+
+    wired.publisher = RecordingPublisher()
+    process_batch(sqs_batch(s3_event(dropped)), wired, remaining_ms=lambda: 60_000)
+
+    [event] = wired.publisher.events
+    assert event.run_id.startswith("drop-")
+    assert seen_at_publish == [(event.run_id, "TRANSFORMED", dropped)]
 
 
 def test_an_object_already_transformed_is_acknowledged_as_a_duplicate_without_a_build():
