@@ -184,8 +184,9 @@ def where_things_are(target: Any) -> list[str]:
         f"  $ {cli} outbox --last",
         f"logs: {target.logs_dir}",
         f"  $ {cli} logs transformer",
-        "runs, audit and lineage:",
+        "runs, trends, audit and lineage:",
         f"  $ {cli} runs show latest",
+        f"  $ {cli} report   # writes pipeline-report.html: each city's trends and the runs, offline",
         f"  $ {cli} audit",
         f"  $ {cli} docs   # until Ctrl-C",
     ]
