@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from dataclasses import dataclass
 
 import pytest
@@ -44,6 +46,10 @@ def test_handler_runs_from_the_topology_environment(aws: str, tmp_path, monkeypa
     from services.transformer import handler
 
     handler.build_wiring.cache_clear()  # a new execution environment, from this environment
+    # the module may have been imported by an earlier test, its log handler then bound to that test's captured stdout
+    stream = handler.logger.registered_handler
+    assert isinstance(stream, logging.StreamHandler)
+    monkeypatch.setattr(stream, "stream", sys.stdout)
     s3.put_object(
         Bucket=BUCKET, Key="raw/places/dt=2026-01-01/x.jsonl", Body=(FIXTURES / "clean_paris.jsonl").read_bytes()
     )
