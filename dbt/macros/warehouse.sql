@@ -35,7 +35,7 @@
   )
   {%- else -%}
   {#- No object yet: an empty relation with the same columns, so docs and freshness still work. -#}
-  select * from read_json('[]', columns = {{ raw_places_duckdb_columns() }}) cross join (select ''::varchar as dt) where false
+  select * from {{ duckdb__empty_raw_places() }}
   {%- endif %}
 {% endmacro %}
 
@@ -96,22 +96,41 @@
   {{ relation }}
 {%- endmacro %}
 
+{#- The raw relation's columns and no row (read_json needs at least one file): a struct of the columns, unnested. -#}
+{% macro duckdb__empty_raw_places() -%}
+  {%- set columns = modules.re.findall("'([^']+)': '([^']+)'", raw_places_duckdb_columns() | string) -%}
+  (select unnest(null::struct({% for name, type in columns %}"{{ name }}" {{ type }}{{ ", " if not loop.last }}{% endfor %})),
+      ''::varchar as dt where false)
+{%- endmacro %}
+
 {% macro duckdb__raw_places_for_batch(relation) -%}
   {%- set days = batch_days() -%}
   {%- set uris = batch_object_uris() -%}
+  {%- set patterns = [] -%}
+  {%- if days and not uris and execute -%}
+    {#- By hand (`dbt build --vars "{dts: [...]}"`): the days that hold objects; a day without any builds nothing. -#}
+    {%- for day in days -%}
+      {%- set pattern = raw_places_location() ~ 'dt=' ~ day ~ '/*.jsonl.gz' -%}
+      {%- if run_query("select count(*) from glob('" ~ pattern ~ "')").columns[0].values()[0] > 0 -%}
+        {%- do patterns.append(pattern) -%}
+      {%- endif -%}
+    {%- endfor -%}
+  {%- endif -%}
   {#- In a dbt unit test source() is the fixture CTE: read the fixture, not S3. -#}
-  {%- if days and '__dbt__cte__' not in (relation | string) -%}
+  {%- if days and '__dbt__cte__' not in (relation | string) and (uris or patterns or not execute) -%}
   read_json(
       {% if uris -%}
       [{{ uris | join(', ') }}],
       {%- else -%}
-      [{% for day in days %}'{{ raw_places_location() }}dt={{ day }}/*.jsonl.gz'{{ ", " if not loop.last }}{% endfor %}],
+      [{% for pattern in patterns %}'{{ pattern }}'{{ ", " if not loop.last }}{% endfor %}],
       {%- endif %}
       format = 'newline_delimited',
       columns = {{ raw_places_duckdb_columns() }},
       hive_partitioning = true,
       hive_types = {'dt': 'VARCHAR'}
   )
+  {%- elif days and '__dbt__cte__' not in (relation | string) -%}
+  {{ duckdb__empty_raw_places() }}
   {%- else -%}
   {{ relation }}
   {%- endif -%}

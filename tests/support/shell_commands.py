@@ -186,6 +186,10 @@ def _run_batch(commands: list[Command], env: dict[str, str], cwd: Path, timeout:
     return [Outcome(command, 0, output, seconds) for command in commands]
 
 
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_until_interrupted(command: Command, env: dict[str, str], cwd: Path, timeout: float) -> Outcome:
     """Start it; once it has printed a line, check it still runs, then Ctrl-C: it must stop cleanly."""
     started = time.monotonic()
@@ -198,6 +202,9 @@ def run_until_interrupted(command: Command, env: dict[str, str], cwd: Path, time
         stdin=subprocess.DEVNULL,
         text=True,
         start_new_session=True,
+        # as a terminal would: Ctrl-C reaches it even when this test runs as a background job, whose shell started
+        # it with SIGINT ignored (inherited, and then Python installs no KeyboardInterrupt handler)
+        preexec_fn=_interruptible,
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=_read_into, args=(process, lines), daemon=True).start()
