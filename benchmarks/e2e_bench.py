@@ -185,6 +185,13 @@ def burst(target: Any, info: Any, files: int, timeout: float) -> dict[str, Any]:
     steps = wait_until(transformed, timeout, interval=3.0, what=f"{files} burst files transformed")  # a scan per poll
     drained = time.perf_counter() - started
     log = Path(info.logs_dir) / "transformer.log"
+    # an invocation logs its builds after it has recorded and published them: wait for every file's log record
+    wait_until(
+        lambda: sum(len(r.get("objects", [])) for r in _completed_records(log, prefix)) >= files,
+        timeout=120,
+        interval=1.0,
+        what="the transformer's log of every burst file",
+    )
     dbt_runs = transformer_invocations(log, prefix)
     builds = dbt_build_intervals(log, prefix)
     measured = [interval for interval in builds.values() if interval is not None]

@@ -220,13 +220,53 @@ def test_a_file_cannot_claim_a_run_nor_overwrite_what_a_collection_recorded(stac
     assert _names(stack, [place_id]) == {place_id: collected_name}  # what the collection recorded stands
 
 
+def _forged(event: dict[str, Any], run_id: str, **detail: Any) -> dict[str, Any]:
+    """A bus entry copied from a real event: the same source and shape, another run, text the sender chose."""
+    body = dict(event["detail"]) | {"run_id": run_id} | detail
+    body["metadata"] = dict(body["metadata"]) | {"event_id": str(uuid.uuid4())}
+    return {
+        "EventBusName": "restaurant-pipeline",
+        "Source": event["source"],
+        "DetailType": event["detail-type"],
+        "Detail": json.dumps(body),
+    }
+
+
+def _refusals(stack: RunningStack, run_ids: list[str]) -> list[dict[str, Any]] | None:
+    found = [s for s in stack.target.ledger.all_steps() if s["step"] == "REFUSED" and s["run_id"] in run_ids]
+    return found if len(found) == len(run_ids) else None
+
+
+def test_forged_events_are_refused_not_mailed_and_audit_lists_them(stack, capture):
+    """Anyone who can put events locally (on AWS the bus policy stops them first): two "Transform Completed" copied
+    from a real one, for runs nobody requested, one with an error text carrying a link the sender chose."""
+    [real] = capture.of("Transform Completed")[:1]
+    run_ids = [f"forged-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    entries = [
+        _forged(real, run_ids[0], outcome="error", error={"phase": "dbt", "message": "see https://evil.example/fix"}),
+        _forged(real, run_ids[1]),
+    ]
+    stack.target.clients.events.put_events(Entries=entries)
+    TALLY["inputs"] += len(entries)
+
+    refused = wait_until(lambda: _refusals(stack, run_ids), timeout=120, what="the notifier's refusals")
+    sent = [email for run_id in run_ids for email in emails(stack, run_id)] + emails(stack, "evil.example")
+    TALLY["forged_emails"] += len(sent)
+    audit = cli(stack, "audit", "--json", check=False)
+
+    assert {s["run_id"] for s in refused} == set(run_ids)
+    assert sent == []
+    assert audit.returncode == 1 and all(run_id in audit.stdout for run_id in run_ids)
+
+
 def test_zz_record_the_hostile_input_tier(stack):
     assert TALLY["inputs"], "run with the tests above"
     outside = _files_outside(stack.state_dir)
     record(
         "hostile-input",
         "Hostile input: glob and `..` keys, 1,000-byte keys, deep nesting, huge and 65-bit integers, NaN, a forged "
-        "run id, a 1 GiB gzip bomb, a file claiming an emailed run, a file overwriting a collected place",
+        "run id, a 1 GiB gzip bomb, a file claiming an emailed run, a file overwriting a collected place, forged "
+        "bus events",
         "Each costs its line or its object, quarantined with its reason, and one email; the good lines beside it "
         "are built; nothing is written outside its place, nothing lost, no poison without an email, no forged email",
         f"{TALLY['inputs']} hostile inputs: files written outside the state folder {len(outside)}, objects lost "
