@@ -213,23 +213,37 @@ def _coalesce(
     own = {ref.idempotency_key for ref in refs}
     days = sorted({day for ref in refs if (day := day_of(ref.key))})
     since = deps.clock() - limits.window
-    extra: list[ObjectRef] = []
+    waiting: list[ObjectRef] = []
     for day in days:
         for version in deps.store.waiting_versions(f"{RAW_PREFIX}dt={day}/", since):
-            if len(extra) >= room or version.version_id == "null":
-                continue
-            if version.size > budget:
-                continue
             ref = ObjectRef(
                 refs[0].bucket, version.key, version.version_id, version.etag, version.size, version.last_modified
             )
-            if ref.idempotency_key in own:
-                continue
-            if deps.claims.claim(ref.idempotency_key, remaining_ms()).state != "new":
-                continue
-            own.add(ref.idempotency_key)
-            extra.append(ref)
-            budget -= version.size
+            if version.version_id != "null" and ref.idempotency_key not in own:
+                own.add(ref.idempotency_key)
+                waiting.append(ref)
+
+    def claimed(ref: ObjectRef) -> bool:
+        return deps.claims.claim(ref.idempotency_key, remaining_ms()).state == "new"
+
+    # One conditional write each, a few at a time (a burst's build claims hundreds; each is a DynamoDB round trip),
+    # never more at once than the room left: an object another invocation holds or finished is skipped.
+    extra: list[ObjectRef] = []
+    position = 0
+    with ThreadPoolExecutor(IO_THREADS) as pool:
+        while position < len(waiting) and len(extra) < room:
+            chunk: list[ObjectRef] = []
+            reserved = 0
+            while position < len(waiting) and len(chunk) < room - len(extra):
+                ref = waiting[position]
+                position += 1
+                if (ref.size or 0) <= budget - reserved:
+                    chunk.append(ref)
+                    reserved += ref.size or 0
+            for ref, ours in zip(chunk, pool.map(claimed, chunk), strict=True):
+                if ours:
+                    extra.append(ref)
+                    budget -= ref.size or 0
     outcome.coalesced = len(extra)
     return extra
 
