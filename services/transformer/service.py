@@ -229,9 +229,10 @@ def _coalesce(
     # One conditional write each, a few at a time (a burst's build claims hundreds; each is a DynamoDB round trip),
     # never more at once than the room left: an object another invocation holds or finished is skipped.
     extra: list[ObjectRef] = []
+    failure: Exception | None = None
     position = 0
     with ThreadPoolExecutor(IO_THREADS) as pool:
-        while position < len(waiting) and len(extra) < room:
+        while position < len(waiting) and len(extra) < room and failure is None:
             chunk: list[ObjectRef] = []
             reserved = 0
             while position < len(waiting) and len(chunk) < room - len(extra):
@@ -240,10 +241,19 @@ def _coalesce(
                 if (ref.size or 0) <= budget - reserved:
                     chunk.append(ref)
                     reserved += ref.size or 0
-            for ref, ours in zip(chunk, pool.map(claimed, chunk), strict=True):
+            for ref, future in [(ref, pool.submit(claimed, ref)) for ref in chunk]:
+                try:
+                    ours = future.result()
+                except Exception as exc:  # the claim table failed: coalescing is an optimisation, the batch goes on
+                    failure = failure or exc
+                    continue
                 if ours:
                     extra.append(ref)
                     budget -= ref.size or 0
+    if failure is not None:
+        for ref in extra:  # claimed for nothing: free them for their own messages
+            deps.claims.release(ref.idempotency_key, failure)
+        extra = []
     outcome.coalesced = len(extra)
     return extra
 

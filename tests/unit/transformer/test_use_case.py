@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from contracts.events import ReviewCounts
 from services.common.ports import RunFacts
-from services.transformer.domain.model import StoredVersion
+from services.transformer.domain.model import Claim, StoredVersion
 from services.transformer.domain.reading import ObjectRef, validated_key
 from services.transformer.domain.transform import transform_objects
 from services.transformer.service import Coalescing, TransformerDeps, process_batch
@@ -352,6 +352,26 @@ def test_an_infrastructure_failure_releases_the_coalesced_claims_too():
     process_batch(sqs_batch(s3_event(KEY)), wired, remaining_ms=lambda: 60_000)
 
     assert sorted(wired.claims.released) == sorted([f"{BUCKET}/{KEY}#v1", f"{BUCKET}/{waiting}#v1"])
+
+
+def test_a_claim_table_failure_while_coalescing_builds_the_batch_alone_and_frees_what_it_claimed():
+    store = FakeStore({KEY: lines(place("p1"))})
+    [first, broken, third] = _waiting(store, 3)
+
+    class Flaky(FakeClaims):
+        def claim(self, idempotency_key: str, remaining_ms: int | None) -> Claim:
+            if idempotency_key == f"{BUCKET}/{broken}#v1":
+                raise ConnectionError("DynamoDB unreachable")
+            return super().claim(idempotency_key, remaining_ms)
+
+    wired = deps(store, claims=Flaky())
+
+    result = process_batch(sqs_batch(s3_event(KEY)), wired, remaining_ms=lambda: 60_000)
+
+    assert result.error is None and result.coalesced == 0
+    assert {s.key for e in wired.publisher.events for s in e.sources} == {KEY}
+    assert sorted(wired.claims.released) == sorted([f"{BUCKET}/{first}#v1", f"{BUCKET}/{third}#v1"])
+    assert not {f"{BUCKET}/{first}#v1", f"{BUCKET}/{third}#v1"} & wired.claims.busy  # free for their own messages
 
 
 # -- one bad object never fails the good ones -------------------------------------------------------------------------
