@@ -117,6 +117,7 @@ def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Ca
     claimed: list[tuple[ObjectRef, int]] = []  # (object, how many times its message was received)
     claimed_ids: list[str] = []
     unclaimable: list[tuple[ObjectRef, int, Exception]] = []
+    built_ahead: list[ObjectRef] = []  # objects of this batch already built (by a coalesced build)
     outcome = BatchOutcome(response={})
 
     def claim(record: SQSRecord) -> None:
@@ -136,6 +137,7 @@ def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Ca
             raise
         if claim.state == "done":
             outcome.duplicates += 1
+            built_ahead.append(ref)
             return
         if claim.state == "busy":
             raise ObjectBusy(f"{ref.key} is being transformed by another invocation; retrying later")
@@ -160,11 +162,13 @@ def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Ca
         outcome.dead_lettered = _announce_dead_letters(
             [ref for ref, _ in last_unclaimable], last_unclaimable[0][1], deps, runs, []
         )
-    if not claimed:
-        return outcome
-
     refs = [ref for ref, _ in claimed]
-    refs += _coalesce(refs, deps, remaining_ms, outcome)
+    # Beside its own objects, a build takes those waiting under the same days. A batch whose objects were all built
+    # ahead (a burst's messages after its coalesced build) builds what still waits now, not when a message of it
+    # comes up after tens of such batches.
+    refs += _coalesce(refs or built_ahead, refs, deps, remaining_ms, outcome)
+    if not refs:
+        return outcome
     prepared: list[Prepared] = []
     try:
         with ThreadPoolExecutor(IO_THREADS) as pool:
@@ -201,23 +205,28 @@ def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Ca
 
 
 def _coalesce(
-    refs: list[ObjectRef], deps: TransformerDeps, remaining_ms: Callable[[], int | None], outcome: BatchOutcome
+    anchors: list[ObjectRef],
+    taken: list[ObjectRef],
+    deps: TransformerDeps,
+    remaining_ms: Callable[[], int | None],
+    outcome: BatchOutcome,
 ) -> list[ObjectRef]:
-    """Claim the other raw versions waiting under the batch's days (oldest first, within the caps): their own
-    messages, when they come, find them done and are acknowledged as duplicates."""
+    """Claim the other raw versions waiting under the days of `anchors` (oldest first, within the caps, `taken`
+    counting against them): their own messages, when they come, find them done and are acknowledged as
+    duplicates."""
     limits = deps.coalescing
-    room = limits.max_objects - len(refs)
-    if room <= 0 or any(ref.version_id is None for ref in refs):
+    room = limits.max_objects - len(taken)
+    if not anchors or room <= 0 or any(ref.version_id is None for ref in anchors):
         return []  # an unversioned bucket: a listing cannot name the versions its events will name
-    budget = limits.max_bytes - sum(ref.size or 0 for ref in refs)
-    own = {ref.idempotency_key for ref in refs}
-    days = sorted({day for ref in refs if (day := day_of(ref.key))})
+    budget = limits.max_bytes - sum(ref.size or 0 for ref in taken)
+    own = {ref.idempotency_key for ref in anchors}
+    days = sorted({day for ref in anchors if (day := day_of(ref.key))})
     since = deps.clock() - limits.window
     waiting: list[ObjectRef] = []
     for day in days:
         for version in deps.store.waiting_versions(f"{RAW_PREFIX}dt={day}/", since):
             ref = ObjectRef(
-                refs[0].bucket, version.key, version.version_id, version.etag, version.size, version.last_modified
+                anchors[0].bucket, version.key, version.version_id, version.etag, version.size, version.last_modified
             )
             if version.version_id != "null" and ref.idempotency_key not in own:
                 own.add(ref.idempotency_key)

@@ -114,6 +114,16 @@ class DoneClaims:
         return Claim("done", {})
 
 
+class NothingWaiting:
+    """A bucket whose days hold nothing waiting (a batch of already-done events still asks, to coalesce)."""
+
+    def waiting_versions(self, prefix: str, since: Any) -> list[Any]:
+        return []
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the transformer reached {name} for a batch of already-done or bad events")
+
+
 class Untouchable:
     def __getattr__(self, name: str) -> Any:
         raise AssertionError(f"the transformer reached {name} for a batch of already-done or bad events")
@@ -131,7 +141,7 @@ def test_transformer_bad_s3_events_fail_as_batch_item_failures_and_others_are_ac
             assert str(exc).strip()
             verdicts.append("bad")
     claims = DoneClaims()
-    deps = TransformerDeps(Untouchable(), Untouchable(), Untouchable(), claims, Untouchable(), Untouchable())  # type: ignore[arg-type]
+    deps = TransformerDeps(NothingWaiting(), Untouchable(), Untouchable(), claims, Untouchable(), Untouchable())  # type: ignore[arg-type]
     event = sqs_event(bodies)
 
     outcome = process_batch(event, deps, remaining_ms=lambda: 60_000)

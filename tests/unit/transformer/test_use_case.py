@@ -354,6 +354,17 @@ def test_an_infrastructure_failure_releases_the_coalesced_claims_too():
     assert sorted(wired.claims.released) == sorted([f"{BUCKET}/{KEY}#v1", f"{BUCKET}/{waiting}#v1"])
 
 
+def test_a_batch_of_objects_built_ahead_builds_what_still_waits_under_their_days():
+    store = FakeStore({KEY: lines(place("p1"))})
+    [waiting] = _waiting(store, 1)
+    wired = deps(store, claims=FakeClaims(done=[f"{BUCKET}/{KEY}#v1"]))
+
+    result = process_batch(sqs_batch(s3_event(KEY)), wired, remaining_ms=lambda: 60_000)
+
+    assert (result.duplicates, result.coalesced, result.response) == (1, 1, {"batchItemFailures": []})
+    assert {s.key for e in wired.publisher.events for s in e.sources} == {waiting}
+
+
 def test_a_claim_table_failure_while_coalescing_builds_the_batch_alone_and_frees_what_it_claimed():
     store = FakeStore({KEY: lines(place("p1"))})
     [first, broken, third] = _waiting(store, 3)
