@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from restaurant_pipeline.local import control
 from tests.e2e.drills import (
     EventCapture,
     cli,
@@ -31,7 +32,7 @@ from tests.e2e.drills import (
     wait_until,
 )
 from tests.e2e.reliability_report import record
-from tests.support.local_stack import RunningStack, running_stack
+from tests.support.local_stack import RunningStack, running_stack, start_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.hostile]
 
@@ -259,6 +260,25 @@ def test_forged_events_are_refused_not_mailed_and_audit_lists_them(stack, captur
     assert audit.returncode == 1 and all(run_id in audit.stdout for run_id in run_ids)
 
 
+def _bucket(stack: RunningStack) -> dict[str, str]:
+    """Every object of the bucket: key -> ETag (the content's digest)."""
+    pages = stack.target.clients.s3.get_paginator("list_objects_v2").paginate(Bucket=stack.info.bucket)
+    return {item["Key"]: item["ETag"] for page in pages for item in page.get("Contents", [])}
+
+
+def test_z_local_down_and_up_keep_every_object_and_write_nothing_outside_the_state_folder(stack):
+    """The keys above (`..`, globs, 1,000 bytes) saved by `local down` and put back by `local up`, byte for byte."""
+    before = _bucket(stack)
+    control.down(stack.state_dir)
+    after = _bucket(start_stack(stack.state_dir))  # the fixture's teardown stops this one
+    lost = sorted(key for key, etag in before.items() if after.get(key) != etag)
+    TALLY["objects_lost"] += len(lost)
+
+    assert any("/../" in key for key in before) and any(len(key.encode()) > 900 for key in before)
+    assert lost == []
+    assert _files_outside(stack.state_dir) == []
+
+
 def test_zz_record_the_hostile_input_tier(stack):
     assert TALLY["inputs"], "run with the tests above"
     outside = _files_outside(stack.state_dir)
@@ -266,7 +286,7 @@ def test_zz_record_the_hostile_input_tier(stack):
         "hostile-input",
         "Hostile input: glob and `..` keys, 1,000-byte keys, deep nesting, huge and 65-bit integers, NaN, a forged "
         "run id, a 1 GiB gzip bomb, a file claiming an emailed run, a file overwriting a collected place, forged "
-        "bus events",
+        "bus events; then `local down` and `local up`",
         "Each costs its line or its object, quarantined with its reason, and one email; the good lines beside it "
         "are built; nothing is written outside its place, nothing lost, no poison without an email, no forged email",
         f"{TALLY['inputs']} hostile inputs: files written outside the state folder {len(outside)}, objects lost "

@@ -12,35 +12,22 @@ import boto3
 from services.common.adapters.ledger import RunLedger
 from services.transformer.service import Coalescing
 from tests.support.transformer_stack import BUCKET, DAY, Stack
+from tests.unit.transformer.fakes import place
 
 
 def _place(place_id: str, name: str, run_id: str, city: str = "Paris") -> bytes:
     """One complete place (every field the staging tests expect), collected by `run_id`."""
-    collection = {
-        "run_id": run_id,
-        "city": city,
-        "run_cities": [city],
-        "trigger_source": "schedule",
-        "query": f"restaurants in {city}",
-        "rectangle": None,
-        "page": 1,
-        "collected_at": f"{DAY}T08:00:00Z",
-    }
-    place = {
-        "id": place_id,
+    complete = place(place_id, city, run_id, rating=4.0) | {
         "displayName": {"text": name, "languageCode": "fr"},
         "formattedAddress": "1 Rue A, 75001 Paris",
         "location": {"latitude": 48.861, "longitude": 2.341},
-        "rating": 4.0,
-        "userRatingCount": 10,
         "priceLevel": "PRICE_LEVEL_MODERATE",
         "businessStatus": "OPERATIONAL",
         "types": ["restaurant"],
         "primaryType": "french_restaurant",
         "googleMapsUri": f"https://maps.google.com/?cid={place_id}",
-        "_collection": collection,
     }
-    return (json.dumps(place) + "\n").encode()
+    return (json.dumps(complete) + "\n").encode()
 
 
 def _versioned(stack: Stack) -> None:
