@@ -65,6 +65,21 @@
   cast(from_iso8601_timestamp({{ expression }}) at time zone 'UTC' as timestamp(6))
 {%- endmacro %}
 
+{#- UTC text 'YYYY-MM-DD HH:MM:SS[.ffffff]' (what the transformer writes: _source.loaded_at, scored_at) to a timestamp
+    with microseconds. Every timestamp of a model is made by this macro or iso_timestamp, never by a bare cast:
+    Athena reads `timestamp` as timestamp(3), which an Iceberg table refuses (tests/support/athena_rules.py). -#}
+{% macro text_timestamp(expression) %}
+  {{ return(adapter.dispatch('text_timestamp')(expression)) }}
+{% endmacro %}
+
+{% macro default__text_timestamp(expression) -%}
+  cast({{ expression }} as timestamp)
+{%- endmacro %}
+
+{% macro athena__text_timestamp(expression) -%}
+  cast({{ expression }} as timestamp(6))
+{%- endmacro %}
+
 {#- The DATE `days` days before a DATE expression (days: a whole number known when compiling). -#}
 {% macro days_before(expression, days) %}
   {{ return(adapter.dispatch('days_before')(expression, days | int)) }}

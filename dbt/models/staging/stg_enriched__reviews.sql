@@ -27,7 +27,7 @@ renamed as (
         mixed as mixed_probability,
         key_phrases,
         themes,
-        cast(scored_at as timestamp) as scored_at,
+        {{ text_timestamp('scored_at') }} as scored_at,
         row_number() over (partition by review_id order by scored_at desc, dt desc) as record_rank
 
     from source

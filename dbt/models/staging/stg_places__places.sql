@@ -40,7 +40,7 @@ renamed as (
         {{ iso_timestamp('"_collection".collected_at') }} as collected_at,
         "_source".key as source_key,
         "_source".line as source_line,
-        cast("_source".loaded_at as timestamp) as loaded_at
+        {{ text_timestamp('"_source".loaded_at') }} as loaded_at
 
     from source
 

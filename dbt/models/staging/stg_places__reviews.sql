@@ -21,7 +21,7 @@ flattened as (
         source.id as place_id,
         cast(source.dt as date) as collection_date,
         coalesce(source."_collection".city, 'unknown') as city,
-        cast(source."_source".loaded_at as timestamp) as loaded_at,
+        {{ text_timestamp('source."_source".loaded_at') }} as loaded_at,
         source."_source".key as source_key,
         item.review.name as review_name,
         item.review.rating as rating,
