@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from contracts.envelope import ContractError, describe_validation_error, parse_eventbridge_event
 from contracts.events import TransformCompleted
 from services.common.names import RAW_PREFIX
+from services.transformer.domain.limits import OBJECT_LIST_MAX_BYTES, listed_bytes
 from services.transformer.domain.reading import ObjectRef, day_of
 from services.transformer.domain.transform import (
     Prepared,
@@ -57,6 +58,7 @@ class Coalescing:
     max_objects: int = 1000
     max_bytes: int = 1024 * MiB
     window: timedelta = timedelta(hours=24)
+    max_list_bytes: int = OBJECT_LIST_MAX_BYTES  # the build's object list in its SQL statement (domain/limits.py)
 
 
 @dataclass
@@ -219,6 +221,9 @@ def _coalesce(
     if not anchors or room <= 0 or any(ref.version_id is None for ref in anchors):
         return []  # an unversioned bucket: a listing cannot name the versions its events will name
     budget = limits.max_bytes - sum(ref.size or 0 for ref in taken)
+    # The build names every object in one SQL statement, which Athena caps (domain/limits.py): room by bytes too.
+    bucket = anchors[0].bucket
+    sql_budget = limits.max_list_bytes - sum(listed_bytes(bucket, ref.key) for ref in taken)
     own = {ref.idempotency_key for ref in anchors}
     days = sorted({day for ref in anchors if (day := day_of(ref.key))})
     since = deps.clock() - limits.window
@@ -243,13 +248,15 @@ def _coalesce(
     with ThreadPoolExecutor(IO_THREADS) as pool:
         while position < len(waiting) and len(extra) < room and failure is None:
             chunk: list[ObjectRef] = []
-            reserved = 0
+            reserved = sql_reserved = 0
             while position < len(waiting) and len(chunk) < room - len(extra):
                 ref = waiting[position]
                 position += 1
-                if (ref.size or 0) <= budget - reserved:
+                listed = listed_bytes(bucket, ref.key)
+                if (ref.size or 0) <= budget - reserved and listed <= sql_budget - sql_reserved:
                     chunk.append(ref)
                     reserved += ref.size or 0
+                    sql_reserved += listed
             for ref, future in [(ref, pool.submit(claimed, ref)) for ref in chunk]:
                 try:
                     ours = future.result()
@@ -259,6 +266,7 @@ def _coalesce(
                 if ours:
                     extra.append(ref)
                     budget -= ref.size or 0
+                    sql_budget -= listed_bytes(bucket, ref.key)
     if failure is not None:
         for ref in extra:  # claimed for nothing: free them for their own messages
             deps.claims.release(ref.idempotency_key, failure)

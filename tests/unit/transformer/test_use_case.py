@@ -9,6 +9,12 @@ from datetime import UTC, datetime
 
 from contracts.events import ReviewCounts
 from services.common.ports import RunFacts
+from services.transformer.domain.limits import (
+    ATHENA_QUERY_MAX_BYTES,
+    STATEMENT_ROOM_BYTES,
+    listed_bytes,
+    object_literal,
+)
 from services.transformer.domain.model import Claim, StoredVersion
 from services.transformer.domain.reading import ObjectRef, validated_key
 from services.transformer.domain.transform import transform_objects
@@ -326,6 +332,23 @@ def test_coalescing_stops_at_the_object_and_byte_caps():
     _waiting(store, 30, size=100)
     by_bytes = deps(store, coalescing=Coalescing(max_bytes=5 + 100 * 7))
     assert process_batch(sqs_batch(s3_event(KEY)), by_bytes, remaining_ms=lambda: 60_000).coalesced == 7
+
+
+def test_coalescing_stops_when_the_builds_object_list_would_not_fit_in_one_athena_statement():
+    """Long keys: the SQL list of the build's objects (domain/limits.py) binds before the object cap does."""
+    store = FakeStore({KEY: lines(place("p1"))})
+    waiting = _waiting(store, 30)
+    per_object = listed_bytes(BUCKET, waiting[0])
+    room = listed_bytes(BUCKET, KEY) + 12 * per_object + per_object // 2  # the batch's own object, then 12.5 more
+    wired = deps(store, coalescing=Coalescing(max_list_bytes=room))
+
+    result = process_batch(sqs_batch(s3_event(KEY)), wired, remaining_ms=lambda: 60_000)
+
+    assert result.coalesced == 12
+    [(_, objects)] = wired.builder.calls
+    assert sum(len(object_literal(BUCKET, key)) + 2 for key in objects) <= room
+    # the default leaves the rest of Athena's 262,144 bytes to the statement around the list
+    assert Coalescing().max_list_bytes == ATHENA_QUERY_MAX_BYTES - STATEMENT_ROOM_BYTES
 
 
 def test_coalescing_leaves_versions_claimed_elsewhere_older_than_the_window_and_other_days():
