@@ -28,8 +28,10 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from restaurant_pipeline.local import call_recorder
+from services.transformer.domain.limits import ATHENA_QUERY_MAX_BYTES
 
 NAME = r'[`"]?(\w+)[`"]?'
 QUALIFIED = rf"(?:{NAME}\.)?{NAME}\.{NAME}"  # [catalog.]schema.table
@@ -53,6 +55,19 @@ TEST_RESULT = {
         {"Name": "should_error", "Type": "boolean"},
     ],
 }
+
+
+def refuse_oversized_query(sql: str, operation: str) -> None:
+    """Athena refuses a query string over 262,144 bytes of UTF-8 (https://docs.aws.amazon.com/athena/latest/ug/
+    service-limits.html, "Query string length"); moto accepts any. Refused here as Athena answers."""
+    size = len(sql.encode("utf-8"))
+    if size > ATHENA_QUERY_MAX_BYTES:
+        message = (
+            "1 validation error detected: Value at 'queryString' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {ATHENA_QUERY_MAX_BYTES} (this one: {size})"
+        )
+        error = {"Error": {"Code": "InvalidRequestException", "Message": message}}
+        raise ClientError(error, operation)  # type: ignore[arg-type]
 
 
 def statement(sql: str) -> str:
@@ -87,6 +102,8 @@ class AthenaDdlOnMoto:
         emulation = self
 
         def _make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            if client.meta.service_model.service_name == "athena" and operation == "StartQueryExecution":
+                refuse_oversized_query(params.get("QueryString", ""), operation)
             response = original(client, operation, params)
             if client.meta.service_model.service_name == "athena" and operation == "StartQueryExecution":
                 emulation.apply(statement(params.get("QueryString", "")))

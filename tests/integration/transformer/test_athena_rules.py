@@ -27,6 +27,7 @@ from services.transformer.domain.records import (
 )
 from services.transformer.service import Coalescing
 from tests.support.athena import DATABASE, athena_builder
+from tests.support.athena_ddl import AthenaDdlOnMoto
 from tests.support.athena_rules import check, compiled_nodes, glue_catalog, statement_violations
 
 pytestmark = pytest.mark.integration
@@ -117,13 +118,8 @@ def test_the_largest_batch_coalescing_allows_compiles_to_statements_athena_accep
     """1,024-byte raw keys (S3's longest), the longest bucket name, as many objects as the caps allow: every
     compiled statement stays under Athena's query string limit."""
     caps = Coalescing()
-    keys = [long_key(index) for index in range(caps.max_objects)]
-    taken, listed = [], 0
-    for key in keys:  # what _coalesce takes: objects while their list fits (tests/unit/transformer covers _coalesce)
-        if len(taken) == caps.max_objects or listed + listed_bytes(LONG_BUCKET, key) > caps.max_list_bytes:
-            break
-        taken.append(key)
-        listed += listed_bytes(LONG_BUCKET, key)
+    taken = largest_batch([long_key(index) for index in range(caps.max_objects)])
+    listed = sum(listed_bytes(LONG_BUCKET, key) for key in taken)
     assert 0 < len(taken) < caps.max_objects  # the byte budget, not the object cap, is what binds here
     objects = [validated_key(*raw_day(key)) for key in taken]
     builder = athena_builder(glue_tables(True), tmp_path / "dbt", nlp=True, bucket=LONG_BUCKET)
@@ -152,6 +148,17 @@ def test_a_statement_over_the_limit_is_refused():
     assert violation.rule == "query size" and "over Athena's 262,144" in violation.detail
 
 
+def largest_batch(keys: list[str]) -> list[str]:
+    """What _coalesce takes of these keys: objects while their list fits (tests/unit/transformer covers _coalesce)."""
+    caps, taken, listed = Coalescing(), [], 0
+    for key in keys[: caps.max_objects]:
+        if listed + listed_bytes(LONG_BUCKET, key) > caps.max_list_bytes:
+            break
+        taken.append(key)
+        listed += listed_bytes(LONG_BUCKET, key)
+    return taken
+
+
 def long_key(index: int) -> str:
     prefix = f"{RAW_PREFIX}dt={DAY}/"
     name_length = 1024 - len(prefix.encode()) - len(".jsonl")
@@ -159,3 +166,26 @@ def long_key(index: int) -> str:
     key = f"{prefix}{name}.jsonl"
     assert len(key.encode()) == 1024 and raw_day(key)  # S3's longest key, in the raw layout
     return key
+
+
+def test_a_build_whose_statement_athena_would_refuse_fails_on_the_stand_in_and_the_largest_batch_builds(
+    aws: str, tmp_path: Path
+):
+    """dbt build --target athena through the Athena stand-in, which refuses a query string over 262,144 bytes as
+    Athena does: all 1,000 objects the object cap allows fail; the batch the byte budget takes builds."""
+    keys = [long_key(index) for index in range(Coalescing().max_objects)]
+    objects = [validated_key(*raw_day(key)) for key in keys]
+    builder = athena_builder(glue_tables(False), tmp_path / "dbt", bucket=LONG_BUCKET)
+    taken = largest_batch(keys)
+
+    def build(objects: list[str]) -> Any:
+        variables = json.dumps({"dts": [DAY], "objects": objects})
+        with AthenaDdlOnMoto(aws):
+            return builder.invoke(["build", "--threads", "1", "--vars", variables, "--exclude", "test_type:unit"])
+
+    refused = build(objects)
+    assert not refused.success
+    assert any("InvalidRequestException" in str(r.message) for r in refused.result.results if r.status == "error")
+    built = build([validated_key(*raw_day(key)) for key in taken])
+    assert built.success, built.exception
+    assert all(r.status in ("success", "pass") for r in built.result.results)
