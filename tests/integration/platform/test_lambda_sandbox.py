@@ -159,11 +159,15 @@ def test_a_multiprocessing_lock_cannot_be_created(sandbox):
 def test_only_tmp_is_writable(sandbox, task_root):
     environment = sandbox("probe.write")
     in_code = environment.invoke({"path": str(task_root / "new.py")}, timeout_seconds=30)
-    in_repository = environment.invoke({"path": str(Path(__file__).with_name("written-by-a-function"))}, 30)
+    # A place the host can write: this repository, unless the clone itself lives under /tmp (the sandbox's /tmp is
+    # its own, so a path there is writable by design); then /var/tmp, outside /tmp on every Linux.
+    here = Path(__file__).resolve()
+    elsewhere = here if not here.is_relative_to("/tmp") else Path("/var/tmp/clone-is-under-tmp.py")
+    in_host = environment.invoke({"path": str(elsewhere.with_name("written-by-a-function"))}, 30)
     in_tmp = environment.invoke({"path": "/tmp/scratch.txt"}, timeout_seconds=30)
 
-    assert in_code.status == in_repository.status == "error"
-    assert "Read-only file system" in in_code.error_message and "Read-only file system" in in_repository.error_message
+    assert in_code.status == in_host.status == "error"
+    assert "Read-only file system" in in_code.error_message and "Read-only file system" in in_host.error_message
     assert not (task_root / "new.py").exists()
     assert in_tmp.status == "response" and in_tmp.payload == "written"
     assert not Path("/tmp/scratch.txt").exists()  # the sandbox's /tmp is its own
