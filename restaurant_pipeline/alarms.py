@@ -225,8 +225,8 @@ def _dlq_alarms(topology: Topology) -> list[MetricAlarm]:
                 route.rule_dlq_name,
                 f"EventBridge could not deliver events to the {service} queue for 24 hours (the queue deleted or its "
                 f"access policy broken): they wait in {route.rule_dlq_name}. Redeploy the stack "
-                "(restaurant-pipeline deploy), then send the events again from that queue. AWS only: the local "
-                "stack has no rule-target dead-letter queues.",
+                "(restaurant-pipeline deploy), then send them to the queue: restaurant-pipeline dlq replay "
+                f"{service}-rule (add --aws for the deployed stack).",
             )
         )
     alarms.append(
@@ -235,8 +235,7 @@ def _dlq_alarms(topology: Topology) -> list[MetricAlarm]:
             SCHEDULE_DLQ_NAME,
             "EventBridge Scheduler could not put Collection Requested on the pipeline bus after its retries: the day's "
             "run did not start. Check the bus and the schedule's role (restaurant-pipeline deploy repairs both), then "
-            "start the run by hand: restaurant-pipeline run --aws. AWS only: the local scheduler has no dead-letter "
-            "queue.",
+            "start the missed runs: restaurant-pipeline dlq replay schedule --aws (or restaurant-pipeline run --aws).",
         )
     )
     return alarms

@@ -5,15 +5,19 @@ Trigger a run, follow it, reprocess a file, inspect and replay DLQs. The CLI is 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
+from contracts.envelope import ContractError, parse_eventbridge_event
 from contracts.events import CITY_METADATA_KEY, CLI_SOURCE, UNKNOWN_CITY, CollectionRequested, manual_run_id
+from restaurant_pipeline.topology import SERVICES
 from services.common.adapters.ledger import RunLedger
 from services.common.names import RAW_PREFIX
 
@@ -144,6 +148,36 @@ def _day_from_key(key: str) -> date:
     return datetime.now(UTC).date()
 
 
+DlqKind = Literal["service", "rule", "schedule"]
+RULE_SUFFIX = "-rule"
+SCHEDULE_DLQ = "schedule"
+# What `dlq replay` takes: a service's own DLQ (its name), the DLQ of the EventBridge rule that feeds it
+# ("<service>-rule"), and the EventBridge Scheduler's ("schedule"). `dlq list` shows the same names.
+DLQ_NAMES: tuple[str, ...] = (*SERVICES, *(f"{service}{RULE_SUFFIX}" for service in SERVICES), SCHEDULE_DLQ)
+
+
+@dataclass(frozen=True)
+class DeadLetterQueue:
+    """One dead-letter queue of a stack: what ends up in it, and where `dlq replay` puts it back."""
+
+    name: str  # one of DLQ_NAMES
+    kind: DlqKind
+    service: str  # the service its messages are for (the schedule's requests are the collector's)
+    url: str
+    arn: str
+    destination: str  # the queue URL its messages go back to, or the bus name (schedule)
+    destination_arn: str = ""  # the queue's ARN (StartMessageMoveTask needs both ARNs)
+    message_group_id: str | None = None  # a FIFO destination's message group (the route's)
+
+    @property
+    def purpose(self) -> str:
+        if self.kind == "rule":
+            return f"events EventBridge could not deliver to the {self.service} queue; replay sends them to it"
+        if self.kind == "schedule":
+            return "scheduled Collection Requested the Scheduler could not put on the bus; replay puts them on it"
+        return f"{self.service} messages that failed every receive; replay moves them back to its queue"
+
+
 @dataclass
 class DlqDepth:
     service: str
@@ -151,6 +185,10 @@ class DlqDepth:
     messages: int
     in_flight: int
     oldest_age_seconds: float | None
+    name: str = ""  # the name `dlq replay` takes (DLQ_NAMES)
+    kind: str = "service"
+    purpose: str = ""
+    replays_to: str = ""
 
 
 def dlq_depth(sqs_client: Any, service: str, dlq_url: str, peek: bool = True) -> DlqDepth:
@@ -176,11 +214,15 @@ def _oldest_age(sqs_client: Any, queue_url: str) -> float | None:
 
 @dataclass
 class ReplayResult:
-    service: str
-    method: str  # "StartMessageMoveTask" | "receive-send-delete" | "dry-run"
+    service: str  # the DLQ's name as `dlq replay` took it
+    method: str  # "StartMessageMoveTask" | "receive-send-delete" | "send-to-queue" | "put-events" | "dry-run"
     moved: int = 0
     task_handle: str | None = None
     previews: list[str] = field(default_factory=list)
+    destination: str = ""
+    skipped: int = 0  # messages left in the DLQ: they are not what this DLQ's producer writes (reasons below)
+    problems: list[str] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)  # schedule: the runs the replayed requests start
 
 
 def replay_dlq(
@@ -239,6 +281,191 @@ def replay_dlq(
             sqs_client.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
             moved += 1
     return ReplayResult(service, "receive-send-delete", moved=moved)
+
+
+def replay(clients: Any, dlq: DeadLetterQueue, dry_run: bool = False, limit: int | None = None) -> ReplayResult:
+    """Replay one dead-letter queue to where its messages belong (see DeadLetterQueue.purpose)."""
+    if dlq.kind == "service":
+        result = replay_dlq(
+            clients.sqs,
+            dlq.name,
+            dlq.destination,
+            dlq.destination_arn,
+            dlq.url,
+            dlq.arn,
+            dry_run=dry_run,
+            limit=limit,
+        )
+    elif dry_run:
+        result = _preview(clients.sqs, dlq)
+    elif dlq.kind == "rule":
+        result = replay_rule_dlq(clients.sqs, dlq, limit=limit)
+    else:
+        result = replay_schedule_dlq(clients.sqs, clients.events, dlq, limit=limit)
+    result.destination = dlq.destination
+    return result
+
+
+def _preview(sqs_client: Any, dlq: DeadLetterQueue) -> ReplayResult:
+    response = sqs_client.receive_message(
+        QueueUrl=dlq.url, MaxNumberOfMessages=10, VisibilityTimeout=0, AttributeNames=["All"]
+    )
+    depth = dlq_depth(sqs_client, dlq.name, dlq.url, peek=False)
+    previews = [m["Body"][:200] for m in response.get("Messages", [])]
+    return ReplayResult(dlq.name, "dry-run", moved=depth.messages, previews=previews)
+
+
+def replay_rule_dlq(sqs_client: Any, dlq: DeadLetterQueue, limit: int | None = None) -> ReplayResult:
+    """Send the events of a rule-target DLQ to the queue the rule targets, as EventBridge would have.
+
+    EventBridge puts the event it could not deliver in the DLQ, with RULE_ARN, TARGET_ARN, ERROR_CODE,
+    ERROR_MESSAGE, EXHAUSTED_RETRY_CONDITION and RETRY_ATTEMPTS as message attributes
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html). The body, the event, is sent as
+    is; those attributes are not (the rule's target never gets them). StartMessageMoveTask cannot do this: it only
+    redrives queues that are DLQs of other SQS queues (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/
+    APIReference/API_StartMessageMoveTask.html). A FIFO queue needs a MessageGroupId (the route's, as on its rule
+    target) and takes the event id as MessageDeduplicationId, so a replay repeated within SQS's 5-minute
+    deduplication interval does not send an event twice
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html).
+    """
+    fifo = dlq.destination.endswith(".fifo")
+    if fifo and not dlq.message_group_id:
+        raise ValueError(f"{dlq.destination} is a FIFO queue: its route must name a message group")
+
+    def send(message: dict[str, Any]) -> None:
+        event = parse_eventbridge_event(message["Body"])
+        entry: dict[str, Any] = {"QueueUrl": dlq.destination, "MessageBody": message["Body"]}
+        if fifo:
+            entry["MessageGroupId"] = dlq.message_group_id
+            entry["MessageDeduplicationId"] = event.id[:128]
+        sqs_client.send_message(**entry)
+
+    return _drain(sqs_client, dlq, "send-to-queue", send, limit)
+
+
+def replay_schedule_dlq(
+    sqs_client: Any, events_client: Any, dlq: DeadLetterQueue, limit: int | None = None
+) -> ReplayResult:
+    """Put the schedule's failed requests on the bus again: "Collection Requested", trigger_source "replay".
+
+    The Scheduler's dead-letter event is "a JSON payload containing invocation details" with ERROR_CODE,
+    ERROR_MESSAGE, EXECUTION_ID, IS_PAYLOAD_TRUNCATED, SCHEDULED_TIME, SCHEDULE_ARN and TARGET_ARN as message
+    attributes (https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html). The page's
+    example is a universal target's request parameters; for this templated PutEvents target it does not show the
+    body, so the request is read from any of: the schedule's input (the detail), a PutEvents request entry
+    ({"Detail": …}) or a PutEvents request ({"Entries": [{"Detail": …}]}). A message whose body is none of those,
+    or that the Scheduler truncated, stays in the DLQ and is reported: start that run with `restaurant-pipeline run`.
+
+    The event names the CLI as its source (the bus accepts the scheduler's source from the schedule's role only:
+    cdk/constructs/shared.py) and a run id derived from the dead-letter event (its EXECUTION_ID, else its message
+    id), so replaying one failed schedule twice starts the same run: the collector's deterministic keys make the
+    second a no-op.
+    """
+
+    def put(message: dict[str, Any]) -> None:
+        request = scheduled_request(message)
+        response = events_client.put_events(Entries=[request.to_entry(dlq.destination, source=CLI_SOURCE)])
+        if response.get("FailedEntryCount"):
+            raise RuntimeError(f"EventBridge refused the request: {response['Entries'][0].get('ErrorMessage')}")
+        assert request.run_id is not None
+        result.run_ids.append(request.run_id)
+
+    result = ReplayResult(dlq.name, "put-events")
+    return _drain(sqs_client, dlq, "put-events", put, limit, result)
+
+
+def scheduled_request(message: dict[str, Any]) -> CollectionRequested:
+    """The Collection Requested to put on the bus for one schedule dead-letter message; ContractError if the message
+    does not hold one."""
+    attributes = {k: v.get("StringValue", "") for k, v in (message.get("MessageAttributes") or {}).items()}
+    if attributes.get("IS_PAYLOAD_TRUNCATED", "").lower() == "true":
+        raise ContractError("the Scheduler truncated this request (IS_PAYLOAD_TRUNCATED): its cities are not all there")
+    try:
+        body = json.loads(message["Body"])
+    except ValueError:
+        raise ContractError("the body is not JSON") from None
+    detail: Any = body
+    if isinstance(body, dict) and isinstance(body.get("Entries"), list) and body["Entries"]:
+        detail = body["Entries"][0].get("Detail") if isinstance(body["Entries"][0], dict) else None
+    elif isinstance(body, dict) and "Detail" in body:
+        detail = body["Detail"]
+    if isinstance(detail, str):
+        try:
+            detail = json.loads(detail)
+        except ValueError:
+            raise ContractError("its Detail is not JSON") from None
+    if not isinstance(detail, dict):
+        raise ContractError("the body holds no Collection Requested detail")
+    original = CollectionRequested.parse_detail(detail)
+    return CollectionRequested(
+        cities=original.cities,
+        max_restaurants=original.max_restaurants,
+        trigger_source="replay",
+        run_id=original.run_id or replay_run_id(message, attributes),
+    )
+
+
+def replay_run_id(message: dict[str, Any], attributes: dict[str, str]) -> str:
+    """replay-<the scheduled time, else when the message was sent>-<6 hex digits of the execution id>."""
+    moment: datetime | None = None
+    try:
+        moment = datetime.fromisoformat(attributes.get("SCHEDULED_TIME", "").replace("Z", "+00:00"))
+    except ValueError:
+        sent = (message.get("Attributes") or {}).get("SentTimestamp")
+        if sent and str(sent).isdigit():
+            moment = datetime.fromtimestamp(int(sent) / 1000, UTC)
+    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    identity = attributes.get("EXECUTION_ID") or str(message.get("MessageId", ""))
+    return f"replay-{moment:%Y%m%dT%H%M%SZ}-{hashlib.sha256(identity.encode()).hexdigest()[:6]}"
+
+
+_SKIPPED_REASONS_KEPT = 10
+
+
+def _drain(
+    sqs_client: Any,
+    dlq: DeadLetterQueue,
+    method: str,
+    deliver: Callable[[dict[str, Any]], None],
+    limit: int | None,
+    result: ReplayResult | None = None,
+) -> ReplayResult:
+    """Receive, deliver, delete: a message is deleted only after its delivery was accepted (an interrupted replay
+    repeats at worst, never loses). A message `deliver` refuses (ContractError) is left in the DLQ, visible again at
+    the end, and counted as skipped with its reason."""
+    result = result or ReplayResult(dlq.name, method)
+    refused: dict[str, str] = {}  # MessageId -> receipt handle
+    while limit is None or result.moved < limit:
+        response = sqs_client.receive_message(
+            QueueUrl=dlq.url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            VisibilityTimeout=60,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages = []
+        for message in response.get("Messages", []):
+            if message["MessageId"] in refused:  # seen again after its visibility ran out: keep its newest handle
+                refused[message["MessageId"]] = message["ReceiptHandle"]
+            else:
+                messages.append(message)
+        if not messages:
+            break
+        for message in messages:
+            try:
+                deliver(message)
+            except ContractError as exc:
+                refused[message["MessageId"]] = message["ReceiptHandle"]
+                if len(result.problems) < _SKIPPED_REASONS_KEPT:
+                    result.problems.append(f"{message['MessageId']}: {str(exc)[:300]}")
+                continue
+            sqs_client.delete_message(QueueUrl=dlq.url, ReceiptHandle=message["ReceiptHandle"])
+            result.moved += 1
+    for handle in refused.values():  # visible again now, not after the receive's 60 s
+        sqs_client.change_message_visibility(QueueUrl=dlq.url, ReceiptHandle=handle, VisibilityTimeout=0)
+    result.skipped = len(refused)
+    return result
 
 
 def _not_implemented(exc: Exception) -> bool:

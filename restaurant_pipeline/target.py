@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from restaurant_pipeline.aws import AwsClients
+from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.local.control import read_stack
 from restaurant_pipeline.local.stack import LOCAL_CREDENTIALS, QueueInfo
+from restaurant_pipeline.operations import RULE_SUFFIX, SCHEDULE_DLQ, DeadLetterQueue
 from restaurant_pipeline.stack_environment import ensure_not_local
+from restaurant_pipeline.topology import Route, build_topology
 from services.common.adapters.ledger import RunLedger
 from services.common.names import PROJECT, log_group_name
 
@@ -33,6 +36,8 @@ class Target:
     athena_workgroup: str | None = None  # aws
     athena_results_s3: str | None = None  # aws
     glue_database: str | None = None  # aws
+    schedule_dlq_url: str = ""
+    schedule_dlq_arn: str = ""
 
     @property
     def ledger(self) -> RunLedger:
@@ -42,6 +47,46 @@ class Target:
         if service not in self.queues:
             raise KeyError(f"unknown service {service!r}; choose one of: {', '.join(sorted(self.queues))}")
         return self.queues[service]
+
+    def dead_letter_queues(self) -> list[DeadLetterQueue]:
+        """Every DLQ the stack has: each service's, each rule target's, the schedule's. A stack made before the
+        rule and schedule DLQs were known here (an older stack.json, or outputs without them) lists fewer."""
+        # Routing facts only (message groups): the same whatever pipeline.toml says.
+        routes: dict[str, Route] = {r.service: r for r in build_topology(PipelineConfig(), self.bucket).routes}
+        found: list[DeadLetterQueue] = []
+        for service, queue in self.queues.items():
+            found.append(
+                DeadLetterQueue(service, "service", service, queue.dlq_url, queue.dlq_arn, queue.url, queue.arn)
+            )
+        for service, queue in self.queues.items():
+            if queue.rule_dlq_url:
+                route = routes.get(service)
+                found.append(
+                    DeadLetterQueue(
+                        f"{service}{RULE_SUFFIX}",
+                        "rule",
+                        service,
+                        queue.rule_dlq_url,
+                        queue.rule_dlq_arn,
+                        queue.url,
+                        queue.arn,
+                        message_group_id=route.message_group_id if route else None,
+                    )
+                )
+        if self.schedule_dlq_url:
+            found.append(
+                DeadLetterQueue(
+                    SCHEDULE_DLQ, "schedule", "collector", self.schedule_dlq_url, self.schedule_dlq_arn, self.event_bus
+                )
+            )
+        return found
+
+    def dead_letter_queue(self, name: str) -> DeadLetterQueue:
+        for dlq in self.dead_letter_queues():
+            if dlq.name == name:
+                return dlq
+        known = ", ".join(dlq.name for dlq in self.dead_letter_queues())
+        raise KeyError(f"this stack has no dead-letter queue {name!r}; it has: {known}")
 
 
 def local_target(state_dir: Path | None = None) -> Target:
@@ -58,6 +103,8 @@ def local_target(state_dir: Path | None = None) -> Target:
         outbox_dir=Path(info.outbox_dir),
         warehouse_path=Path(info.warehouse_path),
         endpoint_url=info.endpoint_url,
+        schedule_dlq_url=info.schedule_dlq_url,
+        schedule_dlq_arn=queue_arn_from_url(info.schedule_dlq_url, info.region) if info.schedule_dlq_url else "",
     )
 
 
@@ -88,10 +135,13 @@ def aws_target(region: str | None = None, stack_name: str = STACK_NAME) -> Targe
             arn=queue_arn_from_url(queue["url"], region),
             dlq_url=queue["dlq_url"],
             dlq_arn=queue_arn_from_url(queue["dlq_url"], region),
+            rule_dlq_url=queue.get("rule_dlq_url") or "",
+            rule_dlq_arn=queue_arn_from_url(queue["rule_dlq_url"], region) if queue.get("rule_dlq_url") else "",
         )
         for service, queue in deployment["queues"].items()
         if queue.get("url") and queue.get("dlq_url")
     }
+    schedule_dlq_url = deployment.get("schedule_dlq_url") or ""
     return Target(
         kind="aws",
         clients=clients,
@@ -104,6 +154,8 @@ def aws_target(region: str | None = None, stack_name: str = STACK_NAME) -> Targe
         athena_workgroup=deployment["athena_workgroup"],
         athena_results_s3=deployment["athena_results_s3"],
         glue_database=deployment["glue_database"],
+        schedule_dlq_url=schedule_dlq_url,
+        schedule_dlq_arn=queue_arn_from_url(schedule_dlq_url, region) if schedule_dlq_url else "",
     )
 
 

@@ -2,8 +2,10 @@
 
 `provision` creates, idempotently: the data bucket (versioned, EventBridge notifications on), the custom bus,
 one rule per route (on the custom or the default bus) targeting the route's SQS queue, every queue with its
-DLQ and RedrivePolicy, the SNS topic with an SQS capture queue standing in for email, and the DynamoDB
-tables (idempotency, run ledger). What it made is described by a StackInfo, saved as .pipeline/stack.json.
+DLQ and RedrivePolicy, each rule target's DLQ and the schedule's DLQ (as the CDK stack has them: moto never
+writes to them, but `dlq list` and `dlq replay` treat them as on AWS), the SNS topic with an SQS capture queue
+standing in for email, and the DynamoDB tables (idempotency, run ledger). What it made is described by a
+StackInfo, saved as .pipeline/stack.json.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from contracts.envelope import BUS_NAME
 from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.topology import (
     PROJECT,
+    SCHEDULE_DLQ_NAME,
     Route,
     StackResources,
     Topology,
@@ -49,6 +52,9 @@ class QueueInfo:
     arn: str
     dlq_url: str
     dlq_arn: str
+    # The DLQ of the EventBridge rule that targets this queue ("" in a stack.json written before it existed)
+    rule_dlq_url: str = ""
+    rule_dlq_arn: str = ""
 
 
 @dataclass
@@ -71,6 +77,7 @@ class StackInfo:
     places_api_base_url: str = ""
     places_stub: bool = False
     schedule: str = ""
+    schedule_dlq_url: str = ""  # the schedule's DLQ (AWS: EventBridge Scheduler's dead letters)
     pids: dict[str, int] = field(default_factory=dict)
     # With `local up --artifacts`: which of Lambda's conditions the sandbox enforces here ("enforced: ...").
     sandbox: list[str] = field(default_factory=list)
@@ -179,6 +186,7 @@ def provision(clients: Any, config: PipelineConfig, info: StackInfo) -> Topology
     for route in topology.routes:
         info.queues[route.service] = _create_queues(sqs, route)
         _route_rule(events, route, info)
+    info.schedule_dlq_url = _create_dead_letter_queue(sqs, SCHEDULE_DLQ_NAME)
     topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
     capture_url = sqs.create_queue(QueueName=EMAIL_CAPTURE_QUEUE)["QueueUrl"]
     capture_arn = _queue_arn(sqs, capture_url)
@@ -206,10 +214,22 @@ def _queue_arn(sqs: Any, url: str) -> str:
     return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
 
 
+DLQ_RETENTION_SECONDS = 14 * 86400  # the CDK stack's dead-letter queues keep messages 14 days too
+
+
+def _create_dead_letter_queue(sqs: Any, name: str) -> str:
+    """A standard queue: EventBridge and the Scheduler take no FIFO queue as a DLQ
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html,
+    https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html)."""
+    return str(
+        sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)})["QueueUrl"]
+    )
+
+
 def _create_queues(sqs: Any, route: Route) -> QueueInfo:
     fifo = {"FifoQueue": "true", "ContentBasedDeduplication": "true"} if route.fifo else {}
     dlq_url = sqs.create_queue(
-        QueueName=route.dlq_name, Attributes={**fifo, "MessageRetentionPeriod": str(14 * 86400)}
+        QueueName=route.dlq_name, Attributes={**fifo, "MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}
     )["QueueUrl"]
     dlq_arn = _queue_arn(sqs, dlq_url)
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": route.max_receive_count})
@@ -226,7 +246,15 @@ def _create_queues(sqs: Any, route: Route) -> QueueInfo:
         QueueUrl=url,
         Attributes={"VisibilityTimeout": str(route.visibility_timeout_seconds), "RedrivePolicy": redrive},
     )
-    return QueueInfo(url=url, arn=_queue_arn(sqs, url), dlq_url=dlq_url, dlq_arn=dlq_arn)
+    rule_dlq_url = _create_dead_letter_queue(sqs, route.rule_dlq_name)
+    return QueueInfo(
+        url=url,
+        arn=_queue_arn(sqs, url),
+        dlq_url=dlq_url,
+        dlq_arn=dlq_arn,
+        rule_dlq_url=rule_dlq_url,
+        rule_dlq_arn=_queue_arn(sqs, rule_dlq_url),
+    )
 
 
 def _route_rule(events: Any, route: Route, info: StackInfo) -> None:
@@ -238,7 +266,13 @@ def _route_rule(events: Any, route: Route, info: StackInfo) -> None:
         State="ENABLED",
         Description=route.description,
     )
-    target: dict[str, Any] = {"Id": f"{route.service}-queue", "Arn": info.queues[route.service].arn}
+    queue = info.queues[route.service]
+    # The rule target's DLQ, as on AWS; moto keeps the setting and never delivers to it (docs/local.md).
+    target: dict[str, Any] = {
+        "Id": f"{route.service}-queue",
+        "Arn": queue.arn,
+        "DeadLetterConfig": {"Arn": queue.rule_dlq_arn},
+    }
     if route.message_group_id:
         target["SqsParameters"] = {"MessageGroupId": route.message_group_id}
     events.put_targets(Rule=route.rule_name, EventBusName=bus, Targets=[target])

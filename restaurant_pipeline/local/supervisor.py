@@ -457,7 +457,9 @@ class LocalStack:
 
 
 def _queue_urls(info: StackInfo) -> list[str]:
-    return [url for queue in info.queues.values() for url in (queue.url, queue.dlq_url)]
+    """Every queue whose messages `local down` saves: each route's queue, its DLQ and its rule's DLQ; the schedule's."""
+    urls = [url for queue in info.queues.values() for url in (queue.url, queue.dlq_url, queue.rule_dlq_url) if url]
+    return urls + ([info.schedule_dlq_url] if info.schedule_dlq_url else [])
 
 
 def _base_environment() -> dict[str, str]:

@@ -67,6 +67,12 @@ class FakeTarget:
     event_bus: str = "restaurant-pipeline"
     kind: str = "local"
 
+    def dead_letter_queues(self) -> list[operations.DeadLetterQueue]:
+        return [
+            operations.DeadLetterQueue(name, "service", name, queue.dlq_url, "arn", "url")
+            for name, queue in self.queues.items()
+        ]
+
 
 @pytest.fixture
 def target(monkeypatch: pytest.MonkeyPatch) -> FakeTarget:
