@@ -2,7 +2,8 @@
 
 For each function: pip installs its own runtime distributions (pinned by requirements.lock) as wheels for the
 platform (specs.py: Linux arm64 / CPython 3.12 for AWS, or this machine for the local Lambda sandbox) into
-<build dir>/<service>/, copies the project packages it runs, ships the parsed dbt manifest (transformer), checks
+<build dir>/<service>/, leaves out the type information they brought (stub packages, .pyi files), copies the
+project packages it runs (the dbt project as dbt_project/), ships the parsed dbt manifest (transformer), checks
 that every module-level import reachable from the handler is inside the artifact, zips it reproducibly and reports
 the zipped and unzipped sizes against Lambda's limits. A distribution without a matching wheel fails the build
 with a message naming it. Host artifacts are cached (host.py): rebuilt only when one of their inputs changes.
@@ -32,17 +33,23 @@ from packaging.utils import canonicalize_name
 
 from restaurant_pipeline.artifacts.specs import (
     BYTECODE_CACHE,
+    DBT_PROJECT,
     EXCLUDED_PARTS,
     EXCLUDED_PATHS,
     LAMBDA,
     LOCAL_ONLY_DISTRIBUTIONS,
     LOCK_FILE,
+    RENAMED_IN_ARTIFACT,
     REPO_ROOT,
+    STUB_FILE_SUFFIX,
+    STUB_PACKAGE_SUFFIX,
+    TYPED_CLIENT_PREFIX,
     UNZIPPED_LIMIT,
     ZIP_DIRECT_UPLOAD_LIMIT,
     ArtifactSpec,
     Platform,
 )
+from services.transformer.adapters.shipped_manifest import ARTIFACT_PROJECT_DIR
 
 PROJECT_PACKAGES = ("contracts", "services", "restaurant_pipeline")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -60,6 +67,7 @@ class ArtifactSize:
     unzipped_bytes: int
     files: int
     bytecode: str = ""  # what compile_bytecode did
+    type_information: str = ""  # what strip_type_information left out
 
     @property
     def fits_direct_upload(self) -> bool:
@@ -73,7 +81,7 @@ class ArtifactSize:
         return (
             f"{self.service:<12} zip {self.zip_bytes / _MB:7.1f} MB (direct-upload limit 50)  "
             f"unzipped {self.unzipped_bytes / _MB:7.1f} MB (limit 250)  {self.files} files"
-            + (f"\n{'':<12} {self.bytecode}" if self.bytecode else "")
+            + "".join(f"\n{'':<12} {note}" for note in (self.type_information, self.bytecode) if note)
         )
 
 
@@ -225,8 +233,10 @@ def _stale_bytecode(relative: Path) -> bool:
 
 
 def copy_project_code(spec: ArtifactSpec, target: Path, root: Path = REPO_ROOT) -> None:
-    dbt = root / "dbt"
-    if "dbt" in spec.packages and (dbt / "packages.yml").is_file() and not (dbt / "dbt_packages").is_dir():
+    """Copy the spec's project folders and files into the artifact, each under its own path, except the dbt project:
+    dbt/ goes to dbt_project/ (specs.RENAMED_IN_ARTIFACT), never into dbt-core's `dbt/` package folder."""
+    dbt = root / DBT_PROJECT
+    if DBT_PROJECT in spec.packages and (dbt / "packages.yml").is_file() and not (dbt / "dbt_packages").is_dir():
         raise PackagingError(
             f"{spec.service}: dbt/packages.yml lists dbt packages but dbt/dbt_packages/ is missing: "
             "run `dbt deps --project-dir dbt` first (Lambda cannot download them)"
@@ -235,17 +245,97 @@ def copy_project_code(spec: ArtifactSpec, target: Path, root: Path = REPO_ROOT) 
         source = root / item
         if not source.exists():
             raise PackagingError(f"{spec.service}: {item} is missing from the repository")
+        shipped_as = target / RENAMED_IN_ARTIFACT.get(item, item)
         if source.is_file():
-            (target / item).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / item)
+            shipped_as.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, shipped_as)
             continue
         for path in sorted(source.rglob("*")):
             relative = path.relative_to(root)
             if _excluded(relative) or _stale_bytecode(relative) or not path.is_file():
                 continue
-            destination = target / relative
+            destination = shipped_as / path.relative_to(source)
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, destination)
+
+
+# --- type information -------------------------------------------------------------------------------------
+
+
+def strip_type_information(target: Path) -> str:
+    """Remove what only type checkers read from an installed artifact (specs.py says what and why): stub-only packages
+    (`<package>-stubs/`), every `.pyi` file, the `mypy_boto3_<service>` packages no shipped module imports, and the
+    .dist-info of each distribution left without any of its files. Returns what was left out, for the build report.
+    """
+    removed_bytes = 0
+    removed_packages: list[str] = []
+
+    def remove_tree(folder: Path) -> None:
+        nonlocal removed_bytes
+        removed_bytes += sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+        shutil.rmtree(folder)
+
+    folders = [path for path in target.iterdir() if path.is_dir()]
+    typed_clients = {
+        folder.name for folder in folders if folder.name.startswith(TYPED_CLIENT_PREFIX) and folder.name.isidentifier()
+    }
+    needed = _imported_typed_clients(target, typed_clients)
+    for folder in sorted(folders):
+        if folder.name.endswith(STUB_PACKAGE_SUFFIX) or (folder.name in typed_clients and folder.name not in needed):
+            remove_tree(folder)
+            removed_packages.append(folder.name)
+    stub_files = sorted(target.rglob(f"*{STUB_FILE_SUFFIX}"))
+    for path in stub_files:
+        removed_bytes += path.stat().st_size
+        path.unlink()
+    for record in sorted(target.glob("*.dist-info/RECORD")):
+        if _distribution_gone(target, record):
+            remove_tree(record.parent)
+    if not removed_packages and not stub_files:
+        return ""
+    packages = f" ({', '.join(removed_packages)})" if removed_packages else ""
+    return (
+        f"type information left out: {len(removed_packages)} stub package(s){packages} and {len(stub_files)} "
+        f".pyi file(s), {removed_bytes / _MB:.1f} MB"
+    )
+
+
+_TYPED_CLIENT_IMPORT = re.compile(rb"\b(" + re.escape(TYPED_CLIENT_PREFIX.encode()) + rb"\w+)")
+
+
+def _imported_typed_clients(target: Path, typed_clients: set[str]) -> set[str]:
+    """The mypy_boto3 packages a module outside them names (dbt-athena imports some at load time), and those these
+    name in turn. A name in a comment or under TYPE_CHECKING counts too: keeping a package is the safe mistake."""
+
+    def named_in(folder: Path, skip: set[str]) -> set[str]:
+        found: set[str] = set()
+        for path in folder.rglob("*.py"):
+            top = path.relative_to(target).parts[0]
+            if top in skip or top.endswith(STUB_PACKAGE_SUFFIX):
+                continue
+            found.update(match.decode() for match in _TYPED_CLIENT_IMPORT.findall(path.read_bytes()))
+        return found & typed_clients
+
+    needed = named_in(target, typed_clients)
+    pending = set(needed)
+    while pending:
+        client = pending.pop()
+        for other in named_in(target / client, set()) - needed:
+            needed.add(other)
+            pending.add(other)
+    return needed
+
+
+def _distribution_gone(target: Path, record: Path) -> bool:
+    """True when none of the files a distribution's RECORD lists (outside its .dist-info and the scripts pip wrote
+    elsewhere) is left in the artifact: nothing of it ships, so its metadata does not either."""
+    dist_info = record.parent.name
+    files = [
+        row.split(",", 1)[0]
+        for row in record.read_text(encoding="utf-8").splitlines()
+        if row and not row.startswith((f"{dist_info}/", "../")) and BYTECODE_CACHE not in row
+    ]
+    return bool(files) and not any((target / name).exists() for name in files)
 
 
 def module_level_imports(source: str) -> list[tuple[str, int, bool]]:
@@ -354,7 +444,8 @@ def check_imports(handler: str, target: Path) -> list[str]:
 
 
 def ship_dbt_manifest(project_dir: Path, platform: Platform = LAMBDA, nlp_enabled: bool | None = None) -> Path:
-    """Parse the artifact's copy of dbt/ for the platform's target and ship the manifest in it (the cold start).
+    """Parse the artifact's copy of the dbt project (dbt_project/) for the platform's target and ship the manifest in
+    it (the cold start).
 
     The parse runs with this machine's dbt, the version requirements.lock pins for the artifact too; the function
     checks the dbt versions, the project's files and the target before using it, and parses otherwise
@@ -485,15 +576,16 @@ def build(
         shutil.rmtree(target)
     target.mkdir(parents=True)
     installer(spec.service, requirements, constraints(locked), target, platform)
+    type_information = strip_type_information(target)
     copy_project_code(spec, target, root)
-    if "dbt" in spec.packages:
-        ship_dbt_manifest(target / "dbt", platform, nlp_enabled)
+    if DBT_PROJECT in spec.packages:
+        ship_dbt_manifest(target / ARTIFACT_PROJECT_DIR, platform, nlp_enabled)
     bytecode = compile_bytecode(target, platform_python(platform))
     problems = check_imports(handler_module(spec.service), target)
     if problems:
         raise PackagingError(f"{spec.service}: the artifact would fail at import:\n  - " + "\n  - ".join(problems))
     size = zip_directory(target, platform.zip_path(spec.service), platform.zip_level)
-    size = replace(size, bytecode=bytecode)
+    size = replace(size, bytecode=bytecode, type_information=type_information)
     problems = check_limits(size)
     if problems:
         raise PackagingError("\n".join(problems))

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from services.transformer.adapters.shipped_manifest import ARTIFACT_PROJECT_DIR
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_DIR = REPO_ROOT / "build" / "lambda"
 HOST_BUILD_DIR = REPO_ROOT / "build" / "lambda-host"
@@ -128,12 +130,33 @@ ARTIFACTS: dict[str, ArtifactSpec] = {
 # Never shipped to AWS: the CLI, the local scheduler and the local warehouse.
 LOCAL_ONLY_DISTRIBUTIONS = ("typer", "rich", "croniter", "dbt-duckdb", "duckdb", "duckdb-ext-httpfs")
 
+# The dbt project: dbt/ in the repository, shipped under another name, ARTIFACT_PROJECT_DIR (dbt_project/), because
+# at the artifact's root dbt/ is dbt-core's own package (pip installs it there): merged into it, the project's files
+# (its tests/, macros/ ...) would sit among dbt-core's modules, and the shipped manifest's fingerprint would hash
+# dbt-core too. The transformer looks for it there (services/transformer/adapters/dbt_build.default_project_dir).
+DBT_PROJECT = "dbt"
+RENAMED_IN_ARTIFACT = {DBT_PROJECT: ARTIFACT_PROJECT_DIR}
+
 # Left out of every artifact: caches wherever they are (by folder name), and dbt's own build output, logs and user
-# file by their exact path from the artifact's root. A folder named `logs` or `target` elsewhere is code and ships
-# (botocore/data/logs is the CloudWatch Logs model boto3 needs). (dbt/dbt_packages/ ships: dbt needs the packages
-# `dbt deps` installed, and Lambda cannot download them.)
+# file by their exact path from the project folder (the repository's or the artifact's). A folder named `logs` or
+# `target` elsewhere is code and ships (botocore/data/logs is the CloudWatch Logs model boto3 needs).
+# (dbt_packages/ ships: dbt needs the packages `dbt deps` installed, and Lambda cannot download them.)
 EXCLUDED_PARTS = (".pytest_cache",)
-EXCLUDED_PATHS = ("dbt/target", "dbt/logs", "dbt/.user.yml")
+EXCLUDED_PATHS = tuple(
+    f"{folder}/{name}" for folder in (DBT_PROJECT, ARTIFACT_PROJECT_DIR) for name in ("target", "logs", ".user.yml")
+)
+
+# Type information, never read at run time, left out of every artifact (pip installs it with the distributions that
+# depend on it: dbt-athena requires boto3-stubs[athena,glue,lakeformation,sts]):
+# - PEP 561 stub-only packages, folders named `<package>-stubs` (boto3-stubs, botocore-stubs, s3transfer-stubs from
+#   types-s3transfer): no import statement can name them; their distribution's .dist-info goes with them;
+# - every `.pyi` stub file, wherever it is (the interpreter imports .py and extension modules only).
+# The `mypy_boto3_<service>` packages are modules, not stubs: dbt-athena imports mypy_boto3_athena, _glue and
+# _lakeformation when it loads (dbt/adapters/athena/impl.py, connections.py, lakeformation.py), so those ship; one that
+# no shipped module imports (mypy_boto3_sts) is left out with its .dist-info (build.strip_type_information).
+STUB_PACKAGE_SUFFIX = "-stubs"
+STUB_FILE_SUFFIX = ".pyi"
+TYPED_CLIENT_PREFIX = "mypy_boto3_"
 # The repository's bytecode caches are never copied; the artifact's own bytecode, compiled by the build for the
 # platform's Python, is shipped (build.compile_bytecode).
 BYTECODE_CACHE = "__pycache__"

@@ -181,8 +181,8 @@ def test_only_dbt_s_own_output_is_left_out_not_every_folder_named_logs_or_target
     names = sorted(zipfile.ZipFile(tmp_path / "transformer.zip").namelist())
     assert names == [
         "botocore/data/logs/2014-03-28/service-2.json.gz",
-        "dbt/dbt_project.yml",
-        "dbt/models/logs/stg_logs.sql",
+        "dbt_project/dbt_project.yml",
+        "dbt_project/models/logs/stg_logs.sql",
         "somepkg/__pycache__/x.cpython-312.pyc",
         "somepkg/target/__init__.py",
     ]
@@ -211,15 +211,17 @@ def test_build_assembles_the_transformer_with_dbt_and_contracts_without_caches(t
         pytest.fail(f"unexpected: {exc}")
     names = zipfile.ZipFile(tmp_path / "transformer.zip").namelist()
     assert "services/transformer/handler.py" in names
-    assert "dbt/dbt_project.yml" in names
+    # the project in its own folder; dbt/ is dbt-core's package (here the fake's), with nothing of the project in it
+    assert "dbt_project/dbt_project.yml" in names and "dbt_project/models/marts/restaurants.sql" in names
+    assert [n for n in names if n.startswith("dbt/") and "__pycache__" not in n] == ["dbt/__init__.py"]
     # parsed for the deployed target, so the function loads it instead of parsing (cold start)
     fingerprint = json.loads(
-        zipfile.ZipFile(tmp_path / "transformer.zip").read("dbt/shipped-manifest/fingerprint.json")
+        zipfile.ZipFile(tmp_path / "transformer.zip").read("dbt_project/shipped-manifest/fingerprint.json")
     )
     assert fingerprint["inputs"]["DBT_TARGET"] == "athena" and fingerprint["adapter"] == "athena"
-    assert "dbt/shipped-manifest/manifest.msgpack" in names
+    assert "dbt_project/shipped-manifest/manifest.msgpack" in names
     assert "contracts/events.py" in names
-    assert not any(n.startswith(("dbt/target/", "dbt/logs/")) for n in names)
+    assert not any(n.startswith(("dbt_project/target/", "dbt_project/logs/")) for n in names)
     # the repository's bytecode (whatever Python ran the tests) never ships; the build's own is for Lambda's Python
     bytecode = [n for n in names if n.endswith(".pyc")]
     assert all(n.endswith(f".cpython-{LAMBDA.python_version.replace('.', '')}.pyc") for n in bytecode)
@@ -242,4 +244,85 @@ def test_dbt_packages_must_be_installed_before_packaging(tmp_path):
         copy_project_code(spec, tmp_path / "out", root)
     _tree(root, {"dbt/dbt_packages/dbt_utils/dbt_project.yml": "name: dbt_utils\n"})
     copy_project_code(spec, tmp_path / "out", root)
-    assert (tmp_path / "out" / "dbt" / "dbt_packages" / "dbt_utils" / "dbt_project.yml").is_file()
+    assert (tmp_path / "out" / "dbt_project" / "dbt_packages" / "dbt_utils" / "dbt_project.yml").is_file()
+
+
+def test_the_transformer_finds_the_project_in_dbt_project_beside_dbt_core_s_package(tmp_path):
+    """In the artifact dbt/ is dbt-core's package: the function reads dbt_project/ there, the repository's dbt/ here."""
+    import services.transformer.adapters.dbt_build as dbt_build
+
+    assert dbt_build.default_project_dir() == REPO_ROOT / "dbt"  # the repository: no dbt_project/ at its root
+    artifact = _tree(
+        tmp_path,
+        {
+            "dbt/__init__.py": "",  # dbt-core's package
+            "dbt_project/dbt_project.yml": "name: restaurant_pipeline\n",
+            "services/transformer/adapters/dbt_build.py": "",
+        },
+    )
+    module_file = artifact / "services" / "transformer" / "adapters" / "dbt_build.py"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dbt_build, "__file__", str(module_file))
+        assert dbt_build.default_project_dir() == artifact / "dbt_project"
+
+
+def _dist_info(target: Path, distribution: str, files: list[str]) -> None:
+    """A .dist-info as pip writes it with --target: RECORD lists the distribution's files from the target folder."""
+    record = [f"{name},sha256=x,1" for name in files] + [f"{distribution}.dist-info/RECORD,,"]
+    _tree(target, {f"{distribution}.dist-info/METADATA": "", f"{distribution}.dist-info/RECORD": "\n".join(record)})
+
+
+def test_type_information_is_left_out_but_the_typed_clients_dbt_athena_imports_ship(tmp_path):
+    """dbt-athena requires boto3-stubs[athena,glue,lakeformation,sts]: pip installs the stub-only packages (never
+    importable: `<name>-stubs`), .pyi files, and mypy_boto3_* packages, which are modules dbt-athena imports when it
+    loads. Only what some shipped module imports stays, without its .pyi files."""
+
+    def fake_installer(owner, requirements, constraint_text, target, platform):
+        for name in ("boto3", "botocore", "aws_lambda_powertools", "pydantic", "yaml", "agate"):
+            _tree(target, {f"{name}/__init__.py": ""})
+        _tree(
+            target,
+            {
+                "dbt/__init__.py": "",
+                "dbt/adapters/athena/impl.py": "from mypy_boto3_glue.type_defs import TableTypeDef\n",
+                "pydantic_core/_pydantic_core.pyi": "def f() -> int: ...\n",
+                "boto3-stubs/__init__.pyi": "",
+                "boto3-stubs/s3/client.pyi": "",
+                "botocore-stubs/__init__.pyi": "",
+                "s3transfer-stubs/__init__.pyi": "",
+                "mypy_boto3_glue/__init__.py": "from .client import GlueClient\n",
+                "mypy_boto3_glue/client.py": "from botocore.client import BaseClient\n",
+                "mypy_boto3_glue/client.pyi": "class GlueClient: ...\n",
+                "mypy_boto3_sts/__init__.py": "",
+                "mypy_boto3_sts/client.py": "",
+            },
+        )
+        _dist_info(target, "boto3_stubs-1.43.126", ["boto3-stubs/__init__.pyi", "boto3-stubs/s3/client.pyi"])
+        _dist_info(target, "types_s3transfer-0.19.3", ["s3transfer-stubs/__init__.pyi"])
+        _dist_info(target, "mypy_boto3_sts-1.43.94", ["mypy_boto3_sts/__init__.py", "mypy_boto3_sts/client.py"])
+        _dist_info(target, "mypy_boto3_glue-1.43.118", ["mypy_boto3_glue/__init__.py", "mypy_boto3_glue/client.pyi"])
+
+    size = build(ARTIFACTS["transformer"], platform=replace(LAMBDA, build_dir=tmp_path), installer=fake_installer)
+
+    names = zipfile.ZipFile(tmp_path / "transformer.zip").namelist()
+    tops = {name.split("/")[0] for name in names}
+    assert not [top for top in tops if top.endswith("-stubs")]
+    assert not [name for name in names if name.endswith(".pyi")]
+    assert "mypy_boto3_sts" not in tops and "mypy_boto3_sts-1.43.94.dist-info" not in tops  # nothing imports it
+    assert {"boto3_stubs-1.43.126.dist-info", "types_s3transfer-0.19.3.dist-info"}.isdisjoint(tops)
+    # imported by dbt-athena when it loads: its modules and metadata ship
+    assert {"mypy_boto3_glue/__init__.py", "mypy_boto3_glue/client.py"} <= set(names)
+    assert "mypy_boto3_glue-1.43.118.dist-info" in tops
+    assert size.type_information.startswith(
+        "type information left out: 4 stub package(s) (boto3-stubs, botocore-stubs, mypy_boto3_sts, "
+        "s3transfer-stubs) and 2 .pyi file(s)"
+    )
+
+
+def test_an_artifact_without_type_information_says_nothing_about_it(tmp_path):
+    from restaurant_pipeline.artifacts.build import strip_type_information
+
+    target = _tree(tmp_path, {"pydantic/__init__.py": "", "mypy_boto3_glue/__init__.py": ""})
+    _tree(target, {"dbt/adapters/athena/impl.py": "import mypy_boto3_glue\n"})
+    assert strip_type_information(target) == ""
+    assert (target / "mypy_boto3_glue" / "__init__.py").is_file()

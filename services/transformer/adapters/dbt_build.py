@@ -41,8 +41,11 @@ _INFRASTRUCTURE = re.compile(
 
 
 def default_project_dir() -> Path:
-    """dbt/ next to services/ (the artifact ships both); DBT_PROJECT_DIR overrides it (see settings)."""
-    return Path(__file__).resolve().parents[3] / "dbt"
+    """The dbt project beside services/: dbt_project/ in the Lambda artifact (shipped_manifest.ARTIFACT_PROJECT_DIR;
+    there dbt/ is dbt-core's own package), else the repository's dbt/. DBT_PROJECT_DIR overrides it (see settings)."""
+    root = Path(__file__).resolve().parents[3]
+    shipped = root / shipped_manifest.ARTIFACT_PROJECT_DIR
+    return shipped if (shipped / "dbt_project.yml").is_file() else root / "dbt"
 
 
 def duckdb_extension_directory() -> str:

@@ -7,7 +7,7 @@ region), which differ between the machine that builds the artifact and the deplo
 read only when SQL runs, never while parsing, so they are left out, and what does reach the manifest is
 fingerprinted instead:
 
-- the project's files (a digest of dbt/), dbt's version and the adapter's;
+- the project's files (a digest of the project folder), dbt's version and the adapter's;
 - the profile variables that choose the target and name its relations (DBT_TARGET, `MANIFEST_INPUTS`);
 - every environment variable the project's files read while parsing (dbt records them in the manifest).
 
@@ -27,6 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# The dbt project's folder at the root of the transformer's artifact (the repository's dbt/, renamed): apart from
+# dbt-core's own `dbt/` package, which pip installs at the artifact's root too. `make package` puts it there
+# (restaurant_pipeline/artifacts/specs.py), the function looks for it (dbt_build.default_project_dir).
+ARTIFACT_PROJECT_DIR = "dbt_project"
 # Inside the project folder of the artifact: `make package` writes it, the function only reads it.
 SHIPPED_DIR = "shipped-manifest"
 MANIFEST_FILE = "manifest.msgpack"
