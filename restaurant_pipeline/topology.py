@@ -240,6 +240,9 @@ def service_environment(
         "BUILD_MAX_OBJECTS": str(BUILD_MAX_OBJECTS),
         "BUILD_MAX_MEBIBYTES": str(BUILD_MAX_MEBIBYTES),
         "COALESCE_WINDOW_HOURS": str(COALESCE_WINDOW_HOURS),
+        # A final failure sets its message aside there at once (services/transformer/adapters/sqs.py): a name, not a
+        # URL, so the same value serves AWS and the local stack (the function looks the URL up).
+        "DEAD_LETTER_QUEUE_NAME": topology.route("transformer").dlq_name,
     }
     if config.nlp.enabled:
         transformer["COMPREHEND_REGION"] = config.comprehend_region  # may differ from the stack's (docs/nlp.md)

@@ -412,6 +412,14 @@ class TransformerService(PipelineService):
         self.allow_idempotency()
         self.allow_publish_events()
         self.allow_ledger()
+        # A failed batch's messages come back after a short backoff, not the queue's hour-long visibility timeout,
+        # and a final failure's message is copied to the dead-letter queue at once (services/transformer/adapters/
+        # sqs.py); the queue URLs are looked up by name. The event source mapping's own grant covers the first today;
+        # stated here so that it does not depend on it.
+        self.allow(
+            "RetryFailedMessagesSoon", ["sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"], [self.queue.queue_arn]
+        )
+        self.allow("SetAsideFinalFailures", ["sqs:SendMessage", "sqs:GetQueueUrl"], [self.dlq.queue_arn])
         if self.comprehend_region:
             self.allow(
                 "ScoreReviewsWithComprehend",

@@ -26,6 +26,7 @@ from services.transformer.adapters.dynamodb import ObjectClaims
 from services.transformer.adapters.marts import WarehouseMarts
 from services.transformer.adapters.reviews import DbtReviewStaging, S3ScoreStore
 from services.transformer.adapters.s3 import S3ObjectStore
+from services.transformer.adapters.sqs import SqsMessageQueue
 from services.transformer.adapters.warehouse import AthenaWarehouse, DuckDBWarehouse
 from services.transformer.domain.model import InfrastructureError
 from services.transformer.domain.sentiment import ScoringBuilder
@@ -103,6 +104,7 @@ def build_wiring() -> Wiring:
             window=timedelta(hours=config.coalesce_window_hours),
         ),
         max_receive_count=config.max_receive_count,
+        queue=SqsMessageQueue(boto3.client("sqs"), config.dead_letter_queue_name),
     )
     return Wiring(deps, dbt)
 
@@ -169,7 +171,16 @@ def _report(result: BatchOutcome) -> None:
     metrics.add_metric(name=Metric.DUPLICATE_OBJECT_EVENTS, unit=MetricUnit.Count, value=result.duplicates)
     metrics.add_metric(name=Metric.COALESCED_OBJECTS, unit=MetricUnit.Count, value=result.coalesced)
     if result.error is not None:
-        logger.error("batch failed, its objects will be retried", extra={"error": str(result.error)[:2000]})
+        if result.final:
+            logger.error(
+                "batch failed for good: its objects are set aside, the next ones are built now",
+                extra={"error": str(result.error)[:2000], "set_aside": result.set_aside},
+            )
+        else:
+            logger.error(
+                "batch failed, its objects will be retried",
+                extra={"error": str(result.error)[:2000], "retry_in_seconds": result.retry_delays},
+            )
         metrics.add_metric(name=Metric.TRANSFORM_INFRASTRUCTURE_ERRORS, unit=MetricUnit.Count, value=1)
     for announced in result.dead_lettered:
         logger.error(

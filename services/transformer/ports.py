@@ -14,6 +14,7 @@ from services.transformer.domain.model import (
     BuildReport,
     Claim,
     Document,
+    QueuedMessage,
     RawObject,
     StagedReview,
     StoredVersion,
@@ -24,6 +25,7 @@ __all__ = [
     "Claims",
     "Ledger",
     "MartReader",
+    "MessageQueue",
     "ObjectStore",
     "Publisher",
     "ReviewStaging",
@@ -82,6 +84,20 @@ class Claims(Protocol):
     def complete(self, idempotency_key: str, result: dict[str, Any]) -> None: ...
 
     def release(self, idempotency_key: str, error: Exception) -> None: ...
+
+
+class MessageQueue(Protocol):
+    """The transformer's own SQS queue, for the messages of a failed batch (adapters/sqs.py): left alone, a failed
+    message stays invisible for the queue's visibility timeout (an hour) and holds back its whole message group."""
+
+    def retry_after(self, delays: Sequence[tuple[QueuedMessage, int]]) -> None:
+        """Make each message visible again after its number of seconds (ChangeMessageVisibility)."""
+        ...
+
+    def set_aside(self, message: QueuedMessage) -> None:
+        """Copy the message to the queue's dead-letter queue (same group; its message id deduplicates), from where
+        `dlq replay` brings it back. The caller then acknowledges the original."""
+        ...
 
 
 class ReviewStaging(Protocol):

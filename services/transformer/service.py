@@ -6,14 +6,22 @@ same days, up to the caps -> one transform over all of them (the domain: validat
 record the ledger (before the announcement: the notifier mails only runs the ledger knows) -> publish the outcomes ->
 complete the claims.
 
-An infrastructure failure releases the claims and fails the batch's records (one build covered them all): SQS
-retries them. On a record's last receive its object is announced as an error before SQS moves the message to the
-dead-letter queue, so the failure reaches an email instead of waiting there unseen.
+An infrastructure failure is classified (domain/failures.py). A transient one releases the claims and fails the
+batch's records (one build covered them all): SQS retries them after a short backoff (their visibility is changed:
+30 s, 60 s, ...), not after the queue's visibility timeout, an hour that would hold back the whole message group.
+On a record's last receive its object is announced as an error before SQS moves the message to the dead-letter
+queue, so the failure reaches an email instead of waiting there unseen. A final one (a denied permission, a missing
+bucket...) is announced the same way at once, on the first receive, and its messages are copied to the
+dead-letter queue and acknowledged: the next objects are built now, and `dlq replay transformer` retries it once a
+person has fixed the cause. A final failure reading one object costs that object alone: the rest of the build is
+done again without it.
 The handler wires this to Powertools; unit tests call it with fakes, integration tests with moto-backed adapters.
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,7 +36,16 @@ from pydantic import ValidationError
 from contracts.envelope import ContractError, describe_validation_error, parse_eventbridge_event
 from contracts.events import TransformCompleted
 from services.common.names import RAW_PREFIX
+from services.transformer.domain.failures import classify, final_cause, retry_delay_seconds
 from services.transformer.domain.limits import OBJECT_LIST_MAX_BYTES, listed_bytes
+from services.transformer.domain.model import (
+    SET_ASIDE,
+    InfrastructureError,
+    ObjectUnreadable,
+    QueuedMessage,
+    RawObject,
+    StoredVersion,
+)
 from services.transformer.domain.reading import ObjectRef, day_of
 from services.transformer.domain.transform import (
     Prepared,
@@ -36,7 +53,16 @@ from services.transformer.domain.transform import (
     dead_letter_events,
     prepare_objects,
 )
-from services.transformer.ports import Builder, Claims, Ledger, MartReader, ObjectStore, Publisher, RunHistory
+from services.transformer.ports import (
+    Builder,
+    Claims,
+    Ledger,
+    MartReader,
+    MessageQueue,
+    ObjectStore,
+    Publisher,
+    RunHistory,
+)
 
 OBJECT_CREATED = "Object Created"
 MiB = 1024 * 1024
@@ -76,6 +102,9 @@ class TransformerDeps:
     coalescing: Coalescing = field(default_factory=Coalescing)
     max_receive_count: int = 3
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # The function's own queue: a failed message's backoff and the copy of a final one to the dead-letter queue.
+    # None: failed messages wait the queue's visibility timeout and a final failure is retried like any other.
+    queue: MessageQueue | None = None
 
 
 @dataclass
@@ -88,6 +117,9 @@ class BatchOutcome:
     error: Exception | None = None  # an infrastructure failure: the batch's claimed records are retried
     dead_lettered: list[TransformCompleted] = field(default_factory=list)  # announced on their last receive
     malformed: list[tuple[str, str]] = field(default_factory=list)  # (SQS message id, why): failed alone
+    final: bool = False  # `error` is final (domain/failures.py): no retry can cure it
+    set_aside: list[str] = field(default_factory=list)  # message ids copied to the dead-letter queue and acknowledged
+    retry_delays: dict[str, int] = field(default_factory=dict)  # message id -> seconds until it is received again
 
 
 def object_ref_from_body(body: str | dict[str, Any]) -> ObjectRef | None:
@@ -116,11 +148,12 @@ def object_ref_from_body(body: str | dict[str, Any]) -> ObjectRef | None:
 def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Callable[[], int | None]) -> BatchOutcome:
     """One SQS batch (FIFO, one message group): claim each new object and the ones waiting beside them, one
     transform, publish, record."""
-    claimed: list[tuple[ObjectRef, int]] = []  # (object, how many times its message was received)
-    claimed_ids: list[str] = []
+    claimed: list[tuple[ObjectRef, int, str]] = []  # (object, how many times its message was received, message id)
     unclaimable: list[tuple[ObjectRef, int, Exception]] = []
     built_ahead: list[ObjectRef] = []  # objects of this batch already built (by a coalesced build)
     outcome = BatchOutcome(response={})
+    records = event.get("Records", [])
+    messages = {message.message_id: message for message in map(_queued_message, records) if message is not None}
 
     def claim(record: SQSRecord) -> None:
         try:
@@ -134,6 +167,11 @@ def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Ca
         receives = int(record.attributes.approximate_receive_count or 1)
         try:
             claim = deps.claims.claim(ref.idempotency_key, remaining_ms())
+            if claim.state == "done" and (claim.result or {}).get(SET_ASIDE):
+                # set aside after a final failure: this message (a replay from the dead-letter queue, or its own
+                # message after it failed as another batch's coalesced object) builds it again
+                deps.claims.release(ref.idempotency_key, InfrastructureError("taken back after being set aside"))
+                claim = deps.claims.claim(ref.idempotency_key, remaining_ms())
         except Exception as exc:  # the claims table is unreachable: this record is retried like a failed build
             unclaimable.append((ref, receives, exc))
             raise
@@ -143,8 +181,7 @@ def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Ca
             return
         if claim.state == "busy":
             raise ObjectBusy(f"{ref.key} is being transformed by another invocation; retrying later")
-        claimed.append((ref, receives))
-        claimed_ids.append(record.message_id)
+        claimed.append((ref, receives, record.message_id))
 
     # The plain processor, not SqsFifoPartialProcessor: a malformed or busy record fails alone instead of failing
     # every record after it on each of its receives (which would dead-letter good records with it). AWS advises
@@ -153,10 +190,9 @@ def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Ca
     # claims make each object version exactly-once, builds are per day, and one message group still allows one
     # batch in flight at a time.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    with processor(event.get("Records", []), handler=claim):
+    with processor(records, handler=claim):
         processor.process()
-    failed = [{"itemIdentifier": item["itemIdentifier"]} for item in processor.response()["batchItemFailures"]]
-    outcome.response = {"batchItemFailures": failed}
+    failed = [str(item["itemIdentifier"]) for item in processor.response()["batchItemFailures"]]
     runs = deps.runs.facts if deps.runs is not None else (lambda run_id: None)
     last_unclaimable = [(ref, exc) for ref, receives, exc in unclaimable if receives >= deps.max_receive_count]
     if last_unclaimable:
@@ -164,46 +200,211 @@ def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Ca
         outcome.dead_lettered = _announce_dead_letters(
             [ref for ref, _ in last_unclaimable], last_unclaimable[0][1], deps, runs, []
         )
-    refs = [ref for ref, _ in claimed]
+    refs = [ref for ref, _, _ in claimed]
     # Beside its own objects, a build takes those waiting under the same days. A batch whose objects were all built
     # ahead (a burst's messages after its coalesced build) builds what still waits now, not when a message of it
     # comes up after tens of such batches.
     refs += _coalesce(refs or built_ahead, refs, deps, remaining_ms, outcome)
-    if not refs:
-        return outcome
-    prepared: list[Prepared] = []
-    try:
-        with ThreadPoolExecutor(IO_THREADS) as pool:
-            batch = prepare_objects(refs, store=deps.store, runs=runs, mapper=_ordered_map(pool))
-            prepared = batch.objects
-            events = build_and_describe(batch, builder=deps.builder, marts=deps.marts)
-            by_key = {source.key: (e.run_id, e.outcome) for e in events for source in e.sources}
-
-            def record(ref: ObjectRef) -> None:
-                run_id, result = by_key.get(ref.key, ("", "error"))
-                deps.ledger.record(run_id, "TRANSFORMED", ref.key, "transformer", {"outcome": result})
-
-            # Recorded before the outcome is announced: the notifier mails an event only when the ledger knows its
-            # run, and for a dropped file's run this step is how it knows (services/notifier/domain/trust.py).
-            list(pool.map(record, refs))
-            deps.publisher.publish(events)
-
-            def complete(ref: ObjectRef) -> None:
-                run_id, result = by_key.get(ref.key, ("", "error"))
-                deps.claims.complete(ref.idempotency_key, {"run_id": run_id, "outcome": result})
-
-            list(pool.map(complete, refs))
-    except Exception as exc:
-        for ref in refs:
-            deps.claims.release(ref.idempotency_key, exc)
-        outcome.response = {"batchItemFailures": failed + [{"itemIdentifier": i} for i in claimed_ids]}
-        outcome.error = exc
-        last = [ref for ref, receives in claimed if receives >= deps.max_receive_count]
-        if last:
-            outcome.dead_lettered += _announce_dead_letters(last, exc, deps, runs, prepared)
-        return outcome
+    own = {ref.idempotency_key: (message_id, receives) for ref, receives, message_id in claimed}
+    settle = _Settlement(deps, outcome, runs, own, messages)
+    events: list[TransformCompleted] = []
+    while refs:
+        started = time.monotonic()
+        attempt = _Attempt()
+        try:
+            events = _transform(refs, deps, runs, attempt)
+            break
+        except Exception as exc:
+            outcome.error = exc
+            outcome.final = classify(exc) == "final"
+            culprit = _culprit(exc, refs) if outcome.final else None
+            if culprit is not None:
+                # One object cannot be read, and no retry will change that: it alone is set aside; the others are
+                # built again now if the time left allows it (reading failed before the build), else soon.
+                refs = [ref for ref in refs if ref is not culprit]
+                settle.fail(settle.set_aside([culprit], exc, attempt.prepared), exc, attempt.prepared)
+                took_ms = (time.monotonic() - started) * 1000
+                left = remaining_ms()
+                if left is None or left > 2 * took_ms + REBUILD_MARGIN_MS:
+                    continue
+                settle.fail(refs, exc, attempt.prepared, delay=0)
+                break
+            if outcome.final:
+                own_refs = [ref for ref in refs if ref.idempotency_key in own]
+                kept = settle.set_aside(own_refs, exc, attempt.prepared)
+                settle.fail([ref for ref in refs if ref.idempotency_key not in own] + kept, exc, attempt.prepared)
+            else:
+                settle.fail(refs, exc, attempt.prepared)
+            break
     outcome.events = events
+    failed += settle.failed
+    outcome.response = {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}
+    settle.retry_later(failed)
     return outcome
+
+
+# A failed read left this much time (on top of twice what the attempt took) before the rest is built again at once.
+REBUILD_MARGIN_MS = 30_000
+
+
+@dataclass
+class _Attempt:
+    prepared: list[Prepared] = field(default_factory=list)
+
+
+def _transform(
+    refs: list[ObjectRef], deps: TransformerDeps, runs: Callable[[str], Any], attempt: _Attempt
+) -> list[TransformCompleted]:
+    """Validate, build, record, publish, complete the claims: the objects' transform, or the exception that ended it."""
+    with ThreadPoolExecutor(IO_THREADS) as pool:
+        store = _AttributedStore(deps.store)
+        batch = prepare_objects(refs, store=store, runs=runs, mapper=_ordered_map(pool))
+        attempt.prepared = batch.objects
+        events = build_and_describe(batch, builder=deps.builder, marts=deps.marts)
+        by_key = {source.key: (e.run_id, e.outcome) for e in events for source in e.sources}
+
+        def record(ref: ObjectRef) -> None:
+            run_id, result = by_key.get(ref.key, ("", "error"))
+            deps.ledger.record(run_id, "TRANSFORMED", ref.key, "transformer", {"outcome": result})
+
+        # Recorded before the outcome is announced: the notifier mails an event only when the ledger knows its
+        # run, and for a dropped file's run this step is how it knows (services/notifier/domain/trust.py).
+        list(pool.map(record, refs))
+        deps.publisher.publish(events)
+
+        def complete(ref: ObjectRef) -> None:
+            run_id, result = by_key.get(ref.key, ("", "error"))
+            deps.claims.complete(ref.idempotency_key, {"run_id": run_id, "outcome": result})
+
+        list(pool.map(complete, refs))
+    return events
+
+
+class _AttributedStore:
+    """The store, whose read failures name the object they belong to (ObjectUnreadable): a final one costs that
+    object alone."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self._store = store
+
+    def get(self, key: str, version_id: str | None, max_bytes: int) -> RawObject:
+        try:
+            return self._store.get(key, version_id, max_bytes)
+        except ObjectUnreadable:
+            raise
+        except InfrastructureError as exc:
+            raise ObjectUnreadable(key, version_id, exc) from exc
+
+    def waiting_versions(self, prefix: str, since: datetime) -> list[StoredVersion]:
+        return self._store.waiting_versions(prefix, since)
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        self._store.put(key, body, content_type)
+
+
+def _culprit(exc: Exception, refs: list[ObjectRef]) -> ObjectRef | None:
+    if not isinstance(exc, ObjectUnreadable):
+        return None
+    return next((ref for ref in refs if ref.key == exc.key and ref.version_id == exc.version_id), None)
+
+
+def _queued_message(record: Any) -> QueuedMessage | None:
+    """What settling a record's fate needs of it (None for a record too broken to name)."""
+    if not isinstance(record, dict) or not record.get("messageId") or not record.get("receiptHandle"):
+        return None
+    attributes = record.get("attributes") or {}
+    return QueuedMessage(
+        message_id=str(record["messageId"]),
+        receipt_handle=str(record["receiptHandle"]),
+        body=str(record.get("body", "")),
+        receives=int(attributes.get("ApproximateReceiveCount") or 1),
+        queue_arn=str(record.get("eventSourceARN", "")),
+        group_id=attributes.get("MessageGroupId"),
+    )
+
+
+class _Settlement:
+    """What becomes of the records of a failed transform: set aside (final) or retried soon (transient)."""
+
+    def __init__(
+        self,
+        deps: TransformerDeps,
+        outcome: BatchOutcome,
+        runs: Callable[[str], Any],
+        own: dict[str, tuple[str, int]],
+        messages: dict[str, QueuedMessage],
+    ) -> None:
+        self.deps, self.outcome, self.runs, self.own, self.messages = deps, outcome, runs, own, messages
+        self.failed: list[str] = []  # message ids to report as failed
+        self.delays: dict[str, int] = {}  # message id -> a delay other than the backoff
+
+    def set_aside(self, refs: list[ObjectRef], cause: Exception, prepared: list[Prepared]) -> list[ObjectRef]:
+        """Copy the messages of `refs` to the dead-letter queue, mark their claims set aside (coalescing skips them),
+        announce their error outcome; the messages are then acknowledged. Returns the refs whose message could not
+        be copied (retried instead). A coalesced ref (no message here) is only marked: its own message comes."""
+        deps = self.deps
+        kept: list[ObjectRef] = []
+        announced: list[tuple[ObjectRef, int]] = []
+        for ref in refs:
+            mine = self.own.get(ref.idempotency_key)
+            if mine is not None:
+                message = self.messages.get(mine[0])
+                try:
+                    if deps.queue is None or message is None:
+                        raise InfrastructureError("no queue to set the message aside")
+                    deps.queue.set_aside(message)
+                except Exception:
+                    kept.append(ref)
+                    continue
+                self.outcome.set_aside.append(mine[0])
+                announced.append((ref, mine[1]))
+            # if this fails, the claim expires: a later build may try the object again, and set it aside again
+            with contextlib.suppress(Exception):
+                deps.claims.complete(ref.idempotency_key, {"run_id": "", "outcome": "error", SET_ASIDE: True})
+        if announced:
+            attempts = max(receives for _, receives in announced)
+            self.outcome.dead_lettered += _announce_dead_letters(
+                [ref for ref, _ in announced], final_cause(cause), deps, self.runs, prepared, attempts=attempts
+            )
+        return kept
+
+    def fail(self, refs: list[ObjectRef], cause: Exception, prepared: list[Prepared], delay: int | None = None) -> None:
+        """Release the claims of `refs` and fail their records: SQS delivers them again after `delay` seconds (the
+        backoff of their receive count when None). On a record's last receive its object is announced first."""
+        deps = self.deps
+        for ref in refs:
+            deps.claims.release(ref.idempotency_key, cause)
+        last: list[ObjectRef] = []
+        for ref in refs:
+            mine = self.own.get(ref.idempotency_key)
+            if mine is None:
+                continue
+            self.failed.append(mine[0])
+            if delay is not None:
+                self.delays[mine[0]] = delay
+            if mine[1] >= deps.max_receive_count:
+                last.append(ref)
+        if last:
+            self.outcome.dead_lettered += _announce_dead_letters(last, cause, deps, self.runs, prepared)
+
+    def retry_later(self, failed: list[str]) -> None:
+        """Every failed record comes back after a short backoff instead of the queue's visibility timeout."""
+        deps = self.deps
+        delays = []
+        for message_id in dict.fromkeys(failed):
+            message = self.messages.get(message_id)
+            if message is None:
+                continue
+            seconds = self.delays.get(message_id, retry_delay_seconds(message.receives, deps.max_receive_count))
+            delays.append((message, seconds))
+            self.outcome.retry_delays[message_id] = seconds
+        if deps.queue is None or not delays:
+            self.outcome.retry_delays.clear()
+            return
+        try:
+            deps.queue.retry_after(delays)
+        except Exception:  # they come back after the queue's visibility timeout instead
+            self.outcome.retry_delays.clear()
 
 
 def _coalesce(
@@ -281,10 +482,11 @@ def _announce_dead_letters(
     deps: TransformerDeps,
     runs: Callable[[str], Any],
     prepared: list[Prepared],
+    attempts: int | None = None,
 ) -> list[TransformCompleted]:
     """The last attempt speaks: an error outcome for the objects whose messages now go to the dead-letter queue.
     If even this cannot be published, the dead-letter queue's alarm is the channel left (monitoring)."""
-    events = dead_letter_events(last, cause, attempts=deps.max_receive_count, runs=runs, prepared=prepared)
+    events = dead_letter_events(last, cause, attempts=attempts or deps.max_receive_count, runs=runs, prepared=prepared)
     # Recorded before the announcement, which the notifier mails only for a run the ledger knows (the messages go to
     # the dead-letter queue whether or not it can be published).
     for event in events:

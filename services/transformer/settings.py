@@ -30,6 +30,9 @@ class TransformerSettings(ServiceSettings):
     build_max_objects: int = Field(default=1000, ge=0, alias="BUILD_MAX_OBJECTS")
     build_max_mebibytes: int = Field(default=1024, ge=1, alias="BUILD_MAX_MEBIBYTES")
     coalesce_window_hours: int = Field(default=24, ge=1, le=24 * 6, alias="COALESCE_WINDOW_HOURS")
+    # The name of the function's own dead-letter queue: where a message whose failure is final is set aside at once
+    # (services/transformer/adapters/sqs.py). Unset: such a message is retried like any other.
+    dead_letter_queue_name: str | None = Field(default=None, alias="DEAD_LETTER_QUEUE_NAME")
 
     @model_validator(mode="after")
     def _target_needs(self) -> TransformerSettings:

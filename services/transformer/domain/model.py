@@ -29,6 +29,36 @@ class ObjectTooLarge(ValueError):
     """The object is bigger than one object may be (reading.ReadLimits.object_bytes): refused, not downloaded."""
 
 
+class ObjectUnreadable(InfrastructureError):
+    """Reading this one object failed (neither missing nor too large): the failure is the object's, so a final one
+    (domain/failures.py) costs that object alone and the rest of its batch is built again at once."""
+
+    def __init__(self, key: str, version_id: str | None, cause: Exception) -> None:
+        super().__init__(str(cause) or cause.__class__.__name__)
+        self.key = key
+        self.version_id = version_id
+
+
+# The key of a claim's result that marks an object set aside after a final failure (domain/failures.py; its message
+# was copied to the dead-letter queue): coalescing skips it (the claim is done), and when a message naming it comes
+# back (a replay from the dead-letter queue, or its own message when it failed as another batch's coalesced object)
+# the claim is taken back and the object built again (service.process_batch).
+SET_ASIDE = "set_aside"
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """One SQS record of the batch, as much of it as settling its fate needs: changing its visibility (receipt
+    handle) or copying it to the dead-letter queue (body, group, id for deduplication)."""
+
+    message_id: str
+    receipt_handle: str
+    body: str
+    receives: int  # ApproximateReceiveCount: 1 on the first delivery
+    queue_arn: str  # eventSourceARN: arn:aws:sqs:REGION:ACCOUNT:NAME
+    group_id: str | None = None  # MessageGroupId (FIFO queues)
+
+
 @dataclass(frozen=True)
 class RawObject:
     """One raw object's bytes and its user-defined S3 metadata (keys lower case, without x-amz-meta-)."""
