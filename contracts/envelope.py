@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
@@ -17,6 +18,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 BUS_NAME = "restaurant-pipeline"
 SOURCE_PREFIX = "restaurant-pipeline"
+
+# PutEvents takes at most 10 entries a request, and "the total entry size must be less than 256KB"
+# (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html, "Entries": 1 to 10 items).
+# 256 KB read as 256 x 1,024 bytes, as SQS writes its default maximum message size, 262,144 bytes "(256 KiB)"
+# (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html).
+PUT_EVENTS_MAX_ENTRIES = 10
+PUT_EVENTS_MAX_BYTES = 256 * 1024
+# What one event may take (Event.bus_size), so that it always fits a request alone and is still delivered to the SQS
+# queue its rule targets, whose messages the stack keeps at SQS's default maximum, 262,144 bytes. A target receives
+# more than the entry: "the event in EventBridge is always larger than the entry size"
+# (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html), by an amount not documented.
+# 16 KiB are left for what Event.delivered_size may underestimate.
+EVENT_MAX_BYTES = PUT_EVENTS_MAX_BYTES - 16 * 1024
 
 
 class ContractError(ValueError):
@@ -72,6 +86,34 @@ class Event(BaseModel):
             "Detail": self.detail_json(),
         }
 
+    def entry_size(self, bus_name: str = BUS_NAME) -> int:
+        """The size EventBridge counts for this event's PutEvents entry (entry_size)."""
+        return entry_size(self.to_entry(bus_name))
+
+    def delivered_size(self, bus_name: str = BUS_NAME) -> int:
+        """An estimate, on the large side, of this event as an SQS target receives it: EventBridge's envelope around
+        the detail, re-serialized. How EventBridge writes it byte for byte is not documented; the estimate writes it
+        the roomiest plausible way, Python's json defaults (non-ASCII as \\u escapes, a space after separators),
+        as moto's EventBridge delivers it."""
+        entry = self.to_entry(bus_name)
+        envelope = {
+            "version": "0",
+            "id": "00000000-0000-0000-0000-000000000000",
+            "detail-type": entry["DetailType"],
+            "source": entry["Source"],
+            "account": "123456789012",
+            "time": "2026-01-01T00:00:00Z",
+            "region": "ap-southeast-5",
+            "resources": [],
+            "detail": json.loads(entry["Detail"]),
+        }
+        return len(json.dumps(envelope).encode("utf-8"))
+
+    def bus_size(self, bus_name: str = BUS_NAME) -> int:
+        """What bounds this event on the bus (EVENT_MAX_BYTES): the larger of its PutEvents entry size and its
+        delivered size."""
+        return max(self.entry_size(bus_name), self.delivered_size(bus_name))
+
     @classmethod
     def parse_detail(cls, detail: str | bytes | dict[str, Any]) -> Self:
         try:
@@ -80,6 +122,22 @@ class Event(BaseModel):
             return cls.model_validate_json(detail)
         except ValidationError as exc:
             raise ContractError(describe_validation_error(cls.DETAIL_TYPE, exc)) from None
+
+
+def entry_size(entry: Mapping[str, Any]) -> int:
+    """A PutEvents entry's size as EventBridge computes it, "Calculating PutEvents event entry size"
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html): Time, if specified, 14 bytes;
+    Source and DetailType, the bytes of their UTF-8 forms; Detail, if specified, the bytes of its UTF-8 form; each
+    entry of Resources, if specified, the bytes of its UTF-8 form. EventBusName and TraceHeader are not counted."""
+    size = 14 if entry.get("Time") is not None else 0
+    size += len(str(entry["Source"]).encode("utf-8"))
+    size += len(str(entry["DetailType"]).encode("utf-8"))
+    if entry.get("Detail") is not None:
+        size += len(str(entry["Detail"]).encode("utf-8"))
+    for resource in entry.get("Resources") or ():
+        if resource is not None:
+            size += len(str(resource).encode("utf-8"))
+    return size
 
 
 def describe_validation_error(what: str, exc: ValidationError) -> str:

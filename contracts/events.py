@@ -241,6 +241,13 @@ class CitySummary(_Part):
         description="The city's collection days among the 14 days ending on this one, oldest first "
         "(a day without a collection is absent).",
     )
+    # Issue 23: a 50-city run's summaries with every list would not fit one EventBridge event (256 KB).
+    details_trimmed: bool = Field(
+        default=False,
+        description="This summary's lists (top_rated, new_places, rating_movers, sentiment_movers, trend, "
+        "top_themes, price_level_mix) were left out so that the event fits one EventBridge event; its counts and "
+        "ratings are whole. TransformCompleted.trimmed says so in words.",
+    )
 
 
 class ReviewCounts(_Part):
@@ -286,6 +293,11 @@ class TransformCompleted(Event):
         "dead-letter queue, to replay once the cause is fixed.",
     )
     attempts: int | None = Field(default=None, ge=1, description="How many times the objects were tried.")
+    trimmed: list[str] = Field(
+        default=[],
+        description="What was left out of this event so that it fits one EventBridge event (PutEvents: under "
+        "256 KB), in words: summary lists of some cities, failing-row samples, whole summaries. Empty: nothing was.",
+    )
 
 
 BUS_EVENTS: tuple[type[Event], ...] = (

@@ -3,6 +3,7 @@ run id. Talks to the world only through the ports (ports.py): no boto3, no SQL, 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from contracts.envelope import EVENT_MAX_BYTES
 from contracts.events import (
     CitySummary,
     SourceObject,
@@ -175,7 +177,8 @@ def build_and_describe(
                 },
             )
         )
-    return events
+    # A run of 50 cities with every summary list would not fit one EventBridge event: trimmed, and said so.
+    return [fit_for_bus(event) for event in events]
 
 
 def dead_letter_events(
@@ -371,3 +374,91 @@ def _of_days(failures: list[TestFailure], days: Sequence[date]) -> list[TestFail
         return column is not None and str(sample[column])[:10] in wanted
 
     return [failure.model_copy(update={"samples": [s for s in failure.samples if own(s)]}) for failure in failures]
+
+
+# --- one event on the bus ----------------------------------------------------------------------------
+
+_SUMMARY_LISTS: dict[str, Any] = {
+    "top_rated": [],
+    "new_places": [],
+    "rating_movers": [],
+    "sentiment_movers": [],
+    "trend": [],
+    "top_themes": [],
+    "price_level_mix": {},
+}
+
+
+def fit_for_bus(event: TransformCompleted, max_bytes: int = EVENT_MAX_BYTES) -> TransformCompleted:
+    """The event, or a copy with less in it, whose size on the bus (contracts.envelope Event.bus_size: its PutEvents
+    entry, and its estimated size as its queue receives it) is at most `max_bytes`. What grows with a run's cities
+    goes first: the lists of the last cities' summaries (their counts and ratings stay; details_trimmed marks them),
+    then the failing-row samples, then whole summaries from the last. `trimmed` says in words what went. The
+    sources, the tests and the error always stay (the notifier's trust and counts read them): an event still too
+    large is returned as trimmed as it gets, and the publisher refuses it if PutEvents would."""
+    held = event.bus_size()
+    if held <= max_bytes:
+        return event
+    full = list(event.city_summaries)
+    bare = [summary.model_copy(update={**_SUMMARY_LISTS, "details_trimmed": True}) for summary in full]
+    count = len(full)
+    why = f"to fit one EventBridge event ({held:,} bytes; at most {max_bytes:,})"
+
+    def candidate(summaries: list[CitySummary], notes: list[str], **more: Any) -> TransformCompleted:
+        return event.model_copy(update={"city_summaries": summaries, "trimmed": [*event.trimmed, *notes], **more})
+
+    def lists_note(stripped: int) -> str:
+        return f"city_summaries: the lists of {stripped} of {count} cities' summaries left out, {why}"
+
+    # 1. the lists of the last summaries, as few as will do
+    savings = [_delivered_bytes(f) - _delivered_bytes(b) for f, b in zip(full, bare, strict=True)]
+    stripped = _fewest(savings, held + _delivered_bytes(lists_note(count)) - max_bytes)
+    notes = [lists_note(stripped)] if stripped else []
+    trimmed = candidate(full[: count - stripped] + bare[count - stripped :], notes)
+    while trimmed.bus_size() > max_bytes and stripped < count:
+        stripped += 1
+        notes = [lists_note(stripped)]
+        trimmed = candidate(full[: count - stripped] + bare[count - stripped :], notes)
+    if trimmed.bus_size() <= max_bytes:
+        return trimmed
+
+    # 2. the failing-row samples
+    sampled = [f for f in (*event.failures, *event.warnings) if f.samples]
+    if sampled:
+        notes.append(f"failures: the sample rows of {len(sampled)} failing test(s) left out, {why}")
+        trimmed = candidate(
+            bare,
+            notes,
+            failures=[f.model_copy(update={"samples": []}) for f in event.failures],
+            warnings=[f.model_copy(update={"samples": []}) for f in event.warnings],
+        )
+        if trimmed.bus_size() <= max_bytes:
+            return trimmed
+
+    # 3. whole summaries, from the last
+    kept = list(bare)
+    while kept and trimmed.bus_size() > max_bytes:
+        kept = kept[:-1]
+        summaries_note = f"city_summaries: the summaries of {count - len(kept)} of {count} cities left out, {why}"
+        trimmed = trimmed.model_copy(
+            update={"city_summaries": kept, "trimmed": [*event.trimmed, *notes, summaries_note]}
+        )
+    return trimmed
+
+
+def _delivered_bytes(part: CitySummary | str) -> int:
+    """A part's bytes as Event.delivered_size counts them (json defaults), with the separator before it."""
+    value = part.model_dump(mode="json") if isinstance(part, CitySummary) else part
+    return len(json.dumps(value).encode("utf-8")) + 2
+
+
+def _fewest(savings: Sequence[int], excess: int) -> int:
+    """How many of the last items must go for their savings to cover `excess` (all of them at most)."""
+    if excess <= 0:
+        return 0
+    saved = 0
+    for taken, saving in enumerate(reversed(savings), start=1):
+        saved += saving
+        if saved >= excess:
+            return taken
+    return len(savings)
