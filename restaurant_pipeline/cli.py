@@ -1004,7 +1004,10 @@ def destroy(
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (automation).")] = False,
 ) -> None:
-    """Remove the stack; the data bucket is kept unless --delete-data. Exits 1 when a bucket could not be deleted."""
+    """Remove the stack; the data bucket is kept unless --delete-data. Exits 1, with one line saying what AWS refused
+    and what to do, when something could not be deleted."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from restaurant_pipeline import deploy as deployment
 
     _refuse_local_environment()
@@ -1015,6 +1018,8 @@ def destroy(
         summary = deployment.destroy(keep_data=not delete_data, buckets=bucket or ())
     except deployment.DeployError as exc:
         fail(str(exc))
+    except (ClientError, BotoCoreError) as exc:  # an AWS error destroy() does not expect: one line all the same
+        fail(deployment.aws_failure(exc, "destroy"))
     if summary.remaining:
         raise typer.Exit(1)
 

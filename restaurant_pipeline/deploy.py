@@ -71,6 +71,62 @@ class StackNotFoundError(DeployError):
     pass
 
 
+# What to do about an AWS error, by its code. AccessDenied's message names the action refused and the principal
+# ("User: … is not authorized to perform: ACTION on resource: …":
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html), so it is kept in the line.
+# Credentials refused or expired: the common errors of AWS APIs (ExpiredTokenException, InvalidClientTokenId,
+# RequestExpired, SignatureDoesNotMatch…: https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/
+# CommonErrors.html). Throttling: the codes boto3 retries as such before giving up
+# (https://docs.aws.amazon.com/boto3/latest/guide/retries.html).
+_DENIED = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "AllAccessDisabled"}
+)
+_CREDENTIALS = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+    }
+)
+_THROTTLED = frozenset(
+    {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "SlowDown"}
+)
+_MESSAGE_CHARS = 400
+
+
+def aws_failure(exc: Exception, doing: str, permission: str | None = None, again: str = "run destroy again") -> str:
+    """One line for an AWS error: what was being done, the API call and the error code AWS answered, AWS's message
+    (whitespace folded, cut at 400 characters) and what to do. For a botocore ClientError or BotoCoreError."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):  # BotoCoreError: no answer from AWS (network, endpoint, credentials chain)
+        detail = " ".join(str(exc).split())[:_MESSAGE_CHARS]
+        return (
+            f"{doing} failed: {exc.__class__.__name__}: {detail}. Check the network and the credentials "
+            f"(`aws sts get-caller-identity`), then {again}."
+        )
+    code = _error_code(exc)
+    message = " ".join(str(exc.response.get("Error", {}).get("Message", "")).split())[:_MESSAGE_CHARS]
+    if code in _DENIED:
+        needed = f" need {permission}" if permission else " lack the permission AWS names"
+        advice = f"your credentials{needed}: use credentials that have it (those that deployed the stack), then "
+        advice += again
+    elif code in _CREDENTIALS:
+        advice = (
+            f"the credentials are invalid or expired: refresh them (`aws configure` or `aws sso login`), then {again}"
+        )
+    elif code in _THROTTLED:
+        advice = f"AWS is throttling the calls: wait a minute, then {again}"
+    else:
+        advice = f"fix what AWS says, then {again} (it is safe to repeat)"
+    said = f": {message}" if message else ""
+    return f"{doing} failed: {exc.operation_name} answered {code}{said}. What to do: {advice}."
+
+
 @dataclass(frozen=True)
 class Identity:
     account: str
@@ -464,6 +520,7 @@ class DestroySummary:
     deleted: list[tuple[str, int]] = field(default_factory=list)  # bucket, object versions deleted
     kept: list[str] = field(default_factory=list)  # kept on purpose (no --delete-data)
     remaining: list[tuple[str, str]] = field(default_factory=list)  # bucket, why it is still there
+    refilled: list[str] = field(default_factory=list)  # of those, the buckets late access logs kept refilling
 
     def lines(self) -> list[str]:
         lines = [f"Deleted s3://{bucket} ({count} object versions)." for bucket, count in self.deleted]
@@ -474,7 +531,10 @@ class DestroySummary:
             lines.append(f"Still there: s3://{bucket}: {reason}")
         if self.remaining:
             later = _delete_buckets_command([bucket for bucket, _ in self.remaining])
-            lines.append(f"Delete what is left later (late deliveries stop within hours) with `{later}`.")
+            if self.refilled:
+                lines.append(f"Delete what is left later (late deliveries stop within hours) with `{later}`.")
+            else:
+                lines.append(f"Once that is fixed, delete what is left with `{later}`.")
         return lines
 
 
@@ -495,8 +555,13 @@ def destroy(
     """Delete the stack. The data bucket and its access logs stay unless keep_data is False.
 
     buckets: delete these (kept by an earlier destroy) instead of the stack's; only with keep_data False.
+    An AWS error stops it as a DeployError of one line (aws_failure), or, for a bucket, becomes a line of the
+    summary's `remaining`; never a traceback.
     """
-    config = config or load_config()
+    try:
+        config = config or load_config()
+    except ConfigError as exc:
+        raise DeployError(str(exc)) from None
     region = _region(config)
     aws = _session(region, session)
     check_aws_credentials(aws.client("sts"), region)
@@ -514,12 +579,20 @@ def destroy(
 
 
 def _delete_stack(cloudformation: Any, region: str, echo: Echo, wait: bool) -> list[str]:
-    """Delete the stack; return the buckets it keeps (data first, then its access logs)."""
-    from botocore.exceptions import WaiterError
+    """Delete the stack; return the buckets it keeps (data first, then its access logs). An AWS error is a
+    DeployError of one line (aws_failure)."""
+    from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
-    outputs = stack_outputs(cloudformation, STACK_NAME)
-    echo(f"Deleting stack {STACK_NAME} in {region} ...")
-    cloudformation.delete_stack(StackName=STACK_NAME)
+    where = f"stack {STACK_NAME} in {region}"
+    try:
+        outputs = stack_outputs(cloudformation, STACK_NAME)
+    except (ClientError, BotoCoreError) as exc:
+        raise DeployError(aws_failure(exc, f"Reading {where}", "cloudformation:DescribeStacks")) from None
+    echo(f"Deleting {where} ...")
+    try:
+        cloudformation.delete_stack(StackName=STACK_NAME)
+    except (ClientError, BotoCoreError) as exc:
+        raise DeployError(aws_failure(exc, f"Deleting {where}", "cloudformation:DeleteStack")) from None
     if wait:
         try:
             cloudformation.get_waiter("stack_delete_complete").wait(
@@ -527,11 +600,20 @@ def _delete_stack(cloudformation: Any, region: str, echo: Echo, wait: bool) -> l
             )
         except WaiterError as exc:
             last: Any = exc.last_response or {}
+            if last.get("Error"):  # the waiter's DescribeStacks was refused (permission, credentials, throttling)
+                refused = ClientError(last, "DescribeStacks")
+                raise DeployError(
+                    aws_failure(refused, f"Waiting for the deletion of {where}", "cloudformation:DescribeStacks")
+                ) from None
             status = (last.get("Stacks") or [{}])[0].get("StackStatus", "timeout")
             raise DeployError(
                 f"The stack was not deleted ({status}): `aws cloudformation "
                 "describe-stack-events --stack-name restaurant-pipeline` names the resource that failed; fix it, "
                 "then run destroy again."
+            ) from None
+        except (ClientError, BotoCoreError) as exc:
+            raise DeployError(
+                aws_failure(exc, f"Waiting for the deletion of {where}", "cloudformation:DescribeStacks")
             ) from None
     echo("Stack deleted.")
     return [outputs[key] for key in (OUTPUT_BUCKET, OUTPUT_ACCESS_LOGS_BUCKET) if outputs.get(key)]
@@ -548,7 +630,7 @@ def delete_buckets(
 ) -> DestroySummary:
     """Empty (every version) and delete each bucket, in order; a bucket that refills is emptied again, up to
     `attempts` times, then reported as remaining (never a traceback)."""
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import BotoCoreError, ClientError
 
     summary = DestroySummary()
     for bucket in buckets:
@@ -574,12 +656,14 @@ def delete_buckets(
                 summary.deleted.append((bucket, deleted))
                 break
         except ClientError as exc:
-            code = _error_code(exc)
-            why = (
-                f"objects kept arriving after {attempts} attempts (late S3 access-log deliveries)"
-                if code == "BucketNotEmpty"
-                else f"{code}: {exc.response.get('Error', {}).get('Message', '')}".rstrip(": ")
-            )
+            if _error_code(exc) == "BucketNotEmpty":
+                why = f"objects kept arriving after {attempts} attempts (late S3 access-log deliveries)"
+                summary.refilled.append(bucket)
+            else:
+                why = aws_failure(exc, "Emptying and deleting it", again="run the command below").rstrip(".")
+            summary.remaining.append((bucket, f"{why}; {deleted} object versions deleted so far."))
+        except BotoCoreError as exc:
+            why = aws_failure(exc, "Emptying and deleting it", again="run the command below").rstrip(".")
             summary.remaining.append((bucket, f"{why}; {deleted} object versions deleted so far."))
         except DeployError as exc:
             summary.remaining.append((bucket, f"{exc} {deleted} object versions deleted so far."))
