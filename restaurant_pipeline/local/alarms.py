@@ -17,8 +17,8 @@ alarms-and-missing-data.html), with these local choices, on purpose:
   leaves INSUFFICIENT_DATA (PutMetricAlarm's OKActions: "when this alarm transitions to an OK state from any other
   state"), which the local stack, started far more often than a stack is deployed, does not;
 - a publish that fails (the topic deleted) is logged and not retried, as CloudWatch does not retry its actions.
-Alarms whose signal does not exist locally (the rule-target and schedule DLQs: moto has neither) stay
-INSUFFICIENT_DATA with the reason. The states are kept in .pipeline/alarms.json, across restarts.
+An alarm whose queue does not exist locally (a stack started by a version that did not create the rule-target and
+schedule DLQs) stays INSUFFICIENT_DATA with the reason. The states are kept in .pipeline/alarms.json, across restarts.
 """
 
 from __future__ import annotations
