@@ -716,6 +716,7 @@ DlqArgument = Annotated[
         help=f"The dead-letter queue, as `dlq list` names it: {', '.join(operations.DLQ_NAMES)}. A service's name is "
         "its queue's DLQ; SERVICE-rule holds the events EventBridge could not deliver to that queue; schedule holds "
         "the scheduled runs the Scheduler could not put on the bus.",
+        metavar="NAME",
         show_default=False,
     ),
 ]
