@@ -321,9 +321,12 @@ class Mapper:
             "ChangeMessageVisibility": "sqs:ChangeMessageVisibility",
             "ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
             "GetQueueAttributes": "sqs:GetQueueAttributes",
+            "GetQueueUrl": "sqs:GetQueueUrl",
         }
         if call.operation not in actions:
             raise Unmapped(f"no row for sqs {call.operation} ({call.describe()})")
-        name = call.params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]
+        # GetQueueUrl names the queue (its owner account, when given, is this account: the recorder keeps no other)
+        name = call.params["QueueName"] if call.operation == "GetQueueUrl" else call.params["QueueUrl"]
+        name = name.rstrip("/").rsplit("/", 1)[-1]
         arn = f"arn:aws:sqs:{call.region}:{self.account}:{name}"
         yield Need(actions[call.operation], arn, SECURE, "AWS::SQS::QueuePolicy", arn)
