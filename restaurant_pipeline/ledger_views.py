@@ -104,12 +104,12 @@ def audit_pipeline(target: Any, now: datetime | None = None) -> dict[str, Any]:
         else:
             never_notified.append(f"{run['run_id']} ({run['status']}, started {run['started']})")
     dlq_messages = []
-    for service, queue in target.queues.items():
-        depth = operations.dlq_depth(target.clients.sqs, service, queue.dlq_url, peek=False)
+    for dlq in target.dead_letter_queues():  # the services', the rule targets' and the schedule's
+        depth = operations.dlq_depth(target.clients.sqs, dlq.name, dlq.url, peek=False)
         if depth.messages or depth.in_flight:
             dlq_messages.append(
-                f"{service}: {depth.messages + depth.in_flight} message(s) in {queue.dlq_url}; "
-                f"`restaurant-pipeline dlq replay {service}`"
+                f"{dlq.name}: {depth.messages + depth.in_flight} message(s) in {dlq.url}; "
+                f"`restaurant-pipeline dlq replay {dlq.name}`"
             )
     refused = [
         f"{item['data'].get('detail_type', 'event')} for run {item['run_id']} at {item['at']} "

@@ -301,3 +301,14 @@ def test_the_local_stack_keeps_the_rule_and_schedule_dlq_messages_across_down_an
         "notifier-rule": 1,
         "schedule": 1,
     }
+
+
+def test_audit_counts_the_messages_of_the_rule_and_schedule_dlqs_too(local):
+    clients, info, _, state_dir = local
+    schedule_dead_letter(clients.sqs, info.schedule_dlq_url, '{"cities":["Paris"],"trigger_source":"schedule"}', "e1")
+
+    result = invoke("audit", "--json", "--state-dir", state_dir)
+
+    assert result.exit_code == 1, result.output  # a finding, not the audit's own failure (2)
+    [finding] = json.loads(result.stdout)["findings"]["messages in dead-letter queues"]
+    assert finding.startswith("schedule: 1 message(s)") and "`restaurant-pipeline dlq replay schedule`" in finding
