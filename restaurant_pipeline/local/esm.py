@@ -18,6 +18,12 @@ What it reproduces (what the handlers rely on):
 One difference, on purpose: a failed message becomes visible again after `retry_delay_seconds` (a few seconds)
 instead of the queue's full visibility timeout (6 x the function timeout, up to an hour), so retries and DLQ
 moves happen while a person watches. The queue's own VisibilityTimeout is still what AWS would have.
+A message whose visibility the function changed itself during the invocation (ChangeMessageVisibility[Batch]: the
+transformer's backoff, services/transformer/adapters/sqs.py) keeps it, as on AWS, where the visibility last set is
+the one that ends (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html).
+The mapping sees those calls only for a handler invoked in this process (`in_process`, which watches botocore's
+calls while the handler runs); a function in the Lambda sandbox (`--artifacts`) gets the short retry delay for
+every failed message.
 Likewise a worker that dies mid-batch (killed, out of memory) never reports its batch: the supervisor makes the
 messages it held (kept in `inflight_file`) visible again after the function timeout when it restarts the
 worker, where AWS would see them again after the full visibility timeout.
@@ -44,10 +50,58 @@ Handler = Callable[[dict[str, Any], Any], Any]
 
 @dataclass(frozen=True)
 class Invocation:
-    """What one invocation gave back: the function's response, or why it failed as a whole."""
+    """What one invocation gave back: the function's response, or why it failed as a whole; and the receipt handles
+    whose visibility the function changed itself (known only for in-process invocations)."""
 
     response: Any = None
     error: str | None = None
+    visibility_changed: frozenset[str] = frozenset()
+
+
+VISIBILITY_OPERATIONS = ("ChangeMessageVisibility", "ChangeMessageVisibilityBatch")
+_watch_lock = threading.Lock()
+_watch: dict[str, Any] = {"installed": False, "handles": None}  # handles: a set while a handler runs
+
+
+def _install_visibility_watch() -> None:
+    """Wrap botocore's one method every client call goes through (as call_recorder.py does), once per process: while
+    a handler runs (`_watching`), the receipt handles its successful visibility changes name are noted."""
+    from botocore.client import BaseClient
+
+    client_class: Any = BaseClient  # _make_api_call is not in botocore's type stubs
+    with _watch_lock:
+        if _watch["installed"]:
+            return
+        original = client_class._make_api_call
+
+        def _make_api_call(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+            response = original(self, operation_name, api_params)
+            handles = _watch["handles"]
+            if handles is not None and operation_name in VISIBILITY_OPERATIONS:
+                params = api_params or {}
+                if operation_name == "ChangeMessageVisibility":
+                    handles.add(str(params.get("ReceiptHandle")))
+                else:
+                    done = {entry.get("Id") for entry in (response or {}).get("Successful", [])}
+                    handles.update(
+                        str(e.get("ReceiptHandle")) for e in params.get("Entries", []) if e.get("Id") in done
+                    )
+            return response
+
+        client_class._make_api_call = _make_api_call
+        _watch["installed"] = True
+
+
+class _Watching:
+    """The visibility changes made while the block runs (one invocation at a time per process)."""
+
+    def __enter__(self) -> set[str]:
+        handles: set[str] = set()
+        _watch["handles"] = handles
+        return handles
+
+    def __exit__(self, *exc: object) -> None:
+        _watch["handles"] = None
 
 
 Invoke = Callable[[dict[str, Any], "MappingSettings"], Invocation]
@@ -124,6 +178,8 @@ def load_handler(spec: str) -> Handler:
 def in_process(handler: Handler) -> Invoke:
     """Invoke a handler imported into this process, with a Lambda context that honours the function timeout."""
 
+    _install_visibility_watch()
+
     def invoke(event: dict[str, Any], settings: MappingSettings) -> Invocation:
         context = LambdaContext(
             function_name=settings.function_name,
@@ -131,13 +187,16 @@ def in_process(handler: Handler) -> Invoke:
             memory_limit_in_mb=settings.memory_mb,
             region=settings.region,
         )
-        try:
-            response = handler(event, context)
-        except Exception as exc:  # an unhandled error fails the whole batch, as on AWS
-            return Invocation(error=f"{exc.__class__.__name__}: {exc}")
+        with _Watching() as changed:
+            try:
+                response = handler(event, context)
+            except Exception as exc:  # an unhandled error fails the whole batch, as on AWS
+                return Invocation(error=f"{exc.__class__.__name__}: {exc}", visibility_changed=frozenset(changed))
         if context.get_remaining_time_in_millis() == 0:
-            return Invocation(error=f"Task timed out after {settings.timeout_seconds} seconds")
-        return Invocation(response=response)
+            return Invocation(
+                error=f"Task timed out after {settings.timeout_seconds} seconds", visibility_changed=frozenset(changed)
+            )
+        return Invocation(response=response, visibility_changed=frozenset(changed))
 
     return invoke
 
@@ -271,7 +330,8 @@ class EventSourceMapping:
         done = [message for message in messages if message["MessageId"] not in failed_ids]
         retry = [message for message in messages if message["MessageId"] in failed_ids]
         self._delete(done)
-        self._make_visible_soon(retry)
+        # the local shortcut for the queue's visibility timeout; a visibility the function set itself stands
+        self._make_visible_soon([m for m in retry if m["ReceiptHandle"] not in outcome.visibility_changed])
         self._release()
         result.succeeded, result.failed = len(done), len(retry)
         return result
