@@ -80,7 +80,8 @@ DYNAMODB_WRITES_PER_RUN = 30  # ledger steps, idempotency records
 LOG_GB_PER_RUN = 0.0002  # ~200 KB of JSON log lines
 # Lambda's SQS event source mapping long-polls each queue with five concurrent pollers when idle; the optimization
 # down to two is "not available when you enable the maximum concurrency setting", which every mapping here sets.
-# Each empty long poll lasts at most 20 s (SQS's maximum wait time).
+# Each empty long poll lasts at most 20 s (SQS's maximum wait time). AWS documents the five for standard queues; the
+# transformer's FIFO queue is assumed polled the same way.
 SQS_POLLERS_PER_MAPPING = 5
 SQS_LONG_POLL_SECONDS = 20
 
@@ -145,6 +146,7 @@ XRAY_PER_M_TRACES, XRAY_FREE_TRACES = 5.00, 100_000
 @dataclass(frozen=True)
 class TemplateCounts:
     kms_keys: int
+    kms_keys_rotated: int
     secrets: int
     metric_alarms: int
     alarm_metrics: int  # what alarms are billed by: one per metric an alarm evaluates
@@ -154,6 +156,7 @@ class TemplateCounts:
     polled_standard_queues: int  # queues a Lambda event source mapping polls
     polled_fifo_queues: int
     function_memory_mb: Mapping[str, int]  # service -> MemorySize
+    dynamodb_tables: int
     tracing: bool
     runs_per_month: int
 
@@ -178,6 +181,7 @@ def template_counts(template: Mapping[str, Any]) -> TemplateCounts:
     (schedule,) = of_type("AWS::Scheduler::Schedule")
     return TemplateCounts(
         kms_keys=len(of_type("AWS::KMS::Key")),
+        kms_keys_rotated=sum(1 for key in of_type("AWS::KMS::Key") if key.get("EnableKeyRotation")),
         secrets=len(of_type("AWS::SecretsManager::Secret")),
         metric_alarms=len(alarms),
         alarm_metrics=sum(_alarm_metrics(alarm) for alarm in alarms),
@@ -189,6 +193,7 @@ def template_counts(template: Mapping[str, Any]) -> TemplateCounts:
         function_memory_mb={
             str(function["FunctionName"]).rsplit("-", 1)[-1]: int(function["MemorySize"]) for function in functions
         },
+        dynamodb_tables=len(of_type("AWS::DynamoDB::Table")),
         tracing=all(function.get("TracingConfig", {}).get("Mode") == "Active" for function in functions),
         runs_per_month=runs_per_month(str(schedule["ScheduleExpression"])),
     )
@@ -248,7 +253,8 @@ def monthly_lines(counts: TemplateCounts, metric_names: int) -> list[Line]:
     lines.append(
         Line(
             "KMS",
-            f"{counts.kms_keys} customer managed key (the topic's), rotation on; a few requests per email",
+            f"{counts.kms_keys} customer managed key (the topic's), {counts.kms_keys_rotated} rotated yearly; "
+            "a few requests per email",
             _link("$1.00/key-month", KMS) + "; $0.03/10,000 requests, 20,000 free; each yearly rotation adds $1/month",
             counts.kms_keys * KMS_KEY_MONTH,
             counts.kms_keys * KMS_KEY_MONTH + runs * KMS_REQUESTS_PER_RUN * KMS_PER_10K_REQUESTS / 10_000,
@@ -394,7 +400,8 @@ def monthly_lines(counts: TemplateCounts, metric_names: int) -> list[Line]:
     lines.append(
         Line(
             "DynamoDB",
-            f"2 on-demand tables, ~{runs * DYNAMODB_WRITES_PER_RUN:,} writes, KBs stored; point-in-time recovery",
+            f"{counts.dynamodb_tables} on-demand tables, ~{runs * DYNAMODB_WRITES_PER_RUN:,} writes, KBs stored; "
+            "point-in-time recovery",
             _link("$0.625/M writes", DYNAMODB) + ", 25 GB free; recovery $0.20/GB-month",
             dynamodb,
             dynamodb,
