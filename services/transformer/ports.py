@@ -43,6 +43,11 @@ class ObjectStore(Protocol):
         whole then)."""
         ...
 
+    def locate(self, key: str, version_id: str | None) -> str:
+        """The key the bucket holds the object by: `key` itself, or its URL-decoded or URL-encoded form (an S3 event
+        may name either); ObjectMissing when none exists."""
+        ...
+
     def waiting_versions(self, prefix: str, since: datetime) -> list[StoredVersion]:
         """Every version of the objects under `prefix` created since `since`, oldest first."""
         ...

@@ -21,10 +21,11 @@ The handler wires this to Powertools; unit tests call it with fakes, integration
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -41,6 +42,7 @@ from services.transformer.domain.limits import OBJECT_LIST_MAX_BYTES, listed_byt
 from services.transformer.domain.model import (
     SET_ASIDE,
     InfrastructureError,
+    ObjectMissing,
     ObjectUnreadable,
     QueuedMessage,
     RawObject,
@@ -65,6 +67,7 @@ from services.transformer.ports import (
 )
 
 OBJECT_CREATED = "Object Created"
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9/._=-]*")
 MiB = 1024 * 1024
 # S3, DynamoDB and the bus are I/O bound: objects are read, claimed and recorded a few at a time.
 IO_THREADS = 8
@@ -164,6 +167,7 @@ def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Ca
         if ref is None:
             outcome.ignored += 1
             return
+        ref = _as_stored(ref, deps.store)
         receives = int(record.attributes.approximate_receive_count or 1)
         try:
             claim = deps.claims.claim(ref.idempotency_key, remaining_ms())
@@ -294,6 +298,9 @@ class _AttributedStore:
             raise
         except InfrastructureError as exc:
             raise ObjectUnreadable(key, version_id, exc) from exc
+
+    def locate(self, key: str, version_id: str | None) -> str:
+        return self._store.locate(key, version_id)
 
     def waiting_versions(self, prefix: str, since: datetime) -> list[StoredVersion]:
         return self._store.waiting_versions(prefix, since)
@@ -474,6 +481,19 @@ def _coalesce(
         extra = []
     outcome.coalesced = len(extra)
     return extra
+
+
+def _as_stored(ref: ObjectRef, store: ObjectStore) -> ObjectRef:
+    """The event's object under the key the bucket holds it by, so the claim, the ledger and the validated copy name
+    the real object. Whether S3's EventBridge events URL-encode keys is not documented either way
+    (adapters/s3.py key_forms); a key that no encoding changes (letters, digits, `/._-=`) needs no request."""
+    if _PLAIN_KEY.fullmatch(ref.key):
+        return ref
+    try:
+        key = store.locate(ref.key, ref.version_id)
+    except (ObjectMissing, InfrastructureError):
+        return ref  # missing or unreadable: the read says so (and classifies it), under the key the event named
+    return ref if key == ref.key else replace(ref, key=key)
 
 
 def _announce_dead_letters(

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote_plus, unquote_plus
 
 from contracts.envelope import Event
 from contracts.events import CitySummary, ModelRun, TestCounts
@@ -61,6 +62,7 @@ class FakeStore:
         self.metadata = dict(metadata or {})  # user-defined S3 metadata per key
         self.written: dict[str, tuple[bytes, str]] = {}
         self.versions: list[StoredVersion] = []  # what a listing of raw/ returns (coalesced builds)
+        self.located: list[str] = []  # the keys asked for with locate (a HeadObject each on S3)
 
     def get(self, key: str, version_id: str | None, max_bytes: int) -> bytes:
         if key not in self.objects:
@@ -68,6 +70,13 @@ class FakeStore:
         if len(self.objects[key]) > max_bytes:
             raise ObjectTooLarge(f"{key} holds {len(self.objects[key])} bytes")
         return RawObject(self.objects[key], dict(self.metadata.get(key, {})))
+
+    def locate(self, key: str, version_id: str | None) -> str:
+        self.located.append(key)
+        for form in (key, unquote_plus(key), quote_plus(key, safe="/")):
+            if form in self.objects:
+                return form
+        raise ObjectMissing(f"{key} (version {version_id}) does not exist")
 
     def waiting_versions(self, prefix: str, since: datetime) -> list[StoredVersion]:
         return [v for v in self.versions if v.key.startswith(prefix) and v.last_modified >= since]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 from datetime import UTC, datetime
+from urllib.parse import quote_plus
 
 from contracts.events import ReviewCounts
 from services.common.ports import RunFacts
@@ -349,6 +350,26 @@ def test_coalescing_stops_when_the_builds_object_list_would_not_fit_in_one_athen
     assert sum(len(object_literal(BUCKET, key)) + 2 for key in objects) <= room
     # the default leaves the rest of Athena's 262,144 bytes to the statement around the list
     assert Coalescing().max_list_bytes == ATHENA_QUERY_MAX_BYTES - STATEMENT_ROOM_BYTES
+
+
+def test_an_event_naming_the_url_encoded_key_claims_builds_and_reports_the_object_under_its_real_key():
+    real = f"raw/places/dt={DAY}/café au lait+1=2.jsonl"
+    store = FakeStore({real: lines(place("p1"))})
+    wired = deps(store)
+    encoded = quote_plus(real, safe="/")
+    assert encoded != real
+
+    result = process_batch(sqs_batch(s3_event(encoded)), wired, remaining_ms=lambda: 60_000)
+
+    assert result.response == {"batchItemFailures": []}
+    [event] = wired.publisher.events
+    assert [s.key for s in event.sources] == [real] and event.outcome == "passed"
+    assert wired.claims.completed and all(real in key for key in wired.claims.completed)
+    assert store.located == [encoded]
+    # a key no encoding changes costs no request
+    plain = FakeStore({KEY: lines(place("p1"))})
+    process_batch(sqs_batch(s3_event(KEY)), deps(plain), remaining_ms=lambda: 60_000)
+    assert plain.located == [] and len(plain.written) == 1
 
 
 def test_coalescing_leaves_versions_claimed_elsewhere_older_than_the_window_and_other_days():
