@@ -75,10 +75,13 @@ def main_options(
     """Event-driven restaurant pipeline: Places API -> S3 -> dbt -> email. Local stack or AWS (--aws)."""
 
 
+USAGE_ERROR = 2  # click's exit code for a command line that is wrong (the user's to fix), as for a bad --date
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print `error: message` on stderr and exit. The message is text, never markup: a key, a city or an error
-    quoting `[/]` prints as written."""
-    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    quoting `[/]` prints as written, and on one line (the terminal folds a long one; rich does not break it)."""
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -517,6 +520,7 @@ def reprocess(
 # Athena runs whatever statement it is given with the caller's rights: only these kinds are sent (a statement that
 # starts otherwise is refused). Locally the DuckDB file is opened read-only, which refuses any write itself.
 ATHENA_READ_ONLY_STATEMENTS = ("select", "with", "show", "describe", "explain", "values")
+SQL_USAGE = 'pass a statement: restaurant-pipeline sql "select * from restaurants limit 10", or --file query.sql'
 
 
 @app.command("sql")
@@ -530,6 +534,16 @@ def sql(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the rows as a JSON array of objects.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the rows as CSV, with a header line.")] = False,
+    expanded: Annotated[
+        bool | None,
+        typer.Option(
+            "--expanded/--no-expanded",
+            "-x/-X",
+            help="One block per row (`column | value` lines, as psql's \\x), or always a table. "
+            "Default: a table when it fits the terminal's width, else one block per row.",
+            show_default=False,
+        ),
+    ] = None,
     aws: Annotated[
         bool, typer.Option("--aws", help="Run it on Athena, in the deployed stack's work group and Glue database.")
     ] = False,
@@ -539,12 +553,13 @@ def sql(
     from restaurant_pipeline.warehouse import S3Access, SqlError, run_sql
 
     if as_json and as_csv:
-        fail("choose one of --json and --csv")
+        fail("choose one of --json and --csv", USAGE_ERROR)
     text = _statement(statement, file)
     fmt: RowFormat = "json" if as_json else "csv" if as_csv else "table"
+    out = console_for()  # made now: the width of the terminal (or COLUMNS) this command prints to
     if aws:
         columns, rows = _athena_rows(text, state_dir)
-        print_rows(console, columns, rows, fmt)
+        print_rows(out, columns, rows, fmt, expanded=expanded)
         return
     state = Path(state_dir or control.default_state_dir())
     try:
@@ -558,11 +573,11 @@ def sql(
     except SqlError as exc:
         hint = (
             " (this reads S3: start the local stack, `restaurant-pipeline local up --detach`)"
-            if s3 is None and ("httpfs" in str(exc) or "s3://" in str(exc))
+            if s3 is None and ("httpfs" in str(exc) or "s3://" in text)
             else ""
         )
         fail(f"{exc}{hint}")
-    print_rows(console, result.columns, result.rows, fmt)
+    print_rows(out, result.columns, result.rows, fmt, expanded=expanded)
 
 
 @app.command("report")
@@ -606,8 +621,10 @@ def report(
 
 
 def _statement(statement: str | None, file: Path | None) -> str:
-    if (statement is None) == (file is None):
-        fail('give one statement: restaurant-pipeline sql "select …", or --file query.sql')
+    if statement is None and file is None:
+        fail(SQL_USAGE, USAGE_ERROR)
+    if statement is not None and file is not None:
+        fail(f"pass a statement or --file {file}, not both", USAGE_ERROR)
     if file is not None:
         try:
             statement = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
@@ -615,7 +632,7 @@ def _statement(statement: str | None, file: Path | None) -> str:
             fail(f"--file {file}: {exc.strerror or exc}")
     assert statement is not None
     if not statement.strip():
-        fail("the statement is empty")
+        fail(f"the statement is empty; {SQL_USAGE}", USAGE_ERROR)
     return statement
 
 

@@ -60,7 +60,9 @@ def run_sql(warehouse: Path, statement: str, s3: S3Access | None = None) -> Quer
     try:
         connection = _connect(warehouse)
     except duckdb.IOException as exc:
-        raise SqlError(f"{exc}. Another process writes the warehouse (a dbt run by hand, a DuckDB shell?)") from exc
+        raise SqlError(
+            f"{one_line(str(exc))}. Another process writes the warehouse (a dbt run by hand, a DuckDB shell?)"
+        ) from exc
     try:
         if s3 is not None:
             _attach_s3(connection, s3)
@@ -69,9 +71,43 @@ def run_sql(warehouse: Path, statement: str, s3: S3Access | None = None) -> Quer
             return QueryResult([], [])
         return QueryResult([column[0] for column in cursor.description], cursor.fetchall())
     except duckdb.Error as exc:
-        raise SqlError(str(exc)) from exc
+        raise SqlError(_explained(connection, exc)) from exc
     finally:
         connection.close()
+
+
+# The errors that a statement's own text causes (a typo, a table or column that is not there): the answer names the
+# tables there are. The others (an I/O error, a conversion of a value) are the warehouse's message alone.
+STATEMENT_ERRORS = ("Parser Error", "Catalog Error", "Binder Error")
+
+
+def one_line(message: str) -> str:
+    """DuckDB's message on one line: without the `LINE 1: …` excerpt and its caret, the rest joined."""
+    head = message.split("\n\nLINE ", 1)[0]
+    return " ".join(line.strip() for line in head.splitlines() if line.strip())
+
+
+def _explained(connection: Any, exc: Exception) -> str:
+    message = one_line(str(exc))
+    if not message.startswith(STATEMENT_ERRORS):
+        return message
+    try:
+        names = marts(connection)
+    except Exception:  # the hint is a courtesy: the warehouse's own message must reach the user regardless
+        return message
+    if not names:
+        return f"{message} (the warehouse has no tables yet: the first transform makes them)"
+    example = "restaurants" if "restaurants" in names else names[0]
+    return f'{message} (tables: {", ".join(names)}; their columns: restaurant-pipeline sql "describe {example}")'
+
+
+def marts(connection: Any) -> list[str]:
+    """The tables of the warehouse's main schema (dbt's marts), by name: what `sql` can always read."""
+    rows = connection.execute(
+        "select table_name from information_schema.tables "
+        "where table_schema = 'main' and table_type = 'BASE TABLE' order by table_name"
+    ).fetchall()
+    return [str(row[0]) for row in rows]
 
 
 def _attach_s3(connection: Any, s3: S3Access) -> None:
