@@ -6,5 +6,5 @@
 - body.py      the email's text, section by section
 - runbook.py   what each failure means and what to do: the fix, the commands, where the logs are
 - delivery.py  the note an email carries when an earlier one could not be delivered (SNS down)
-- text.py      small text helpers (wrapping, durations, quoting)
+- text.py      safe_text, the one way event text enters an email; wrapping, durations, quoting
 """

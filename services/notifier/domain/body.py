@@ -26,12 +26,12 @@ from services.notifier.domain.runbook import category_help, footer, logs_section
 from services.notifier.domain.sparklines import render_trend_lines
 from services.notifier.domain.subject import ascii_subject, render_repeat_subject, render_subject
 from services.notifier.domain.text import (
+    DATA_MAX,
     INDENT,
-    as_data,
-    as_name,
     duration,
     duration_ms,
     indented,
+    safe_text,
     sample_row,
     unique,
     when,
@@ -63,8 +63,9 @@ def render_repeat_email(run_id: str, outcomes: Sequence[CityOutcome], repeat: Re
     lines = [
         f"🔁 Same failure again. {_headline(outcomes)}",
         "",
-        f"This is the same failure as run {repeat.first_run_id}, mailed in full at {when(repeat.first_sent_at)}.",
-        f"It has happened {repeat.occurrences} times since then, this run ({run_id}) included.",
+        f"This is the same failure as run {safe_text(repeat.first_run_id)}, mailed in full at "
+        f"{when(repeat.first_sent_at)}.",
+        f"It has happened {repeat.occurrences} times since then, this run ({safe_text(run_id)}) included.",
         f"The first email has the details; a full email is sent again when the failure changes{window}.",
         "",
         "In short:",
@@ -103,10 +104,11 @@ def _headline(outcomes: Sequence[CityOutcome]) -> str:
 
 
 def _run_lines(run_id: str, outcomes: Sequence[CityOutcome], context: EmailContext) -> list[str]:
-    lines = [f"Run {run_id}"]
+    lines = [f"Run {safe_text(run_id)}"]
     collection = collection_events(outcomes)
     if collection:
-        lines[0] += f", {TRIGGER_WORDS.get(collection[0].trigger_source, collection[0].trigger_source)}"
+        trigger = collection[0].trigger_source
+        lines[0] += f", {TRIGGER_WORDS.get(trigger) or safe_text(trigger)}"
     if context.requested_at and context.now and context.now >= context.requested_at:
         took = duration(context.now - context.requested_at)
         lines.append(f"Requested at {when(context.requested_at)}; done {took} later.")
@@ -134,7 +136,7 @@ def _section(group: list[CityOutcome], context: EmailContext) -> list[str]:
 
 def _city_title(event: TransformCompleted, city: str | None) -> str:
     summary = summary_for(event, city)
-    name = as_name(city or (PurePath(event.sources[0].key).name if event.sources else "dropped file"))
+    name = safe_text(city or (PurePath(event.sources[0].key).name if event.sources else "dropped file"))
     day = summary.day if summary else (event.collection_dates[0] if event.collection_dates else None)
     return f"{name} · {day.isoformat()}" if day else name
 
@@ -161,8 +163,8 @@ def _summary_lines(event: TransformCompleted, city: str | None, top: bool) -> li
         for rank, place in enumerate(summary.top_rated[:5], start=1):
             rating = f"{place.rating:.1f}" if place.rating is not None else "no rating"
             count = f", {place.user_rating_count:,} ratings" if place.user_rating_count is not None else ""
-            address = f" · {as_name(place.address)}" if place.address else ""
-            lines.append(f"{INDENT}  {rank}. {as_name(place.name)} ({rating}{count}){address}")
+            address = f" · {safe_text(place.address)}" if place.address else ""
+            lines.append(f"{INDENT}  {rank}. {safe_text(place.name)} ({rating}{count}){address}")
     return lines
 
 
@@ -173,16 +175,16 @@ def _transform_footer(event: TransformCompleted) -> list[str]:
         extra = f", {tests.warned} warning(s)" if tests.warned else ""
         lines.append(f"{INDENT}Data tests: {tests.passed}/{tests.total} passed{extra}")
     for warning in event.warnings:
-        lines.append(f"{INDENT}  warning: {as_name(warning.name)}: {warning.failing_rows:,} row(s)")
+        lines.append(f"{INDENT}  warning: {safe_text(warning.name)}: {warning.failing_rows:,} row(s)")
     for source in event.sources:
         if source.quarantined_lines:
-            where = f" in {as_name(f's3://{source.bucket}/{source.quarantine_key}')}" if source.quarantine_key else ""
-            lines.append(f"{INDENT}⚠ {source.quarantined_lines:,} line(s) of {as_name(source.key)} set aside{where}")
+            where = f" in {safe_text(f's3://{source.bucket}/{source.quarantine_key}')}" if source.quarantine_key else ""
+            lines.append(f"{INDENT}⚠ {source.quarantined_lines:,} line(s) of {safe_text(source.key)} set aside{where}")
         if source.problem:
-            lines.append(f"{INDENT}⚠ {as_name(source.key)}: {as_data(source.problem, lines=False)}")
+            lines.append(f"{INDENT}⚠ {safe_text(source.key)}: {safe_text(source.problem, DATA_MAX)}")
     if event.durations_ms:
         phases = {k: v for k, v in event.durations_ms.items() if k != "total"}
-        detail = ", ".join(f"{name.replace('_', ' ')} {duration_ms(ms)}" for name, ms in phases.items())
+        detail = ", ".join(f"{safe_text(name.replace('_', ' '))} {duration_ms(ms)}" for name, ms in phases.items())
         if "total" in event.durations_ms:
             total = duration_ms(event.durations_ms["total"])
             lines.append(f"{INDENT}Transform took {total}" + (f" ({detail})" if detail else ""))
@@ -221,12 +223,14 @@ def _sentiment_lines(summary: CitySummary | None) -> list[str]:
         scored = f" · {summary.scored_reviews:,} reviews scored" if summary.scored_reviews is not None else ""
         lines.append(f"{INDENT}Review sentiment: {_signed(summary.average_sentiment)} (-1 to +1){shares}{scored}")
     if summary.top_themes:
-        lines.append(f"{INDENT}Reviews talk most about: {', '.join(summary.top_themes)}")
+        lines.append(f"{INDENT}Reviews talk most about: {', '.join(safe_text(theme) for theme in summary.top_themes)}")
     if summary.sentiment_movers:
         lines.append(f"{INDENT}Sentiment moved most since the last run:")
         for rank, move in enumerate(summary.sentiment_movers[:5], start=1):
             before = _signed(move.previous) if move.previous is not None else "none"
-            lines.append(f"{INDENT}  {rank}. {move.name}: {before} → {_signed(move.current)} ({_signed(move.change)})")
+            lines.append(
+                f"{INDENT}  {rank}. {safe_text(move.name)}: {before} → {_signed(move.current)} ({_signed(move.change)})"
+            )
     return lines
 
 
@@ -244,7 +248,8 @@ def _review_count_lines(event: TransformCompleted) -> list[str]:
     if counts.failed:
         detail.append(f"{counts.failed:,} to retry next run (the analyzer failed on them)")
     line = (
-        f"{INDENT}Reviews: {counts.scored:,} new scored ({counts.analyzer}), {counts.already_scored:,} already scored"
+        f"{INDENT}Reviews: {counts.scored:,} new scored ({safe_text(counts.analyzer)}), "
+        f"{counts.already_scored:,} already scored"
     )
     return [line + (", " + ", ".join(detail) if detail else "")]
 
@@ -267,7 +272,7 @@ def _tables_lines(event: TransformCompleted, cities: Sequence[str | None]) -> li
     test, so the marts often keep their previous content)."""
     if not event.models:
         return []
-    not_built = [as_name(model.name) for model in event.models if model.status != "success"]
+    not_built = [safe_text(model.name) for model in event.models if model.status != "success"]
     if not_built:
         return wrap(
             f"Not built: {', '.join(not_built)} (dbt skips what depends on a failed test); "
@@ -281,10 +286,10 @@ def _tables_lines(event: TransformCompleted, cities: Sequence[str | None]) -> li
 
 
 def _failure_lines(rank: int, failure: TestFailure) -> list[str]:
-    model = f" (model {as_name(failure.model)})" if failure.model else ""
-    lines = [f"{INDENT}{rank}. {as_name(failure.name)}{model}: {failure.failing_rows:,} failing row(s)"]
+    model = f" (model {safe_text(failure.model)})" if failure.model else ""
+    lines = [f"{INDENT}{rank}. {safe_text(failure.name)}{model}: {failure.failing_rows:,} failing row(s)"]
     if failure.message:
-        lines.extend(indented(as_data(failure.message), INDENT * 2))
+        lines.extend(indented(safe_text(failure.message, DATA_MAX, keep_lines=True), INDENT * 2))
     if failure.samples:
         lines.append(f"{INDENT * 2}Sample rows:")
         for sample in failure.samples[:5]:
@@ -300,12 +305,12 @@ def render_error_section(event: TransformCompleted, cities: Sequence[str | None]
     if error is None:
         lines.append(f"{INDENT}The transformer reported an error without details; see its logs.")
     else:
-        model = f", model {as_name(error.model)}" if error.model else ""
-        lines.append(f"{INDENT}Failed in: {PHASE_WORDS.get(error.phase, error.phase)}{model}")
+        model = f", model {safe_text(error.model)}" if error.model else ""
+        lines.append(f"{INDENT}Failed in: {PHASE_WORDS.get(error.phase) or safe_text(error.phase)}{model}")
         lines.append(f"{INDENT}Error:")
-        lines.extend(indented(as_data(error.message), INDENT * 2))
+        lines.extend(indented(safe_text(error.message, DATA_MAX, keep_lines=True), INDENT * 2))
     for source in event.sources:
-        lines.append(f"{INDENT}Object: {as_name(f's3://{source.bucket}/{source.key}')}")
+        lines.append(f"{INDENT}Object: {safe_text(f's3://{source.bucket}/{source.key}')}")
     lines.extend(_transform_footer(event))
     return lines
 
@@ -313,14 +318,14 @@ def render_error_section(event: TransformCompleted, cities: Sequence[str | None]
 def render_collection_failed_section(
     event: CollectionFailed, cities: Sequence[str | None], context: EmailContext
 ) -> list[str]:
-    names = ", ".join(as_name(city) for city in cities if city) or "every city of the run"
+    names = ", ".join(safe_text(city) for city in cities if city) or "every city of the run"
     help_ = category_help(event.category, event.city, context.max_receive_count)
     status = f" The API answered HTTP {event.http_status}." if event.http_status else ""
     lines = [
         f"{WORDING['collection_failed'].section} · {names} · {event.collection_date.isoformat()}",
         *wrap(f"What happened: {help_.what}{status}", INDENT),
         f"{INDENT}The collector said:",
-        *indented(as_data(event.message), INDENT * 2),
+        *indented(safe_text(event.message, DATA_MAX, keep_lines=True), INDENT * 2),
         f"{INDENT}Attempt {event.attempt} of {context.max_receive_count}; {event.requests} request(s) made.",
     ]
     return lines
@@ -331,13 +336,13 @@ def _one_line(outcome: CityOutcome, context: EmailContext) -> str:
     if isinstance(event, CollectionFailed):
         return "collection failed, " + category_help(event.category, event.city, context.max_receive_count).short
     if event.outcome == "tests_failed":
-        names = ", ".join(as_name(failure.name) for failure in event.failures[:3])
+        names = ", ".join(safe_text(failure.name) for failure in event.failures[:3])
         return f"{event.tests.failed + event.tests.errored} of {event.tests.total} tests failed ({names})"
     if event.dead_lettered:
         return f"the transformer gave up after {event.attempts or 'all'} attempts; messages in its dead-letter queue"
     if event.outcome == "error" and event.error is not None:
-        model = f" in {as_name(event.error.model)}" if event.error.model else ""
-        message = as_data(event.error.message, limit=160)
+        model = f" in {safe_text(event.error.model)}" if event.error.model else ""
+        message = safe_text(event.error.message, 160, keep_lines=True)
         first = message.strip().splitlines()[0] if message.strip() else ""
-        return f"{event.error.phase} failed{model}: {first}"
+        return f"{safe_text(event.error.phase)} failed{model}: {first}"
     return WORDING[outcome.kind].tag

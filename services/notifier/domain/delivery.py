@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from services.notifier.domain.message import Email
-from services.notifier.domain.text import wrap
+from services.notifier.domain.text import DATA_MAX, safe_text, wrap
 
 CLI = "restaurant-pipeline"
 
@@ -34,7 +34,7 @@ def stamp(moment: datetime) -> str:
 def undelivered_note(undelivered: Undelivered, run_id: str) -> list[str]:
     """The lines that open the email now being sent for `run_id`."""
     late = run_id in undelivered.runs
-    others = [run for run in undelivered.runs if run != run_id]
+    others = [safe_text(run) for run in undelivered.runs if run != run_id]
     if late:
         opening = (
             f"⚠️ This email is late: SNS refused to deliver it at {stamp(undelivered.first_failed_at)} "
@@ -49,7 +49,7 @@ def undelivered_note(undelivered: Undelivered, run_id: str) -> list[str]:
     lines = wrap(opening, "")
     if others:
         lines += wrap(f"Also not delivered then: the email of run(s) {', '.join(others)}.", "")
-    lines += wrap(f"SNS said: {undelivered.error}", "")
+    lines += wrap(f"SNS said: {safe_text(undelivered.error, DATA_MAX)}", "")
     lines += wrap(
         "Meanwhile the notifier's dead-letter queue alarm was the channel. Emails still waiting there: "
         f"`{CLI} dlq list`; send them now: `{CLI} dlq replay notifier` (each is sent once).",

@@ -8,15 +8,15 @@ from pathlib import PurePath
 
 from contracts.events import CitySummary, CollectionFailed, TransformCompleted
 from services.notifier.domain.outcomes import CityOutcome
-from services.notifier.domain.text import as_name, unique
+from services.notifier.domain.text import safe_text, unique
 
 
 def label(outcome: CityOutcome) -> str:
     if outcome.city:
-        return as_name(outcome.city)
+        return safe_text(outcome.city)
     event = outcome.event
     if isinstance(event, TransformCompleted) and event.sources:
-        return as_name(PurePath(event.sources[0].key).name)
+        return safe_text(PurePath(event.sources[0].key).name)
     return "run"
 
 

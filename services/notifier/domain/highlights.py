@@ -5,7 +5,7 @@ the restaurants mart: docs/marts.md). Plain text; nothing when the transform car
 from __future__ import annotations
 
 from contracts.events import CitySummary, RatedRestaurant, RatingMove
-from services.notifier.domain.text import INDENT
+from services.notifier.domain.text import INDENT, safe_text
 
 
 def render_highlight_lines(summary: CitySummary | None) -> list[str]:
@@ -32,10 +32,10 @@ def _new_place_lines(summary: CitySummary) -> list[str]:
 
 
 def _new_place(place: RatedRestaurant) -> str:
-    kind = f" · {place.cuisine}" if place.cuisine else ""
+    kind = f" · {safe_text(place.cuisine)}" if place.cuisine else ""
     rating = f"{place.rating:.1f}" if place.rating is not None else "no rating yet"
     count = f", {place.user_rating_count:,} ratings" if place.user_rating_count is not None else ""
-    return f"{place.name}{kind} ({rating}{count})"
+    return f"{safe_text(place.name)}{kind} ({rating}{count})"
 
 
 def _mover_lines(summary: CitySummary) -> list[str]:
@@ -52,8 +52,8 @@ def _arrow(move: RatingMove) -> str:
 
 
 def _move(move: RatingMove) -> str:
-    kind = f" · {move.cuisine}" if move.cuisine else ""
+    kind = f" · {safe_text(move.cuisine)}" if move.cuisine else ""
     gained = ""
     if move.user_rating_count_change:
         gained = f", {move.user_rating_count_change:+,} ratings"
-    return f"{move.name}{kind}: {move.previous:.1f} → {move.current:.1f} ({move.change:+.2f}{gained})"
+    return f"{safe_text(move.name)}{kind}: {move.previous:.1f} → {move.current:.1f} ({move.change:+.2f}{gained})"

@@ -12,7 +12,7 @@ from services.common.names import PROJECT, log_group_name
 from services.notifier.domain.facts import collection_events, transform_events
 from services.notifier.domain.message import EmailContext
 from services.notifier.domain.outcomes import CityOutcome
-from services.notifier.domain.text import INDENT, as_name, printable, shell_word, unique, wrap
+from services.notifier.domain.text import INDENT, command_word, safe_text, unique, wrap
 from services.notifier.domain.wording import CLI
 
 
@@ -26,7 +26,8 @@ class CategoryHelp:
 
 def category_help(category: ErrorCategory, city: str | None, max_receive_count: int) -> CategoryHelp:
     """A collection failure category in plain words, and the fix."""
-    run_again = f"{CLI} run" + (f" --city {shell_word(city)}" if city and printable(city) else "")
+    city_word = command_word(city) if city else None
+    run_again = f"{CLI} run" + (f" --city {city_word}" if city_word else "")
     replay = (f"{CLI} dlq list", f"{CLI} dlq replay collector")
     retried = (
         f"It was retried automatically ({max_receive_count} attempts in all) and failed every time. "
@@ -86,7 +87,7 @@ def category_help(category: ErrorCategory, city: str | None, max_receive_count: 
 
 def test_hint(name: str, model: str | None) -> str:
     """Where to start looking, from the dbt test's name."""
-    where = as_name(model) if model else "the model"
+    where = safe_text(model) if model else "the model"
     lowered = name.casefold()
     if lowered.startswith("unique") or "unique_combination" in lowered:
         return (
@@ -106,7 +107,8 @@ def test_hint(name: str, model: str | None) -> str:
     if lowered.startswith("relationships"):
         return f"rows of {where} point to keys missing from the parent model: check the join and its filters."
     return (
-        f"the test's SQL (`dbt compile --select {shell_word(name)}` in dbt/) run against {where}; the sample rows "
+        f"the test's SQL (`dbt compile --select {command_word(name) or 'TEST'}` in dbt/) run against {where}; "
+        "the sample rows "
         "above are what it returned."
     )
 
@@ -126,9 +128,9 @@ def what_to_do(outcomes: Sequence[CityOutcome], context: EmailContext) -> list[s
             continue
         transform_failed = True
         for source in event.sources:
-            uri = f"s3://{source.bucket}/{source.key}"
-            if printable(uri):
-                reprocess.append(uri)
+            word = command_word(f"s3://{source.bucket}/{source.key}")
+            if word is not None:
+                reprocess.append(word)
             else:  # a command with invisible characters would not be what it looks like: none is offered
                 unquotable += 1
     if given_up:
@@ -143,15 +145,17 @@ def what_to_do(outcomes: Sequence[CityOutcome], context: EmailContext) -> list[s
     if transform_failed:
         lines.append(f"{INDENT}Once the data or the model is fixed, reprocess the raw object(s):")
         for uri in unique(reprocess):
-            lines.append(f"{INDENT}  {CLI} reprocess {shell_word(uri)}")
+            lines.append(f"{INDENT}  {CLI} reprocess {uri}")
         if unquotable:
-            lines.append(f"{INDENT}  ({unquotable} key(s) hold control characters: find them with `{CLI} runs`)")
+            lines.append(
+                f"{INDENT}  ({unquotable} key(s) hold control characters or links: find them with `{CLI} runs`)"
+            )
         lines.append(
             f"{INDENT}If the transformer's message went to its dead-letter queue: `{CLI} dlq replay transformer`."
         )
     for failed in collection_events(failing):
         help_ = category_help(failed.category, failed.city, context.max_receive_count)
-        who = as_name(failed.city) if failed.city else "the run"
+        who = safe_text(failed.city) if failed.city else "the run"
         lines.extend(wrap(f"{who}: {help_.fix}", INDENT))
         lines.extend(f"{INDENT}  {command}" for command in help_.commands)
     lines.append("")
@@ -191,4 +195,4 @@ def logs_section(outcomes: Sequence[CityOutcome], context: EmailContext) -> list
 
 
 def footer(run_id: str) -> list[str]:
-    return ["--", f"{PROJECT} · one email per run outcome · run {run_id}"]
+    return ["--", f"{PROJECT} · one email per run outcome · run {safe_text(run_id)}"]

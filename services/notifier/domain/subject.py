@@ -24,7 +24,7 @@ from services.notifier.domain.outcomes import (
     worst_kind,
 )
 from services.notifier.domain.runbook import category_help
-from services.notifier.domain.text import unique, when
+from services.notifier.domain.text import safe_text, unique, when
 from services.notifier.domain.wording import MIXED, QUARANTINED, REPEAT_TAG, SUBJECT_PREFIX, WORDING
 
 SUBJECT_MAX = 100
@@ -90,7 +90,7 @@ def _what(kind: OutcomeKind, outcomes: Sequence[CityOutcome]) -> str:
         errors = [e.error for e in events if e.error is not None]
         if not errors:
             return "transform failed"
-        return f"{errors[0].phase} failed" + (f" in {errors[0].model}" if errors[0].model else "")
+        return f"{safe_text(errors[0].phase)} failed" + (f" in {safe_text(errors[0].model)}" if errors[0].model else "")
     shorts = unique(category_help(e.category, e.city, 1).short for e in collection_events(outcomes))
     return shorts[0] if len(shorts) == 1 else "collection failed"
 

@@ -15,8 +15,13 @@ WRAP_WIDTH = 100
 SAMPLE_VALUE_MAX = 80
 DATA_MAX = 1_500  # free text an event carries (an error message), per field
 NAME_MAX = 100  # a name an event carries (a city, a place, an object key), in one line
-# the schemes a mail client turns into a link (s3:// locations stay as they are: no client opens them)
-_URL_SCHEME = re.compile(r"\b(?:(?:https?|ftp|file):(?=//)|(?:mailto|javascript|data):(?=\S))", re.IGNORECASE)
+# What a mail client turns into a link: a web, file or mail scheme, a script or data URL, a "www." host.
+# s3:// locations stay as they are (no client opens them). The scheme is disarmed wherever it starts ("xhttps://"
+# included: a client may link from the "h"); "mailto:", "javascript:" and "data:" only as words ("metadata:" stays).
+_LINK = re.compile(
+    r"(?:https?|ftp|file):(?=//)|\b(?:mailto|javascript|data|vbscript):(?=\S)|\bwww\.(?=\S)", re.IGNORECASE
+)
+_ELLIPSIS = "…"
 
 
 def wrap(text: str, prefix: str) -> list[str]:
@@ -46,19 +51,22 @@ def shell_word(text: str) -> str:
     return shlex.quote(text)
 
 
-def printable(text: str) -> bool:
-    """True when every character shows as itself (no control or formatting character, no line break)."""
-    return all(unicodedata.category(char)[0] != "C" and char not in "\u2028\u2029" for char in text)
+def safe_text(value: object, limit: int = NAME_MAX, *, keep_lines: bool = False) -> str:
+    """The one way text that came with an event (a place, an address, a city, a cuisine, a key, a run id, a test
+    name, an error message from dbt or AWS) enters an email: shown as data, never as the email's own words.
 
-
-def as_data(text: str, limit: int = DATA_MAX, lines: bool = True) -> str:
-    """Text an event carried, shown as data and never as part of the email's own words: control and formatting
-    characters (bidi overrides included) made visible as \\uXXXX, links disarmed ("https[:]//…": a mail client
-    makes no link of it; the email's links all come from its own templates), at most `limit` characters.
-    `lines`: keep line breaks (an error message), else one line (a name)."""
+    - control, formatting and invisible characters (C0/C1 controls, bidi marks, embeddings, overrides and isolates
+      U+200E/U+200F/U+202A-U+202E/U+2066-U+2069, zero-width characters, line and paragraph separators) are shown
+      as \\uXXXX, so a name cannot reorder or hide the text around it;
+    - line breaks and tabs become spaces (`keep_lines`: "\\n" is kept, for an error message whose lines the caller
+      indents one by one);
+    - links are disarmed ("https[:]//…", "mailto[:]…", "www[.]…": a mail client links none of them; the email's
+      links all come from its own templates); s3:// locations stay readable;
+    - at most `limit` characters, then an ellipsis and how many more the logs hold.
+    """
     shown = []
-    for char in text:
-        if char == "\n" and lines:
+    for char in str(value):
+        if char == "\n" and keep_lines:
             shown.append(char)
         elif char in "\t\r\n":
             shown.append(" ")
@@ -66,16 +74,22 @@ def as_data(text: str, limit: int = DATA_MAX, lines: bool = True) -> str:
             shown.append(f"\\u{ord(char):04x}")
         else:
             shown.append(char)
-    cleaned = _URL_SCHEME.sub(lambda match: match.group(0)[:-1] + "[:]", "".join(shown))
+    cleaned = _LINK.sub(_disarm, "".join(shown))
     if len(cleaned) > limit:
         rest = len(cleaned) - limit
-        cleaned = cleaned[:limit].rstrip() + f"… ({rest:,} more characters in the logs)"
+        cleaned = cleaned[:limit].rstrip() + f"{_ELLIPSIS} ({rest:,} more characters in the logs)"
     return cleaned
 
 
-def as_name(text: str) -> str:
-    """A name an event carried (a city, a place, a key), as data on one line."""
-    return as_data(text, NAME_MAX, lines=False)
+def _disarm(match: re.Match[str]) -> str:
+    text = match.group(0)
+    return text[:-1] + ("[.]" if text.endswith(".") else "[:]")
+
+
+def command_word(text: str) -> str | None:
+    """`text` as one word of a command to paste, or None when it holds anything safe_text would change (a control
+    character, a line break, a link): such a command would not be what it looks like, so none is offered."""
+    return shell_word(text) if safe_text(text, limit=len(text) + 1) == text else None
 
 
 def when(moment: datetime) -> str:
@@ -104,8 +118,8 @@ def duration_ms(ms: int) -> str:
 def sample_row(sample: dict[str, Any]) -> str:
     parts = []
     for key, value in sample.items():
-        text = " ".join(as_data(str(value), lines=False).split())
+        text = " ".join(safe_text(value, DATA_MAX).split())
         if len(text) > SAMPLE_VALUE_MAX:
-            text = text[: SAMPLE_VALUE_MAX - 1] + "…"
-        parts.append(f"{as_name(str(key))}={text}")
+            text = text[: SAMPLE_VALUE_MAX - 1] + _ELLIPSIS
+        parts.append(f"{safe_text(key)}={text}")
     return ", ".join(parts) or "(empty row)"
