@@ -504,16 +504,83 @@ def reprocess(
     state_dir: StateDirOption = None,
 ) -> None:
     """Put a file under raw/places/dt=…/: its S3 event starts the transformer."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     target = _target(aws, state_dir)
+    _check_reprocess_source(source, target.bucket, day)
     try:
         partition = date.fromisoformat(day) if day else None
         key = operations.reprocess(target.clients.s3, target.bucket, source, partition, city)
     except (ValueError, FileNotFoundError) as exc:
         fail(str(exc))
+    except ClientError as exc:
+        fail(_s3_source_failure(exc, source, target, aws))
+    except BotoCoreError as exc:  # no endpoint, no credentials: the stack, not the file
+        where = "AWS" if aws else "the local stack (`restaurant-pipeline local status`)"
+        fail(f"{source}: could not reach S3 ({exc}); check {where}")
+    except OSError as exc:
+        fail(f"{source}: {exc.strerror or exc}")
     if as_json:
         print(to_json({"bucket": target.bucket, "key": key}))
         return
     console.print(f"Put {escape(f's3://{target.bucket}/{key}')}: the transformer will pick it up.", highlight=False)
+
+
+def _check_reprocess_source(source: str, bucket: str, day: str | None) -> None:
+    """The mistakes a `reprocess` source can have that are known before S3 is asked: each one line, saying what to
+    pass instead."""
+    from services.common.names import RAW_PREFIX
+    from services.transformer.domain.reading import ObjectLayoutError, raw_day
+
+    kinds = ", ".join(operations.RAW_SUFFIXES)
+    if source.startswith("s3://"):
+        source_bucket, _, key = source[len("s3://") :].partition("/")
+        if source_bucket == bucket and key.startswith(RAW_PREFIX) and day is None:
+            try:
+                raw_day(key)  # it would be copied onto itself, where the transformer refuses it
+            except ObjectLayoutError:
+                fail(
+                    f"{source} is under {RAW_PREFIX} but not at {RAW_PREFIX}dt=YYYY-MM-DD/NAME ({kinds}), where the "
+                    "transformer reads: give its day, --date YYYY-MM-DD, to put a copy there"
+                )
+        return
+    path = Path(source)
+    if path.is_dir():
+        files = sorted(p.name for p in path.iterdir() if p.name.endswith(operations.RAW_SUFFIXES))
+        example = f", e.g. restaurant-pipeline reprocess {path / files[0]}" if files else f" ({kinds})"
+        fail(f"{source} is a folder: give one file in it{example}")
+    if not path.exists():
+        fail(f"{source}: no such file (from {Path.cwd()}); give a {kinds} file, or s3://BUCKET/KEY")
+
+
+def _s3_source_failure(exc: Exception, source: str, target: Any, aws: bool) -> str:
+    """One line for an S3 error met by `reprocess`: which object or bucket, and how to look."""
+    from botocore.exceptions import ClientError
+
+    assert isinstance(exc, ClientError)
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    source_bucket, _, key = source[len("s3://") :].partition("/") if source.startswith("s3://") else ("", "", "")
+    folder = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+    listing = f"aws s3 ls s3://{source_bucket}/{folder}"
+    if not aws:
+        listing = f'eval "$(restaurant-pipeline local env)" && {listing}'
+    if code in ("404", "NoSuchKey", "NoSuchBucket", "NotFound") and source_bucket:
+        if code == "NoSuchBucket" or not _bucket_exists(target.clients.s3, source_bucket):
+            return f"{source}: there is no bucket {source_bucket!r}; check the name (the stack's is {target.bucket})"
+        return f"{source}: no such object; check the key, or list what is there: {listing}"
+    if code in ("403", "AccessDenied") and source_bucket:
+        return f"{source}: access denied: these credentials cannot read it (or it does not exist); try {listing}"
+    return f"{source}: {_aws_failure(exc)}"
+
+
+def _bucket_exists(s3: Any, bucket: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as exc:  # 403: it exists, someone else's
+        return str(exc.response.get("Error", {}).get("Code", "")) not in ("404", "NoSuchBucket", "NotFound")
+    return True
 
 
 # -- the data -------------------------------------------------------------------------------------------------
