@@ -22,7 +22,14 @@ from services.notifier.domain.facts import (
 from services.notifier.domain.highlights import render_highlight_lines
 from services.notifier.domain.message import Email, EmailContext
 from services.notifier.domain.outcomes import CityOutcome, Repeat, run_days
-from services.notifier.domain.runbook import category_help, footer, logs_section, test_hint, what_to_do
+from services.notifier.domain.runbook import (
+    category_help,
+    footer,
+    given_up_words,
+    logs_section,
+    test_hint,
+    what_to_do,
+)
 from services.notifier.domain.sparklines import render_trend_lines
 from services.notifier.domain.subject import ascii_subject, render_repeat_subject, render_subject
 from services.notifier.domain.text import (
@@ -53,7 +60,7 @@ def render_run_email(run_id: str, outcomes: Sequence[CityOutcome], context: Emai
     lines.extend(what_to_do(outcomes, context))
     lines.extend(logs_section(outcomes, context))
     lines.extend(footer(run_id))
-    return _finish(render_subject(outcomes), lines)
+    return _finish(render_subject(outcomes, context.max_receive_count), lines)
 
 
 def render_repeat_email(run_id: str, outcomes: Sequence[CityOutcome], repeat: Repeat, context: EmailContext) -> Email:
@@ -339,7 +346,8 @@ def _one_line(outcome: CityOutcome, context: EmailContext) -> str:
         names = ", ".join(safe_text(failure.name) for failure in event.failures[:3])
         return f"{event.tests.failed + event.tests.errored} of {event.tests.total} tests failed ({names})"
     if event.dead_lettered:
-        return f"the transformer gave up after {event.attempts or 'all'} attempts; messages in its dead-letter queue"
+        words = given_up_words(event, context.max_receive_count)
+        return f"the transformer {words}; messages in its dead-letter queue"
     if event.outcome == "error" and event.error is not None:
         model = f" in {safe_text(event.error.model)}" if event.error.model else ""
         message = safe_text(event.error.message, 160, keep_lines=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from contracts.events import CollectionFailed, ErrorCategory
+from contracts.events import CollectionFailed, ErrorCategory, TransformCompleted
 from services.common.names import PROJECT, log_group_name
 from services.notifier.domain.facts import collection_events, transform_events
 from services.notifier.domain.message import EmailContext
@@ -85,6 +86,40 @@ def category_help(category: ErrorCategory, city: str | None, max_receive_count: 
     )
 
 
+# How the transformer names a final failure in its error message (services/transformer/domain/failures.final_cause):
+# the AWS error code no retry can cure. The event carries no code of its own (contracts unchanged): its words do.
+_FINAL_CODE = re.compile(r"\bAWS error ([A-Za-z0-9_.:-]{1,80}): retrying cannot help")
+_ORDINALS = {1: "first", 2: "second", 3: "third"}
+
+
+def attempts_words(count: int) -> str:
+    return "1 attempt" if count == 1 else f"{count:,} attempts"
+
+
+def given_up_words(event: TransformCompleted, max_receive_count: int, *, short: bool = False) -> str:
+    """How the transformer gave up on a dead-lettered event's objects, truthfully: a final failure (an AWS error no
+    retry cures, set aside at once: fewer attempts than the queue allows) "failed for good on its first attempt
+    (not retried: AccessDenied cannot be cured by retrying)"; retries that ran out "gave up after 3 attempts".
+    `short`: for the subject ("failed for good, not retried: AccessDenied")."""
+    message = event.error.message if event.error is not None else ""
+    match = _FINAL_CODE.search(message)
+    code = safe_text(match.group(1)) if match else None
+    attempts = event.attempts
+    if code is None and (attempts is None or attempts >= max_receive_count):
+        return f"gave up after {attempts_words(attempts)}" if attempts else "gave up after all its attempts"
+    if attempts is None:
+        on = "at once"
+    elif attempts in _ORDINALS:
+        on = f"on its {_ORDINALS[attempts]} attempt"
+    else:
+        on = f"on attempt {attempts:,}"
+    if short:  # the subject is cut at 100 characters: the verdict first, the code last
+        return "failed for good, not retried" + (f": {code}" if code else "")
+    not_retried = "not retried" if attempts in (None, 1) else "not retried again"
+    cause = f"{code} cannot be cured by retrying" if code else "its cause cannot be cured by retrying"
+    return f"failed for good {on} ({not_retried}: {cause})"
+
+
 def test_hint(name: str, model: str | None) -> str:
     """Where to start looking, from the dbt test's name."""
     where = safe_text(model) if model else "the model"
@@ -121,10 +156,10 @@ def what_to_do(outcomes: Sequence[CityOutcome], context: EmailContext) -> list[s
     reprocess: list[str] = []
     unquotable = 0
     transform_failed = False
-    given_up = False
+    given_up: list[str] = []
     for event in transform_events(failing):
         if event.dead_lettered:
-            given_up = True
+            given_up.append(given_up_words(event, context.max_receive_count))
             continue
         transform_failed = True
         for source in event.sources:
@@ -136,8 +171,9 @@ def what_to_do(outcomes: Sequence[CityOutcome], context: EmailContext) -> list[s
     if given_up:
         lines.extend(
             wrap(
-                "The transformer could not work (the cause is above) and gave up after its retries: the objects' "
-                "messages are in its dead-letter queue, nothing is lost. Once the cause is fixed, replay them:",
+                f"The transformer could not work (the cause is above) and {'; '.join(unique(given_up))}: the "
+                "objects' messages are in its dead-letter queue, nothing is lost. Once the cause is fixed, "
+                "replay them:",
                 INDENT,
             )
         )

@@ -23,7 +23,7 @@ from services.notifier.domain.outcomes import (
     run_days,
     worst_kind,
 )
-from services.notifier.domain.runbook import category_help
+from services.notifier.domain.runbook import category_help, given_up_words
 from services.notifier.domain.text import safe_text, unique, when
 from services.notifier.domain.wording import MIXED, QUARANTINED, REPEAT_TAG, SUBJECT_PREFIX, WORDING
 
@@ -49,7 +49,7 @@ def ascii_subject(text: str) -> str:
     return cleaned or f"{SUBJECT_PREFIX} notification"
 
 
-def render_subject(outcomes: Sequence[CityOutcome]) -> str:
+def render_subject(outcomes: Sequence[CityOutcome], max_receive_count: int = 3) -> str:
     """'[restaurant-pipeline] <TAG> <cities> <day>: <what>', the tag from wording.py; a mixed run is PARTIAL."""
     kinds = {outcome.kind for outcome in outcomes}
     day = days_label(run_days(outcomes))
@@ -59,10 +59,11 @@ def render_subject(outcomes: Sequence[CityOutcome]) -> str:
         where = f"{names(outcomes)} {day}".strip()
         if kind == "passed" and set_aside:
             # the count first: a long subject is cut at its end
-            what = f"{set_aside:,}/{read:,} lines quarantined; {_what(kind, outcomes)}"
+            what = f"{set_aside:,}/{read:,} lines quarantined; {_what(kind, outcomes, max_receive_count)}"
             text = f"{SUBJECT_PREFIX} {QUARANTINED.tag} {where}: {what}"
         else:
-            text = f"{SUBJECT_PREFIX} {WORDING[kind].tag} {where}: {_what(kind, outcomes)}{_set_aside(outcomes)}"
+            what = _what(kind, outcomes, max_receive_count)
+            text = f"{SUBJECT_PREFIX} {WORDING[kind].tag} {where}: {what}{_set_aside(outcomes)}"
     else:
         ok = sum(1 for outcome in outcomes if outcome.kind == "passed")
         failing = sorted(kinds - {"passed"}, key=lambda kind: -SEVERITY[kind])
@@ -76,7 +77,7 @@ def _set_aside(outcomes: Sequence[CityOutcome]) -> str:
     return f"; {set_aside:,}/{read:,} lines quarantined" if set_aside else ""
 
 
-def _what(kind: OutcomeKind, outcomes: Sequence[CityOutcome]) -> str:
+def _what(kind: OutcomeKind, outcomes: Sequence[CityOutcome], max_receive_count: int) -> str:
     passed, failed, total = test_totals(transform_events(outcomes))
     if kind == "passed":
         return f"{restaurants_collected(outcomes)} restaurants, {passed}/{total} tests passed"
@@ -86,7 +87,7 @@ def _what(kind: OutcomeKind, outcomes: Sequence[CityOutcome]) -> str:
         events = transform_events(outcomes)
         given_up = [e for e in events if e.dead_lettered]
         if given_up:
-            return f"transform gave up after {given_up[0].attempts or 'all'} attempts"
+            return f"transform {given_up_words(given_up[0], max_receive_count, short=True)}"
         errors = [e.error for e in events if e.error is not None]
         if not errors:
             return "transform failed"
