@@ -13,7 +13,7 @@ import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
@@ -97,6 +97,24 @@ def raw_day(key: str) -> tuple[str, str]:
     if not name.endswith(SUPPORTED_SUFFIXES):
         raise ObjectLayoutError(f"{key!r}: unsupported file type; use one of {', '.join(SUPPORTED_SUFFIXES)}")
     return day, name
+
+
+DAYS_AHEAD_MAX = 1  # a partition day may be the day after the object landed (UTC: a collector east of UTC), not later
+
+
+def future_day_problem(day: str, landed: datetime) -> str | None:
+    """Why a partition day cannot be the collection day of an object that landed at `landed` (its S3 event time),
+    or None. A day later than the day after the landing day (UTC) is refused: its places would be the latest
+    collection of every place they name, in the marts for good (raw/places/dt=2099-01-01/ reusing today's ids)."""
+    landed_day = (landed if landed.tzinfo else landed.replace(tzinfo=UTC)).astimezone(UTC).date()
+    limit = landed_day + timedelta(days=DAYS_AHEAD_MAX)
+    if date.fromisoformat(day) <= limit:
+        return None
+    return (
+        f"dt={day} is later than {limit.isoformat()}, the day after the object landed ({landed_day.isoformat()}, "
+        f"UTC): a partition day is the day the places were collected, at most {DAYS_AHEAD_MAX} day after the upload. "
+        "Nothing was built from it; move the file under raw/places/dt=<the day it was collected>/"
+    )
 
 
 @dataclass(frozen=True)

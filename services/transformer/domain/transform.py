@@ -43,6 +43,7 @@ from services.transformer.domain.reading import (
     day_of,
     declared_city,
     dropped_run_id,
+    future_day_problem,
     infer_city,
     quarantine_key,
     raw_day,
@@ -291,6 +292,18 @@ def _prepare(
         return Prepared(ref, source, None, identity, None, [city])
     identity = identify(ref, name, facts)
     fallback_city = infer_city(name)
+    if (too_late := future_day_problem(day, ref.event_time)) is not None:  # refused unread; the reason in quarantine/
+        aside = quarantine_key(ref.key)
+        store.put(aside, render_quarantine(ref, [Rejection(None, too_late, "")]), "application/x-ndjson")
+        source = SourceObject(
+            **base,
+            run_id=identity.run_id,
+            city=fallback_city,
+            quarantine_key=aside,
+            problem=too_late,
+            identity_note=identity.note,
+        )
+        return Prepared(ref, source, None, identity, None, [fallback_city])
     try:
         raw = store.get(ref.key, ref.version_id, limits.object_bytes)
     except (ObjectMissing, ObjectTooLarge) as exc:
