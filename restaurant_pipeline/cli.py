@@ -18,6 +18,7 @@ from restaurant_pipeline import operations
 from restaurant_pipeline.config import ConfigError, load_config
 from restaurant_pipeline.local import control
 from restaurant_pipeline.local.alarms import DEFAULT_LOCAL_PERIOD_SECONDS
+from restaurant_pipeline.local.outbox import DEFAULT_LIMIT as DEFAULT_OUTBOX_LIMIT
 from restaurant_pipeline.local.stack import StatePaths
 from restaurant_pipeline.local.supervisor import StackOptions
 from restaurant_pipeline.output import RowFormat, console_for, print_rows, to_json
@@ -931,21 +932,56 @@ def logs(
 
 @app.command("outbox")
 def outbox(
-    last: Annotated[bool, typer.Option("--last", help="Only the newest email.")] = False,
+    last: Annotated[
+        bool, typer.Option("--last", help="The newest run email in full (with --alarms: the newest alarm email).")
+    ] = False,
+    run: Annotated[
+        str | None,
+        typer.Option("--run", help="The emails of this run in full (its id, or a unique start of it).", metavar="ID"),
+    ] = None,
+    alarms: Annotated[
+        bool, typer.Option("--alarms", help="The alarms' emails (ALARM, OK) instead of the runs'.")
+    ] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            "-n",
+            min=0,
+            help=f"How many emails the listing shows, newest first; 0: all. Default: {DEFAULT_OUTBOX_LIMIT}, "
+            "all with --json.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the emails (sent at, from, to, subject, body, file) as JSON.")
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the emails as JSON, newest first: sent_at, kind (run, alarm, other), run_id, from, to, "
+            "subject, body, file, message_id.",
+        ),
     ] = False,
     state_dir: StateDirOption = None,
 ) -> None:
-    """The emails the local stack captured (what SNS would have sent), from .pipeline/outbox/."""
-    from restaurant_pipeline.local.outbox import read_outbox, show_outbox
+    """The emails the local stack captured (what SNS would have sent), from .pipeline/outbox/: a listing of the
+    runs' emails, newest first; one run's in full (--run, --last); the alarms' (--alarms)."""
+    from restaurant_pipeline.local.outbox import list_outbox, read_outbox, select_emails, show_outbox
 
+    if run is not None and alarms:
+        fail("--run shows a run's emails and --alarms the alarms': pass one of them", USAGE_ERROR)
     folder = StatePaths(Path(state_dir or control.default_state_dir()).resolve()).outbox
-    if as_json:
-        messages = read_outbox(folder)
-        print(to_json([asdict(message) for message in (messages[-1:] if last else messages)]))
-        return
-    console.print(show_outbox(folder, last=last), highlight=False, markup=False)
+    try:
+        if as_json:
+            emails = select_emails(read_outbox(folder), alarms=alarms, run=run)
+            emails = emails[:1] if last else emails[:limit] if limit else emails
+            print(to_json([email.as_record() for email in emails]))
+        elif last or run is not None:
+            console.print(show_outbox(folder, last, alarms=alarms, run=run), highlight=False, markup=False)
+        else:
+            text = list_outbox(folder, alarms=alarms, limit=DEFAULT_OUTBOX_LIMIT if limit is None else limit)
+            console.print(text, highlight=False, markup=False, end="", soft_wrap=True)
+    except LookupError as exc:
+        fail(str(exc))
 
 
 DOCS_PORT = 8080

@@ -2,8 +2,12 @@
 
 Locally the SNS topic delivers to an SQS capture queue (SNS -> SQS works on moto). `drain_sns_capture`
 turns each notification into one .eml file (deleting the SQS message only once the file is written, and
-never writing the same SNS MessageId twice); `read_outbox` and `show_outbox` read them back for
-`restaurant-pipeline outbox [--last]`.
+never writing the same SNS MessageId twice); `read_outbox`, `list_outbox` and `show_outbox` read them back for
+`restaurant-pipeline outbox`.
+
+Two kinds of email reach the topic: a run's (the notifier's; its body names the run: a `Run RUN_ID` line and a
+footer ending `run RUN_ID`) and an alarm's (CloudWatch's wording, the subject `ALARM: "name" in Region`, or `OK:`,
+`INSUFFICIENT_DATA:`). Anything else (a raw delivery) is listed with the runs'.
 """
 
 from __future__ import annotations
@@ -18,13 +22,19 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 DEFAULT_FROM = "restaurant-pipeline (local SNS) <no-reply@localhost>"
 DEFAULT_TO = "subscribers@localhost"
 MESSAGE_ID_HEADER = "X-SNS-Message-Id"
 RECEIVE_BATCH = 10
 RFC_LINE_LIMIT = 998
+DEFAULT_LIMIT = 20  # emails a listing shows, newest first
+EmailKind = Literal["run", "alarm", "other"]
+_ALARM_SUBJECT = re.compile(r'^(ALARM|OK|INSUFFICIENT_DATA): "')
+# the notifier's footer (`… · run RUN_ID`) and its second line (`Run RUN_ID, triggered …`); run ids are contracts'
+_RUN_FOOTER = re.compile(r"· run ([A-Za-z0-9][A-Za-z0-9._:-]{0,79})\s*$")
+_RUN_LINE = re.compile(r"^Run ([A-Za-z0-9][A-Za-z0-9._:-]{0,79})(?:,|\s*$)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,35 @@ class OutboxMessage:
     to: str
     message_id: str
     body: str
+
+    @property
+    def kind(self) -> EmailKind:
+        if _ALARM_SUBJECT.match(self.subject):
+            return "alarm"
+        return "run" if self.run_id else "other"
+
+    @property
+    def run_id(self) -> str | None:
+        """The run this email reports on (None for an alarm's or a raw delivery)."""
+        if _ALARM_SUBJECT.match(self.subject):
+            return None
+        footer = _RUN_FOOTER.search(self.body.rstrip().rsplit("\n", 1)[-1])
+        line = footer or _RUN_LINE.search(self.body)
+        return line.group(1) if line else None
+
+    def as_record(self) -> dict[str, Any]:
+        """What `outbox --json` prints of it (the field names its help gives)."""
+        return {
+            "sent_at": self.sent_at,
+            "kind": self.kind,
+            "run_id": self.run_id,
+            "from": self.sender,
+            "to": self.to,
+            "subject": self.subject,
+            "body": self.body,
+            "file": str(self.path),
+            "message_id": self.message_id,
+        }
 
 
 def _safe_id(message_id: str) -> str:
@@ -208,15 +247,73 @@ def render_eml(path: Path) -> str:
     return render_outbox([message]).split("\n", 1)[1]  # without the "1/1" rule
 
 
-def show_outbox(outbox_dir: Path, last: bool = False) -> str:
-    """The text of `restaurant-pipeline outbox [--last]`."""
+def select_emails(
+    messages: list[OutboxMessage], *, alarms: bool = False, run: str | None = None
+) -> list[OutboxMessage]:
+    """The emails a listing is about, newest first: a run's (a unique start of its id will do), the alarms', or by
+    default every email but the alarms'. LookupError when `run` names no run, or several."""
+    if run is not None:
+        run_ids = {m.run_id for m in messages if m.run_id}
+        matches = [run] if run in run_ids else sorted(r for r in run_ids if r.startswith(run))
+        if not matches:
+            raise LookupError(f"no email of a run {run!r} in the outbox; `restaurant-pipeline outbox` lists the runs'")
+        if len(matches) > 1:
+            shown = ", ".join(matches[:3]) + (", …" if len(matches) > 3 else "")
+            raise LookupError(f"{run!r} starts {len(matches)} run ids ({shown}); give more of it")
+        chosen = [m for m in messages if m.run_id == matches[0]]
+    else:
+        chosen = [m for m in messages if (m.kind == "alarm") == alarms]
+    return sorted(chosen, key=lambda m: (m.sent_at, m.path.name), reverse=True)
+
+
+def _nothing(outbox_dir: Path, alarms: bool) -> str:
+    if alarms:
+        return f"No alarm email in {outbox_dir}: no alarm has changed state.\n"
+    return (
+        f"No email in {outbox_dir} yet. One arrives when a run finishes: "
+        "`restaurant-pipeline run --wait`, or `restaurant-pipeline demo`.\n"
+    )
+
+
+def list_outbox(outbox_dir: Path, *, alarms: bool = False, limit: int = DEFAULT_LIMIT) -> str:
+    """The text of `restaurant-pipeline outbox [--alarms] [--limit N]`: one line per email, newest first, at most
+    `limit` (0: all), then how many more there are and how to see them."""
+    emails = select_emails(read_outbox(outbox_dir), alarms=alarms)
+    if not emails:
+        return _nothing(outbox_dir, alarms)
+    shown = emails[:limit] if limit else emails
+    what = "alarm emails" if alarms else "run emails"
+    other = "the runs' without --alarms" if alarms else "the alarms' with --alarms"
+    run_width = 0 if alarms else max(len(m.run_id or "-") for m in shown) + 2  # an alarm belongs to no run
+    lines = [
+        f"{len(shown)} of {len(emails)} {what} in {outbox_dir}, newest first ({other}):",
+        f"{'SENT (UTC)':<21}{'' if alarms else 'RUN':<{run_width}}SUBJECT",
+    ]
+    for message in shown:
+        run = "" if alarms else message.run_id or "-"
+        lines.append(f"{message.sent_at:%Y-%m-%d %H:%M:%S}  {run:<{run_width}}{message.subject}")
+    more = len(emails) - len(shown)
+    one = "--alarms --last" if alarms else "--last` or `--run RUN_ID"
+    if more:
+        lines.append(
+            f"… {more} older not shown: `restaurant-pipeline outbox{' --alarms' if alarms else ''} --limit "
+            f"{len(emails)}` lists them all"
+        )
+    lines.append(f"In full: `restaurant-pipeline outbox {one}`.")
+    return "\n".join(lines) + "\n"
+
+
+def show_outbox(outbox_dir: Path, last: bool = False, *, alarms: bool = False, run: str | None = None) -> str:
+    """The emails in full, newest first: every one but the alarms' (`alarms`: only those), or a run's (`run`);
+    `last`: only the newest of them. LookupError when `run` names no run of the outbox, or several."""
     messages = read_outbox(outbox_dir)
     if not messages:
-        return (
-            f"No email in {outbox_dir} yet. One arrives when a run finishes: "
-            "`restaurant-pipeline run --wait`, or `restaurant-pipeline demo`.\n"
-        )
+        return _nothing(outbox_dir, False)
+    emails = select_emails(messages, alarms=alarms, run=run)
+    if not emails:
+        return _nothing(outbox_dir, alarms)
     if last:
-        return render_outbox(messages[-1:])
-    header = f"{len(messages)} email(s) in {outbox_dir}, oldest first (`--last` for the newest only)\n\n"
-    return header + render_outbox(messages)
+        return render_outbox(emails[:1])
+    whose = f" of run {emails[0].run_id}" if run is not None else " (alarms)" if alarms else ""
+    header = f"{len(emails)} email(s){whose} in {outbox_dir}, newest first\n\n"
+    return header + render_outbox(emails)
