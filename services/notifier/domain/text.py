@@ -21,6 +21,8 @@ NAME_MAX = 100  # a name an event carries (a city, a place, an object key), in o
 _LINK = re.compile(
     r"(?:https?|ftp|file):(?=//)|\b(?:mailto|javascript|data|vbscript):(?=\S)|\bwww\.(?=\S)", re.IGNORECASE
 )
+# An e-mail address, which mail clients make a mailto link of even without the scheme: its "@" becomes "[@]".
+_MAIL_AT = re.compile(r"(?<=[\w.+-])@(?=[\w-]+(?:\.[\w-]+)+)")
 _ELLIPSIS = "…"
 
 
@@ -60,8 +62,8 @@ def safe_text(value: object, limit: int = NAME_MAX, *, keep_lines: bool = False)
       as \\uXXXX, so a name cannot reorder or hide the text around it;
     - line breaks and tabs become spaces (`keep_lines`: "\\n" is kept, for an error message whose lines the caller
       indents one by one);
-    - links are disarmed ("https[:]//…", "mailto[:]…", "www[.]…": a mail client links none of them; the email's
-      links all come from its own templates); s3:// locations stay readable;
+    - links are disarmed ("https[:]//…", "mailto[:]…", "www[.]…", "name[@]host.example": a mail client links none
+      of them; the email's links all come from its own templates); s3:// locations stay readable;
     - at most `limit` characters, then an ellipsis and how many more the logs hold.
     """
     shown = []
@@ -74,7 +76,7 @@ def safe_text(value: object, limit: int = NAME_MAX, *, keep_lines: bool = False)
             shown.append(f"\\u{ord(char):04x}")
         else:
             shown.append(char)
-    cleaned = _LINK.sub(_disarm, "".join(shown))
+    cleaned = _MAIL_AT.sub("[@]", _LINK.sub(_disarm, "".join(shown)))
     if len(cleaned) > limit:
         rest = len(cleaned) - limit
         cleaned = cleaned[:limit].rstrip() + f"{_ELLIPSIS} ({rest:,} more characters in the logs)"

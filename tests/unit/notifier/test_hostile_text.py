@@ -48,7 +48,7 @@ CONTEXT = EmailContext(
     now=datetime(2026, 11, 25, 8, 3, tzinfo=UTC),
     requested_at=datetime(2026, 11, 25, 8, 0, tzinfo=UTC),
 )
-LINK = re.compile(r"(?i)(?:https?|ftp|file)://|\bwww\.|\b(?:mailto|javascript|data|vbscript):")
+LINK = re.compile(r"(?i)(?:https?|ftp|file)://|\bwww\.|\b(?:mailto|javascript|data|vbscript):|[\w.+-]@[\w-]+\.\w")
 
 
 def _summary(event: TransformCompleted, name: str) -> CitySummary:
@@ -201,7 +201,7 @@ def test_new_today_and_rating_moved_lines_keep_each_place_on_one_visible_line() 
     lines = body.splitlines()
     assert "     • Chez Jo SPOOFED ✅ All good (4.0)" in lines
     assert not any(line.lstrip().startswith("SPOOFED") for line in lines)
-    for shown in ("Pizza https[:]//evil.example/a", "Sushi www[.]evil.example", "Tacos mailto[:]x@evil.example"):
+    for shown in ("Pizza https[:]//evil.example/a", "Sushi www[.]evil.example", "Tacos mailto[:]x[@]evil.example"):
         assert f"     • {shown} (4.0)" in lines
         assert f"     ▲ {shown} · {shown}: 4.0 → 4.5 (+0.50)" in lines
     assert "     • Ramen javascript[:]alert(1) (4.0)" in lines
@@ -225,5 +225,6 @@ def test_safe_text_disarms_web_hosts_keeps_s3_locations_readable_and_bounds_the_
         safe_text("see www.evil.example, s3://bucket/raw/x.jsonl") == "see www[.]evil.example, s3://bucket/raw/x.jsonl"
     )
     assert safe_text("xhttps://evil.example") == "xhttps[:]//evil.example"
+    assert safe_text("write to chef@evil.example") == "write to chef[@]evil.example"
     shown = safe_text("x" * 500, 100)
     assert shown.startswith("x" * 100 + "…") and "400 more characters" in shown
