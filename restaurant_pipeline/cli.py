@@ -507,6 +507,8 @@ def reprocess(
     """Put a file under raw/places/dt=…/: its S3 event starts the transformer."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    if not source.strip():
+        fail("pass a .jsonl, .jsonl.gz or .json file, or s3://BUCKET/KEY", USAGE_ERROR)
     target = _target(aws, state_dir)
     _check_reprocess_source(source, target.bucket, day)
     try:

@@ -266,11 +266,13 @@ def select_emails(
     return sorted(chosen, key=lambda m: (m.sent_at, m.path.name), reverse=True)
 
 
-def _nothing(outbox_dir: Path, alarms: bool) -> str:
+def _nothing(outbox_dir: Path, alarms: bool, others: int = 0) -> str:
+    """What a listing says when it has nothing to show; `others`: how many emails of the other kind there are."""
     if alarms:
         return f"No alarm email in {outbox_dir}: no alarm has changed state.\n"
+    what = f"run email in {outbox_dir} yet ({others} alarm email(s): `restaurant-pipeline outbox --alarms`)"
     return (
-        f"No email in {outbox_dir} yet. One arrives when a run finishes: "
+        f"No {what if others else f'email in {outbox_dir} yet'}. One arrives when a run finishes: "
         "`restaurant-pipeline run --wait`, or `restaurant-pipeline demo`.\n"
     )
 
@@ -278,9 +280,10 @@ def _nothing(outbox_dir: Path, alarms: bool) -> str:
 def list_outbox(outbox_dir: Path, *, alarms: bool = False, limit: int = DEFAULT_LIMIT) -> str:
     """The text of `restaurant-pipeline outbox [--alarms] [--limit N]`: one line per email, newest first, at most
     `limit` (0: all), then how many more there are and how to see them."""
-    emails = select_emails(read_outbox(outbox_dir), alarms=alarms)
+    messages = read_outbox(outbox_dir)
+    emails = select_emails(messages, alarms=alarms)
     if not emails:
-        return _nothing(outbox_dir, alarms)
+        return _nothing(outbox_dir, alarms, len(messages))
     shown = emails[:limit] if limit else emails
     what = "alarm emails" if alarms else "run emails"
     other = "the runs' without --alarms" if alarms else "the alarms' with --alarms"
@@ -307,11 +310,9 @@ def show_outbox(outbox_dir: Path, last: bool = False, *, alarms: bool = False, r
     """The emails in full, newest first: every one but the alarms' (`alarms`: only those), or a run's (`run`);
     `last`: only the newest of them. LookupError when `run` names no run of the outbox, or several."""
     messages = read_outbox(outbox_dir)
-    if not messages:
-        return _nothing(outbox_dir, False)
     emails = select_emails(messages, alarms=alarms, run=run)
     if not emails:
-        return _nothing(outbox_dir, alarms)
+        return _nothing(outbox_dir, alarms, len(messages))
     if last:
         return render_outbox(emails[:1])
     whose = f" of run {emails[0].run_id}" if run is not None else " (alarms)" if alarms else ""

@@ -113,3 +113,13 @@ def test_json_fields_are_the_ones_its_help_names(state_dir):
     assert all(field in help_text for field in records[0])
     assert records[0]["kind"] == "run" and records[0]["file"].endswith(".eml")
     assert [r["kind"] for r in json.loads(outbox(state_dir, "--json", "--alarms").output)] == ["alarm", "alarm"]
+
+
+def test_last_with_only_alarm_emails_says_so_and_where_they_are(tmp_path):
+    write_eml(StatePaths(tmp_path).outbox, ALARM, "You are receiving this email because your alarm …", "a", START)
+
+    result = outbox(tmp_path, "--last")
+
+    assert result.exit_code == 0
+    assert result.output.startswith(f"No run email in {StatePaths(tmp_path).outbox} yet (1 alarm email(s): ")
+    assert "`restaurant-pipeline outbox --alarms`" in result.output and "Subject:" not in result.output

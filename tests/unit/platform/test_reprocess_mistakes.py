@@ -90,3 +90,10 @@ def test_an_object_under_raw_outside_a_day_partition_is_refused_until_its_day_is
     assert given.exit_code == 0, given.output
     copied = s3.get_object(Bucket=BUCKET, Key="raw/places/dt=2026-12-01/sample__paris.jsonl")
     assert copied["Body"].read() == PLACE
+
+
+def test_an_empty_source_is_a_usage_error(s3):
+    result = reprocess("")
+
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: pass a .jsonl, .jsonl.gz or .json file, or s3://BUCKET/KEY"
