@@ -343,7 +343,11 @@ def test_forged_events_for_runs_the_ledger_does_not_know_are_not_mailed_and_audi
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="audit-bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
     target = SimpleNamespace(
-        ledger=RunLedger(stack.dynamodb, LEDGER), clients=SimpleNamespace(s3=s3), bucket="audit-bucket", queues={}
+        ledger=RunLedger(stack.dynamodb, LEDGER),
+        clients=SimpleNamespace(s3=s3),
+        bucket="audit-bucket",
+        queues={},
+        dead_letter_queues=list,  # no queue: this audit is about the ledger
     )
     report = audit_pipeline(target)
     refused = report["findings"]["events refused by the notifier (forged or unknown run)"]
