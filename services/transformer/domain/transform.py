@@ -202,8 +202,9 @@ def dead_letter_events(
         else:
             identity, cities = _identity_from_key(ref, facts)
         members.setdefault(identity.run_id, []).append((ref, identity, cities))
+    tried = "on its first attempt" if attempts == 1 else f"after {attempts} attempts"
     message = (
-        f"The transformer could not finish after {attempts} attempt(s): {plain_cause(cause)}. "
+        f"The transformer could not finish {tried}: {plain_cause(cause)}. "
         "The objects' messages are now in the transformer's dead-letter queue; nothing was lost."
     )
     events = []

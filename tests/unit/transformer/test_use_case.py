@@ -258,7 +258,7 @@ def test_an_infrastructure_failure_on_the_last_receive_is_published_as_an_error_
         ("run-2", "error", True, 3),
     ]
     assert events[0].cities == ["Paris"] and [s.key for s in events[0].sources] == [KEY]
-    assert "after 3 attempt(s): S3 unreachable" in events[0].error.message
+    assert "after 3 attempts: S3 unreachable" in events[0].error.message
     assert "dead-letter queue" in events[0].error.message
     assert ("run-1", "TRANSFORM_FAILED", KEY) in wired.ledger.steps
 
