@@ -40,8 +40,15 @@ class Stack:
     s3_events_queue: str
     published_queue: str
 
-    def drop(self, key: str, body: bytes) -> None:
-        self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    def drop(self, key: str, body: bytes) -> str | None:
+        """Uploads `body` under `key`; the version S3 gave it (None while the bucket is not versioned)."""
+        version = self.s3.put_object(Bucket=BUCKET, Key=key, Body=body).get("VersionId")
+        return version if version not in (None, "null") else None
+
+    def version_objects(self) -> None:
+        """Versioning on, as on the real bucket (cdk/constructs/shared.py): each upload is a version of its own,
+        which its "Object Created" event names."""
+        self.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
 
     def drop_fixture(self, name: str, key: str | None = None, gz: bool = False) -> str:
         body = (FIXTURES / name).read_bytes()
@@ -52,6 +59,13 @@ class Stack:
     def s3_messages(self, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
         """The next `count` "Object Created" messages moto routed to the capture queue (others discarded)."""
         return receive(self.sqs, self.s3_events_queue, count, timeout, _is_object_created)
+
+    def s3_message_of(self, key: str, version_id: str, timeout: float = 20.0) -> dict[str, Any]:
+        """The "Object Created" message of one upload: the one naming its key and version (others discarded).
+
+        Waiting for a message by number alone cannot tell a re-upload's event from the first upload's: on moto both
+        carry the same event id and etag, and the same time when they fall in the same second."""
+        return receive(self.sqs, self.s3_events_queue, 1, timeout, lambda m: _names(m, key, version_id))[0]
 
     def published(self, count: int, timeout: float = 20.0) -> list[TransformCompleted]:
         messages = receive(self.sqs, self.published_queue, count, timeout, lambda _: True)
@@ -76,6 +90,13 @@ class Stack:
 
 def _is_object_created(message: dict[str, Any]) -> bool:
     return json.loads(message["Body"]).get("detail-type") == "Object Created"
+
+
+def _names(message: dict[str, Any], key: str, version_id: str) -> bool:
+    event = json.loads(message["Body"])
+    stored = event.get("detail", {}).get("object", {})
+    named = (stored.get("key"), stored.get("version-id")) == (key, version_id)
+    return event.get("detail-type") == "Object Created" and named
 
 
 def receive(sqs: Any, queue: str, count: int, timeout: float, keep: Any) -> list[dict[str, Any]]:
