@@ -32,6 +32,7 @@ def _run(page: Path, *options: str) -> str:
                 "--headless",
                 "--no-sandbox",  # the tests may run as root, which Chromium's sandbox refuses
                 "--disable-gpu",
+                "--disable-dev-shm-usage",  # containers (CI) often give /dev/shm 64 MB, where Chromium can crash
                 "--no-first-run",
                 f"--user-data-dir={profile}",
                 *options,
