@@ -201,6 +201,8 @@ def test_a_file_cannot_claim_a_run_nor_overwrite_what_a_collection_recorded(stac
     run_id = str(json.loads(started.stdout[started.stdout.index("{") :])["run_id"])
     key, place_id = _collected(stack, run_id)
     [collected_name] = _names(stack, [place_id]).values()
+    # `run --wait` returns on the notifier's ledger step; the outbox writes the email from SNS a moment later
+    delivered_emails(stack, run_id)
     assert len(_emails_of(stack, run_id)) == 1
     day = key.split("dt=")[1].split("/")[0]
 
