@@ -310,7 +310,7 @@ def _read_document(chunks: Iterator[bytes], result: ReadResult, writer: _Validat
         try:
             place = _validated(item)
         except _LineRejected as exc:
-            content = json.dumps(item, ensure_ascii=False)
+            content = _writable(json.dumps(item, ensure_ascii=False))
             result.rejections.append(Rejection(number, str(exc), budget.take(number, content)))
             continue
         writer.write(number, place)
@@ -371,11 +371,45 @@ def _depth(value: Any) -> int:
 def _validated(parsed: Any) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise _LineRejected(f"not a JSON object but a {type(parsed).__name__}")
+    _refuse_lone_surrogates(parsed)
     try:
         RawPlace.model_validate(parsed)
     except ValidationError as exc:
         raise _LineRejected(describe_validation_error("place", exc)) from None
     return parsed
+
+
+def _refuse_lone_surrogates(value: Any) -> None:
+    """A `\\ud800` escape with no partner parses into a string that is not Unicode: no UTF-8 writer (the validated
+    copy, either warehouse) can store it, so its place is refused here, by the field that holds it."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                path = f"{where}.{key}" if where else str(key)
+                _refuse_in_text(str(key), path)  # a key is a string too
+                stack.append((child, path))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{index}]") for index, child in enumerate(item))
+        elif isinstance(item, str):
+            _refuse_in_text(item, where)
+
+
+def _refuse_in_text(text: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(text[exc.start])
+        at = f" at {_writable(where)}" if where else ""
+        raise _LineRejected(
+            f"lone UTF-16 surrogate \\u{code:04x} in a string{at}: not valid Unicode; the warehouses cannot store it"
+        ) from None
+
+
+def _writable(text: str) -> str:
+    """`text` with each lone surrogate written as its escape (the six characters \\ud800): UTF-8 can hold it."""
+    return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
 
 
 class _Budget:
