@@ -6,6 +6,7 @@ Changing a field: add optional fields freely; anything else bumps VERSION and re
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Literal
@@ -118,6 +119,26 @@ class CollectionFailed(Event):
     )
 
 
+REJECTED_LINES_SHOWN = 10  # the rejected lines a SourceObject names (the quarantine file holds them all)
+REJECTION_REASON_MAX = 200  # a rejected line's reason in the event: characters, and bytes as JSON (\u escapes)
+
+
+class RejectedLine(_Part):
+    """One line the transformer set aside: where it was in the raw object, and why (bounded)."""
+
+    line: int | None = Field(default=None, ge=1, description="From 1; null when the whole object was refused.")
+    reason: str = Field(max_length=REJECTION_REASON_MAX)
+
+    @classmethod
+    def of(cls, line: int | None, reason: str) -> RejectedLine:
+        """The line and as much of its reason as REJECTION_REASON_MAX bytes of escaped JSON hold (10 lines of each
+        of a batch's 10 objects stay a few tens of KB, whatever characters the reasons hold)."""
+        kept = reason[:REJECTION_REASON_MAX]
+        while len(json.dumps(kept)) - 2 > REJECTION_REASON_MAX:
+            kept = kept[:-1]
+        return cls(line=line, reason=kept)
+
+
 class SourceObject(_Part):
     bucket: str
     key: str
@@ -130,6 +151,12 @@ class SourceObject(_Part):
     valid_lines: int = Field(ge=0, default=0)
     quarantined_lines: int = Field(ge=0, default=0)
     quarantine_key: str | None = None
+    rejected: list[RejectedLine] = Field(
+        default=[],
+        max_length=REJECTED_LINES_SHOWN,
+        description="The first rejected lines (number and reason); quarantined_lines counts them all. Empty from "
+        "older producers.",
+    )
     problem: str | None = Field(default=None, description="Why the object as a whole yielded nothing, if so.")
     identity_note: str | None = Field(
         default=None,

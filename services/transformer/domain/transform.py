@@ -13,7 +13,9 @@ from typing import Any, Literal
 
 from contracts.envelope import EVENT_MAX_BYTES
 from contracts.events import (
+    REJECTED_LINES_SHOWN,
     CitySummary,
+    RejectedLine,
     SourceObject,
     TestCounts,
     TestFailure,
@@ -335,6 +337,7 @@ def _prepare(
         valid_lines=result.valid_lines,
         quarantined_lines=len(result.rejections),
         quarantine_key=q_key,
+        rejected=[RejectedLine.of(r.line, r.reason) for r in result.rejections[:REJECTED_LINES_SHOWN]],
         problem=result.problem,
         identity_note=identity.note,
     )
