@@ -141,6 +141,12 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+# How soon a failed message comes back locally (AWS: the queue's visibility timeout, or the delay the function sets):
+# seconds instead of minutes, so a local retry is seen while one watches. The transformer's own backoff is shortened
+# to the same (its RETRY_BACKOFF_SECONDS, restaurant_pipeline/local/stack.py).
+LOCAL_RETRY_DELAY_SECONDS = 3
+
+
 @dataclass(frozen=True)
 class MappingSettings:
     function_name: str
@@ -152,7 +158,7 @@ class MappingSettings:
     memory_mb: int = 512
     region: str = "eu-west-3"
     fifo: bool = False
-    retry_delay_seconds: int = 3
+    retry_delay_seconds: int = LOCAL_RETRY_DELAY_SECONDS
     poll_wait_seconds: int = 1
     # Where the receipt handles of the batch being processed are kept, so that the supervisor can make them
     # visible again if this worker dies mid-batch ("" = not kept). See LocalStack._release_inflight.

@@ -18,6 +18,7 @@ from typing import Any
 
 from contracts.envelope import BUS_NAME
 from restaurant_pipeline.config import PipelineConfig
+from restaurant_pipeline.local.esm import LOCAL_RETRY_DELAY_SECONDS
 from restaurant_pipeline.topology import (
     PROJECT,
     SCHEDULE_DLQ_NAME,
@@ -87,9 +88,36 @@ class StackInfo:
 
     @classmethod
     def from_json(cls, text: str) -> StackInfo:
-        data = json.loads(text)
-        data["queues"] = {name: QueueInfo(**queue) for name, queue in data["queues"].items()}
-        return cls(**data)
+        """StackFileError, saying what is wrong, when `text` is not a stack description (truncated, hand-edited)."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise StackFileError(f"line {exc.lineno}: {exc.msg}") from None
+        from pydantic import TypeAdapter, ValidationError
+
+        try:
+            info: StackInfo = TypeAdapter(cls).validate_python(data)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = ".".join(str(part) for part in error["loc"]) or "the whole file"
+            more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+            raise StackFileError(f"{field}: {error['msg']}{more}") from None
+        return info
+
+
+class StackFileError(ValueError):
+    """stack.json cannot be read as a StackInfo: what is wrong, in a few words (the caller names the file)."""
+
+
+def read_stack_file(path: Path) -> StackInfo:
+    """The StackInfo saved at `path`; StackFileError when it is unreadable or not a stack description."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise StackFileError("not UTF-8 text") from None
+    except OSError as exc:
+        raise StackFileError(exc.strerror or type(exc).__name__) from None
+    return StackInfo.from_json(text)
 
 
 @dataclass(frozen=True)
@@ -172,6 +200,7 @@ def function_environment(
     environments = service_environment(config, topology, stack_resources(info, info.places_api_base_url))
     result: dict[str, dict[str, str]] = {service: {**local, **env} for service, env in environments.items()}
     result["collector"]["GOOGLE_PLACES_API_KEY"] = places_api_key
+    result["transformer"]["RETRY_BACKOFF_SECONDS"] = str(LOCAL_RETRY_DELAY_SECONDS)
     return result
 
 

@@ -105,6 +105,7 @@ def build_wiring() -> Wiring:
         ),
         max_receive_count=config.max_receive_count,
         queue=SqsMessageQueue(boto3.client("sqs"), config.dead_letter_queue_name),
+        retry_backoff_seconds=config.retry_backoff_seconds,
     )
     return Wiring(deps, dbt)
 

@@ -37,7 +37,7 @@ from pydantic import ValidationError
 from contracts.envelope import ContractError, describe_validation_error, parse_eventbridge_event
 from contracts.events import TransformCompleted
 from services.common.names import RAW_PREFIX
-from services.transformer.domain.failures import classify, final_cause, retry_delay_seconds
+from services.transformer.domain.failures import FIRST_RETRY_SECONDS, classify, final_cause, retry_delay_seconds
 from services.transformer.domain.limits import OBJECT_LIST_MAX_BYTES, listed_bytes
 from services.transformer.domain.model import (
     SET_ASIDE,
@@ -108,6 +108,7 @@ class TransformerDeps:
     # The function's own queue: a failed message's backoff and the copy of a final one to the dead-letter queue.
     # None: failed messages wait the queue's visibility timeout and a final failure is retried like any other.
     queue: MessageQueue | None = None
+    retry_backoff_seconds: int = FIRST_RETRY_SECONDS  # the first retry's delay (domain/failures.py), then doubled
 
 
 @dataclass
@@ -402,7 +403,9 @@ class _Settlement:
             message = self.messages.get(message_id)
             if message is None:
                 continue
-            seconds = self.delays.get(message_id, retry_delay_seconds(message.receives, deps.max_receive_count))
+            seconds = self.delays.get(
+                message_id, retry_delay_seconds(message.receives, deps.max_receive_count, deps.retry_backoff_seconds)
+            )
             delays.append((message, seconds))
             self.outcome.retry_delays[message_id] = seconds
         if deps.queue is None or not delays:

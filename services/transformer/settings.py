@@ -33,6 +33,9 @@ class TransformerSettings(ServiceSettings):
     # The name of the function's own dead-letter queue: where a message whose failure is final is set aside at once
     # (services/transformer/adapters/sqs.py). Unset: such a message is retried like any other.
     dead_letter_queue_name: str | None = Field(default=None, alias="DEAD_LETTER_QUEUE_NAME")
+    # The delay before a transiently failed message is received again, doubled on each receive (domain/failures.py).
+    # The local stack shortens it as its event source mapping shortens every retry (restaurant_pipeline/local/esm.py).
+    retry_backoff_seconds: int = Field(default=30, ge=1, le=900, alias="RETRY_BACKOFF_SECONDS")
 
     @model_validator(mode="after")
     def _target_needs(self) -> TransformerSettings:

@@ -96,10 +96,11 @@ class FinalFailure(RuntimeError):
     """The words of a final failure, as announced."""
 
 
-def retry_delay_seconds(receives: int, max_receive_count: int) -> int:
+def retry_delay_seconds(receives: int, max_receive_count: int, first: int = FIRST_RETRY_SECONDS) -> int:
     """How long a message that failed transiently on its `receives`-th receive stays invisible: a short backoff
-    (30 s, 60 s, 120 s, ...), and 0 after its last receive, whose failure was announced: SQS then moves it to the
-    dead-letter queue on the next receive instead of holding the message group an hour."""
+    (`first` seconds, then twice as long each time: 30 s, 60 s, 120 s, ...), and 0 after its last receive, whose
+    failure was announced: SQS then moves it to the dead-letter queue on the next receive instead of holding the
+    message group an hour."""
     if receives >= max_receive_count:
         return 0
-    return min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, receives - 1))
+    return min(MAX_RETRY_SECONDS, first * 2 ** max(0, receives - 1))
