@@ -214,6 +214,8 @@ def local_down(
     """Stop everything `local up` started, saving the bucket (every object version), the tables and every queued
     message under .pipeline/ first. Exits 1, saying why, when the save failed: the previous snapshot is kept."""
     result = control.down(state_dir, save=not no_save)
+    if result.note:  # stack.json was unreadable: say how the stack was found and what became of the file
+        errors.print(f"[yellow]warning:[/] {escape(result.note)}", highlight=False, soft_wrap=True)
     if not result.was_running:
         console.print("The local stack was not running.")
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,13 +10,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from restaurant_pipeline.local.persistence import last_saved
 from restaurant_pipeline.local.processes import pid_alive, port_in_use, stop_pid
-from restaurant_pipeline.local.stack import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STATE_DIR, StackInfo, StatePaths
+from restaurant_pipeline.local.stack import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_STATE_DIR,
+    StackFileError,
+    StackInfo,
+    StatePaths,
+    read_stack_file,
+)
 from restaurant_pipeline.local.supervisor import LocalStack, StackOptions
 
 STATE_DIR_ENV = "PIPELINE_STATE_DIR"
@@ -26,8 +37,15 @@ class StackNotRunning(RuntimeError):
     pass
 
 
+class StackFileCorrupt(StackNotRunning):
+    """stack.json is there but is no stack description: no command can reach the stack through it."""
+
+
 class StackStartError(RuntimeError):
     pass
+
+
+SUPERVISOR_MODULE = "restaurant_pipeline.local.supervisor"
 
 
 def default_state_dir() -> Path:
@@ -49,7 +67,7 @@ def read_stack(state_dir: Path | None = None) -> StackInfo:
             f"The local stack is not running (no {state.stack_file}). Start it with `restaurant-pipeline local up "
             "--detach` (or `make run`)."
         )
-    info = StackInfo.from_json(state.stack_file.read_text(encoding="utf-8"))
+    info = _read_stack_file(state)
     supervisor = info.pids.get("supervisor")
     if supervisor and not pid_alive(supervisor):
         raise StackNotRunning(
@@ -57,6 +75,18 @@ def read_stack(state_dir: Path | None = None) -> StackInfo:
             "Run `restaurant-pipeline local down` to clean up, then `local up --detach`."
         )
     return info
+
+
+def _read_stack_file(state: StatePaths) -> StackInfo:
+    try:
+        return read_stack_file(state.stack_file)
+    except StackFileError as exc:
+        where = "" if state.root == default_state_dir().resolve() else f" --state-dir {state.root}"
+        what = " ".join(str(exc).split())  # one line, whatever the parser said
+        raise StackFileCorrupt(
+            f"{state.stack_file} is not a stack description ({what}): stop the stack's processes with "
+            f"`restaurant-pipeline local down{where}`, which finds them without it and removes it"
+        ) from None
 
 
 def up(options: StackOptions, detach: bool, progress: Callable[[str], None] | None = None) -> StackInfo:
@@ -78,6 +108,8 @@ def up(options: StackOptions, detach: bool, progress: Callable[[str], None] | No
         return info  # already running: `up` is idempotent
     if state.stack_file.exists():
         down(state.root)
+    if state.stack_file.exists():  # a folder in its place: down stopped what it found but leaves folders alone
+        raise StackStartError(f"{state.stack_file} is in the way and is not a file: remove it, then `local up` again")
     if port_in_use(options.host, options.port):
         raise StackStartError(
             f"{options.host}:{options.port} is taken by another process (not this project's stack in {state.root}). "
@@ -153,6 +185,7 @@ class DownResult:
     error: str | None = None  # why nothing was saved (None with saved=False: --no-save asked for it)
     holding: bool = False  # the stack is still up, holding its state in moto: fix the cause, `local down` again
     previous_snapshot: str | None = None  # when the snapshot `local up` restores was saved (None: there is none)
+    note: str | None = None  # stack.json was unreadable: how the processes were found instead, and what was done
 
 
 def down(state_dir: Path | None = None, timeout: float = 300.0, save: bool = True) -> DownResult:
@@ -162,8 +195,63 @@ def down(state_dir: Path | None = None, timeout: float = 300.0, save: bool = Tru
     state = StatePaths(Path(state_dir or default_state_dir()).resolve())
     if not state.stack_file.exists():
         return DownResult(was_running=False)
-    info = StackInfo.from_json(state.stack_file.read_text(encoding="utf-8"))
-    supervisor = info.pids.get("supervisor", 0)
+    try:
+        pids = dict(read_stack_file(state.stack_file).pids)
+    except StackFileError as exc:
+        pids, note = _pids_without_stack_file(state, str(exc))
+        result = _stop(state, pids, timeout, save) if pids else DownResult(was_running=False)
+        if result.holding:
+            return replace(result, note=note)
+        if state.stack_file.is_dir():
+            return replace(result, note=f"{note}; it is a folder, left in place: remove it yourself")
+        state.stack_file.unlink(missing_ok=True)
+        return replace(result, note=f"{note}; the file is removed")
+    result = _stop(state, pids, timeout, save)
+    if not result.holding:
+        state.stack_file.unlink(missing_ok=True)
+    return result
+
+
+def _pids_without_stack_file(state: StatePaths, problem: str) -> tuple[dict[str, int], str]:
+    """The stack's processes when stack.json cannot say: the supervisor `local up --detach` started for this state
+    folder, found by its command line, and every process below it (asked before it stops: they outlive it)."""
+    unreadable = f"{state.stack_file} is not a stack description ({' '.join(problem.split())})"
+    supervisor = find_supervisor(state.root)
+    if supervisor is None:
+        return {}, (
+            f"{unreadable}, and no supervisor of {state.root} is running (a stack started without --detach stops "
+            "with Ctrl-C in its terminal)"
+        )
+    pids = {"supervisor": supervisor.pid}
+    with contextlib.suppress(psutil.Error):
+        pids.update({f"pid {child.pid}": child.pid for child in supervisor.children(recursive=True)})
+    return pids, (
+        f"{unreadable}: found the stack's supervisor (pid {supervisor.pid}) by its command line, "
+        f"with {len(pids) - 1} process(es) below it"
+    )
+
+
+def find_supervisor(root: Path) -> psutil.Process | None:
+    """The running `python -m restaurant_pipeline.local.supervisor --state-dir <root>` (`local up --detach`)."""
+    for process in psutil.process_iter(["cmdline"]):
+        arguments = process.info.get("cmdline") or []
+        for index, argument in enumerate(arguments[:-1]):
+            if argument == "-m" and arguments[index + 1] == SUPERVISOR_MODULE:
+                options = arguments[index + 2 :]
+                if "--state-dir" in options[:-1] and _same_folder(options[options.index("--state-dir") + 1], root):
+                    return process
+    return None
+
+
+def _same_folder(given: str, root: Path) -> bool:
+    try:
+        return Path(given).resolve() == root
+    except (OSError, RuntimeError):
+        return False
+
+
+def _stop(state: StatePaths, pids: dict[str, int], timeout: float, save: bool) -> DownResult:
+    supervisor = pids.get("supervisor", 0)
     if supervisor and pid_alive(supervisor):
         state.save_report.unlink(missing_ok=True)
         os.kill(supervisor, signal.SIGTERM if save else signal.SIGUSR1)
@@ -200,10 +288,9 @@ def down(state_dir: Path | None = None, timeout: float = 300.0, save: bool = Tru
             previous_snapshot=last_saved(state),
         )
     # a supervisor that died hard leaves its children: stop them too
-    for name, pid in info.pids.items():
+    for name, pid in pids.items():
         if name != "supervisor" and pid_alive(pid):
             stop_pid(pid)
-    state.stack_file.unlink(missing_ok=True)
     return result
 
 

@@ -92,7 +92,7 @@ class StackInfo:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise StackFileError(f"line {exc.lineno}: {exc.msg}") from None
+            raise StackFileError(f"line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
         from pydantic import TypeAdapter, ValidationError
 
         try:
