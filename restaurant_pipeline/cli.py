@@ -251,9 +251,10 @@ def local_env(
     as_json: JsonOption = False,
     state_dir: StateDirOption = None,
 ) -> None:
-    """The variables that point the aws CLI, boto3 and DuckDB at the running local stack, as `export` lines:
-    eval "$(restaurant-pipeline local env)"."""
-    from restaurant_pipeline.stack_environment import export_lines, local_variables, unset_lines
+    """The variables that point the aws CLI, boto3, DuckDB and dbt at the running local stack, as `export` lines:
+    eval "$(restaurant-pipeline local env)", then `cd dbt && dbt show --select city_daily_summary` works too."""
+    from restaurant_pipeline.dbt_command import local_dbt_variables
+    from restaurant_pipeline.stack_environment import export_lines, unset_lines
 
     if unset:
         sys.stdout.write(unset_lines())
@@ -262,7 +263,12 @@ def local_env(
         info = control.read_stack(state_dir)
     except control.StackNotRunning as exc:
         fail(str(exc))
-    variables = local_variables(info)
+    try:
+        nlp: bool | None = load_config().nlp.enabled
+    except ConfigError as exc:  # the AWS variables still serve; dbt parses with the NLP stage off
+        nlp = None
+        errors.print(f"# NLP_ENABLED left out: {exc}", highlight=False, markup=False)
+    variables = local_dbt_variables(info, nlp)
     sys.stdout.write(to_json(variables) + "\n" if as_json else export_lines(variables))
     if sys.stdout.isatty() and not as_json:
         errors.print('# to set them in this shell: eval "$(restaurant-pipeline local env)"', highlight=False)

@@ -33,9 +33,14 @@ def project_dir() -> Path:
     return default_project_dir()
 
 
-def local_dbt_variables(info: StackInfo, nlp_enabled: bool) -> dict[str, str]:
+def local_dbt_variables(info: StackInfo, nlp_enabled: bool | None) -> dict[str, str]:
+    """What `restaurant-pipeline dbt` runs dbt with locally, and what `local env` exports: the stack's endpoint,
+    credentials, region and state folder, everything dbt reads (the target, the warehouse file, the offline httpfs
+    extension, the bucket, the NLP switch; None leaves the switch out), and the project and profile folders, so that
+    plain `dbt show --select city_daily_summary` works in that shell, in dbt/ or anywhere else."""
     from services.transformer.adapters.dbt_build import dbt_environment
 
+    project = str(project_dir())
     return {
         **local_variables(info),
         **dbt_environment(
@@ -45,6 +50,8 @@ def local_dbt_variables(info: StackInfo, nlp_enabled: bool) -> dict[str, str]:
             endpoint_url=info.endpoint_url,
             nlp_enabled=nlp_enabled,
         ),
+        PROFILES_DIR_VARIABLE: project,
+        PROJECT_DIR_VARIABLE: project,
     }
 
 

@@ -1,5 +1,6 @@
-"""The environment that points the aws CLI, boto3, DuckDB and dbt at a stack: `restaurant-pipeline local env`, and
-what `restaurant-pipeline dbt` runs dbt with (locally, or on the deployed stack's Athena with --aws)."""
+"""The environment that points the aws CLI, boto3, DuckDB and dbt at a stack: `restaurant-pipeline local env` (after
+which plain `dbt` works too), and what `restaurant-pipeline dbt` runs dbt with (locally, or on the deployed stack's
+Athena with --aws)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from collections.abc import Mapping
 
 from restaurant_pipeline.local.stack import LOCAL_CREDENTIALS, StackInfo
 
-# Everything `local env` sets; `local env --unset` clears the same names.
+# Everything `local env` sets; `local env --unset` clears the same names. The second line is what dbt's profile
+# reads besides (dbt/profiles.yml; services.transformer.adapters.dbt_build.dbt_environment says which), and where
+# dbt finds the project and its profile, so that plain `dbt` works in that shell (restaurant_pipeline.dbt_command).
 LOCAL_VARIABLES = (
     "AWS_ENDPOINT_URL",
     "AWS_ACCESS_KEY_ID",
@@ -17,6 +20,8 @@ LOCAL_VARIABLES = (
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
     "PIPELINE_STATE_DIR",
+    *("DBT_TARGET", "BUCKET_NAME", "NLP_ENABLED", "DUCKDB_EXTENSION_DIRECTORY", "WAREHOUSE_PATH"),
+    *("DBT_PROFILES_DIR", "DBT_PROJECT_DIR"),
 )
 
 

@@ -22,6 +22,7 @@ from services.notifier.domain.facts import (
 from services.notifier.domain.highlights import render_highlight_lines
 from services.notifier.domain.message import Email, EmailContext
 from services.notifier.domain.outcomes import CityOutcome, Repeat, run_days
+from services.notifier.domain.quarantine import render_quarantine_lines
 from services.notifier.domain.runbook import (
     category_help,
     footer,
@@ -38,11 +39,13 @@ from services.notifier.domain.text import (
     duration,
     duration_ms,
     indented,
+    safe_path,
     safe_text,
     sample_row,
     unique,
     when,
     wrap,
+    wrap_paths,
 )
 from services.notifier.domain.wording import MIXED, PHASE_WORDS, QUARANTINED, TRIGGER_WORDS, WORDING
 
@@ -135,15 +138,16 @@ def _section(group: list[CityOutcome], context: EmailContext) -> list[str]:
         return render_collection_failed_section(event, [o.city for o in group], context)
     cities = [o.city for o in group]
     if event.outcome == "passed":
-        return render_success_section(event, cities)
+        return render_success_section(event, cities, context)
     if event.outcome == "tests_failed":
-        return render_tests_failed_section(event, cities)
-    return render_error_section(event, cities)
+        return render_tests_failed_section(event, cities, context)
+    return render_error_section(event, cities, context)
 
 
 def _city_title(event: TransformCompleted, city: str | None) -> str:
     summary = summary_for(event, city)
-    name = safe_text(city or (PurePath(event.sources[0].key).name if event.sources else "dropped file"))
+    file = PurePath(event.sources[0].key).name if event.sources else "dropped file"
+    name = safe_text(city) if city else safe_path(file)
     day = summary.day if summary else (event.collection_dates[0] if event.collection_dates else None)
     return f"{name} · {day.isoformat()}" if day else name
 
@@ -175,7 +179,7 @@ def _summary_lines(event: TransformCompleted, city: str | None, top: bool) -> li
     return lines
 
 
-def _transform_footer(event: TransformCompleted) -> list[str]:
+def _transform_footer(event: TransformCompleted, context: EmailContext | None) -> list[str]:
     lines = []
     tests = event.tests
     if tests.total:
@@ -184,11 +188,10 @@ def _transform_footer(event: TransformCompleted) -> list[str]:
     for warning in event.warnings:
         lines.append(f"{INDENT}  warning: {safe_text(warning.name)}: {warning.failing_rows:,} row(s)")
     for source in event.sources:
-        if source.quarantined_lines:
-            where = f" in {safe_text(f's3://{source.bucket}/{source.quarantine_key}')}" if source.quarantine_key else ""
-            lines.append(f"{INDENT}⚠ {source.quarantined_lines:,} line(s) of {safe_text(source.key)} set aside{where}")
+        lines.extend(render_quarantine_lines(source, context or EmailContext()))
         if source.problem:
-            lines.append(f"{INDENT}⚠ {safe_text(source.key)}: {safe_text(source.problem, DATA_MAX)}")
+            key = safe_path(source.key)
+            lines.extend(wrap_paths(f"⚠ {key}: {safe_text(source.problem, DATA_MAX)}", INDENT, key))
     if event.durations_ms:
         phases = {k: v for k, v in event.durations_ms.items() if k != "total"}
         detail = ", ".join(f"{safe_text(name.replace('_', ' '))} {duration_ms(ms)}" for name, ms in phases.items())
@@ -200,7 +203,9 @@ def _transform_footer(event: TransformCompleted) -> list[str]:
     return lines
 
 
-def render_success_section(event: TransformCompleted, cities: Sequence[str | None]) -> list[str]:
+def render_success_section(
+    event: TransformCompleted, cities: Sequence[str | None], context: EmailContext | None = None
+) -> list[str]:
     lines: list[str] = []
     for city in cities:
         lines.append(f"{WORDING['passed'].section} {_city_title(event, city)}")
@@ -209,7 +214,7 @@ def render_success_section(event: TransformCompleted, cities: Sequence[str | Non
         lines.extend(render_highlight_lines(summary_for(event, city)))
         lines.extend(_sentiment_lines(summary_for(event, city)))
     lines.extend(_review_count_lines(event))
-    lines.extend(_transform_footer(event))
+    lines.extend(_transform_footer(event, context))
     lines.extend(render_unknown_city_lines(event))
     return lines
 
@@ -261,7 +266,9 @@ def _review_count_lines(event: TransformCompleted) -> list[str]:
     return [line + (", " + ", ".join(detail) if detail else "")]
 
 
-def render_tests_failed_section(event: TransformCompleted, cities: Sequence[str | None]) -> list[str]:
+def render_tests_failed_section(
+    event: TransformCompleted, cities: Sequence[str | None], context: EmailContext | None = None
+) -> list[str]:
     tests = event.tests
     failed = tests.failed + tests.errored
     titles = ", ".join(_city_title(event, city) for city in cities)
@@ -269,7 +276,7 @@ def render_tests_failed_section(event: TransformCompleted, cities: Sequence[str 
     for rank, failure in enumerate(event.failures, start=1):
         lines.extend(_failure_lines(rank, failure))
     lines.extend(_tables_lines(event, cities))
-    lines.extend(_transform_footer(event))
+    lines.extend(_transform_footer(event, context))
     lines.extend(render_unknown_city_lines(event))
     return lines
 
@@ -305,7 +312,9 @@ def _failure_lines(rank: int, failure: TestFailure) -> list[str]:
     return lines
 
 
-def render_error_section(event: TransformCompleted, cities: Sequence[str | None]) -> list[str]:
+def render_error_section(
+    event: TransformCompleted, cities: Sequence[str | None], context: EmailContext | None = None
+) -> list[str]:
     titles = ", ".join(_city_title(event, city) for city in cities)
     lines = [f"{WORDING['error'].section} · {titles}"]
     error = event.error
@@ -317,8 +326,8 @@ def render_error_section(event: TransformCompleted, cities: Sequence[str | None]
         lines.append(f"{INDENT}Error:")
         lines.extend(indented(safe_text(error.message, DATA_MAX, keep_lines=True), INDENT * 2))
     for source in event.sources:
-        lines.append(f"{INDENT}Object: {safe_text(f's3://{source.bucket}/{source.key}')}")
-    lines.extend(_transform_footer(event))
+        lines.append(f"{INDENT}Object: {safe_path(f's3://{source.bucket}/{source.key}')}")  # whole, however long
+    lines.extend(_transform_footer(event, context))
     return lines
 
 

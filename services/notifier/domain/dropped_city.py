@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from contracts.events import CITY_METADATA_KEY, UNKNOWN_CITY, TransformCompleted
-from services.notifier.domain.text import INDENT, command_word, safe_text, wrap
+from services.notifier.domain.text import INDENT, command_word, safe_path, wrap
 from services.notifier.domain.wording import CLI
 
 
@@ -27,7 +27,7 @@ def render_unknown_city_lines(event: TransformCompleted) -> list[str]:
         name = command_word(PurePath(source.key).name)
         if uri is None or name is None:  # a command would not be what it looks like: the key is named, as data
             lines.append(
-                f"{INDENT}  {safe_text(f's3://{source.bucket}/{source.key}')} (its key holds control "
+                f"{INDENT}  {safe_path(f's3://{source.bucket}/{source.key}')} (its key holds control "
                 f"characters or a link: find it with `{CLI} runs`)"
             )
             continue

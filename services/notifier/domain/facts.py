@@ -8,7 +8,7 @@ from pathlib import PurePath
 
 from contracts.events import CitySummary, CollectionFailed, TransformCompleted
 from services.notifier.domain.outcomes import CityOutcome
-from services.notifier.domain.text import safe_text, unique
+from services.notifier.domain.text import safe_path, safe_text, unique
 
 
 def label(outcome: CityOutcome) -> str:
@@ -16,7 +16,7 @@ def label(outcome: CityOutcome) -> str:
         return safe_text(outcome.city)
     event = outcome.event
     if isinstance(event, TransformCompleted) and event.sources:
-        return safe_text(PurePath(event.sources[0].key).name)
+        return safe_path(PurePath(event.sources[0].key).name)
     return "run"
 
 

@@ -14,7 +14,9 @@ INDENT = "   "
 WRAP_WIDTH = 100
 SAMPLE_VALUE_MAX = 80
 DATA_MAX = 1_500  # free text an event carries (an error message), per field
-NAME_MAX = 100  # a name an event carries (a city, a place, an object key), in one line
+NAME_MAX = 100  # a name an event carries (a city, a place), in one line
+PATH_MAX = 10_000  # a path (an object key, an s3:// location) is never cut: S3 keys hold at most 1,024 bytes
+_KEEP_TOGETHER = "\0"  # stands for a path's spaces while prose is wrapped (safe_text never leaves a NUL)
 # What a mail client turns into a link: a web, file or mail scheme, a script or data URL, a "www." host.
 # s3:// locations stay as they are (no client opens them). The scheme is disarmed wherever it starts ("xhttps://"
 # included: a client may link from the "h"); "mailto:", "javascript:" and "data:" only as words ("metadata:" stays).
@@ -36,6 +38,20 @@ def wrap(text: str, prefix: str) -> list[str]:
         break_long_words=False,
         break_on_hyphens=False,
     )
+
+
+def safe_path(value: object) -> str:
+    """An object key or an s3:// location as safe_text shows it (escaped, links disarmed), but whole: a path
+    that was cut is no use to the reader who has to find the object."""
+    return safe_text(value, PATH_MAX)
+
+
+def wrap_paths(text: str, prefix: str, *paths: str) -> list[str]:
+    """Prose wrapped like wrap(), where each of `paths` (as safe_path shows it) stays whole on one line: a long one
+    goes onto the next line, never cut and never broken at its spaces."""
+    for path in paths:
+        text = text.replace(path, path.replace(" ", _KEEP_TOGETHER))
+    return [line.replace(_KEEP_TOGETHER, " ") for line in wrap(text, prefix)]
 
 
 def indented(text: str, prefix: str) -> list[str]:
