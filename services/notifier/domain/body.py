@@ -18,6 +18,8 @@ from services.notifier.domain.facts import (
     label,
     quarantined,
     summary_for,
+    tests_failed_words,
+    tests_passed_words,
 )
 from services.notifier.domain.highlights import render_highlight_lines
 from services.notifier.domain.message import Email, EmailContext
@@ -25,9 +27,11 @@ from services.notifier.domain.outcomes import CityOutcome, Repeat, run_days
 from services.notifier.domain.quarantine import render_quarantine_lines
 from services.notifier.domain.runbook import (
     category_help,
+    failed_test_commands,
     footer,
     given_up_words,
     logs_section,
+    rerun_cities,
     test_hint,
     what_to_do,
 )
@@ -183,8 +187,7 @@ def _transform_footer(event: TransformCompleted, context: EmailContext | None) -
     lines = []
     tests = event.tests
     if tests.total:
-        extra = f", {tests.warned} warning(s)" if tests.warned else ""
-        lines.append(f"{INDENT}Data tests: {tests.passed}/{tests.total} passed{extra}")
+        lines.append(f"{INDENT}Data tests: {tests_passed_words(tests)}")
     for warning in event.warnings:
         lines.append(f"{INDENT}  warning: {safe_text(warning.name)}: {warning.failing_rows:,} row(s)")
     for source in event.sources:
@@ -269,12 +272,10 @@ def _review_count_lines(event: TransformCompleted) -> list[str]:
 def render_tests_failed_section(
     event: TransformCompleted, cities: Sequence[str | None], context: EmailContext | None = None
 ) -> list[str]:
-    tests = event.tests
-    failed = tests.failed + tests.errored
     titles = ", ".join(_city_title(event, city) for city in cities)
-    lines = [f"{WORDING['tests_failed'].section} · {titles}: {failed} of {tests.total} tests failed"]
+    lines = [f"{WORDING['tests_failed'].section} · {titles}: {tests_failed_words(event.tests)}"]
     for rank, failure in enumerate(event.failures, start=1):
-        lines.extend(_failure_lines(rank, failure))
+        lines.extend(_failure_lines(rank, failure, context or EmailContext()))
     lines.extend(_tables_lines(event, cities))
     lines.extend(_transform_footer(event, context))
     lines.extend(render_unknown_city_lines(event))
@@ -299,7 +300,7 @@ def _tables_lines(event: TransformCompleted, cities: Sequence[str | None]) -> li
     return lines
 
 
-def _failure_lines(rank: int, failure: TestFailure) -> list[str]:
+def _failure_lines(rank: int, failure: TestFailure, context: EmailContext) -> list[str]:
     model = f" (model {safe_text(failure.model)})" if failure.model else ""
     lines = [f"{INDENT}{rank}. {safe_text(failure.name)}{model}: {failure.failing_rows:,} failing row(s)"]
     if failure.message:
@@ -309,6 +310,8 @@ def _failure_lines(rank: int, failure: TestFailure) -> list[str]:
         for sample in failure.samples[:5]:
             lines.append(f"{INDENT * 2}  {sample_row(sample)}")
     lines.extend(wrap(f"What to look at: {test_hint(failure.name, failure.model)}", INDENT * 2))
+    for what, command in failed_test_commands(failure.name, failure.model, context):
+        lines.append(f"{INDENT * 2}  {what}: {command}")
     return lines
 
 
@@ -335,7 +338,7 @@ def render_collection_failed_section(
     event: CollectionFailed, cities: Sequence[str | None], context: EmailContext
 ) -> list[str]:
     names = ", ".join(safe_text(city) for city in cities if city) or "every city of the run"
-    help_ = category_help(event.category, event.city, context.max_receive_count)
+    help_ = category_help(event.category, rerun_cities(event), context.max_receive_count)
     status = f" The API answered HTTP {event.http_status}." if event.http_status else ""
     lines = [
         f"{WORDING['collection_failed'].section} · {names} · {event.collection_date.isoformat()}",
@@ -350,10 +353,12 @@ def render_collection_failed_section(
 def _one_line(outcome: CityOutcome, context: EmailContext) -> str:
     event = outcome.event
     if isinstance(event, CollectionFailed):
-        return "collection failed, " + category_help(event.category, event.city, context.max_receive_count).short
+        return (
+            "collection failed, " + category_help(event.category, rerun_cities(event), context.max_receive_count).short
+        )
     if event.outcome == "tests_failed":
         names = ", ".join(safe_text(failure.name) for failure in event.failures[:3])
-        return f"{event.tests.failed + event.tests.errored} of {event.tests.total} tests failed ({names})"
+        return f"{tests_failed_words(event.tests)} ({names})"
     if event.dead_lettered:
         words = given_up_words(event, context.max_receive_count)
         return f"the transformer {words}; messages in its dead-letter queue"

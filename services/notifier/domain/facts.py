@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import PurePath
 
-from contracts.events import CitySummary, CollectionFailed, TransformCompleted
+from contracts.events import CitySummary, CollectionFailed, TestCounts, TransformCompleted
 from services.notifier.domain.outcomes import CityOutcome
 from services.notifier.domain.text import safe_path, safe_text, unique
 
@@ -58,6 +58,33 @@ def test_totals(events: Sequence[TransformCompleted]) -> tuple[int, int, int]:
         sum(e.tests.failed + e.tests.errored for e in events),
         sum(e.tests.total for e in events),
     )
+
+
+def tests_failed_words(tests: TestCounts) -> str:
+    """ "2 of 37 tests failed, 6 passed, 29 skipped": the failed (with those that could not run) first, then every
+    other count that is not zero, so that the numbers add up to the total."""
+    failed = tests.failed + tests.errored
+    rest = _other_counts(tests, ("warned", "passed", "skipped"))
+    return f"{failed:,} of {tests.total:,} tests failed" + "".join(f", {part}" for part in rest)
+
+
+def tests_passed_words(tests: TestCounts) -> str:
+    """ "31/31 passed", or "6/37 passed, 2 failed, 29 skipped": every count that is not zero, adding up to the total."""
+    rest = _other_counts(tests, ("failed", "errored", "warned", "skipped"))
+    return f"{tests.passed:,}/{tests.total:,} passed" + "".join(f", {part}" for part in rest)
+
+
+_COUNT_WORDS = {
+    "failed": "failed",
+    "errored": "could not run",
+    "warned": "warned",
+    "passed": "passed",
+    "skipped": "skipped",
+}
+
+
+def _other_counts(tests: TestCounts, fields: Sequence[str]) -> list[str]:
+    return [f"{getattr(tests, field):,} {_COUNT_WORDS[field]}" for field in fields if getattr(tests, field)]
 
 
 def summary_for(event: TransformCompleted, city: str | None) -> CitySummary | None:

@@ -18,7 +18,7 @@ def _new_place_lines(summary: CitySummary) -> list[str]:
     if not summary.new_places:
         return []
     shown = len(summary.new_places)
-    if summary.new_restaurants and summary.new_restaurants == summary.restaurants_seen:
+    if _first_collection_day(summary):
         every = summary.new_restaurants
         heading = f"New today: the city's first collection, so all {every:,} places are new; the best rated:"
     elif summary.new_restaurants > shown:
@@ -29,6 +29,14 @@ def _new_place_lines(summary: CitySummary) -> list[str]:
     for place in summary.new_places:
         lines.append(f"{INDENT}  • {_new_place(place)}")
     return lines
+
+
+def _first_collection_day(summary: CitySummary) -> bool:
+    """Every place seen that day is new, and the city has no earlier collection day: its trend (the collection days
+    among the 14 ending on this one) holds none before. All places new alone is not enough: a later day can see only
+    new places (another area, a second run of that day after a first that failed)."""
+    every_place_new = summary.new_restaurants > 0 and summary.new_restaurants == summary.restaurants_seen
+    return every_place_new and not any(point.day < summary.day for point in summary.trend)
 
 
 def _new_place(place: RatedRestaurant) -> str:

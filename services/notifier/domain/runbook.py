@@ -25,10 +25,29 @@ class CategoryHelp:
     commands: tuple[str, ...] = ()  # each on its own line, ready to copy
 
 
-def category_help(category: ErrorCategory, city: str | None, max_receive_count: int) -> CategoryHelp:
-    """A collection failure category in plain words, and the fix."""
-    city_word = command_word(city) if city else None
-    run_again = f"{CLI} run" + (f" --city {city_word}" if city_word else "")
+def rerun_cities(event: CollectionFailed) -> list[str]:
+    """The cities to run again: the failed city, or for a request-level failure the cities it left uncollected (from
+    an older collector, every city of the run); empty when the event names none."""
+    if event.city:
+        return [event.city]
+    return list(event.cities or event.run_cities)
+
+
+def run_again_command(cities: Sequence[str]) -> str:
+    """`restaurant-pipeline run --city Lyon --city 'Le Havre'`: the run's own cities, never a bare `run` (which
+    collects the configured cities instead); when the cities are unknown, or a name holds a control character or a
+    link (it cannot be pasted as it reads), a line that says so."""
+    words = [command_word(city) for city in cities]
+    if not cities:
+        return f"{CLI} run --city CITY   # the failed run's cities are unknown: name each one with --city"
+    if any(word is None for word in words):
+        return f"# a city name holds control characters or a link: run it again with `{CLI} run --city` yourself"
+    return f"{CLI} run" + "".join(f" --city {word}" for word in words)
+
+
+def category_help(category: ErrorCategory, cities: Sequence[str], max_receive_count: int) -> CategoryHelp:
+    """A collection failure category in plain words, and the fix; `cities`: what to run again (rerun_cities)."""
+    run_again = run_again_command(cities)
     replay = (f"{CLI} dlq list", f"{CLI} dlq replay collector")
     retried = (
         f"It was retried automatically ({max_receive_count} attempts in all) and failed every time. "
@@ -120,6 +139,17 @@ def given_up_words(event: TransformCompleted, max_receive_count: int, *, short: 
     return f"failed for good {on} ({not_retried}: {cause})"
 
 
+def on_aws(context: EmailContext) -> bool:
+    """Whether the email is sent by the deployed stack (its logs are CloudWatch console links)."""
+    return context.log_location.startswith(("http://", "https://"))
+
+
+def dbt_command(arguments: str, context: EmailContext) -> str:
+    """A dbt command to paste as printed: `restaurant-pipeline dbt` gives dbt the stack's environment itself (the
+    local stack's, or with --aws the deployed stack's Athena), from any directory."""
+    return f"{CLI} dbt{' --aws' if on_aws(context) else ''} {arguments}"
+
+
 def test_hint(name: str, model: str | None) -> str:
     """Where to start looking, from the dbt test's name."""
     where = safe_text(model) if model else "the model"
@@ -141,11 +171,22 @@ def test_hint(name: str, model: str | None) -> str:
         )
     if lowered.startswith("relationships"):
         return f"rows of {where} point to keys missing from the parent model: check the join and its filters."
-    return (
-        f"the test's SQL (`dbt compile --select {command_word(name) or 'TEST'}` in dbt/) run against {where}; "
-        "the sample rows "
-        "above are what it returned."
-    )
+    return f"what the test's SQL returns from {where}; the sample rows above are the first of them."
+
+
+def failed_test_commands(name: str, model: str | None, context: EmailContext) -> list[tuple[str, str]]:
+    """(what it shows, the command) for a failed test: its failing rows as the warehouse holds them now, its SQL,
+    and the rows of its model. A name that is not one plain word gets no command (it would not be what it looks
+    like)."""
+    commands = []
+    test = command_word(name)
+    if test is not None:
+        commands.append(("its failing rows", dbt_command(f"show --select {test}", context)))
+        commands.append(("its SQL", dbt_command(f"compile --select {test}", context)))
+    table = command_word(model) if model else None
+    if table is not None:
+        commands.append((f"rows of {safe_text(model or '')}", dbt_command(f"show --select {table}", context)))
+    return commands
 
 
 def what_to_do(outcomes: Sequence[CityOutcome], context: EmailContext) -> list[str]:
@@ -190,7 +231,7 @@ def what_to_do(outcomes: Sequence[CityOutcome], context: EmailContext) -> list[s
             f"{INDENT}If the transformer's message went to its dead-letter queue: `{CLI} dlq replay transformer`."
         )
     for failed in collection_events(failing):
-        help_ = category_help(failed.category, failed.city, context.max_receive_count)
+        help_ = category_help(failed.category, rerun_cities(failed), context.max_receive_count)
         who = safe_text(failed.city) if failed.city else "the run"
         lines.extend(wrap(f"{who}: {help_.fix}", INDENT))
         lines.extend(f"{INDENT}  {command}" for command in help_.commands)

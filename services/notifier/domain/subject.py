@@ -92,7 +92,7 @@ def _what(kind: OutcomeKind, outcomes: Sequence[CityOutcome], max_receive_count:
         if not errors:
             return "transform failed"
         return f"{safe_text(errors[0].phase)} failed" + (f" in {safe_text(errors[0].model)}" if errors[0].model else "")
-    shorts = unique(category_help(e.category, e.city, 1).short for e in collection_events(outcomes))
+    shorts = unique(category_help(e.category, [], 1).short for e in collection_events(outcomes))
     return shorts[0] if len(shorts) == 1 else "collection failed"
 
 
