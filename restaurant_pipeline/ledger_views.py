@@ -25,8 +25,9 @@ def summarise_runs(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         requested = next((i for i in items if i["step"] == "REQUESTED"), None)
         notified = next((i for i in items if i["step"] == "NOTIFIED"), None)
         failed = [i for i in items if i["step"] == "COLLECTION_FAILED"]
+        aside = quarantined_lines(notified)
         if notified:
-            status = f"notified: {notified['subject']}"
+            status = f"notified: {notified['subject']}" + (f", {lines_words(aside)} quarantined" if aside else "")
         elif failed:
             status = "collection failed: " + ", ".join(sorted({str(i["data"].get("category")) for i in failed}))
         elif any(i["step"] == "TRANSFORMED" for i in items):
@@ -51,10 +52,22 @@ def summarise_runs(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "ended": ended,
                 "duration_seconds": _seconds_between(started, ended),
                 "notified": notified is not None,
+                "quarantined_lines": aside,
             }
         )
     runs.sort(key=lambda run: run["started"], reverse=True)
     return runs
+
+
+def quarantined_lines(notified: dict[str, Any] | None) -> int:
+    """The lines the run's notified outcome set aside (the notifier records them with NOTIFIED; 0 when an older
+    notifier did not)."""
+    value = (notified or {}).get("data", {}).get("quarantined_lines")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def lines_words(count: int) -> str:
+    return f"{count:,} line" + ("" if count == 1 else "s")
 
 
 LATEST = "latest"

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from restaurant_pipeline.ledger_views import summarise_runs
+from restaurant_pipeline.ledger_views import quarantined_lines, summarise_runs
 
 TREND_COLUMNS = (
     "city",
@@ -29,7 +29,7 @@ TREND_COLUMNS = (
 # One statement both warehouses read alike (the window is cut in Python: no dialect-specific date arithmetic).
 TREND_SQL = f"select {', '.join(TREND_COLUMNS)} from city_daily_summary order by city, summary_date"
 GOOD_OUTCOMES = frozenset({"ok", "passed"})
-WARNING_OUTCOMES = frozenset({"tests_failed", "mixed"})
+WARNING_OUTCOMES = frozenset({"tests_failed", "mixed", "quarantined"})  # quarantined: passed, lines set aside
 
 
 def city_trends(rows: Iterable[Mapping[str, Any]], days: int) -> dict[str, list[dict[str, Any]]]:
@@ -91,6 +91,8 @@ def run_timelines(steps: Sequence[Mapping[str, Any]], last: int) -> list[dict[st
                 segments.append(_segment("transform", city, start, item, outcome, origin))
             elif step == "NOTIFIED":  # its subject is the run's outcome; "mixed-<hash>" when the cities differ
                 outcome = str(item["subject"]).split("-", 1)[0]
+                if outcome == "passed" and quarantined_lines(dict(item)):
+                    outcome = "quarantined"
                 segments.append(_segment("email", "sent", last_end, item, outcome, origin))
             if step != "CITY_OUTCOME":
                 last_end = item

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from contracts.envelope import ContractError, parse_eventbridge_event
 from services.notifier.domain.body import render_repeat_email, render_run_email
+from services.notifier.domain.facts import quarantined
 from services.notifier.domain.message import EmailContext
 from services.notifier.domain.outcomes import (
     NOTIFIER_EVENTS,
@@ -117,7 +118,12 @@ class Notifier:
             "NOTIFIED",
             outcome,
             "notifier",
-            {"message_id": delivery.message_id, "subject": email.subject, "summary": bool(repeat)},
+            {
+                "message_id": delivery.message_id,
+                "subject": email.subject,
+                "summary": bool(repeat),
+                "quarantined_lines": quarantined(outcomes)[0],  # `restaurant-pipeline runs` says a run set lines aside
+            },
         )
         if delivery.duplicate:
             return NotifyResult("duplicate", run_id, outcome, delivery.message_id, email.subject)
