@@ -36,11 +36,11 @@ def project_dir() -> Path:
 def local_dbt_variables(info: StackInfo, nlp_enabled: bool | None) -> dict[str, str]:
     """What `restaurant-pipeline dbt` runs dbt with locally, and what `local env` exports: the stack's endpoint,
     credentials, region and state folder, everything dbt reads (the target, the warehouse file, the offline httpfs
-    extension, the bucket, the NLP switch; None leaves the switch out), and the project and profile folders, so that
-    plain `dbt show --select city_daily_summary` works in that shell, in dbt/ or anywhere else."""
+    extension, the bucket, the NLP switch; None leaves the switch out), and the profile's folder, so that plain
+    `cd dbt && dbt show --select city_daily_summary` works in that shell. Not DBT_PROJECT_DIR: `local up` passes it
+    on to the functions (it would replace an artifact's shipped project)."""
     from services.transformer.adapters.dbt_build import dbt_environment
 
-    project = str(project_dir())
     return {
         **local_variables(info),
         **dbt_environment(
@@ -50,8 +50,7 @@ def local_dbt_variables(info: StackInfo, nlp_enabled: bool | None) -> dict[str, 
             endpoint_url=info.endpoint_url,
             nlp_enabled=nlp_enabled,
         ),
-        PROFILES_DIR_VARIABLE: project,
-        PROJECT_DIR_VARIABLE: project,
+        PROFILES_DIR_VARIABLE: str(project_dir()),
     }
 
 

@@ -12,7 +12,7 @@ from restaurant_pipeline.local.stack import LOCAL_CREDENTIALS, StackInfo
 
 # Everything `local env` sets; `local env --unset` clears the same names. The second line is what dbt's profile
 # reads besides (dbt/profiles.yml; services.transformer.adapters.dbt_build.dbt_environment says which), and where
-# dbt finds the project and its profile, so that plain `dbt` works in that shell (restaurant_pipeline.dbt_command).
+# dbt finds the profile, so that plain `dbt` works in dbt/ in that shell (restaurant_pipeline.dbt_command).
 LOCAL_VARIABLES = (
     "AWS_ENDPOINT_URL",
     "AWS_ACCESS_KEY_ID",
@@ -21,7 +21,7 @@ LOCAL_VARIABLES = (
     "AWS_DEFAULT_REGION",
     "PIPELINE_STATE_DIR",
     *("DBT_TARGET", "BUCKET_NAME", "NLP_ENABLED", "DUCKDB_EXTENSION_DIRECTORY", "WAREHOUSE_PATH"),
-    *("DBT_PROFILES_DIR", "DBT_PROJECT_DIR"),
+    "DBT_PROFILES_DIR",
 )
 
 
