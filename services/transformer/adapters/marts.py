@@ -106,7 +106,7 @@ class WarehouseMarts:
 
     def _highlights(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str, date], list[Any]]:
         """What changed, per (kind, city, day), in one query (one Athena round trip): the places first seen that day
-        ("new"; best rated first) and the places seen that day whose rating moved most over 7 days ("moved").
+        ("new"; best rated first, never one Google reports permanently closed) and the places seen that day whose rating moved most over 7 days ("moved").
         The queries of docs/marts.md, "What the success email needs"; plain SQL that DuckDB and Athena read alike
         (tests/integration/transformer/test_email_highlights.py parses what is issued as Athena SQL)."""
         restaurants = self._warehouse.relation("restaurants")
@@ -119,7 +119,7 @@ class WarehouseMarts:
             " cast(null as bigint) as user_rating_count_change_7d, row_number() over ("
             "  partition by city, first_seen_date"
             "  order by rating desc nulls last, user_rating_count desc nulls last, place_id) as position"
-            f" from {restaurants} where {first_seen}"
+            f" from {restaurants} where coalesce(business_status, '') <> 'CLOSED_PERMANENTLY' and ({first_seen})"
             " union all"
             " select 'moved' as kind, city, last_seen_date as day, place_id, name, cuisine, rating, user_rating_count,"
             " rating_7d_ago, rating_change_7d, cast(user_rating_count_change_7d as bigint), row_number() over ("
