@@ -106,7 +106,8 @@ class WarehouseMarts:
 
     def _highlights(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str, date], list[Any]]:
         """What changed, per (kind, city, day), in one query (one Athena round trip): the places first seen that day
-        ("new"; best rated first, never one Google reports permanently closed) and the places seen that day whose rating moved most over 7 days ("moved").
+        ("new"; best rated first, never one Google reports permanently closed) and the places seen that day whose
+        rating moved most over 7 days ("moved").
         The queries of docs/marts.md, "What the success email needs"; plain SQL that DuckDB and Athena read alike
         (tests/integration/transformer/test_email_highlights.py parses what is issued as Athena SQL)."""
         restaurants = self._warehouse.relation("restaurants")
