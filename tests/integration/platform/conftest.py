@@ -4,7 +4,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 
 from restaurant_pipeline.aws import AwsClients
@@ -15,6 +17,17 @@ from tests.conftest import REGION
 
 CLI = [sys.executable, "-m", "restaurant_pipeline.cli"]
 REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def stack_client(stack_env: dict[str, str], service: str) -> Any:
+    """A boto3 client of the stack that `stack_env`'s CLI processes run, with the stack's local credentials."""
+    return boto3.client(
+        service,
+        endpoint_url=stack_env["AWS_ENDPOINT_URL"],
+        region_name=stack_env["AWS_DEFAULT_REGION"],
+        aws_access_key_id=stack_env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=stack_env["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 @pytest.fixture

@@ -7,10 +7,8 @@ import json
 import subprocess
 from pathlib import Path
 
-import boto3
-
 from restaurant_pipeline.local.processes import pid_alive
-from tests.integration.platform.conftest import CLI, REPO_ROOT
+from tests.integration.platform.conftest import CLI, REPO_ROOT, stack_client
 
 
 def cli(env, *args):
@@ -20,13 +18,7 @@ def cli(env, *args):
 def test_down_stops_and_saves_a_live_stack_whose_stack_json_is_truncated(stack_env):
     assert cli(stack_env, "local", "up", "--detach", "--no-scheduler").returncode == 0
     status = json.loads(cli(stack_env, "local", "status", "--json").stdout)
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=stack_env["AWS_ENDPOINT_URL"],
-        region_name="eu-west-3",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    s3 = stack_client(stack_env, "s3")
     s3.put_object(Bucket=status["bucket"], Key="notes/kept.txt", Body=b"still here")
     stack_file = Path(stack_env["PIPELINE_STATE_DIR"]) / "stack.json"
     stack_file.write_text(stack_file.read_text()[:60], encoding="utf-8")

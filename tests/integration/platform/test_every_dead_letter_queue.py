@@ -28,7 +28,7 @@ from restaurant_pipeline.stack_outputs import (
 )
 from restaurant_pipeline.topology import TRANSFORMER_MESSAGE_GROUP
 from tests.conftest import load_event
-from tests.integration.platform.conftest import CLI, REPO_ROOT
+from tests.integration.platform.conftest import CLI, REPO_ROOT, stack_client
 
 pytestmark = pytest.mark.integration
 
@@ -282,13 +282,7 @@ def test_the_local_stack_keeps_the_rule_and_schedule_dlq_messages_across_down_an
 
     run("local", "up", "--detach", "--no-scheduler")
     before = listed()
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=stack_env["AWS_ENDPOINT_URL"],
-        region_name="eu-west-3",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    sqs = stack_client(stack_env, "sqs")
     rule_dead_letter(sqs, before["notifier-rule"]["dlq_url"], load_event("notifier_transform_passed.json"), "arn")
     schedule_dead_letter(sqs, before["schedule"]["dlq_url"], '{"cities":["Paris"]}', "e1")
 

@@ -7,10 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
-
 from restaurant_pipeline.local.processes import pid_alive
-from tests.integration.platform.conftest import CLI, REPO_ROOT
+from tests.integration.platform.conftest import CLI, REPO_ROOT, stack_client
 
 
 def cli(env, *args, check=True):
@@ -49,29 +47,11 @@ def test_up_status_down_up_keeps_objects_and_tables_and_leaves_no_process(stack_
     assert set(status["queues"]) == {"collector", "transformer", "notifier"}
     assert all(q["url"] and q["dlq_url"] for q in status["queues"].values())
 
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=stack_env["AWS_ENDPOINT_URL"],
-        region_name="eu-west-3",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=stack_env["AWS_ENDPOINT_URL"],
-        region_name="eu-west-3",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    s3 = stack_client(stack_env, "s3")
+    dynamodb = stack_client(stack_env, "dynamodb")
     s3.put_object(Bucket=status["bucket"], Key="notes/kept.txt", Body=b"still here")
     dynamodb.put_item(TableName=status["tables"]["ledger"], Item={"pk": {"S": "RUN#x"}, "sk": {"S": "REQUESTED#-"}})
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=stack_env["AWS_ENDPOINT_URL"],
-        region_name="eu-west-3",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    sqs = stack_client(stack_env, "sqs")
     sqs.send_message(QueueUrl=status["queues"]["notifier"]["dlq_url"], MessageBody="waiting for a replay")
     pids = status["processes"]
 
@@ -130,21 +110,11 @@ def test_up_refuses_a_port_taken_by_something_else(stack_env, tmp_path):
     assert "is taken by another process" in result.stderr
 
 
-def _client(env, service):
-    return boto3.client(
-        service,
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name="eu-west-3",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-
-
 def test_a_failed_save_exits_non_zero_says_why_and_keeps_the_state_until_down_succeeds(stack_env):
     cli(stack_env, "local", "up", "--detach", "--no-scheduler")
     status = json.loads(cli(stack_env, "local", "status", "--json").stdout)
     state = Path(status["state_dir"])
-    s3, sqs = _client(stack_env, "s3"), _client(stack_env, "sqs")
+    s3, sqs = stack_client(stack_env, "s3"), stack_client(stack_env, "sqs")
     keys = ["notes/../../../../escaped.txt", "notes/" + "k" * 1018, "notes/[bold]*?[]"]
     for key in keys:
         s3.put_object(Bucket=status["bucket"], Key=key, Body=key.encode())
