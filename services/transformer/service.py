@@ -441,9 +441,7 @@ def _coalesce(
     waiting: list[ObjectRef] = []
     for day in days:
         for version in deps.store.waiting_versions(f"{RAW_PREFIX}dt={day}/", since):
-            ref = ObjectRef(
-                anchors[0].bucket, version.key, version.version_id, version.etag, version.size, version.last_modified
-            )
+            ref = ObjectRef(bucket, version.key, version.version_id, version.etag, version.size, version.last_modified)
             if version.version_id != "null" and ref.idempotency_key not in own:
                 own.add(ref.idempotency_key)
                 waiting.append(ref)
@@ -458,17 +456,17 @@ def _coalesce(
     position = 0
     with ThreadPoolExecutor(IO_THREADS) as pool:
         while position < len(waiting) and len(extra) < room and failure is None:
-            chunk: list[ObjectRef] = []
+            chunk: list[tuple[ObjectRef, int]] = []  # (object, what it adds to the build's object list)
             reserved = sql_reserved = 0
             while position < len(waiting) and len(chunk) < room - len(extra):
                 ref = waiting[position]
                 position += 1
                 listed = listed_bytes(bucket, ref.key)
                 if (ref.size or 0) <= budget - reserved and listed <= sql_budget - sql_reserved:
-                    chunk.append(ref)
+                    chunk.append((ref, listed))
                     reserved += ref.size or 0
                     sql_reserved += listed
-            for ref, future in [(ref, pool.submit(claimed, ref)) for ref in chunk]:
+            for (ref, listed), future in [(item, pool.submit(claimed, item[0])) for item in chunk]:
                 try:
                     ours = future.result()
                 except Exception as exc:  # the claim table failed: coalescing is an optimisation, the batch goes on
@@ -477,7 +475,7 @@ def _coalesce(
                 if ours:
                     extra.append(ref)
                     budget -= ref.size or 0
-                    sql_budget -= listed_bytes(bucket, ref.key)
+                    sql_budget -= listed
     if failure is not None:
         for ref in extra:  # claimed for nothing: free them for their own messages
             deps.claims.release(ref.idempotency_key, failure)
