@@ -162,6 +162,11 @@ class SourceObject(_Part):
         default=None,
         description="Why the run the object named was not accepted (it was transformed as a dropped file).",
     )
+    superseded_by: str | None = Field(
+        default=None,
+        description="The version id that replaced this object version under its key before it was built: not "
+        "built (the newer version's own event builds it, so the marts hold the newest).",
+    )
 
 
 class ModelRun(_Part):

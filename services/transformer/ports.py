@@ -48,6 +48,11 @@ class ObjectStore(Protocol):
         may name either); ObjectMissing when none exists."""
         ...
 
+    def superseded_by(self, key: str, version_id: str | None) -> str | None:
+        """The version id the key names now when it is not `version_id` (a newer upload replaced it), else None
+        (it is current, the bucket keeps no versions, or the key was deleted)."""
+        ...
+
     def waiting_versions(self, prefix: str, since: datetime) -> list[StoredVersion]:
         """Every version of the objects under `prefix` created since `since`, oldest first."""
         ...

@@ -266,11 +266,19 @@ def _transform(
         batch = prepare_objects(refs, store=store, runs=runs, mapper=_ordered_map(pool))
         attempt.prepared = batch.objects
         events = build_and_describe(batch, builder=deps.builder, marts=deps.marts)
-        by_key = {source.key: (e.run_id, e.outcome) for e in events for source in e.sources}
+        # per object version: two versions of one key may share a batch, each with its own run and outcome
+        by_version = {
+            (source.key, source.version_id, source.etag): (e.run_id, e.outcome) for e in events for source in e.sources
+        }
+
+        def outcome_of(ref: ObjectRef) -> tuple[str, str]:
+            return by_version.get((ref.key, ref.version_id, ref.etag), ("", "error"))
 
         def record(ref: ObjectRef) -> None:
-            run_id, result = by_key.get(ref.key, ("", "error"))
-            deps.ledger.record(run_id, "TRANSFORMED", ref.key, "transformer", {"outcome": result})
+            run_id, result = outcome_of(ref)
+            deps.ledger.record(
+                run_id, "TRANSFORMED", ref.key, "transformer", {"outcome": result}, version=ref.version_label
+            )
 
         # Recorded before the outcome is announced: the notifier mails an event only when the ledger knows its
         # run, and for a dropped file's run this step is how it knows (services/notifier/domain/trust.py).
@@ -278,7 +286,7 @@ def _transform(
         deps.publisher.publish(events)
 
         def complete(ref: ObjectRef) -> None:
-            run_id, result = by_key.get(ref.key, ("", "error"))
+            run_id, result = outcome_of(ref)
             deps.claims.complete(ref.idempotency_key, {"run_id": run_id, "outcome": result})
 
         list(pool.map(complete, refs))
@@ -305,6 +313,12 @@ class _AttributedStore:
 
     def waiting_versions(self, prefix: str, since: datetime) -> list[StoredVersion]:
         return self._store.waiting_versions(prefix, since)
+
+    def superseded_by(self, key: str, version_id: str | None) -> str | None:
+        try:
+            return self._store.superseded_by(key, version_id)
+        except InfrastructureError as exc:
+            raise ObjectUnreadable(key, version_id, exc) from exc
 
     def put(self, key: str, body: bytes, content_type: str) -> None:
         self._store.put(key, body, content_type)
@@ -434,7 +448,7 @@ def _coalesce(
     budget = limits.max_bytes - sum(ref.size or 0 for ref in taken)
     # The build names every object in one SQL statement, which Athena caps (domain/limits.py): room by bytes too.
     bucket = anchors[0].bucket
-    sql_budget = limits.max_list_bytes - sum(listed_bytes(bucket, ref.key) for ref in taken)
+    sql_budget = limits.max_list_bytes - sum(listed_bytes(bucket, ref.key, ref.version_label) for ref in taken)
     own = {ref.idempotency_key for ref in anchors}
     days = sorted({day for ref in anchors if (day := day_of(ref.key))})
     since = deps.clock() - limits.window
@@ -461,7 +475,7 @@ def _coalesce(
             while position < len(waiting) and len(chunk) < room - len(extra):
                 ref = waiting[position]
                 position += 1
-                listed = listed_bytes(bucket, ref.key)
+                listed = listed_bytes(bucket, ref.key, ref.version_label)
                 if (ref.size or 0) <= budget - reserved and listed <= sql_budget - sql_reserved:
                     chunk.append((ref, listed))
                     reserved += ref.size or 0
@@ -518,6 +532,7 @@ def _announce_dead_letters(
                 source.key,
                 "transformer",
                 {"dead_lettered": True, "cause": str(cause)[:500]},
+                version=source.version_id or source.etag,
             )
     try:
         deps.publisher.publish(events)

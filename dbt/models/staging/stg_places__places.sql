@@ -40,6 +40,7 @@ renamed as (
         {{ iso_timestamp('"_collection".collected_at') }} as collected_at,
         "_source".key as source_key,
         "_source".line as source_line,
+        "_source".version as source_version,
         {{ text_timestamp('"_source".loaded_at') }} as loaded_at
 
     from source
@@ -51,10 +52,12 @@ ranked as (
     select
         *,
         -- dense_rank, not row_number: duplicates inside one object survive, so the unique test catches them.
-        -- A collection's row outranks a dropped file's; then the latest object wins.
+        -- A collection's row outranks a dropped file's; then the latest object wins. Two versions of one key are
+        -- never built together (the transformer builds a key's current version only); read together (a full
+        -- refresh) and loaded in the same second, the version decides, so they never tie.
         dense_rank() over (
             partition by place_id, collection_date
-            order by {{ dropped_rank('run_id') }}, loaded_at desc, source_key desc
+            order by {{ dropped_rank('run_id') }}, loaded_at desc, source_key desc, source_version desc
         ) as object_rank
 
     from renamed

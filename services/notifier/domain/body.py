@@ -195,6 +195,11 @@ def _transform_footer(event: TransformCompleted, context: EmailContext | None) -
         if source.problem:
             key = safe_path(source.key)
             lines.extend(wrap_paths(f"⚠ {key}: {safe_text(source.problem, DATA_MAX)}", INDENT, key))
+        elif source.superseded_by:
+            key = safe_path(source.key)
+            newer = safe_text(source.superseded_by)
+            line = f"↻ {key}: not built; a newer version ({newer}) replaced it first and the marts hold that one"
+            lines.extend(wrap_paths(line, INDENT, key))
     if event.durations_ms:
         phases = {k: v for k, v in event.durations_ms.items() if k != "total"}
         detail = ", ".join(f"{safe_text(name.replace('_', ' '))} {duration_ms(ms)}" for name, ms in phases.items())

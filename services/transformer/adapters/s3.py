@@ -78,6 +78,24 @@ class S3ObjectStore:
                     ) from exc
         raise ObjectMissing(f"s3://{self._bucket}/{key} (version {version_id}) no longer exists{_also(forms)}")
 
+    def superseded_by(self, key: str, version_id: str | None) -> str | None:
+        """The version that replaced `version_id` as the one `key` names now, None when it still is (or the bucket
+        keeps no versions, or the key was deleted). Raw objects are never deleted (the bucket policy), so the
+        current version is the last one written. HeadObject without a version answers for the current version and says
+        its id in x-amz-version-id (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html). None
+        when the bucket keeps no versions ("null") or the key has no current version (deleted: a delete marker
+        answers 404, https://docs.aws.amazon.com/AmazonS3/latest/userguide/DeleteMarker.html)."""
+        try:
+            response = self._s3.head_object(Bucket=self._bucket, Key=key)
+        except Exception as exc:
+            if _is_missing(exc):
+                return None
+            raise InfrastructureError(f"cannot read s3://{self._bucket}/{key}: {exc.__class__.__name__}") from exc
+        current = response.get("VersionId")
+        if current in (None, "", "null") or not version_id or version_id == "null" or current == version_id:
+            return None
+        return str(current)
+
     def _get(self, key: str, version_id: str | None, max_bytes: int) -> FoundObject:
         kwargs: dict[str, Any] = {"Bucket": self._bucket, "Key": key}
         if version_id and version_id != "null":  # moto (and unversioned buckets) say "null"

@@ -26,11 +26,11 @@ def object_literal(bucket: str, key: str) -> str:
     return "'" + f"s3://{bucket}/{key}".replace("'", "''") + "'"
 
 
-def listed_bytes(bucket: str, raw_key: str) -> int:
-    """What a raw object adds to the build's object list: its validated copy's literal and a separator (nothing
+def listed_bytes(bucket: str, raw_key: str, version: str | None) -> int:
+    """What a raw object version adds to the build's object list: its validated copy's literal and a separator (nothing
     for a key outside the raw layout: it is refused before the build, with no validated copy)."""
     try:
         day, name = raw_day(raw_key)
     except ObjectLayoutError:
         return 0
-    return len(object_literal(bucket, validated_key(day, name)).encode("utf-8")) + len(_SEPARATOR)
+    return len(object_literal(bucket, validated_key(day, name, version)).encode("utf-8")) + len(_SEPARATOR)

@@ -558,19 +558,32 @@ def safe_name(name: str) -> str:
     return f"{encoded[: NAME_LIMIT - 34]}~~{digest}"
 
 
-def _escaped(character: str) -> str:
-    return "".join(f"~{byte:02X}" for byte in character.encode(errors="surrogatepass"))
+# Between a name and its version in a derived key: safe_name never writes "~v" (its "~" is always followed by two
+# hex digits or by the "~~" of a long name's digest), so (name, version) -> key is one to one.
+VERSION_MARK = "~v"
 
 
-def validated_key(day: str, name: str) -> str:
-    safe = safe_name(name)
-    return f"{VALIDATED_PREFIX}dt={day}/{safe if safe.endswith('.jsonl.gz') else safe + '.jsonl.gz'}"
+def version_part(version: str | None) -> str:
+    """An object version as a key part (safe_name): its version id, else its ETag (ObjectRef.version_label), else
+    nothing (no version id is empty)."""
+    return safe_name(version or "")
 
 
-def quarantine_key(key: str) -> str:
-    """Where the rejected lines of a raw object go: quarantine/raw/places/dt=<day>/<safe name>.rejected.jsonl."""
+def validated_key(day: str, name: str, version: str | None) -> str:
+    """Where the validated copy of one raw object version goes:
+    validated/places/dt=<day>/<safe name>~v<version>.jsonl.gz. One key per raw name and version, never shared: two
+    versions of one key are two copies, and names that differ only by a suffix (menu.jsonl, menu.jsonl.jsonl.gz)
+    stay apart."""
+    return f"{VALIDATED_PREFIX}dt={day}/{safe_name(name)}{VERSION_MARK}{version_part(version)}.jsonl.gz"
+
+
+def quarantine_key(key: str, version: str | None) -> str:
+    """Where the rejected lines of a raw object version go:
+    quarantine/raw/places/dt=<day>/<safe name>~v<version>.rejected.jsonl (one to one, as validated_key)."""
     day, name = raw_day(key)
-    return f"{QUARANTINE_PREFIX}{RAW_PREFIX}dt={day}/{safe_name(name)}.rejected.jsonl"
+    return (
+        f"{QUARANTINE_PREFIX}{RAW_PREFIX}dt={day}/{safe_name(name)}{VERSION_MARK}{version_part(version)}.rejected.jsonl"
+    )
 
 
 def render_quarantine(ref: ObjectRef, rejections: list[Rejection]) -> bytes:

@@ -194,12 +194,12 @@ def dead_letter_events(
 ) -> list[TransformCompleted]:
     """The outcome of objects whose messages go to the dead-letter queue after this attempt, the last one: an
     error naming the cause in plain words, per run (from the validation when it got that far, else from the key)."""
-    known = {p.ref.key: p for p in prepared}
+    known = {p.ref.idempotency_key: p for p in prepared}
     facts = _once(_or_none(runs))
     members: dict[str, list[tuple[ObjectRef, RunIdentity, list[str]]]] = {}
     for ref in refs:
-        if ref.key in known:
-            item = known[ref.key]
+        if ref.idempotency_key in known:
+            item = known[ref.idempotency_key]
             identity, cities = item.identity, item.cities
         else:
             identity, cities = _identity_from_key(ref, facts)
@@ -296,7 +296,7 @@ def _prepare(
     identity = identify(ref, name, facts)
     fallback_city = infer_city(name)
     if (too_late := future_day_problem(day, ref.event_time)) is not None:  # refused unread; the reason in quarantine/
-        aside = quarantine_key(ref.key)
+        aside = quarantine_key(ref.key, ref.version_label)
         store.put(aside, render_quarantine(ref, [Rejection(None, too_late, "")]), "application/x-ndjson")
         source = SourceObject(
             **base,
@@ -307,6 +307,13 @@ def _prepare(
             identity_note=identity.note,
         )
         return Prepared(ref, source, None, identity, None, [fallback_city])
+    # The marts hold the newest version of each key: an older one (its event came late, or two versions share a
+    # batch) is accounted, not built; the newer one's own event builds it.
+    if (newer := store.superseded_by(ref.key, ref.version_id)) is not None:
+        source = SourceObject(
+            **base, run_id=identity.run_id, city=fallback_city, superseded_by=newer, identity_note=identity.note
+        )
+        return Prepared(ref, source, day, identity, None, [fallback_city])
     try:
         raw = store.get(ref.key, ref.version_id, limits.object_bytes)
     except (ObjectMissing, ObjectTooLarge) as exc:
@@ -324,9 +331,9 @@ def _prepare(
         result = ReadResult(problem=problem, rejections=[Rejection(None, problem, "")])
     q_key = None
     if result.rejections:
-        q_key = quarantine_key(ref.key)
+        q_key = quarantine_key(ref.key, ref.version_label)
         store.put(q_key, render_quarantine(ref, result.rejections), "application/x-ndjson")
-    v_key = validated_key(day, name)
+    v_key = validated_key(day, name, ref.version_label)
     store.put(v_key, result.validated, "application/gzip")
     cities = result.cities or [fallback_city]
     source = SourceObject(
@@ -355,6 +362,8 @@ def _by_run(prepared: list[Prepared]) -> dict[str, list[Prepared]]:
 def _outcome(
     report: BuildReport | None, members: list[Prepared]
 ) -> tuple[Literal["passed", "tests_failed", "error"], TransformError | None]:
+    if report is None and all(p.source.superseded_by for p in members):
+        return "passed", None  # nothing of it to build: a newer version of each object is built instead
     if report is None:
         problems = "; ".join(f"{p.ref.key}: {p.source.problem or 'no valid place'}" for p in members)
         return "error", TransformError(phase="validate", message=f"nothing to transform. {problems}"[:4000])

@@ -114,14 +114,17 @@ def test_a_bare_timestamp_cast_is_refused_naming_the_model_and_the_column(aws: s
     assert "timestamp(3) in Athena; Iceberg stores timestamp(6) only" in detail
 
 
+# A version id as S3 writes them (32 URL-safe characters): part of each validated copy's name.
+VERSION = "3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrH"
+
 def test_the_largest_batch_coalescing_allows_compiles_to_statements_athena_accepts(aws: str, tmp_path: Path):
     """1,024-byte raw keys (S3's longest), the longest bucket name, as many objects as the caps allow: every
     compiled statement stays under Athena's query string limit."""
     caps = Coalescing()
     taken = largest_batch([long_key(index) for index in range(caps.max_objects)])
-    listed = sum(listed_bytes(LONG_BUCKET, key) for key in taken)
+    listed = sum(listed_bytes(LONG_BUCKET, key, VERSION) for key in taken)
     assert 0 < len(taken) < caps.max_objects  # the byte budget, not the object cap, is what binds here
-    objects = [validated_key(*raw_day(key)) for key in taken]
+    objects = [validated_key(*raw_day(key), VERSION) for key in taken]
     builder = athena_builder(glue_tables(True), tmp_path / "dbt", nlp=True, bucket=LONG_BUCKET)
 
     violations, nodes = compile_and_check(builder, True, {"dts": [DAY], "objects": objects})
@@ -152,10 +155,10 @@ def largest_batch(keys: list[str]) -> list[str]:
     """What _coalesce takes of these keys: objects while their list fits (tests/unit/transformer covers _coalesce)."""
     caps, taken, listed = Coalescing(), [], 0
     for key in keys[: caps.max_objects]:
-        if listed + listed_bytes(LONG_BUCKET, key) > caps.max_list_bytes:
+        if listed + listed_bytes(LONG_BUCKET, key, VERSION) > caps.max_list_bytes:
             break
         taken.append(key)
-        listed += listed_bytes(LONG_BUCKET, key)
+        listed += listed_bytes(LONG_BUCKET, key, VERSION)
     return taken
 
 
@@ -174,7 +177,7 @@ def test_a_build_whose_statement_athena_would_refuse_fails_on_the_stand_in_and_t
     """dbt build --target athena through the Athena stand-in, which refuses a query string over 262,144 bytes as
     Athena does: all 1,000 objects the object cap allows fail; the batch the byte budget takes builds."""
     keys = [long_key(index) for index in range(Coalescing().max_objects)]
-    objects = [validated_key(*raw_day(key)) for key in keys]
+    objects = [validated_key(*raw_day(key), VERSION) for key in keys]
     builder = athena_builder(glue_tables(False), tmp_path / "dbt", bucket=LONG_BUCKET)
     taken = largest_batch(keys)
 
@@ -186,6 +189,6 @@ def test_a_build_whose_statement_athena_would_refuse_fails_on_the_stand_in_and_t
     refused = build(objects)
     assert not refused.success
     assert any("InvalidRequestException" in str(r.message) for r in refused.result.results if r.status == "error")
-    built = build([validated_key(*raw_day(key)) for key in taken])
+    built = build([validated_key(*raw_day(key), VERSION) for key in taken])
     assert built.success, built.exception
     assert all(r.status in ("success", "pass") for r in built.result.results)

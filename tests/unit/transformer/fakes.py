@@ -63,6 +63,7 @@ class FakeStore:
         self.written: dict[str, tuple[bytes, str]] = {}
         self.versions: list[StoredVersion] = []  # what a listing of raw/ returns (coalesced builds)
         self.located: list[str] = []  # the keys asked for with locate (a HeadObject each on S3)
+        self.current: dict[str, str] = {}  # key -> the version id it names now (none: not versioned)
 
     def get(self, key: str, version_id: str | None, max_bytes: int) -> bytes:
         if key not in self.objects:
@@ -77,6 +78,10 @@ class FakeStore:
             if form in self.objects:
                 return form
         raise ObjectMissing(f"{key} (version {version_id}) does not exist")
+
+    def superseded_by(self, key: str, version_id: str | None) -> str | None:
+        current = self.current.get(key)
+        return current if current and version_id and current != version_id else None
 
     def waiting_versions(self, prefix: str, since: datetime) -> list[StoredVersion]:
         return [v for v in self.versions if v.key.startswith(prefix) and v.last_modified >= since]
@@ -185,6 +190,7 @@ class FakeLedger:
 
     def __init__(self, runs: Mapping[str, RunFacts] | None = None) -> None:
         self.steps: list[tuple[str, str, str]] = []
+        self.versions: list[tuple[str, str | None]] = []  # (subject, version) of each step
         self.runs = runs
 
     def facts(self, run_id: str) -> RunFacts | None:
@@ -192,8 +198,17 @@ class FakeLedger:
             return None
         return self.runs.get(run_id, RunFacts(requested=False))
 
-    def record(self, run_id: str, step: str, subject: str, service: str, data: Mapping[str, Any] | None = None) -> bool:
+    def record(
+        self,
+        run_id: str,
+        step: str,
+        subject: str,
+        service: str,
+        data: Mapping[str, Any] | None = None,
+        version: str | None = None,
+    ) -> bool:
         self.steps.append((run_id, step, subject))
+        self.versions.append((subject, version))
         return True
 
 

@@ -29,7 +29,7 @@ def bare(place_id: str) -> dict[str, Any]:
 def transform(store: FakeStore):
     ref = ObjectRef(BUCKET, DROPPED, "v1", "etag", 10, datetime(2026, 1, 1, 8, tzinfo=UTC), "event-1")
     [event] = transform_objects([ref], store=store, builder=FakeBuilder(), marts=FakeMarts())
-    validated = gzip.decompress(store.written[validated_key(DAY, "my-export.jsonl")][0]).splitlines()
+    validated = gzip.decompress(store.written[validated_key(DAY, "my-export.jsonl", "v1")][0]).splitlines()
     return event, [json.loads(line)["_collection"]["city"] for line in validated]
 
 

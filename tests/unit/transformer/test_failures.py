@@ -221,7 +221,7 @@ def test_a_final_failure_of_one_object_costs_that_object_only_the_rest_is_built_
     result = run(wired, KEY, OTHER)
 
     assert result.response == {"batchItemFailures": []} and result.set_aside == ["m0"]
-    assert len(builder.calls) == 1 and builder.calls[0][1] == [validated_key(DAY, "run-2__lyon.jsonl")]
+    assert len(builder.calls) == 1 and builder.calls[0][1] == [validated_key(DAY, "run-2__lyon.jsonl", "v1")]
     outcomes = sorted((e.run_id, e.outcome, e.dead_lettered) for e in wired.publisher.events)
     assert outcomes == [("run-1", "error", True), ("run-2", "passed", False)]
 

@@ -57,7 +57,7 @@ def test_through_the_use_case_two_lines_are_built_and_line_two_is_quarantined():
 
     transform_objects([ref], store=store, builder=FakeBuilder(), marts=FakeMarts())
 
-    built = gzip.decompress(store.written[validated_key(DAY, "x.jsonl")][0]).splitlines()
+    built = gzip.decompress(store.written[validated_key(DAY, "x.jsonl", "v1")][0]).splitlines()
     assert [json.loads(row)["id"] for row in built] == ["p1", "p3"]
-    [record] = [json.loads(row) for row in store.written[quarantine_key(KEY)][0].splitlines()]
+    [record] = [json.loads(row) for row in store.written[quarantine_key(KEY, "v1")][0].splitlines()]
     assert record["line"] == 2 and REASON in record["reason"] and record["content"] == LONE

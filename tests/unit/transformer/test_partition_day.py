@@ -37,7 +37,7 @@ def test_an_object_under_a_day_far_after_its_landing_is_refused_quarantined_and_
     assert event.outcome == "error" and event.error is not None and event.error.phase == "validate"
     assert event.collection_dates == [] and event.city_summaries == []
     [source] = event.sources
-    assert source.valid_lines == 0 and source.quarantine_key == f"quarantine/{FUTURE}.rejected.jsonl"
+    assert source.valid_lines == 0 and source.quarantine_key == f"quarantine/{FUTURE}~vv1.rejected.jsonl"
     reason = (
         "dt=2099-01-01 is later than 2026-01-02, the day after the object landed (2026-01-01, UTC): a partition day "
         "is the day the places were collected, at most 1 day after the upload. Nothing was built from it; move the "
@@ -66,7 +66,7 @@ def test_a_refused_object_costs_itself_alone_the_batch_s_good_object_is_built():
 
     [event] = transform_objects([ref(TODAY), ref(FUTURE)], store=store, builder=builder, marts=FakeMarts())
 
-    assert builder.calls == [([DAY], [validated_key(DAY, "run-1__paris.jsonl")])]
+    assert builder.calls == [([DAY], [validated_key(DAY, "run-1__paris.jsonl", "v1")])]
     assert event.outcome == "passed" and [d.isoformat() for d in event.collection_dates] == [DAY]
     refused = next(source for source in event.sources if source.key == FUTURE)
     assert refused.problem and "dt=2099-01-01" in refused.problem

@@ -130,9 +130,27 @@ def test_a_collection_object_carries_its_run_and_the_cities_the_ledger_recorded(
 
 
 def test_derived_keys():
-    assert validated_key("2026-01-01", "x.json") == "validated/places/dt=2026-01-01/x.json.jsonl.gz"
-    assert validated_key("2026-01-01", "r__paris.jsonl.gz") == "validated/places/dt=2026-01-01/r__paris.jsonl.gz"
-    assert quarantine_key(REF.key) == "quarantine/raw/places/dt=2026-01-01/x.jsonl.rejected.jsonl"
+    assert validated_key("2026-01-01", "x.json", "v1") == "validated/places/dt=2026-01-01/x.json~vv1.jsonl.gz"
+    assert (
+        validated_key("2026-01-01", "r__paris.jsonl.gz", None)
+        == "validated/places/dt=2026-01-01/r__paris.jsonl.gz~v.jsonl.gz"
+    )
+    assert quarantine_key(REF.key, "etag") == "quarantine/raw/places/dt=2026-01-01/x.jsonl~vetag.rejected.jsonl"
+
+
+@pytest.mark.parametrize(
+    "derive", [validated_key, lambda day, name, version: quarantine_key(f"raw/places/dt={day}/{name}", version)]
+)
+def test_derived_keys_are_one_to_one_over_name_and_version(derive):
+    """Two different raw object versions never share a validated or quarantine key (issue 24: `menu.jsonl` and
+    `menu.jsonl.jsonl.gz` shared one, and two versions of one key overwrote each other's copy)."""
+    names = ["menu.jsonl", "menu.jsonl.jsonl.gz", "menu.jsonl.gz", "menu.json", "menu~vx.jsonl", "a~v.json", "~v.json"]
+    versions = [None, "v1", "v2", "x.jsonl", "~v", "", "unversioned", "3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrH"]
+
+    keys = {(name, version): derive("2026-01-01", name, version) for name in names for version in versions}
+
+    distinct = {key for (name, version), key in keys.items() if version != ""}  # "" and None both mean no version
+    assert len(distinct) == len(names) * (len(versions) - 1)
 
 
 def test_the_same_event_maps_to_one_key_and_a_new_upload_to_another():
@@ -161,7 +179,7 @@ def test_the_same_event_maps_to_one_key_and_a_new_upload_to_another():
     ],
 )
 def test_a_name_becomes_a_key_part_without_glob_or_path_characters(name):
-    key = validated_key("2026-01-01", name)
+    key = validated_key("2026-01-01", name, "v1")
     part = key.removeprefix("validated/places/dt=2026-01-01/")
 
     assert set(part) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-~")
@@ -181,7 +199,7 @@ def test_safe_names_are_one_to_one_and_bounded():
 def test_the_quarantine_key_of_a_long_or_hostile_name_stays_a_valid_key():
     key = "raw/places/dt=2026-01-01/" + "../" * 300 + "*.jsonl"
 
-    quarantined = quarantine_key(key)
+    quarantined = quarantine_key(key, "v" * 32)
 
     assert len(quarantined.encode()) < 1024 and quarantined.startswith("quarantine/raw/places/dt=2026-01-01/")
     assert "/../" not in quarantined and "*" not in quarantined
@@ -210,10 +228,11 @@ def test_values_no_warehouse_can_hold_are_rejected_lines_not_crashes(bad, reason
     assert rejection.line == 2 and reason in rejection.reason
 
 
-def test_the_largest_64_bit_integer_still_passes():
-    result = read_places("raw/places/dt=2026-01-01/x.jsonl", line(userRatingCount=2**63 - 1).encode())
+def test_the_largest_64_bit_integer_still_passes_in_a_field_no_column_reads():
+    # In a declared column it must fit that column (userRatingCount: a 32-bit int, tests/.../test_warehouse_columns.py)
+    result = read_places("raw/places/dt=2026-01-01/x.jsonl", line(somethingNew=2**63 - 1).encode())
 
-    assert result.valid_lines == 1 and rows(result)[0]["userRatingCount"] == 2**63 - 1
+    assert result.valid_lines == 1 and rows(result)[0]["somethingNew"] == 2**63 - 1
 
 
 def test_a_line_longer_than_the_limit_is_quarantined_with_a_preview_and_its_length():

@@ -40,7 +40,7 @@ from tests.unit.transformer.fakes import (
 
 KEY = f"raw/places/dt={DAY}/run-1__paris.jsonl"
 NOW = datetime(2026, 1, 1, 9, tzinfo=UTC)
-VALIDATED = validated_key(DAY, "run-1__paris.jsonl")
+VALIDATED = validated_key(DAY, "run-1__paris.jsonl", "v1")
 
 
 def ref(key: str = KEY, version: str = "v1") -> ObjectRef:
@@ -74,7 +74,7 @@ def test_bad_lines_are_quarantined_with_their_reason_and_the_good_ones_still_bui
 
     [event] = transform(store)
 
-    quarantine = [json.loads(line) for line in store.written[f"quarantine/{KEY}.rejected.jsonl"][0].splitlines()]
+    quarantine = [json.loads(line) for line in store.written[f"quarantine/{KEY}~vv1.rejected.jsonl"][0].splitlines()]
     assert [q["line"] for q in quarantine] == [2, 3] and all(q["reason"] for q in quarantine)
     assert event.outcome == "passed" and event.quarantined_lines == 2 and event.sources[0].valid_lines == 1
 
@@ -339,8 +339,8 @@ def test_coalescing_stops_when_the_builds_object_list_would_not_fit_in_one_athen
     """Long keys: the SQL list of the build's objects (domain/limits.py) binds before the object cap does."""
     store = FakeStore({KEY: lines(place("p1"))})
     waiting = _waiting(store, 30)
-    per_object = listed_bytes(BUCKET, waiting[0])
-    room = listed_bytes(BUCKET, KEY) + 12 * per_object + per_object // 2  # the batch's own object, then 12.5 more
+    per_object = listed_bytes(BUCKET, waiting[0], "v1")
+    room = listed_bytes(BUCKET, KEY, "v1") + 12 * per_object + per_object // 2  # the batch's own object, then 12.5 more
     wired = deps(store, coalescing=Coalescing(max_list_bytes=room))
 
     result = process_batch(sqs_batch(s3_event(KEY)), wired, remaining_ms=lambda: 60_000)
@@ -466,7 +466,7 @@ def test_a_bug_meeting_one_object_costs_that_object_only(monkeypatch):
     outcomes = {e.sources[0].key: e for e in wired.publisher.events}
     assert outcomes[KEY].outcome == "passed" and outcomes[bad].outcome == "error"
     assert "RecursionError" in (outcomes[bad].sources[0].problem or "")
-    assert f"quarantine/raw/places/dt={DAY}/bad.jsonl.rejected.jsonl" in store.written
+    assert f"quarantine/raw/places/dt={DAY}/bad.jsonl~vv1.rejected.jsonl" in store.written
 
 
 # -- run identity: a file cannot claim a run ---------------------------------------------------------------------------
