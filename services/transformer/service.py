@@ -217,7 +217,7 @@ def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Ca
         started = time.monotonic()
         attempt = _Attempt()
         try:
-            events = _transform(refs, deps, runs, attempt)
+            events = _transform(refs, deps, runs, attempt, remaining_ms)
             break
         except Exception as exc:
             outcome.error = exc
@@ -258,14 +258,18 @@ class _Attempt:
 
 
 def _transform(
-    refs: list[ObjectRef], deps: TransformerDeps, runs: Callable[[str], Any], attempt: _Attempt
+    refs: list[ObjectRef],
+    deps: TransformerDeps,
+    runs: Callable[[str], Any],
+    attempt: _Attempt,
+    remaining_ms: Callable[[], int | None],
 ) -> list[TransformCompleted]:
     """Validate, build, record, publish, complete the claims: the objects' transform, or the exception that ended it."""
     with ThreadPoolExecutor(IO_THREADS) as pool:
         store = _AttributedStore(deps.store)
         batch = prepare_objects(refs, store=store, runs=runs, mapper=_ordered_map(pool))
         attempt.prepared = batch.objects
-        events = build_and_describe(batch, builder=deps.builder, marts=deps.marts)
+        events = build_and_describe(batch, builder=deps.builder, marts=deps.marts, remaining_ms=remaining_ms)
         # per object version: two versions of one key may share a batch, each with its own run and outcome
         by_version = {
             (source.key, source.version_id, source.etag): (e.run_id, e.outcome) for e in events for source in e.sources

@@ -116,33 +116,42 @@ def prepare_objects(
 
 
 def build_and_describe(
-    batch: PreparedBatch, *, builder: Builder, marts: MartReader, clock: Callable[[], float] = time.monotonic
+    batch: PreparedBatch,
+    *,
+    builder: Builder,
+    marts: MartReader,
+    clock: Callable[[], float] = time.monotonic,
+    remaining_ms: Callable[[], int | None] = lambda: None,
 ) -> list[TransformCompleted]:
-    """One build over the days of the batch's readable objects, then one TransformCompleted per run."""
+    """One build over the days of the batch's readable objects, then one TransformCompleted per run. A build that
+    ends in error is built again in halves (isolate_errors) so that one object's error fails that object alone."""
     started = clock()
     prepared = batch.objects
     readable = [p for p in prepared if p.day and p.validated and p.source.valid_lines > 0]
-    days = sorted({p.day for p in readable if p.day})
-    # Only this batch's objects: the day's other objects are already in the marts (a burst of files on one day
-    # would otherwise re-read the whole day on every build).
-    objects = sorted({p.validated for p in readable if p.validated})
-    report: BuildReport | None = None
+    reports: dict[str, BuildReport] = {}  # validated key -> the report of the smallest build that held it
     summaries: list[CitySummary] = []
     failures: list[TestFailure] = []
     warnings: list[TestFailure] = []
     row_counts: dict[str, int] = {}
     dbt_ms = summary_ms = 0
-    if days:
+    if readable:
         dbt_started = clock()
-        report = builder.build(days, objects)
+        reports = isolate_errors(readable, builder, clock=clock, remaining_ms=remaining_ms)
         dbt_ms = _ms(clock() - dbt_started)
         summary_started = clock()
-        for failed in report.failures:
-            described = _describe_failure(failed, marts, days)
-            (failures if failed.severity == "error" else warnings).append(described)
-        built_marts = [m.name for m in report.models if m.name in MARTS and m.status == "success"]
+        built_days = sorted({p.day for p in readable if p.day})
+        seen: set[int] = set()
+        built_marts: set[str] = set()
+        for report in reports.values():
+            if id(report) in seen:
+                continue
+            seen.add(id(report))
+            for failed in report.failures:
+                described = _describe_failure(failed, marts, built_days)
+                (failures if failed.severity == "error" else warnings).append(described)
+            built_marts |= {m.name for m in report.models if m.name in MARTS and m.status == "success"}
         if built_marts:
-            row_counts = marts.row_counts(built_marts)
+            row_counts = marts.row_counts(sorted(built_marts))
         if "city_daily_summary" in built_marts:
             pairs = sorted({(city, p.day) for p in prepared if p.day for city in p.cities})
             summaries = marts.city_summaries(pairs)
@@ -152,8 +161,9 @@ def build_and_describe(
     for run_id, members in _by_run(prepared).items():
         cities = sorted({city for p in members for city in p.cities})
         run_days = sorted({date.fromisoformat(p.day) for p in members if p.day})
-        built = report is not None and any(p.source.valid_lines > 0 for p in members)
-        outcome, error = _outcome(report if built else None, members)
+        run_report = _worst([reports[p.validated] for p in members if p.validated in reports])
+        built = run_report is not None
+        outcome, error = _outcome(run_report, members)
         events.append(
             TransformCompleted(
                 metadata=TransformCompleted.make_metadata(run_id),
@@ -163,14 +173,14 @@ def build_and_describe(
                 collection_dates=run_days,
                 outcome=outcome,
                 sources=[p.source for p in members],
-                models=report.models if built and report else [],
-                tests=report.tests if built and report else TestCounts(),
+                models=run_report.models if run_report else [],
+                tests=run_report.tests if run_report else TestCounts(),
                 failures=_of_days(failures, run_days) if built else [],
                 warnings=_of_days(warnings, run_days) if built else [],
                 error=error,
                 quarantined_lines=sum(p.source.quarantined_lines for p in members),
                 row_counts=row_counts if built else {},
-                reviews=report.reviews if built and report else None,
+                reviews=run_report.reviews if run_report else None,
                 city_summaries=[s for s in summaries if s.city in cities and s.day in run_days] if built else [],
                 durations_ms={
                     "read_validate": batch.read_ms,
@@ -182,6 +192,65 @@ def build_and_describe(
         )
     # A run of 50 cities with every summary list would not fit one EventBridge event: trimmed, and said so.
     return [fit_for_bus(event) for event in events]
+
+
+# A build that ends in error is built again in halves, to find the objects the error belongs to: at most this many
+# builds beyond the first (enough to corner one bad object among 1,000: 2 per halving), and never when the time left
+# would not hold two more builds of the last one's length and a margin.
+ISOLATION_MAX_BUILDS = 20
+ISOLATION_MARGIN_MS = 30_000
+
+
+def isolate_errors(
+    readable: Sequence[Prepared],
+    builder: Builder,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    remaining_ms: Callable[[], int | None] = lambda: None,
+) -> dict[str, BuildReport]:
+    """Build the objects; if the build ends in error (a dbt error: the SQL or the data, never an unreachable
+    warehouse, which raises), build each half again, and each failing half's halves, so that an object whose data
+    dbt cannot build fails alone and every other object is built. A transient error inside a node is cured the same
+    way (its halves build). Returns each object's validated key -> the report of the smallest build that held it;
+    objects still together when the budget (ISOLATION_MAX_BUILDS, the time left) ends share their error."""
+    reports: dict[str, BuildReport] = {}
+    extra = 0
+
+    def build(items: Sequence[Prepared]) -> tuple[BuildReport, float]:
+        days = sorted({p.day for p in items if p.day})
+        # Only these objects: the day's other objects are already in the marts (a burst of files on one day would
+        # otherwise re-read the whole day on every build).
+        objects = sorted({p.validated for p in items if p.validated})
+        began = clock()
+        return builder.build(days, objects), (clock() - began) * 1000
+
+    first, took_ms = build(readable)
+    pending: list[tuple[Sequence[Prepared], BuildReport]] = [(readable, first)]
+    while pending:
+        items, report = pending.pop(0)
+        left = remaining_ms()
+        if (
+            report.outcome != "error"
+            or len(items) == 1
+            or extra + 2 > ISOLATION_MAX_BUILDS
+            or (left is not None and left < 2 * took_ms + ISOLATION_MARGIN_MS)
+        ):
+            reports.update({p.validated: report for p in items if p.validated})
+            continue
+        middle = len(items) // 2
+        for half in (items[:middle], items[middle:]):
+            half_report, took_ms = build(half)
+            extra += 1
+            pending.append((half, half_report))
+    return reports
+
+
+_SEVERITY = {"error": 0, "tests_failed": 1, "passed": 2}
+
+
+def _worst(reports: Sequence[BuildReport]) -> BuildReport | None:
+    """The report that speaks for a run whose objects were built apart: its error, else its failed tests."""
+    return min(reports, key=lambda report: _SEVERITY[report.outcome], default=None)
 
 
 def dead_letter_events(
