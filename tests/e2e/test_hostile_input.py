@@ -38,7 +38,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.hostile]
 
 THIS = "tests/e2e/test_hostile_input.py"
 DAY = "2026-05-01"
-TALLY: dict[str, int] = {"inputs": 0, "objects_lost": 0, "poison_without_email": 0, "forged_emails": 0}
+TALLY: dict[str, int] = {
+    "inputs": 0,
+    "objects_lost": 0,
+    "places_lost": 0,
+    "stale_wins": 0,
+    "poison_without_email": 0,
+    "forged_emails": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -262,6 +269,59 @@ def test_forged_events_are_refused_not_mailed_and_audit_lists_them(stack, captur
     assert audit.returncode == 1 and all(run_id in audit.stdout for run_id in run_ids)
 
 
+def _outcomes_naming(capture: EventCapture, key: str, versions: set[str]) -> list[dict[str, Any]] | None:
+    """Every Transform Completed naming `key`, once those name each of `versions` (one event may hold both)."""
+    found = [event["detail"] for event in completed_for(capture, key)]
+    named = {s["version_id"] for detail in found for s in detail["sources"] if s["key"] == key}
+    return found if versions <= named else None
+
+
+def test_names_that_differ_by_a_suffix_keep_every_place(stack, capture):
+    """`menu.jsonl` and `menu.jsonl.jsonl.gz` on one day once shared one validated copy: 7 of 8 places were lost
+    with an OK email and a clean audit."""
+    run = uuid.uuid4().hex[:6]
+    plain, doubled = f"raw/places/dt={DAY}/menu-{run}.jsonl", f"raw/places/dt={DAY}/menu-{run}.jsonl.jsonl.gz"
+    ids = {plain: [f"ChIJ-menu-{run}-a{i}" for i in range(4)], doubled: [f"ChIJ-menu-{run}-b{i}" for i in range(4)]}
+    body = gzip.compress(("\n".join(place_line(place_id, "Menu") for place_id in ids[doubled]) + "\n").encode())
+    drop_file(stack, plain, [place_line(place_id, "Menu") for place_id in ids[plain]])
+    stack.target.clients.s3.put_object(Bucket=stack.info.bucket, Key=doubled, Body=body)
+    TALLY["inputs"] += 2
+
+    for key in (plain, doubled):
+        detail = _outcome(capture, key)
+        assert detail["outcome"] == "passed", detail.get("error")
+        assert _mailed(stack, detail)
+    built = _names(stack, ids[plain] + ids[doubled])
+    TALLY["places_lost"] += 8 - len(built)
+
+    assert sorted(built) == sorted(ids[plain] + ids[doubled])
+
+
+def test_two_versions_of_one_key_end_with_the_newest_in_the_marts(stack, capture):
+    """Two uploads of one key back to back (the older content once won 4 times in 5, and one genuine outcome was
+    refused as forged): whatever batches they land in, the marts hold the newest, and each version is accounted."""
+    run = uuid.uuid4().hex[:6]
+    key, place_id = f"raw/places/dt={DAY}/fixed-{run}.jsonl", f"ChIJ-versions-{run}"
+    s3 = stack.target.clients.s3
+    older = s3.put_object(Bucket=stack.info.bucket, Key=key, Body=(place_line(place_id, "Avant", 2.0) + "\n").encode())
+    newer = s3.put_object(Bucket=stack.info.bucket, Key=key, Body=(place_line(place_id, "Après", 4.5) + "\n").encode())
+    versions = {older["VersionId"], newer["VersionId"]}
+    TALLY["inputs"] += 2
+
+    details = wait_until(
+        lambda: _outcomes_naming(capture, key, versions), timeout=180, what="an outcome for each version of the key"
+    )
+    rows = query(stack, "select name, rating from restaurants where place_id = ?", [place_id])
+    TALLY["stale_wins"] += 0 if rows == [("Après", 4.5)] else 1
+
+    assert rows == [("Après", 4.5)]
+    assert {detail["outcome"] for detail in details} == {"passed"}
+    sources = {s["version_id"]: s for detail in details for s in detail["sources"] if s["key"] == key}
+    assert sources[newer["VersionId"]]["superseded_by"] is None
+    for detail in details:
+        assert _mailed(stack, detail)
+
+
 def _bucket(stack: RunningStack) -> dict[str, str]:
     """Every object of the bucket: key -> ETag (the content's digest)."""
     pages = stack.target.clients.s3.get_paginator("list_objects_v2").paginate(Bucket=stack.info.bucket)
@@ -287,19 +347,22 @@ def test_zz_record_the_hostile_input_tier(stack):
     record(
         "hostile-input",
         "Hostile input: glob and `..` keys, 1,000-byte keys, deep nesting, huge and 65-bit integers, NaN, a forged "
-        "run id, a 1 GiB gzip bomb, a file claiming an emailed run, a file overwriting a collected place, forged "
-        "bus events; then `local down` and `local up`",
+        "run id, a 1 GiB gzip bomb, a file claiming an emailed run, a file overwriting a collected place, names "
+        "differing by a suffix, two versions of one key back to back, forged bus events; then `local down` and "
+        "`local up`",
         "Each costs its line or its object, quarantined with its reason, and one email; the good lines beside it "
         "are built; nothing is written outside its place, nothing lost, no poison without an email, no forged email",
         f"{TALLY['inputs']} hostile inputs: files written outside the state folder {len(outside)}, objects lost "
-        f"{TALLY['objects_lost']}, poison without an email {TALLY['poison_without_email']}, forged emails sent "
+        f"{TALLY['objects_lost']}, places lost {TALLY['places_lost']}, stale versions winning {TALLY['stale_wins']}, "
+        f"poison without an email {TALLY['poison_without_email']}, forged emails sent "
         f"{TALLY['forged_emails']}",
         THIS,
         order=86,
         **TALLY,
         outside=len(outside),
     )
-    assert (TALLY["objects_lost"], TALLY["poison_without_email"], TALLY["forged_emails"], outside) == (0, 0, 0, [])
+    lost_or_stale = (TALLY["objects_lost"], TALLY["places_lost"], TALLY["stale_wins"])
+    assert lost_or_stale == (0, 0, 0) and (TALLY["poison_without_email"], TALLY["forged_emails"], outside) == (0, 0, [])
 
 
 def _files_outside(state_dir: Path) -> list[str]:
