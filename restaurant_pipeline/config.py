@@ -98,10 +98,6 @@ class Places(_Section):
             raise ValueError("; ".join(problems))
         return value
 
-    @property
-    def field_mask_header(self) -> str:
-        return ",".join(self.field_mask)
-
 
 class Schedule(_Section):
     expression: str = "cron(0 8 * * ? *)"

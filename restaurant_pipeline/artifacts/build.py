@@ -31,6 +31,7 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from restaurant_pipeline.artifacts.interpreters import installed_pythons
 from restaurant_pipeline.artifacts.specs import (
     BYTECODE_CACHE,
     DBT_PROJECT,
@@ -72,10 +73,6 @@ class ArtifactSize:
     @property
     def fits_direct_upload(self) -> bool:
         return self.zip_bytes <= ZIP_DIRECT_UPLOAD_LIMIT
-
-    @property
-    def fits_unzipped(self) -> bool:
-        return self.unzipped_bytes <= UNZIPPED_LIMIT
 
     def line(self) -> str:
         return (
@@ -150,12 +147,12 @@ def constraints(locked: dict[str, str]) -> str:
 
 
 def pip_command(
-    target: Path, requirements_file: Path, constraints_file: Path, platform: Platform = LAMBDA, python: str = ""
+    target: Path, requirements_file: Path, constraints_file: Path, platform: Platform = LAMBDA
 ) -> list[str]:
     """pip installing for `platform`: this interpreter's pip with the platform's wheel tags (AWS), or the pip of
-    the interpreter that will run the artifact, which picks its own wheels (host: `python`)."""
+    the interpreter that will run the artifact, which picks its own wheels (host: `platform.python`)."""
     return [
-        python or sys.executable,
+        platform.python or sys.executable,
         "-m",
         "pip",
         "install",
@@ -199,21 +196,14 @@ def pip_install(owner: str, requirements: list[str], constraint_text: str, targe
     constraints_file = work / "constraints.txt"
     requirements_file.write_text("\n".join(requirements) + "\n", encoding="utf-8")
     constraints_file.write_text(constraint_text, encoding="utf-8")
-    python = host_python() if platform.name == "host" else ""
     result = subprocess.run(
-        pip_command(target, requirements_file, constraints_file, platform, python),
+        pip_command(target, requirements_file, constraints_file, platform),
         capture_output=True,
         text=True,
         check=False,
     )
     if result.returncode != 0:
         raise PackagingError(explain_pip_failure(owner, result.stderr, platform))
-
-
-def host_python() -> str:
-    from restaurant_pipeline.artifacts.host import sandbox_python
-
-    return sandbox_python().executable
 
 
 # --- project code and the import check --------------------------------------------------------------------
@@ -594,11 +584,7 @@ def build(
 
 def platform_python(platform: Platform) -> str | None:
     """An interpreter of the platform's Python version: the sandbox's on the host; for Lambda, one found here."""
-    from restaurant_pipeline.artifacts.host import installed_pythons, sandbox_python
-
-    if platform.name == "host":
-        return sandbox_python().executable
-    return next(iter(installed_pythons(platform.python_version)), None)
+    return platform.python or next(iter(installed_pythons(platform.python_version)), None)
 
 
 def handler_module(service: str) -> str:

@@ -21,7 +21,6 @@ import json
 import os
 import platform as host_os
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -30,6 +29,7 @@ from functools import cache
 from pathlib import Path
 
 from restaurant_pipeline.artifacts import build as builder
+from restaurant_pipeline.artifacts.interpreters import installed_pythons, probe
 from restaurant_pipeline.artifacts.specs import (
     ARTIFACTS,
     HOST_BUILD_DIR,
@@ -52,60 +52,22 @@ class SandboxPython:
     version: str  # "3.12"
     chosen_because: str
 
-    @property
-    def matches_lambda(self) -> bool:
-        return self.version == LAMBDA_PYTHON_VERSION
-
 
 @cache
 def sandbox_python() -> SandboxPython:
     """The interpreter the sandbox runs: LAMBDA_SANDBOX_PYTHON, else CPython 3.12 (Lambda's), else this one."""
     chosen = os.environ.get("LAMBDA_SANDBOX_PYTHON")
     if chosen:
-        probed = _probe(chosen)
+        probed = probe(chosen)
         if probed is None:
             raise builder.PackagingError(f"LAMBDA_SANDBOX_PYTHON={chosen} is not a CPython with pip")
         return SandboxPython(probed[0], probed[1], "LAMBDA_SANDBOX_PYTHON")
     for executable in installed_pythons(LAMBDA_PYTHON_VERSION):
         return SandboxPython(executable, LAMBDA_PYTHON_VERSION, f"Lambda's version, found at {executable}")
-    probed = _probe(getattr(sys, "_base_executable", sys.executable))
+    probed = probe(getattr(sys, "_base_executable", sys.executable))
     if probed is None:
         raise builder.PackagingError("no interpreter with pip for the Lambda sandbox")
     return SandboxPython(probed[0], probed[1], f"no CPython {LAMBDA_PYTHON_VERSION} found: this process's interpreter")
-
-
-@cache
-def installed_pythons(version: str) -> tuple[str, ...]:
-    """Working CPython `version` interpreters with pip on this machine: on PATH, then pyenv's and uv's (a pyenv
-    shim on PATH runs only the version pyenv selects, so its versions folder is searched too)."""
-    candidates = [path for path in [shutil.which(f"python{version}")] if path]
-    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    uv_root = Path(os.environ.get("UV_PYTHON_INSTALL_DIR", Path.home() / ".local" / "share" / "uv" / "python"))
-    candidates.extend(str(path) for path in sorted(pyenv_root.glob(f"versions/{version}.*/bin/python{version}")))
-    candidates.extend(str(path) for path in sorted(uv_root.glob(f"cpython-{version}.*/bin/python{version}")))
-    found: list[str] = []
-    for candidate in candidates:
-        probed = _probe(candidate)
-        if probed and probed[1] == version and probed[0] not in found:
-            found.append(probed[0])
-    return tuple(found)
-
-
-def _probe(executable: str) -> tuple[str, str] | None:
-    """(the interpreter's real path, 'X.Y') when it runs and has pip, else None."""
-    probe = subprocess.run(
-        [executable, "-c", "import sys; print(sys.executable); print('%d.%d' % sys.version_info[:2])"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if probe.returncode != 0 or len(probe.stdout.split()) != 2:
-        return None
-    pip = subprocess.run([executable, "-m", "pip", "--version"], capture_output=True, text=True, check=False)
-    if pip.returncode != 0:
-        return None
-    real, version = probe.stdout.split()
-    return real, version
 
 
 def host_platform() -> Platform:
@@ -118,6 +80,7 @@ def host_platform() -> Platform:
         dbt_target="local",
         zip_level=1,
         description=f"this machine ({sys.platform} {host_os.machine()}) / CPython {python.version}",
+        python=python.executable,
     )
 
 

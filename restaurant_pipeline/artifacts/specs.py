@@ -73,6 +73,9 @@ class Platform:
     dbt_target: DbtTarget  # the dbt output the shipped manifest is parsed for
     zip_level: int  # 9: the smallest upload; 1: the fastest local build
     description: str
+    # The interpreter on this machine that runs the artifact (the host's sandbox): its own pip picks the wheels and
+    # it compiles the bytecode. "" for Lambda: this interpreter's pip picks them with pip_target_args.
+    python: str = ""
 
     def zip_path(self, service: str) -> Path:
         return self.build_dir / f"{service}.zip"

@@ -1,9 +1,14 @@
-"""The collector's use case: one "Collection Requested" from its queue -> raw objects in S3 and the facts on the bus.
+"""The collector's use case, the part between the handler (which parses the SQS record and plans the run,
+domain/plan.py) and the domain: what one "Collection Requested" or one direct invocation does.
 
-process_record: parse the SQS body at the edge (a bad message is a ContractError: that record fails, then goes to
-the DLQ) -> plan the run (domain/plan.py) -> collect every city against the Places API (domain/collect.py, through
-the ports) -> the facts to announce (domain/events.py) -> publish, record the ledger, count the metrics.
-Raises RetryLater when SQS must redeliver (after publishing what is final).
+- parse_request: the SQS body as an EventBridge "Collection Requested" (a bad message is a ContractError: that record
+  fails, then goes to the DLQ).
+- process_request: record REQUESTED in the ledger, read the Places key, collect every city against the Places API
+  (run_collection -> domain/collect.py, through the ports, one rate limiter per invocation), then publish the facts
+  (domain/events.py), record the ledger and count the metrics (record_outcome). Raises RetryLater when SQS must
+  redeliver (after publishing what is final).
+- request_run: a direct invocation (`{"trigger_source": "manual"}`) publishes "Collection Requested" on the bus, as
+  the CLI's `run` does; nothing is collected in that invocation.
 """
 
 from __future__ import annotations
