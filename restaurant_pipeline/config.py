@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from restaurant_pipeline.schedule import ScheduleExpression, parse_schedule
 from services.collector.domain.cities import duplicate_cities_message
-from services.collector.domain.field_mask import field_mask_problems
+from services.collector.domain.field_mask import missing_paths
 from services.transformer.domain.records import DEFAULT_FIELD_MASK
 
 DEFAULT_CONFIG_FILE = "pipeline.toml"
@@ -79,8 +79,11 @@ class Collection(_Section):
 class Places(_Section):
     query: str = "restaurants in {city}"
     language: Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")] = "fr"
-    # Default: every field of the raw record (services/transformer/domain/records.py) but the reviews.
-    field_mask: Annotated[list[str], Field(min_length=1)] = list(DEFAULT_FIELD_MASK)
+    # Unset (the default; the committed pipeline.toml leaves it so): the mask generated from the records the
+    # transformer reads (services/transformer/domain/records.py: every field of RawPlace but the reviews, plus
+    # nextPageToken), so a field added there is requested by every stack. Set: an override, which must still ask for
+    # all of those (more fields, or "*", are fine).
+    field_mask: Annotated[list[str], Field(min_length=1)] | None = None
     requests_per_minute: Annotated[int, Field(gt=0, le=60_000)] = 600
 
     @field_validator("query")
@@ -92,10 +95,14 @@ class Places(_Section):
 
     @field_validator("field_mask")
     @classmethod
-    def _mask_paginates(cls, value: list[str]) -> list[str]:
-        problems = field_mask_problems(value)
-        if problems:
-            raise ValueError("; ".join(problems))
+    def _mask_asks_for_what_the_records_read(cls, value: list[str] | None) -> list[str] | None:
+        missing = missing_paths(value or (), DEFAULT_FIELD_MASK)
+        if value is not None and missing:
+            raise ValueError(
+                f"it leaves out {', '.join(missing)}, which the transformer's records read "
+                "(services/transformer/domain/records.py; nextPageToken paginates): add them (more fields or "
+                '"*" are fine), or delete field_mask to send the mask generated from those records'
+            )
         return value
 
 
@@ -207,8 +214,9 @@ class PipelineConfig(_Section):
 
     @property
     def effective_field_mask(self) -> list[str]:
-        """The mask sent to Google: reviews are added only when the NLP stage needs them."""
-        mask = list(self.places.field_mask)
+        """The mask sent to Google: [places] field_mask, else the one generated from the records the transformer reads;
+        reviews are added only when the NLP stage needs them."""
+        mask = list(self.places.field_mask or DEFAULT_FIELD_MASK)
         if self.nlp.enabled and "places.reviews" not in mask:
             mask.append("places.reviews")
         return mask

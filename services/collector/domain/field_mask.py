@@ -14,8 +14,14 @@ REQUIRED_PATHS = {
 
 def field_mask_problems(paths: Iterable[str]) -> list[str]:
     """Why the mask cannot work, one sentence per missing path; empty when it can."""
+    return [
+        f"the field mask must include {path} ({REQUIRED_PATHS[path]})" for path in missing_paths(paths, REQUIRED_PATHS)
+    ]
+
+
+def missing_paths(paths: Iterable[str], needed: Iterable[str]) -> list[str]:
+    """The `needed` paths the mask does not ask for, in their order; none when it asks for "*" (every field)."""
     present = {path.strip() for path in paths if path.strip()}
     if "*" in present:
         return []
-    missing = [(path, why) for path, why in REQUIRED_PATHS.items() if path not in present]
-    return [f"the field mask must include {path} ({why})" for path, why in missing]
+    return [path for path in needed if path not in present]

@@ -2,7 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from restaurant_pipeline import config as config_module
 from restaurant_pipeline.config import ConfigError, load_config, parse_config
+from services.transformer.domain.records import DEFAULT_FIELD_MASK
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -76,6 +78,31 @@ def test_malformed_email_is_rejected_with_an_example():
 def test_field_mask_without_next_page_token_is_refused():
     with pytest.raises(ConfigError, match="nextPageToken"):
         parse_config({"places": {"field_mask": ["places.id", "places.displayName"]}})
+
+
+def test_a_field_added_to_the_records_is_requested_by_a_stack_configured_by_the_committed_file(monkeypatch):
+    # as if RawPlace (services/transformer/domain/records.py) had gained websiteUri: the generated mask has it
+    generated = (*config_module.DEFAULT_FIELD_MASK, "places.websiteUri")
+    monkeypatch.setattr(config_module, "DEFAULT_FIELD_MASK", generated)
+
+    config = load_config(REPO_ROOT / "pipeline.toml", environ={})
+
+    assert config.effective_field_mask == list(generated)
+
+
+def test_a_field_mask_override_must_ask_for_every_field_the_records_read():
+    narrow = [path for path in DEFAULT_FIELD_MASK if path not in ("places.rating", "places.types")]
+
+    with pytest.raises(ConfigError) as error:
+        parse_config({"places": {"field_mask": narrow}})
+
+    problem = str(error.value).splitlines()[1]
+    assert problem.startswith("  - places.field_mask = ")
+    assert "leaves out places.rating, places.types, which the transformer's records read" in problem
+    assert "delete field_mask to send the mask generated from those records" in problem
+    wider = [*DEFAULT_FIELD_MASK, "places.websiteUri"]
+    assert parse_config({"places": {"field_mask": wider}}).effective_field_mask == wider
+    assert parse_config({"places": {"field_mask": ["*"]}}).effective_field_mask == ["*"]
 
 
 def test_environment_overrides_win_over_the_file(tmp_path):

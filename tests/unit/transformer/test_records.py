@@ -99,5 +99,5 @@ def test_a_field_without_a_hive_type_is_refused_by_name():
 def test_the_default_field_mask_is_every_field_of_the_raw_place_but_the_reviews():
     fields = {f"places.{field.alias or name}" for name, field in RawPlace.model_fields.items()}
     assert set(DEFAULT_FIELD_MASK) == (fields - {"places.reviews", "places._collection"}) | {"nextPageToken"}
-    assert parse_config({}).places.field_mask == list(DEFAULT_FIELD_MASK)
+    assert parse_config({}).effective_field_mask == list(DEFAULT_FIELD_MASK)
     assert [name for name, _ in RAW_COLUMNS][-2:] == ["_collection", "_source"]
