@@ -91,10 +91,10 @@ lock-check: | $(BIN)/python
 			echo "MISSING Python $$python on $$platform: $$(grep -m1 'cause:' $(VENV)/lock-check.err)"; status=1; \
 		fi; done; done; exit $$status
 
-## The template into cdk.out/ for review: placeholder functions when the zips are not built (never deployable by
-## accident: without `-c lambda_code=auto` the app needs the zips of `make package`).
+## The template into cdk.out/ for review, as `npx aws-cdk synth` writes it: placeholder functions when the zips are
+## not built (never deployable by accident: such a template asks for a parameter no deployment gives).
 synth: $(STAMP)
-	$(BIN)/python -m cdk.app -c lambda_code=auto
+	$(BIN)/python -m cdk.app
 
 ## The three Lambda zips for AWS (Linux arm64, CPython 3.12) under build/lambda/.
 package: $(STAMP)

@@ -3,12 +3,15 @@
 The app's context (feature flags) is cdk.json's, whoever runs it: the CDK CLI passes it, and `python -m cdk.app`
 and the tests read the same file (`app_context`), so every synthesis uses the flags a deployment uses.
 
-Lambda code (context `lambda_code`, e.g. `-c lambda_code=auto`):
-  package      the zips `make package` built under build/lambda/ (the default, and what `restaurant-pipeline deploy`
-               uses); stops with "run `make package`" when they are missing, so placeholders are never deployed
-               by accident (`npx aws-cdk deploy` by hand included)
+Lambda code (context `lambda_code`, e.g. `-c lambda_code=package`):
+  auto         cdk.json's default, so that `npx aws-cdk synth` works as CDK users type it, in a fresh clone too:
+               package when the zips exist, else placeholder with a warning (`make synth`: a template to review)
+  package      the zips `make package` built under build/lambda/ (what `restaurant-pipeline deploy` asks for);
+               stops with "run `make package`" when they are missing
   placeholder  a tiny stand-in per function that raises "deployed without its artifact" (tests, reviews)
-  auto         package when the zips exist, else placeholder with a warning (`make synth`: a template to review)
+
+Placeholders are never deployed by accident, `npx aws-cdk deploy` by hand included: a template with placeholder code
+carries the parameter NoLambdaZipsRunMakePackage, without a default, that no deployment passes (`placeholder_guard`).
 """
 
 from __future__ import annotations
@@ -27,9 +30,14 @@ from restaurant_pipeline.stack_outputs import STACK_NAME
 
 CodeMode = Literal["package", "placeholder", "auto"]
 CODE_MODES: tuple[str, ...] = ("package", "placeholder", "auto")
-# Without a `lambda_code` context the app needs the built zips: a template with placeholder functions can only come
-# from asking for it (`-c lambda_code=placeholder` or `auto`).
+# Without a `lambda_code` context (cdk.json gives `auto`) the app needs the built zips.
 DEFAULT_CODE_MODE: CodeMode = "package"
+# A template with placeholder code asks for this parameter and gives it no default: the CDK CLI stops before deploying
+# ("The following CloudFormation Parameters are missing a value: NoLambdaZipsRunMakePackage"; with the CDK, "you
+# provide the parameter values on the command line": https://docs.aws.amazon.com/cdk/v2/guide/parameters.html), and
+# so does CloudFormation itself, which uses a parameter's Default only when one is declared
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Parameter.html).
+PLACEHOLDER_PARAMETER = "NoLambdaZipsRunMakePackage"
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 _PLACEHOLDER_HANDLER = '''"""Placeholder: this function was synthesized without its artifact."""
@@ -69,7 +77,7 @@ def code_provider(mode: str, placeholder_dir: Path) -> Callable[[str], object]:
         if mode == "placeholder":
             print(
                 "cdk.app: no Lambda artifacts under build/lambda/ (run `make package`): the template uses "
-                "placeholder code and must not be deployed as is.",
+                f"placeholder code, for review only (deploying it stops at the parameter {PLACEHOLDER_PARAMETER}).",
                 file=sys.stderr,
             )
     if mode == "package":
@@ -79,6 +87,23 @@ def code_provider(mode: str, placeholder_dir: Path) -> Callable[[str], object]:
         return lambda service: lambda_.Code.from_asset(str(ARTIFACTS[service].zip_path))
     write_placeholder_code(placeholder_dir)
     return lambda service: lambda_.Code.from_asset(str(placeholder_dir))
+
+
+def uses_placeholder_code(mode: str) -> bool:
+    return mode == "placeholder" or (mode == "auto" and not artifacts_built())
+
+
+def placeholder_guard(stack: object) -> None:
+    """The parameter without a default that keeps a template with placeholder functions from being deployed."""
+    from aws_cdk import CfnParameter
+
+    CfnParameter(
+        stack,  # type: ignore[arg-type]
+        PLACEHOLDER_PARAMETER,
+        type="String",
+        allowed_values=["deploy-placeholder-functions"],
+        description="This template has placeholder Lambda code: run `make package`, then `restaurant-pipeline deploy`.",
+    )
 
 
 def app_context(cdk_json: Path = CDK_JSON) -> dict[str, object]:
@@ -169,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ArtifactsMissingError, ConfigError, ValueError) as exc:
         print(f"cdk.app: {exc}", file=sys.stderr)
         return 2
-    build_stack(app, config, code_for)
+    stack = build_stack(app, config, code_for)
+    if uses_placeholder_code(mode):
+        placeholder_guard(stack)
     app.synth()
     return 0
 

@@ -46,12 +46,14 @@ def test_synthesis_outside_the_cdk_cli_uses_the_flags_of_cdk_json(tmp_path):
         assert app.node.try_get_context(flag) == value, flag
 
 
-def test_the_default_lambda_code_needs_the_built_zips_and_names_make_package(tmp_path, monkeypatch, capsys):
+def test_the_lambda_code_of_deploy_needs_the_built_zips_and_names_make_package(tmp_path, monkeypatch, capsys):
+    """cdk.json gives `auto` (plain `cdk synth` works: tests/infrastructure/test_cdk_cli_synth.py); `deploy` asks for
+    `package`, which never falls back to placeholders."""
     context = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
-    assert context.get("lambda_code", cdk_app.DEFAULT_CODE_MODE) == "package"
+    assert context["lambda_code"] == "auto"
     monkeypatch.setattr("restaurant_pipeline.artifacts.specs.BUILD_DIR", tmp_path / "no-zips-here")
     monkeypatch.setenv("CDK_OUTDIR", str(tmp_path / "cdk.out"))
-    assert cdk_app.main([]) == 2
+    assert cdk_app.main(["-c", "lambda_code=package"]) == 2
     error = capsys.readouterr().err
     assert "Lambda artifacts missing" in error and "make package" in error
     assert not (tmp_path / "cdk.out" / "restaurant-pipeline.template.json").exists()
