@@ -28,9 +28,18 @@ class Publisher(Protocol):
 
 class Ledger(Protocol):
     def record(
-        self, run_id: str, step: Step, subject: str, service: str, data: Mapping[str, Any] | None = None
+        self,
+        run_id: str,
+        step: Step,
+        subject: str,
+        service: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        version: str | None = None,
     ) -> bool:
-        """Record a step of a run once; False when the ledger could not be written (never raises)."""
+        """Record a step of a run once; False when the ledger could not be written (never raises). `version`: the
+        version of the subject (an S3 object's version id, else its ETag), so that two versions of one key are two
+        steps (the notifier checks an outcome against the step of the very object version it names)."""
         ...
 
 

@@ -1,12 +1,19 @@
 """Adapter: the run ledger, a DynamoDB table where each service records its step of a run.
 
-Items: pk = "RUN#<run_id>", sk = "<STEP>#<subject>" (e.g. "COLLECTED#Paris"), plus `at`, `service`, `data`.
+Items: pk = "RUN#<run_id>", sk = "<STEP>#<subject>" (e.g. "COLLECTED#Paris") or, for a step about one version of
+an S3 object, "<STEP>#<key>#<version>" (version id, else ETag), plus `at`, `service`, `data`, `subject` and `version`.
 Writes are idempotent (the first record of a step wins) and never block the pipeline: a failed write is
 logged, counted, and reported as False.
+
+A sort key is at most 1,024 bytes (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html,
+"Partition keys and sort keys") and an S3 key alone may take 1,024 bytes of UTF-8
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html): a sort key that would be longer is
+"<STEP>#sha256:<digest of subject and version>" instead, while `subject` and `version` keep them whole.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Mapping
@@ -20,8 +27,21 @@ from services.common.ports import RunFacts, Step
 log = logging.getLogger(__name__)
 
 
+SORT_KEY_MAX_BYTES = 1024
+
+
 def run_key(run_id: str) -> str:
     return f"RUN#{run_id}"
+
+
+def step_key(step: str, subject: str, version: str | None = None) -> str:
+    """The item's sort key: the step, its subject and (when given) the subject's version; a digest of both when that
+    would pass DynamoDB's 1,024 bytes."""
+    key = f"{step}#{subject}" if version is None else f"{step}#{subject}#{version}"
+    if len(key.encode("utf-8")) <= SORT_KEY_MAX_BYTES:
+        return key
+    named = json.dumps([subject, version])  # unambiguous: a "#" inside the key cannot fake another (key, version)
+    return f"{step}#sha256:{hashlib.sha256(named.encode('utf-8')).hexdigest()}"
 
 
 class RunLedger:
@@ -32,14 +52,22 @@ class RunLedger:
         self.failures = 0
 
     def record(
-        self, run_id: str, step: Step, subject: str, service: str, data: Mapping[str, Any] | None = None
+        self,
+        run_id: str,
+        step: Step,
+        subject: str,
+        service: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        version: str | None = None,
     ) -> bool:
-        """Record a step once. True when written or already there; False when the ledger is unreachable."""
+        """Record a step once (per version of its subject, when given). True when written or already there; False when
+        the ledger is unreachable."""
         if not self._table:
             return False
         item = {
             "pk": {"S": run_key(run_id)},
-            "sk": {"S": f"{step}#{subject}"},
+            "sk": {"S": step_key(step, subject, version)},
             "run_id": {"S": run_id},
             "step": {"S": step},
             "subject": {"S": subject},
@@ -47,6 +75,8 @@ class RunLedger:
             "at": {"S": datetime.now(UTC).isoformat()},
             "data": {"S": json.dumps(dict(data or {}), default=str, sort_keys=True)},
         }
+        if version is not None:
+            item["version"] = {"S": version}
         try:
             self._client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(sk)")
         except Exception as exc:  # a ledger problem must never fail the pipeline's own work

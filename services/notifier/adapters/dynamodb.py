@@ -46,7 +46,10 @@ SERVICE = "notifier"
 CITY_OUTCOME_STEP = "CITY_OUTCOME"
 NOTIFIED_STEP = "NOTIFIED"
 REQUESTED_STEP = "REQUESTED"
-TRANSFORMER_STEPS = ("TRANSFORMED", "TRANSFORM_FAILED")  # subject: the object's key (services/transformer/service.py)
+# The transformer's steps (services/transformer/service.py): subject the object's key, `version` its version id else
+# its ETag, TRANSFORMED's data {"outcome": …}; TRANSFORM_FAILED (dead-lettered) is an error.
+TRANSFORMED_STEP = "TRANSFORMED"
+TRANSFORM_FAILED_STEP = "TRANSFORM_FAILED"
 # Longer than an SQS DLQ can keep a message (14 days): a replay from the DLQ still finds the record.
 EMAIL_IDEMPOTENCY_TTL = timedelta(days=15)
 EMAIL_KEY_PREFIX = "notifier-email"
@@ -202,8 +205,8 @@ class RunOutcomeStore:
             records.outcomes[subject.casefold()] = CityOutcome(subject, kind, event)
         elif step == NOTIFIED_STEP:
             records.notified[subject] = str(data.get("message_id", ""))
-        elif step in TRANSFORMER_STEPS:
-            records.transformed_keys.add(subject)
+        elif step in (TRANSFORMED_STEP, TRANSFORM_FAILED_STEP):
+            _add_transformed(records, subject, item, data)
         elif step == REQUESTED_STEP:
             records.requested = True
             if "at" not in item:
@@ -212,6 +215,19 @@ class RunOutcomeStore:
                 records.requested_at = datetime.fromisoformat(item["at"]["S"])
             except ValueError:
                 log.warning("ledger REQUESTED item of %s has an unreadable time", item["pk"]["S"])
+
+
+def _add_transformed(records: RunRecords, key: str, item: Mapping[str, Any], data: Mapping[str, Any]) -> None:
+    """One transformer step: the outcome it recorded for that object version. A step without a version (written before
+    versions were recorded) vouches for no event."""
+    version = item.get("version", {}).get("S")
+    if not version:
+        return
+    step = item["step"]["S"]
+    outcome = "error" if step == TRANSFORM_FAILED_STEP else str(data.get("outcome") or "")
+    if not outcome:
+        return
+    records.transformed[(key, version)] = records.transformed.get((key, version), frozenset()) | {outcome}
 
 
 class RepeatFailureStore:

@@ -220,4 +220,6 @@ class RunRecords:
     notified: dict[str, str] = field(default_factory=dict)  # outcome -> SNS message id
     requested_at: datetime | None = None
     requested: bool = False  # the collector recorded the run's REQUESTED step
-    transformed_keys: set[str] = field(default_factory=set)  # objects the transformer recorded under the run
+    # What the transformer recorded under the run, per object version (key, version id else ETag): the outcomes of
+    # its TRANSFORMED steps ("passed" | "tests_failed" | "error"; TRANSFORM_FAILED is "error").
+    transformed: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)

@@ -70,10 +70,23 @@ class Stack:
         if requested:
             for body in bodies:
                 self.request(json.loads(body)["detail"]["run_id"])
+                self.transformed(json.loads(body))
         return handler.lambda_handler(sqs_event(*bodies), FakeLambdaContext(aws_request_id=str(uuid.uuid4())))
 
     def request(self, run_id: str) -> None:
         RunLedger(self.dynamodb, LEDGER).record(run_id, "REQUESTED", "-", "collector", {"cities": ["Paris"]})
+
+    def transformed(self, event: dict[str, Any]) -> None:
+        """The transformer's step for each object a Transform Completed names, as it records it before publishing."""
+        detail = event["detail"]
+        if event["detail-type"] != "Transform Completed":
+            return
+        for source in detail["sources"]:
+            version = source.get("version_id") or source.get("etag")
+            step = {"outcome": detail["outcome"]}
+            RunLedger(self.dynamodb, LEDGER).record(
+                detail["run_id"], "TRANSFORMED", source["key"], "transformer", step, version=version
+            )
 
     def emails(self) -> list[OutboxMessage]:
         drain_sns_capture(self.sqs, self.capture_url, self.outbox)
@@ -213,6 +226,8 @@ def test_two_cities_finishing_at_once_in_two_invocations_send_exactly_one_email(
         events = [
             transform("passed", city=city, run_id=run, run_cities=["Paris", "Lyon"]) for city in ("Paris", "Lyon")
         ]
+        for event in events:
+            stack.transformed(json.loads(eventbridge_body(event)))
         notifiers = [environment(), environment()]
         barrier = threading.Barrier(2)
         results: list[NotifyResult] = []
@@ -290,7 +305,9 @@ def test_after_an_outage_the_next_run_s_email_names_the_run_whose_email_was_not_
 def test_a_malformed_record_fails_alone_and_the_rest_of_the_batch_is_sent(stack):
     stack.create_topic()
     stack.request(RUN_ID)
-    event = sqs_event("{not an event", eventbridge_body(transform("passed")))
+    body = eventbridge_body(transform("passed"))
+    stack.transformed(json.loads(body))
+    event = sqs_event("{not an event", body)
     response = handler.lambda_handler(event, FakeLambdaContext())
 
     assert failed_ids(response) == [event["Records"][0]["messageId"]]
@@ -311,9 +328,13 @@ def test_the_same_failure_in_the_next_run_is_summarised_with_real_stores(stack):
 def test_an_older_event_delivered_late_does_not_replace_the_newer_outcome(stack):
     stack.create_topic()
     stack.invoke(eventbridge_body(transform("passed", produced_at=later(30))))
-    stack.invoke(eventbridge_body(transform("error", produced_at=later(2))))
+    # another version of the object (a reprocess), so that the ledger vouches for this outcome too
+    earlier = [s.model_copy(update={"version_id": "earlier-version"}) for s in transform("error").sources]
+    result = stack.invoke(eventbridge_body(transform("error", produced_at=later(2), sources=earlier)))
 
+    assert result == {"batchItemFailures": []}
     assert [e.subject.split()[1] for e in stack.emails()] == ["OK"]
+    assert not [s for s in RunLedger(stack.dynamodb, LEDGER).steps(RUN_ID) if s["step"] == "REFUSED"]
 
 
 def test_a_run_wide_collection_failure_never_hides_a_city_that_was_transformed(stack):

@@ -16,9 +16,16 @@ from tests.unit.notifier.builders import later
 class FakeRunStore:
     runs: dict[str, RunRecords] = field(default_factory=dict)
     # What the other services recorded: the runs the collector requested (None: every run, as most tests assume)
-    # and, per run, the objects the transformer recorded.
+    # and, per run, the transformer's outcomes per object version (None: whatever an event says, as most tests assume).
     requested: set[str] | None = None
-    transformed: dict[str, set[str]] = field(default_factory=dict)
+    transformed: dict[str, dict[tuple[str, str], frozenset[str]]] | None = None
+
+    def transform_recorded(self, run_id: str, key: str, version: str, outcome: str) -> None:
+        """The transformer's step for one object version under a run, as the ledger would hold it."""
+        if self.transformed is None:
+            self.transformed = {}
+        steps = self.transformed.setdefault(run_id, {})
+        steps[(key, version)] = steps.get((key, version), frozenset()) | {outcome}
 
     def record(self, run_id: str, outcome: CityOutcome) -> bool:
         records = self.runs.setdefault(run_id, RunRecords())
@@ -38,8 +45,15 @@ class FakeRunStore:
             dict(records.notified),
             records.requested_at,
             requested=self.requested is None or run_id in self.requested,
-            transformed_keys=set(self.transformed.get(run_id, set())),
+            transformed=_EveryObject() if self.transformed is None else dict(self.transformed.get(run_id, {})),
         )
+
+
+class _EveryObject(dict):
+    """The ledger of most tests: the transformer built every object version with whatever outcome the event says."""
+
+    def get(self, key: Any, default: Any = None) -> frozenset[str]:
+        return frozenset({"passed", "tests_failed", "error"})
 
 
 @dataclass
@@ -47,7 +61,16 @@ class FakeLedger:
     store: FakeRunStore
     steps: list[tuple[str, str, str]] = field(default_factory=list)
 
-    def record(self, run_id: str, step: Any, subject: str, service: str, data: dict | None = None) -> bool:
+    def record(
+        self,
+        run_id: str,
+        step: Any,
+        subject: str,
+        service: str,
+        data: dict | None = None,
+        *,
+        version: str | None = None,
+    ) -> bool:
         self.steps.append((run_id, step, subject))
         if step == "NOTIFIED":
             self.store.runs.setdefault(run_id, RunRecords()).notified.setdefault(subject, data["message_id"])
