@@ -9,9 +9,11 @@ A snapshot is one folder, `.pipeline/snapshot-<time>/`, named by the pointer fil
 - `blobs/<sha256>`: each object body once, named by the digest of its bytes. An object key is data, never a path:
   a key may hold `../`, glob characters or 1,024 bytes of UTF-8 (the S3 limit,
   https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html), and no key decides where a file goes;
-- `objects.jsonl`: every version of every object, oldest first per key, with its exact key, version id, content
-  type, content encoding and user metadata, and the digest of its body (a key whose latest version is a delete
-  marker is saved as such);
+- `objects.jsonl`: every version of every object, oldest first per key, with its exact key, version id, date
+  (LastModified), content type, content encoding and user metadata, and the digest of its body (a key whose latest
+  version is a delete marker is saved as such). `up` gives each version its saved id and date back
+  (local/moto_server.py): the transformer's claims name versions by id and its coalescing goes by date, so a
+  restored version that came back as a new one was built again, and a dropped file's run mailed again;
 - `tables.jsonl`: every item of the stack's tables; `queues.jsonl`: every message of every queue, with its message
   attributes and, in a FIFO queue, its MessageGroupId and MessageDeduplicationId;
 - `manifest.json`, written last: the counts.
@@ -26,9 +28,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -36,7 +41,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from restaurant_pipeline.local.moto_server import RESTORED_VERSION_PATH
 from restaurant_pipeline.local.stack import StatePaths
+
+log = logging.getLogger(__name__)
 
 FORMAT = 2
 POINTER_FILE = "snapshot.json"  # {"snapshot": folder name, "messages_restored": bool}
@@ -116,6 +124,8 @@ def _save_objects(s3: Any, bucket: str, staging: Path) -> int:
                     record.update({name: response[name] for name in _OBJECT_ATTRIBUTES if response.get(name)})
                     count += 1
                 record["latest"] = bool(version.get("IsLatest"))
+                if version.get("LastModified"):
+                    record["last_modified"] = version["LastModified"].isoformat()
                 out.write(json.dumps(record) + "\n")
         _sync(out)
     return count
@@ -376,24 +386,83 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def _restore_objects(s3: Any, bucket: str, folder: Path) -> tuple[int, dict[tuple[str, str | None], str]]:
-    """Each saved version put back in order (moto gives it a new version id), then the delete markers.
-    Returns the count and (key, saved version id or None for the latest) -> the restored version id."""
+    """Each saved version put back in order, then the delete markers, each with its saved version id and time
+    again (moto_server.py). Returns the count and (key, saved version id or None for the latest) -> the restored
+    version id: the saved one, or moto's new one when the server could not take the saved one back."""
     count = 0
     versions: dict[tuple[str, str | None], str] = {}
+    renamer = _VersionRenamer(s3, bucket)
     for record in _records(folder / _OBJECTS):
         key = record["key"]
         if record.get("delete_marker"):
-            s3.delete_object(Bucket=bucket, Key=key)
+            renamer.rename(key, s3.delete_object(Bucket=bucket, Key=key).get("VersionId"), record)
             continue
         extra = {name: record[name] for name in _OBJECT_ATTRIBUTES if record.get(name)}
         with open(folder / _BLOBS / record["blob"], "rb") as body:
             response = s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=record.get("metadata", {}), **extra)
-        if response.get("VersionId"):
-            versions[(key, record.get("version_id"))] = str(response["VersionId"])
+        restored = renamer.rename(key, response.get("VersionId"), record)
+        if restored:
+            versions[(key, record.get("version_id"))] = restored
             if record.get("latest"):
-                versions[(key, None)] = str(response["VersionId"])
+                versions[(key, None)] = restored
         count += 1
+    if renamer.refused:
+        log.warning(
+            "%d restored object versions have new version ids and today's date (%s): the transformer sees them as "
+            "new objects, and a file dropped on their day builds them again",
+            renamer.refused,
+            renamer.reason,
+        )
     return count, versions
+
+
+class _VersionRenamer:
+    """Gives a restored version its saved version id and time back, through the local server's restored-version
+    request (restaurant_pipeline/local/moto_server.py): S3 names and dates every version it stores, and the
+    transformer's claims and its 24-hour coalescing window go by that name and date
+    (services/transformer/service.py `_coalesce`). A server that refuses (another moto) is asked no more: the
+    restore goes on with moto's ids, and says so."""
+
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self._url = f"{str(s3.meta.endpoint_url).rstrip('/')}{RESTORED_VERSION_PATH}"
+        self._bucket = bucket
+        self.refused = 0
+        self.reason = ""
+
+    def rename(self, key: str, version_id: str | None, record: dict[str, Any]) -> str | None:
+        saved = record.get("version_id")
+        if not version_id or not saved or saved == "null":
+            return version_id  # an unversioned bucket
+        if self.reason:
+            self.refused += 1
+            return version_id
+        request = {
+            "bucket": self._bucket,
+            "key": key,
+            "version_id": version_id,
+            "saved_version_id": saved,
+            "last_modified": record.get("last_modified"),  # None in a snapshot from before times were saved
+        }
+        try:
+            _post_json(self._url, request)
+        except (OSError, ValueError) as exc:
+            self.reason = f"the server refused to give them their saved ids back: {exc}"
+            self.refused += 1
+            return version_id
+        return str(saved)
+
+
+def _post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST `body` as JSON; the answer's JSON. An error answer raises OSError with the server's message."""
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return dict(json.loads(response.read()))
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace")[:500]
+        raise OSError(f"HTTP {exc.code} {detail}") from None
 
 
 def _restore_legacy(clients: Any, state: StatePaths, bucket: str, queue_urls: list[str] | None) -> dict[str, int]:
@@ -423,9 +492,10 @@ def _restore_legacy(clients: Any, state: StatePaths, bucket: str, queue_urls: li
 
 
 def _current_version(body: str, versions: dict[tuple[str, str | None], str]) -> str:
-    """A queued S3 event names the object version of the stack that saved it; the restored object is a new
-    version of the same bytes. Point the event at it, or the transformer would look for a version that no
-    longer exists (found by tests/e2e/test_drills_restart.py: the run ended in "validate failed")."""
+    """A queued S3 event names the object version of the stack that saved it; the restored object has that
+    version id again, unless the server could not give it back (_VersionRenamer): then it is a new version of the
+    same bytes. Point the event at it, or the transformer would look for a version that no longer exists (found by
+    tests/e2e/test_drills_restart.py: the run ended in "validate failed")."""
     if not versions or '"aws.s3"' not in body:
         return body
     try:

@@ -61,7 +61,8 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes] | None, timeout: fl
 
 
 def start_moto(host: str, port: int, log_file: Path | None = None) -> subprocess.Popen[bytes]:
-    """moto's server as its own process: the AWS APIs on loopback."""
+    """moto's server as its own process: the AWS APIs on loopback (and the restored-version request of
+    local/moto_server.py, which `local up` needs)."""
     if port_in_use(host, port):
         raise ProcessStartError(
             f"{host}:{port} is already in use. Stop what listens there (`restaurant-pipeline local down`) "
@@ -69,7 +70,7 @@ def start_moto(host: str, port: int, log_file: Path | None = None) -> subprocess
         )
     output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
+        [sys.executable, "-m", "restaurant_pipeline.local.moto_server", "-H", host, "-p", str(port)],
         stdout=output,
         stderr=subprocess.STDOUT,
         start_new_session=True,
