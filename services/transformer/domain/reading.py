@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from contracts.envelope import describe_validation_error
 from contracts.events import CITY_METADATA_KEY, UNKNOWN_CITY
 from services.common.names import QUARANTINE_PREFIX, RAW_PREFIX, VALIDATED_PREFIX
-from services.transformer.domain.records import RawPlace
+from services.transformer.domain.records import INTEGER_RANGES, LINE_COLUMNS, RawPlace, column_problem
 
 CITY_MAX_LENGTH = 100  # contracts.events.CityName
 MiB = 1024 * 1024
@@ -136,7 +136,7 @@ class ReadLimits:
 
 
 LIMITS = ReadLimits()
-_INT64 = (-(2**63), 2**63 - 1)  # what both warehouses cast an integer into (bigint)
+_INT64 = INTEGER_RANGES["bigint"]  # the widest integer either warehouse holds, wherever it is in a line
 _CHUNK = 1 * MiB
 _PREVIEW = 4096  # what a quarantine record keeps of a line too long to keep whole
 
@@ -376,6 +376,11 @@ def _validated(parsed: Any) -> dict[str, Any]:
         RawPlace.model_validate(parsed)
     except ValidationError as exc:
         raise _LineRejected(describe_validation_error("place", exc)) from None
+    # The types are right; the values must also fit the warehouse columns they land in (records.RAW_COLUMNS, the
+    # Glue table and DuckDB's read alike): one value neither can hold would fail the whole build of its object.
+    problem = column_problem(parsed, LINE_COLUMNS)
+    if problem:
+        raise _LineRejected(problem)
     return parsed
 
 

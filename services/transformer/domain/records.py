@@ -10,17 +10,21 @@
 
 Generated from them: RAW_COLUMNS and ENRICHED_COLUMNS (Hive types: the Glue tables of the CDK stack), the DuckDB
 `columns={...}` of dbt's local reads (dbt/macros/raw_columns.sql, enriched_columns.sql:
-`python -m services.transformer.domain.records` rewrites them; a test fails on drift), and the default Places field
-mask (every field of RawPlace but the reviews, which the NLP stage adds, plus nextPageToken).
+`python -m services.transformer.domain.records` rewrites them; a test fails on drift), the bounds validation holds a
+line to (`column_problem`: a value its warehouse column cannot hold, 3,000,000,000 in the 32-bit `int` of
+userRatingCount, costs its line instead of failing the whole build), and the default Places field mask (every field
+of RawPlace but the reviews, which the NLP stage adds, plus nextPageToken).
 Adding a Places field to the marts: docs/architecture.md, "Add a Places field".
 """
 
 from __future__ import annotations
 
+import json
 import re
 import types
 import typing
 from datetime import datetime
+from functools import cache
 from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, field_validator
@@ -77,9 +81,6 @@ class Collection(BaseModel):
     def _iso_with_zone(cls, value: str) -> str:
         _parse_aware(value)
         return value
-
-    def collected_at_utc(self) -> datetime:
-        return _parse_aware(self.collected_at)
 
 
 class RawPlace(_Raw):
@@ -188,6 +189,8 @@ def hive_columns(model: type[BaseModel]) -> tuple[tuple[str, str], ...]:
 
 
 RAW_COLUMNS: tuple[tuple[str, str], ...] = hive_columns(ValidatedPlace)
+# The columns a raw line's values land in: all of RAW_COLUMNS but `_source`, which the transformer writes itself.
+LINE_COLUMNS: tuple[tuple[str, str], ...] = tuple(column for column in RAW_COLUMNS if column[0] != "_source")
 ENRICHED_COLUMNS: tuple[tuple[str, str], ...] = hive_columns(EnrichedReview)
 ENRICHED_PARTITION_KEYS = PARTITION_KEYS
 
@@ -207,29 +210,52 @@ _SCALARS = {
     "string": "VARCHAR",
     "double": "DOUBLE",
     "float": "FLOAT",
+    "tinyint": "TINYINT",
+    "smallint": "SMALLINT",
     "int": "INTEGER",
     "bigint": "BIGINT",
-    "smallint": "SMALLINT",
     "boolean": "BOOLEAN",
     "date": "DATE",
     "timestamp": "TIMESTAMP",
 }
 
+# What each numeric column type holds, the same in both warehouses. Athena (Hive DDL names, the Glue tables): TINYINT,
+# SMALLINT, INT and BIGINT are 8-, 16-, 32- and 64-bit signed integers (-2^(n-1) to 2^(n-1)-1); FLOAT is 32-bit, at
+# most 3.40282346638528860e+38; DOUBLE 64-bit IEEE 754 (https://docs.aws.amazon.com/athena/latest/ug/data-types.html).
+# DuckDB's TINYINT, SMALLINT, INTEGER, BIGINT, FLOAT and DOUBLE (duckdb_type) have the same widths, and its read_json
+# fails the whole read on a value its column cannot hold ("Failed to cast value to numerical: 3000000000").
+INTEGER_RANGES: dict[str, tuple[int, int]] = {
+    "tinyint": (-(2**7), 2**7 - 1),
+    "smallint": (-(2**15), 2**15 - 1),
+    "int": (-(2**31), 2**31 - 1),
+    "bigint": (-(2**63), 2**63 - 1),
+}
+FLOAT_MAX = 3.4028234663852886e38  # the largest finite 32-bit float; a double is any finite Python float
+
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# A Hive type, parsed: ("scalar", name) | ("array", element) | ("struct", ((field, type), ...)).
+HiveNode = tuple[str, Any]
 
 
 def duckdb_type(hive_type: str) -> str:
     """Translate a Hive type string (`array<struct<a:int>>`) into DuckDB's (`STRUCT("a" INTEGER)[]`)."""
+    return _duckdb(parse_hive_type(hive_type))
+
+
+@cache
+def parse_hive_type(hive_type: str) -> HiveNode:
+    """The tree of a Hive type string; HiveTypeError names what is wrong and where."""
     parsed, rest = _parse(hive_type.replace(" ", ""))
     if rest:
         raise HiveTypeError(f"unexpected {rest!r} after a complete type in {hive_type!r}")
     return parsed
 
 
-def _parse(text: str) -> tuple[str, str]:
+def _parse(text: str) -> tuple[HiveNode, str]:
     if text.startswith("array<"):
         inner, rest = _parse(text[len("array<") :])
-        return f"{inner}[]", _expect(rest, ">")
+        return ("array", inner), _expect(rest, ">")
     if text.startswith("struct<"):
         rest = text[len("struct<") :]
         fields = []
@@ -239,21 +265,92 @@ def _parse(text: str) -> tuple[str, str]:
                 raise HiveTypeError(f"expected a field name at {rest!r}")
             name = match.group(0)
             field_type, rest = _parse(_expect(rest[match.end() :], ":"))
-            fields.append(f'"{name}" {field_type}')
+            fields.append((name, field_type))
             if rest.startswith(","):
                 rest = rest[1:]
                 continue
-            return f"STRUCT({', '.join(fields)})", _expect(rest, ">")
+            return ("struct", tuple(fields)), _expect(rest, ">")
     match = _IDENT.match(text)
     if not match or match.group(0) not in _SCALARS:
         raise HiveTypeError(f"unknown type at {text!r}; known scalars: {', '.join(sorted(_SCALARS))}")
-    return _SCALARS[match.group(0)], text[match.end() :]
+    return ("scalar", match.group(0)), text[match.end() :]
 
 
 def _expect(text: str, token: str) -> str:
     if not text.startswith(token):
         raise HiveTypeError(f"expected {token!r} at {text!r}")
     return text[len(token) :]
+
+
+def _duckdb(node: HiveNode) -> str:
+    kind, detail = node
+    if kind == "array":
+        return f"{_duckdb(detail)}[]"
+    if kind == "struct":
+        return "STRUCT(" + ", ".join(f'"{name}" {_duckdb(child)}' for name, child in detail) + ")"
+    return _SCALARS[detail]
+
+
+def column_problem(row: dict[str, Any], columns: tuple[tuple[str, str], ...]) -> str | None:
+    """Why a parsed JSON object cannot be read with these warehouse columns (a value of the wrong type, or out of its
+    type's range: 3000000000 in an `int`), naming the field, the value and what the column holds; None when both
+    warehouses can read every value. Keys without a column are not read by either warehouse, so never a problem."""
+    for name, hive in columns:
+        if name in row:
+            problem = _value_problem(row[name], parse_hive_type(hive), name)
+            if problem:
+                return problem
+    return None
+
+
+def _value_problem(value: Any, node: HiveNode, where: str) -> str | None:
+    if value is None:  # every column is nullable
+        return None
+    kind, detail = node
+    if kind == "array":
+        if not isinstance(value, list):
+            return _wrong_type(value, "an array", where)
+        for index, item in enumerate(value):
+            problem = _value_problem(item, detail, f"{where}[{index}]")
+            if problem:
+                return problem
+        return None
+    if kind == "struct":
+        if not isinstance(value, dict):
+            return _wrong_type(value, "an object", where)
+        for name, child in detail:
+            if name in value:
+                problem = _value_problem(value[name], child, f"{where}.{name}")
+                if problem:
+                    return problem
+        return None
+    if detail in INTEGER_RANGES:
+        low, high = INTEGER_RANGES[detail]
+        if isinstance(value, bool) or not isinstance(value, int):
+            return _wrong_type(value, f"an integer ({detail}: {low} to {high})", where)
+        if not low <= value <= high:
+            return (
+                f"{where}: {value} is out of the range of its warehouse column ({detail}: {low} to {high}); "
+                "both warehouses would fail to read it"
+            )
+        return None
+    if detail in ("double", "float"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return _wrong_type(value, f"a number ({detail})", where)
+        if detail == "float" and abs(value) > FLOAT_MAX:
+            return f"{where}: {value} is out of the range of its warehouse column (float: -{FLOAT_MAX} to {FLOAT_MAX})"
+        return None
+    if detail == "boolean" and not isinstance(value, bool):
+        return _wrong_type(value, "true or false (boolean)", where)
+    if detail in ("string", "date", "timestamp") and not isinstance(value, str):
+        return _wrong_type(value, f"a string ({detail})", where)
+    return None
+
+
+def _wrong_type(value: Any, expected: str, where: str) -> str:
+    shown = json.dumps(value, ensure_ascii=False)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    return f"{where}: {shown} is not {expected}, the type of its warehouse column"
 
 
 def duckdb_columns_struct(columns: tuple[tuple[str, str], ...] = RAW_COLUMNS) -> str:
