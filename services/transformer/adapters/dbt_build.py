@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 import threading
 import time
@@ -30,14 +29,6 @@ from services.transformer.domain.model import BuildReport, FailedTest, Infrastru
 
 # Before any dbt import: dbt's locks and thread pool must not need /dev/shm, which Lambda lacks (see the module).
 threads_for_dbt.install()
-
-# Messages that mean "the world is not there", not "the SQL or the data is wrong": the record is retried.
-_INFRASTRUCTURE = re.compile(
-    r"IO Error|HTTP Error|HTTP \d{3}|Could not set lock|Conflicting lock|Connection|timed out|Timeout|"
-    r"Unable to connect|EndpointConnectionError|ThrottlingException|TooManyRequests|ServiceUnavailable|"
-    r"InternalServerException|ExpiredToken|AccessDenied",
-    re.IGNORECASE,
-)
 
 
 def default_project_dir() -> Path:
@@ -228,7 +219,9 @@ class DbtBuilder:
         self._state_dir.mkdir(parents=True, exist_ok=True)
         result = dbtRunner().invoke(["--quiet", "parse", *flags, *self._common_args()])
         if not result.success or result.result is None:
-            raise InfrastructureError(f"dbt parse failed: {result.exception or 'see the dbt log'}")
+            raise InfrastructureError(
+                f"dbt parse failed: {result.exception or 'see the dbt log'}"
+            ) from result.exception
         self.parses += 1
         return result.result
 
@@ -302,10 +295,21 @@ class DbtBuilder:
 
 
 def interpret(result: Any) -> BuildReport:
-    """Map a dbtRunnerResult to the domain's report; raise InfrastructureError when dbt could not work."""
-    if result.exception is not None and not getattr(result.result, "results", None):
-        message = str(result.exception)
-        raise InfrastructureError(f"dbt could not run: {message[:1000]}")
+    """Map a dbtRunnerResult to the domain's report; raise InfrastructureError when dbt itself could not work.
+
+    The text of an error never decides its fate (issue 24, item 1c: a raw file named "...Connection..." made a data
+    error look like a lost connection, retried for ever):
+    - a model or test that ends in error is an error of the build (outcome "error", naming the node and its message),
+      whatever its message says;
+    - an exception of the runner (dbtRunnerResult.exception: dbt could not parse, connect, or run at all) is raised
+      as InfrastructureError chained to it (`from`), so the service classifies it by the AWS error codes along that
+      chain (domain/failures.classify: AccessDenied is final, throttling transient), not by its words.
+    """
+    if result.exception is not None:
+        exception = result.exception
+        raise InfrastructureError(
+            f"dbt could not run: {type(exception).__name__}: {str(exception)[:1000]}"
+        ) from exception
     results = list(getattr(result.result, "results", None) or [])
     models: list[ModelRun] = []
     failures: list[FailedTest] = []
@@ -331,8 +335,6 @@ def interpret(result: Any) -> BuildReport:
                 )
             )
             if status == "error":
-                if _INFRASTRUCTURE.search(message):
-                    raise InfrastructureError(f"model {node.name}: {message[:1000]}")
                 error_message = error_message or f"model {node.name}: {message}"
                 error_model = error_model or node.name
             continue
@@ -357,14 +359,10 @@ def interpret(result: Any) -> BuildReport:
             )
         elif status == "error":
             counts["errored"] += 1
-            if _INFRASTRUCTURE.search(message):
-                raise InfrastructureError(f"test {node.name}: {message[:1000]}")
             error_message = error_message or f"test {node.name}: {message}"
             error_model = error_model or model
         else:
             counts["skipped"] += 1
-    if error_message is None and result.exception is not None:
-        error_message = str(result.exception)
     if error_message is not None:
         outcome = "error"
     elif any(f.severity == "error" for f in failures):
