@@ -19,12 +19,20 @@ alarms-and-missing-data.html), with these local choices, on purpose:
 - a publish that fails (the topic deleted) is logged and not retried, as CloudWatch does not retry its actions.
 An alarm whose queue does not exist locally (a stack started by a version that did not create the rule-target and
 schedule DLQs) stays INSUFFICIENT_DATA with the reason. The states are kept in .pipeline/alarms.json, across restarts.
+
+One alarm is the local stack's own, with no AWS counterpart: `restaurant-pipeline-local-disk-full`
+(`disk_full_alarm`). Its signal is the StateDiskFull metric line an event source mapping sends when it cannot record a
+received message under the state folder (esm.py). A full disk cannot take that line in a log, so it travels through a
+queue of the local SQS (`SIGNALS_QUEUE`, in memory), which `queued_signals` drains at each evaluation. Its emails say
+how many bytes are free under the state folder when they are written (`details`). While the disk is full the outbox
+cannot write the email either: it waits in the SNS capture queue and lands once there is room.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -34,14 +42,17 @@ from pathlib import Path
 from typing import Any
 
 from restaurant_pipeline.alarms import (
+    EVENT_PERIOD_SECONDS,
     Alarm,
     Alarms,
     AlarmState,
     CompositeAlarm,
     MetricAlarm,
     MetricSpec,
+    alarm_name,
 )
-from restaurant_pipeline.local.emf import Datapoint, LogTail
+from restaurant_pipeline.local.emf import Datapoint, LogTail, datapoints
+from restaurant_pipeline.local.esm import DISK_FULL_METRIC, DISK_PROBE_SECONDS, POLLER_NAMESPACE
 from services.common.names import QUEUE_DEPTH, SQS_NAMESPACE
 
 log = logging.getLogger(__name__)
@@ -158,8 +169,9 @@ def region_name(region: str) -> str:
     return description.replace("Europe (", "EU (")
 
 
-def alarm_email(transition: Transition, region: str, period_seconds: int | None) -> tuple[str, str]:
-    """(subject, body) of the notification, worded after CloudWatch's: the subject is `ALARM: "name" in Region`."""
+def alarm_email(transition: Transition, region: str, period_seconds: int | None, details: str = "") -> tuple[str, str]:
+    """(subject, body) of the notification, worded after CloudWatch's: the subject is `ALARM: "name" in Region`.
+    `details`: what the local stack measured when it wrote the email (a local alarm's own facts)."""
     alarm, where = transition.alarm, region_name(region)
     name = alarm.name
     subject = f'{transition.new}: "{name}" in {where}'
@@ -179,6 +191,8 @@ def alarm_email(transition: Transition, region: str, period_seconds: int | None)
         f"- Timestamp:                  {at:%A %d %B, %Y %H:%M:%S} UTC",
         "",
     ]
+    if details:
+        lines += ["Local Details:", *(f"- {line}" for line in details.splitlines()), ""]
     if isinstance(alarm, MetricAlarm):
         metric, period = alarm.metric, period_seconds or alarm.metric.period_seconds
         lines += [
@@ -212,6 +226,10 @@ class LocalAlarms:
     publish: Publish
     region: str
     local_period_seconds: int = DEFAULT_LOCAL_PERIOD_SECONDS
+    # Data points that reach the evaluator another way than a log (the signals queue: `queued_signals`).
+    signals: Callable[[], Iterable[Datapoint]] | None = None
+    # Per alarm name: facts measured when its email is written (the free bytes of `disk_full_alarm`).
+    details: dict[str, Callable[[], str]] = field(default_factory=dict)
     statuses: dict[str, AlarmStatus] = field(default_factory=dict)
     _queues: dict[str, str] = field(default_factory=dict)
     _points: dict[MetricKey, deque[tuple[datetime, float]]] = field(default_factory=lambda: defaultdict(deque))
@@ -254,6 +272,8 @@ class LocalAlarms:
     def _collect(self, now: datetime) -> None:
         assert self._tail is not None
         for point in self._tail.read():
+            self._add(point)
+        for point in self.signals() if self.signals else ():
             self._add(point)
         for queue, url in self._queues.items():
             attributes = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[VISIBLE_MESSAGES_ATTRIBUTE])
@@ -307,7 +327,8 @@ class LocalAlarms:
         if not alarm.notifies or not (fires or clears):
             return
         period = self.period(alarm) if isinstance(alarm, MetricAlarm) else None
-        subject, body = alarm_email(transition, self.region, period)
+        details = self.details.get(alarm.name)
+        subject, body = alarm_email(transition, self.region, period, details() if details else "")
         status = self.statuses[alarm.name]
         try:
             status.last_action = f"published {self.publish(subject, body)}"
@@ -342,3 +363,73 @@ def sns_publisher(sns: Any, topic_arn: str) -> Publish:
         return str(sns.publish(TopicArn=topic_arn, Subject=subject, Message=message)["MessageId"])
 
     return publish
+
+
+# -- the local stack's own alarm: the state folder's disk is full ------------------------------------------------------
+SIGNALS_QUEUE = "restaurant-pipeline-local-signals"
+DISK_FULL_ALARM = alarm_name("local-disk-full")
+
+
+def disk_full_alarm(state_dir: Path) -> MetricAlarm:
+    """In ALARM while an event source mapping cannot record what it receives under `state_dir` (ENOSPC/EDQUOT)."""
+    return MetricAlarm(
+        name=DISK_FULL_ALARM,
+        description="The disk that holds the local stack's state folder is full (No space left on device): an "
+        "event source mapping could not record a message it received there. It gave the message back to its queue "
+        "at once (nothing lost or dead-lettered) and receives nothing until it can write there again: the pipeline "
+        "waits, and logs, the warehouse and the outbox cannot be written either. Fix: free space under "
+        f"{state_dir} (or on its disk), then the mappings resume by themselves within {DISK_PROBE_SECONDS:.0f} s "
+        "and the waiting emails reach the outbox. OK once no mapping has found the disk full for a period. "
+        "(Local stack only.)",
+        metric=MetricSpec(POLLER_NAMESPACE, DISK_FULL_METRIC, (), "Sum", EVENT_PERIOD_SECONDS),
+        threshold=1,
+        comparison="GreaterThanOrEqualToThreshold",
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+        treat_missing_data="notBreaching",
+    )
+
+
+def with_local_alarms(alarms: Alarms, state_dir: Path) -> Alarms:
+    """The deployed stack's alarms plus the local stack's own."""
+    return Alarms(metric_alarms=(*alarms.metric_alarms, disk_full_alarm(state_dir)), composites=alarms.composites)
+
+
+def free_space(state_dir: Path) -> Callable[[], str]:
+    """The free bytes under the state folder, as the disk-full email states them."""
+
+    def measure() -> str:
+        try:
+            free = shutil.disk_usage(state_dir).free
+        except OSError as exc:
+            return f"Free space under {state_dir}: unknown ({exc})"
+        return f"Free space under {state_dir}: {free:,} bytes (when this email was written)"
+
+    return measure
+
+
+def queued_signals(sqs: Any, queue_url: str) -> Callable[[], list[Datapoint]]:
+    """Drain the signals queue: each message is one EMF line (esm.disk_full_line), read as its data points."""
+
+    def drain() -> list[Datapoint]:
+        points: list[Datapoint] = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
+            if not messages:
+                return points
+            for message in messages:
+                try:
+                    record = json.loads(message["Body"])
+                except ValueError:
+                    log.warning("alarms: a signal that is not an EMF line was dropped: %.200s", message["Body"])
+                    continue
+                if isinstance(record, dict):
+                    points += datapoints(record)
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+
+    return drain

@@ -27,14 +27,27 @@ every failed message.
 Likewise a worker that dies mid-batch (killed, out of memory) never reports its batch: the supervisor makes the
 messages it held (kept in `inflight_file`) visible again after the function timeout when it restarts the
 worker, where AWS would see them again after the full visibility timeout.
+
+The mapping never holds a message it could not record. Before invoking, it writes the batch's receipt handles to
+`inflight_file` (under the state folder). When that write fails because the disk is full (OSError ENOSPC or EDQUOT,
+told by errno, never by the message's text), the batch goes back to the queue at once (ChangeMessageVisibility with
+VisibilityTimeout 0, the minimum: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html)
+instead of waiting out the queue's visibility timeout (up to an hour, with a FIFO message group stuck behind it);
+the mapping sends a `StateDiskFull` metric line to the stack's signals queue (the disk cannot take a log line:
+moto, in memory, can), which the local alarm `restaurant-pipeline-local-disk-full` reads (local/alarms.py), and it
+stops receiving until a probe of the same size can be written there again, so that a full disk does not spend the
+messages' receives and send them to the dead-letter queue. A failure to write Lambda's metric line after an
+invocation (the log on the same disk) never keeps the batch's outcome from being applied either.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
 import json
 import logging
 import math
+import os
 import threading
 import time
 import uuid
@@ -163,6 +176,51 @@ class MappingSettings:
     # Where the receipt handles of the batch being processed are kept, so that the supervisor can make them
     # visible again if this worker dies mid-batch ("" = not kept). See LocalStack._release_inflight.
     inflight_file: str = ""
+    # Where the mapping sends its own metric lines when the disk cannot take them ("" = only logged).
+    signals_queue_url: str = ""
+    # How often a mapping stopped by a full disk tries to write there again.
+    disk_probe_seconds: float = 5.0
+
+
+# The mapping's own metric when it cannot record a message on the state folder's disk, sent as an EMF line
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html).
+POLLER_NAMESPACE = "RestaurantPipeline/LocalStack"
+DISK_FULL_METRIC = "StateDiskFull"
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+DISK_PROBE_SECONDS = MappingSettings.disk_probe_seconds  # how often a mapping stopped by a full disk writes again
+
+
+def disk_full(exc: BaseException) -> bool:
+    """The disk (or the user's quota) is full: told by errno, whatever the message says."""
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS
+
+
+def disk_full_line(function_name: str, path: str, at: float | None = None) -> str:
+    """One StateDiskFull data point as an EMF line: the function whose mapping could not write, and where."""
+    return json.dumps(
+        {
+            "_aws": {
+                "Timestamp": int((time.time() if at is None else at) * 1000),
+                "CloudWatchMetrics": [
+                    {"Namespace": POLLER_NAMESPACE, "Dimensions": [[]], "Metrics": [{"Name": DISK_FULL_METRIC}]}
+                ],
+            },
+            DISK_FULL_METRIC: 1,
+            "FunctionName": function_name,
+            "Path": path,
+        }
+    )
+
+
+def write_record(path: Path, text: str) -> None:
+    """Write a small file atomically (a temporary file, then os.replace); the temporary is removed on failure."""
+    temporary = path.with_suffix(".tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 @dataclass
@@ -266,6 +324,9 @@ class EventSourceMapping:
         self._report = report or (lambda failed: None)
         self._stop = threading.Event()
         self.invocations = 0
+        self.released = 0  # messages given back at once because they could not be recorded
+        self._disk_full: OSError | None = None  # set while the state folder's disk cannot take the record
+        self._probe_size = 0
 
     def stop(self) -> None:
         self._stop.set()
@@ -312,6 +373,10 @@ class EventSourceMapping:
         return messages
 
     def poll_once(self) -> BatchResult:
+        if self._disk_full is not None and not self._room_again():
+            self._signal_disk_full(self._disk_full)  # still full: the alarm stays in ALARM
+            self._stop.wait(self.settings.disk_probe_seconds)
+            return BatchResult()
         messages = self.receive_batch()
         if not messages:
             return BatchResult()
@@ -320,8 +385,15 @@ class EventSourceMapping:
     def invoke(self, messages: list[dict[str, Any]]) -> BatchResult:
         settings = self.settings
         event = {"Records": [to_lambda_record(message, settings) for message in messages]}
+        try:
+            self._hold(messages)
+        except OSError as exc:  # never hold a message that could not be recorded: it goes back at once
+            self._make_visible_now(messages)
+            if not disk_full(exc):
+                raise
+            self._on_disk_full(exc, "record the batch it received")
+            return BatchResult(received=len(messages), failed=len(messages), handler_error=f"not invoked: {exc}")
         self.invocations += 1
-        self._hold(messages)
         result = BatchResult(received=len(messages))
         outcome = self._invoke(event, settings)
         message_ids = [message["MessageId"] for message in messages]
@@ -331,7 +403,13 @@ class EventSourceMapping:
         if outcome.error is not None:
             result.handler_error = outcome.error
             log.error("function %s failed its batch: %s", settings.function_name, outcome.error)
-        self._report(outcome.error is not None)
+        try:
+            self._report(outcome.error is not None)
+        except OSError as exc:  # Lambda's metric line could not be logged: the batch's outcome still applies
+            if disk_full(exc):
+                self._on_disk_full(exc, "log the invocation's metrics")
+            else:
+                log.exception("function %s: could not report the invocation's metrics", settings.function_name)
         failed_ids = set(message_ids) if reported is None else reported
         done = [message for message in messages if message["MessageId"] not in failed_ids]
         retry = [message for message in messages if message["MessageId"] in failed_ids]
@@ -344,10 +422,57 @@ class EventSourceMapping:
 
     def _hold(self, messages: list[dict[str, Any]]) -> None:
         if self.settings.inflight_file:
-            path = Path(self.settings.inflight_file)
-            temporary = path.with_suffix(".tmp")
-            temporary.write_text(json.dumps([m["ReceiptHandle"] for m in messages]), encoding="utf-8")
-            temporary.replace(path)
+            text = json.dumps([m["ReceiptHandle"] for m in messages])
+            self._probe_size = len(text)
+            write_record(Path(self.settings.inflight_file), text)
+
+    # -- a full disk -------------------------------------------------------------------------------------------
+    def _on_disk_full(self, exc: OSError, what: str) -> None:
+        first = self._disk_full is None
+        self._disk_full = exc
+        if first:
+            log.error(
+                "function %s: could not %s: %s (errno %s); its messages are visible again, and this mapping stops "
+                "receiving until %s can be written again",
+                self.settings.function_name,
+                what,
+                os.strerror(exc.errno or 0),
+                errno.errorcode.get(exc.errno or 0, exc.errno),
+                self._record_folder(exc),
+            )
+        self._signal_disk_full(exc)
+
+    def _record_folder(self, exc: OSError) -> str:
+        path = exc.filename or self.settings.inflight_file
+        return str(Path(str(path)).parent) if path else "the state folder"
+
+    def _signal_disk_full(self, exc: OSError) -> None:
+        """The StateDiskFull data point, through the signals queue: the disk cannot take a log line."""
+        if not self.settings.signals_queue_url:
+            return
+        try:
+            self._sqs.send_message(
+                QueueUrl=self.settings.signals_queue_url,
+                MessageBody=disk_full_line(self.settings.function_name, self._record_folder(exc)),
+            )
+        except Exception:  # the alarm misses a point; the log says why (if the disk lets it)
+            log.exception("function %s: could not signal the full disk", self.settings.function_name)
+
+    def _room_again(self) -> bool:
+        """Write a probe the size of the record that failed where the record goes; True (and the mapping polls
+        again) once it fits."""
+        if self.settings.inflight_file:
+            try:
+                write_record(Path(self.settings.inflight_file), " " * max(2, self._probe_size))
+            except OSError as exc:
+                if not disk_full(exc):
+                    raise
+                self._disk_full = exc
+                return False
+            self._release()
+        log.info("function %s: the state folder can be written again; polling again", self.settings.function_name)
+        self._disk_full = None
+        return True
 
     def _release(self) -> None:
         if self.settings.inflight_file:
@@ -362,16 +487,20 @@ class EventSourceMapping:
             )
 
     def _make_visible_soon(self, messages: list[dict[str, Any]]) -> None:
+        self._change_visibility(messages, self.settings.retry_delay_seconds)
+
+    def _make_visible_now(self, messages: list[dict[str, Any]]) -> None:
+        """Messages the function never saw go back at once: VisibilityTimeout 0 (the API's minimum)."""
+        self._change_visibility(messages, 0)
+        self.released += len(messages)
+
+    def _change_visibility(self, messages: list[dict[str, Any]], seconds: int) -> None:
         for start in range(0, len(messages), SQS_MAX_BATCH):
             chunk = messages[start : start + SQS_MAX_BATCH]
             self._sqs.change_message_visibility_batch(
                 QueueUrl=self.settings.queue_url,
                 Entries=[
-                    {
-                        "Id": str(i),
-                        "ReceiptHandle": m["ReceiptHandle"],
-                        "VisibilityTimeout": self.settings.retry_delay_seconds,
-                    }
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": seconds}
                     for i, m in enumerate(chunk)
                 ],
             )
