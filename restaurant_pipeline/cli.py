@@ -219,6 +219,8 @@ def local_down(
     if not result.was_running:
         console.print("The local stack was not running.")
         return
+    if result.released_sentence():  # messages whose invocation outlasted the stop grace (local/supervisor.py)
+        console.print(escape(str(result.released_sentence())), soft_wrap=True)
     if result.saved:
         counts = result.counts or {}
         console.print(

@@ -135,6 +135,8 @@ def up(options: StackOptions, detach: bool, progress: Callable[[str], None] | No
         str(options.retry_delay_seconds),
         "--alarm-period-seconds",
         str(options.alarm_period_seconds),
+        "--stop-grace-seconds",
+        str(options.stop_grace_seconds),
     ]
     if options.config_path:
         command += ["--config", options.config_path]
@@ -186,6 +188,20 @@ class DownResult:
     holding: bool = False  # the stack is still up, holding its state in moto: fix the cause, `local down` again
     previous_snapshot: str | None = None  # when the snapshot `local up` restores was saved (None: there is none)
     note: str | None = None  # stack.json was unreadable: how the processes were found instead, and what was done
+    # messages whose invocation still ran when the stop grace ended: made visible again before the save (so saved
+    # with the queues, unless --no-save)
+    released: int = 0
+
+    def released_sentence(self) -> str | None:
+        """What became of the messages in flight at `down`, in words, or None when there were none."""
+        if self.released <= 0:
+            return None
+        what = "1 message in flight was" if self.released == 1 else f"{self.released} messages in flight were"
+        if self.saved:
+            return f"{what} released and will be delivered again after `local up`."
+        if self.holding:
+            return f"{what} released; they wait in the queues, to be saved when `local down` succeeds."
+        return f"{what} released but not saved: they are lost with the stack's unsaved state."
 
 
 def down(state_dir: Path | None = None, timeout: float = 300.0, save: bool = True) -> DownResult:
@@ -259,7 +275,13 @@ def _stop(state: StatePaths, pids: dict[str, int], timeout: float, save: bool) -
         while pid_alive(supervisor):
             report = _save_report(state)
             if report.get("holding"):
-                return DownResult(True, error=report["error"], holding=True, previous_snapshot=last_saved(state))
+                return DownResult(
+                    True,
+                    error=report["error"],
+                    holding=True,
+                    previous_snapshot=last_saved(state),
+                    released=_released(report),
+                )
             if time.monotonic() > deadline:
                 return DownResult(
                     True,
@@ -271,9 +293,9 @@ def _stop(state: StatePaths, pids: dict[str, int], timeout: float, save: bool) -
             time.sleep(0.1)
         report = _save_report(state)
         if report.get("saved"):
-            result = DownResult(True, saved=True, counts=report.get("counts"))
+            result = DownResult(True, saved=True, counts=report.get("counts"), released=_released(report))
         elif report.get("discarded"):
-            result = DownResult(True, previous_snapshot=last_saved(state))
+            result = DownResult(True, previous_snapshot=last_saved(state), released=_released(report))
         else:
             result = DownResult(
                 True,
@@ -292,6 +314,11 @@ def _stop(state: StatePaths, pids: dict[str, int], timeout: float, save: bool) -
         if name != "supervisor" and pid_alive(pid):
             stop_pid(pid)
     return result
+
+
+def _released(report: dict[str, Any]) -> int:
+    released = report.get("released", 0)
+    return released if isinstance(released, int) and released > 0 else 0
 
 
 def _save_report(state: StatePaths) -> dict[str, Any]:

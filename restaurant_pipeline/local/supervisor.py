@@ -3,6 +3,13 @@
 `restaurant-pipeline local up` runs `LocalStack.run()` in the foreground, or in a detached process
 (`python -m restaurant_pipeline.local.supervisor ...`) with --detach. It writes .pipeline/stack.json once
 everything is ready and removes it when stopped; `local down` sends it SIGTERM.
+
+On SIGTERM each worker stops receiving and finishes the invocation it runs, for up to the stop grace
+(`--stop-grace-seconds`, or PIPELINE_LOCAL_STOP_GRACE_SECONDS; 30 s by default); a worker still invoking after it is
+killed, and the messages its invocation held (its `inflight_file`) are made visible again at once
+(ChangeMessageVisibility, VisibilityTimeout 0: "the minimum is 0 seconds",
+https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html) before the
+queues are saved: the snapshot holds them, `local up` delivers them again, and `local down` says how many.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -28,9 +35,14 @@ from restaurant_pipeline.config import PipelineConfig, load_config
 from restaurant_pipeline.local import call_recorder, persistence
 from restaurant_pipeline.local.alarms import (
     DEFAULT_LOCAL_PERIOD_SECONDS,
+    DISK_FULL_ALARM,
     EVALUATION_INTERVAL_SECONDS,
+    SIGNALS_QUEUE,
     LocalAlarms,
+    free_space,
+    queued_signals,
     sns_publisher,
+    with_local_alarms,
 )
 from restaurant_pipeline.local.emf import lambda_metrics_line
 from restaurant_pipeline.local.esm import MappingSettings
@@ -59,6 +71,25 @@ log = logging.getLogger("restaurant_pipeline.local")
 
 STUB_KEY = "local-places-stub-key"  # not a secret: the stub accepts any key but its "invalid" switch
 MAX_RESTARTS_PER_MINUTE = 5
+STOP_GRACE_ENV = "PIPELINE_LOCAL_STOP_GRACE_SECONDS"
+DEFAULT_STOP_GRACE_SECONDS = 30.0
+
+
+def stop_grace_seconds(environ: dict[str, str] | None = None) -> float:
+    """How long `local down` lets each worker finish the invocation it runs: PIPELINE_LOCAL_STOP_GRACE_SECONDS, or
+    30 s."""
+    raw = (os.environ if environ is None else environ).get(STOP_GRACE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_STOP_GRACE_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise ValueError(
+            f"{STOP_GRACE_ENV}={raw!r} is not a number of seconds from 0 to 3600: set it to one, or unset it"
+        )
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -74,6 +105,8 @@ class StackOptions:
     artifacts: bool = False
     # The local alarms' period for alarms that watch events (AWS: 5 minutes): see restaurant_pipeline/local/alarms.py.
     alarm_period_seconds: int = DEFAULT_LOCAL_PERIOD_SECONDS
+    # How long `local down` lets a worker finish its invocation before it is killed and its messages released.
+    stop_grace_seconds: float = field(default_factory=stop_grace_seconds)
 
 
 class _Worker:
@@ -134,6 +167,7 @@ class LocalStack:
         self._stub: subprocess.Popen[bytes] | None = None
         self._workers: dict[str, _Worker] = {}
         self._threads: list[threading.Thread] = []
+        self._signals_url = ""
         self.info: StackInfo | None = None
         self.topology: Topology | None = None
         self.clients = AwsClients(
@@ -163,6 +197,7 @@ class LocalStack:
             # The IAM proof (docs/iam.md; set by its tests only): each function records its AWS calls in its log.
             environments = {name: {**env, call_recorder.RECORD_ENV: "1"} for name, env in environments.items()}
         sandboxes = self._sandboxes(info, environments) if self.options.artifacts else {}
+        self._signals_url = str(self.clients.sqs.create_queue(QueueName=SIGNALS_QUEUE)["QueueUrl"])
         for route in self.topology.routes:
             queue = info.queues[route.service]
             mapping = MappingSettings(
@@ -177,6 +212,7 @@ class LocalStack:
                 fifo=route.fifo,
                 retry_delay_seconds=self.options.retry_delay_seconds,
                 inflight_file=str(self.state.logs / f"{route.service}.inflight.json"),
+                signals_queue_url=self._signals_url,
             )
             Path(mapping.inflight_file).unlink(missing_ok=True)  # left by a stack that died hard: stale
             # unbuffered: a log line is in the file when it happens (`logs --follow`, the drills), as on Lambda.
@@ -220,7 +256,8 @@ class LocalStack:
                 memory_mb=route.memory_mb,
                 ephemeral_storage_mb=route.ephemeral_storage_mb,
                 region=info.region,
-                environment=environments[route.service],
+                # as on Lambda, dbt's state goes under the sandbox's own /tmp (services/transformer/settings.py)
+                environment={k: v for k, v in environments[route.service].items() if k != "DBT_STATE_DIR"},
                 # the DuckDB warehouse stands in for Athena: the transformer writes there, outside /tmp
                 writable=(str(self.state.warehouse.parent),) if route.service == "transformer" else (),
                 preload=(call_recorder.__file__,) if call_recorder.requested() else (),
@@ -235,25 +272,45 @@ class LocalStack:
         self._stop.set()
         for worker in self._workers.values():
             if worker.process:
-                worker.process.terminate()
+                worker.process.terminate()  # the worker stops receiving and finishes its invocation
+        grace_ends = time.monotonic() + self.options.stop_grace_seconds
         for worker in self._workers.values():
             if worker.process:
-                stop_process(worker.process, timeout=30)
+                stop_process(worker.process, timeout=max(0.0, grace_ends - time.monotonic()))
         for thread in self._threads:
             thread.join(timeout=10)
         if self.info and self._moto and self._moto.poll() is None:
+            released = self._release_in_flight_at_stop()
             try:
                 self._drain_outbox_once()
             except Exception:
                 log.exception("could not deliver the last emails to the outbox; they are lost with moto")
-            self._save_until_done(self.info)
+            self._save_until_done(self.info, released)
         if self._stub:
             stop_process(self._stub)
         if self._moto:
             stop_process(self._moto)
         self.state.stack_file.unlink(missing_ok=True)
 
-    def _save_until_done(self, info: StackInfo) -> None:
+    def _release_in_flight_at_stop(self) -> int:
+        """The messages of the invocations still running when the grace ended (their workers were killed): visible
+        again at once, so that the snapshot holds them. How many were released."""
+        released = 0
+        for worker in self._workers.values():
+            count = self._release_inflight(worker, visibility_seconds=0)
+            if count > 0:
+                log.warning(
+                    "worker %s was still invoking %s after the %.0fs stop grace: %d message(s) released, saved with "
+                    "the queues and delivered again after `local up`",
+                    worker.route.service,
+                    worker.route.function_name,
+                    self.options.stop_grace_seconds,
+                    count,
+                )
+                released += count
+        return released
+
+    def _save_until_done(self, info: StackInfo, released: int = 0) -> None:
         """Save the state before moto (which holds it in memory) stops. A save that fails keeps moto running with
         the state, workers stopped, and reports why in .pipeline/last-save.json: the next stop request (`local
         down` again, Ctrl-C again) retries, `local down --no-save` (SIGUSR1) gives up. `local down` reads the
@@ -275,15 +332,15 @@ class LocalStack:
                     info.endpoint_url,
                 )
                 self._retry_save.clear()  # before the report: `local down` may ask again as soon as it reads it
-                self._write_save_report({"saved": False, "error": str(exc), "holding": True})
+                self._write_save_report({"saved": False, "error": str(exc), "holding": True, "released": released})
                 while not self._retry_save.wait(0.5):
                     pass
                 continue
             log.info("saved %(objects)d objects, %(items)d table items and %(messages)d messages", counts)
-            self._write_save_report({"saved": True, "counts": counts})
+            self._write_save_report({"saved": True, "counts": counts, "released": released})
             return
         log.warning("stopped without saving (--no-save): `local up` restores the previous snapshot")
-        self._write_save_report({"saved": False, "discarded": True})
+        self._write_save_report({"saved": False, "discarded": True, "released": released})
 
     def _write_save_report(self, report: dict[str, object]) -> None:
         temporary = self.state.save_report.with_suffix(".tmp")
@@ -344,7 +401,7 @@ class LocalStack:
                 continue  # crash loop: leave it down; `local status` shows it
             code = worker.process.returncode if worker.process else None
             log.warning("worker %s exited (%s); restarting it like Lambda would", name, code)
-            if self._release_inflight(worker):  # it died mid-invocation: Lambda counts that as an error
+            if self._release_inflight(worker) != 0:  # it died mid-invocation: Lambda counts that as an error
                 with open(worker.log_file, "a", encoding="utf-8") as output:
                     output.write(lambda_metrics_line(worker.route.function_name, failed=True) + "\n")
             worker.restarts.append(now)
@@ -353,35 +410,38 @@ class LocalStack:
                 self.info.pids[name] = worker.pid
                 self._write_stack_file(self.info)
 
-    def _release_inflight(self, worker: _Worker) -> bool:
+    def _release_inflight(self, worker: _Worker, visibility_seconds: int | None = None) -> int:
         """The messages a dead worker held come back after the function's timeout, not the queue's visibility
         timeout (6 x as long). Not sooner: by then Lambda would have ended the invocation, and an in-progress
         idempotency claim (the transformer's, which expires with the invocation's remaining time) has lapsed,
         so the redelivery runs the work instead of finding it "busy" until its receives are spent.
-        True when the worker died holding a batch (mid-invocation)."""
+        At `local down` (visibility_seconds=0) they come back at once, to be saved with the queues.
+        Returns how many messages were made visible (0: the worker held no batch; -1: it held one, which could
+        not be released and comes back after the queue's visibility timeout)."""
         path = Path(worker.mapping.inflight_file) if worker.mapping.inflight_file else None
         if path is None or not path.exists():
-            return False
+            return 0
+        seconds = worker.mapping.timeout_seconds if visibility_seconds is None else visibility_seconds
+        released = -1
         try:
             handles = json.loads(path.read_text(encoding="utf-8"))
             entries = [
-                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": worker.mapping.timeout_seconds}
+                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
                 for i, handle in enumerate(handles)
             ]
+            released = 0
             for start in range(0, len(entries), 10):
-                self.clients.sqs.change_message_visibility_batch(
+                answer = self.clients.sqs.change_message_visibility_batch(
                     QueueUrl=worker.mapping.queue_url, Entries=entries[start : start + 10]
                 )
+                released += len(answer.get("Successful", []))  # a handle already deleted is no message held
             log.warning(
-                "worker %s died holding %d message(s): visible again in %ds",
-                worker.route.service,
-                len(handles),
-                worker.mapping.timeout_seconds,
+                "worker %s died holding %d message(s): visible again in %ds", worker.route.service, released, seconds
             )
         except Exception:  # the messages still come back, after the queue's visibility timeout
             log.exception("could not release the messages held by worker %s", worker.route.service)
         path.unlink(missing_ok=True)
-        return True
+        return released
 
     def _spawn(self, target: object, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
@@ -407,13 +467,15 @@ class LocalStack:
         """The alarms the CDK stack deploys, evaluated against the local signals (local/alarms.py)."""
         assert self.topology is not None
         alarms = LocalAlarms(
-            alarms=pipeline_alarms(self.topology),
+            alarms=with_local_alarms(pipeline_alarms(self.topology), self.state.root),
             sqs=self.clients.sqs,
             logs=[self.state.logs / f"{route.service}.log" for route in self.topology.routes],
             state_file=self.state.alarms,
             publish=sns_publisher(self.clients.sns, info.topic_arn),
             region=info.region,
             local_period_seconds=self.options.alarm_period_seconds,
+            signals=queued_signals(self.clients.sqs, self._signals_url),
+            details={DISK_FULL_ALARM: free_space(self.state.root)},
         )
         alarms.save()
         log.info(
@@ -480,6 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retry-delay-seconds", type=int, default=3)
     parser.add_argument("--artifacts", action="store_true", help="run the host artifacts in Lambda sandboxes")
     parser.add_argument("--alarm-period-seconds", type=int, default=DEFAULT_LOCAL_PERIOD_SECONDS)
+    parser.add_argument("--stop-grace-seconds", type=float, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = StackOptions(
@@ -492,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
         retry_delay_seconds=args.retry_delay_seconds,
         artifacts=args.artifacts,
         alarm_period_seconds=args.alarm_period_seconds,
+        stop_grace_seconds=stop_grace_seconds() if args.stop_grace_seconds is None else args.stop_grace_seconds,
     )
     LocalStack(options).run()
     return 0
