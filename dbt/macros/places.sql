@@ -34,9 +34,10 @@
 
 {#- The aggregates of one group of daily snapshots (alias `s`) joined to restaurants (alias `r`, for the first day
     seen): places seen, new (first seen that day), permanently closed, mean and rating-count-weighted rating, and the
-    price level mix. Shared by city_daily_summary and city_cuisine_daily_summary so both count alike. -#}
+    price level mix. Shared by city_daily_summary and city_cuisine_daily_summary so both count alike. A group may
+    hold no snapshot (a left join from a row the table had: every `s` column null): it counts 0 places. -#}
 {% macro restaurant_day_aggregates() -%}
-        cast(count(*) as bigint) as restaurants_seen,
+        cast(count(s.place_id) as bigint) as restaurants_seen,
         cast(sum(case when r.first_seen_date = s.snapshot_date then 1 else 0 end) as bigint) as new_restaurants,
         cast(sum(case when s.business_status = 'CLOSED_PERMANENTLY' then 1 else 0 end) as bigint) as closed_restaurants,
         avg(s.rating) as average_rating,
@@ -49,7 +50,7 @@
         cast(sum(case when s.price_level = 'moderate' then 1 else 0 end) as bigint) as price_moderate,
         cast(sum(case when s.price_level = 'expensive' then 1 else 0 end) as bigint) as price_expensive,
         cast(sum(case when s.price_level = 'very_expensive' then 1 else 0 end) as bigint) as price_very_expensive,
-        cast(sum(case when s.price_level is null or s.price_level = 'unspecified' then 1 else 0 end) as bigint) as price_unknown
+        cast(sum(case when s.place_id is not null and (s.price_level is null or s.price_level = 'unspecified') then 1 else 0 end) as bigint) as price_unknown
 {%- endmacro %}
 
 {#- The lowercase names of an incremental model's existing columns; [] outside an incremental run or while

@@ -18,16 +18,31 @@ restaurants as (
 
 ),
 
+-- The (city, day) pairs to count: those seen, and on an incremental build those the table already holds for the
+-- days being built. A city whose places all moved to another city that day (one place id dropped under two cities:
+-- the latest object wins) is counted again, to 0, instead of keeping places it no longer has.
+city_days as (
+
+    select distinct city, snapshot_date as summary_date from snapshots
+    {% if is_incremental() %}
+    union
+    select city, summary_date from {{ this }}
+    where {{ in_batch_days('summary_date') }}
+    {% endif %}
+
+),
+
 daily as (
 
     select
-        s.city,
-        s.snapshot_date as summary_date,
+        k.city,
+        k.summary_date,
         {{ restaurant_day_aggregates() }}
 
-    from snapshots as s
+    from city_days as k
+    left join snapshots as s on s.city = k.city and s.snapshot_date = k.summary_date
     left join restaurants as r on s.place_id = r.place_id
-    group by s.city, s.snapshot_date
+    group by k.city, k.summary_date
 
 ),
 

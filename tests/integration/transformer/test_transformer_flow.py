@@ -84,7 +84,7 @@ def test_malformed_lines_go_to_quarantine_with_reasons_and_the_rest_is_transform
     assert event.quarantined_lines == 4
     [source] = event.sources
     assert (source.lines, source.valid_lines, source.quarantined_lines) == (6, 2, 4)
-    assert source.quarantine_key == f"quarantine/{key}.rejected.jsonl"
+    assert source.quarantine_key == f"quarantine/{key}~v{source.version_id or source.etag}.rejected.jsonl"
     records = [json.loads(line) for line in stack.get_text(source.quarantine_key).splitlines()]
     reasons = {r["line"]: r["reason"] for r in records}
     assert set(reasons) == {2, 3, 4, 5}
@@ -113,7 +113,9 @@ def test_empty_or_non_json_file_is_a_clear_error_and_nothing_is_lost(stack: Stac
     assert event.run_id.startswith("drop-") and event.cities == ["unknown"]
     assert stack.deps.builder.builds == 0  # type: ignore[attr-defined]
     if fixture == "not_json.json":
-        [record] = [json.loads(x) for x in stack.get_text(f"quarantine/{key}.rejected.jsonl").splitlines()]
+        [source] = event.sources
+        assert source.quarantine_key == f"quarantine/{key}~v{source.version_id or source.etag}.rejected.jsonl"
+        [record] = [json.loads(x) for x in stack.get_text(source.quarantine_key).splitlines()]
         assert record["content"] == "name;rating\nLe Bistro;4.5\n"
 
 
