@@ -27,7 +27,7 @@ from restaurant_pipeline.local.stack import (
     StatePaths,
     read_stack_file,
 )
-from restaurant_pipeline.local.supervisor import LocalStack, StackOptions
+from restaurant_pipeline.local.supervisor import LocalStack, StackOptions, stop_grace_seconds
 
 STATE_DIR_ENV = "PIPELINE_STATE_DIR"
 START_TIMEOUT_SECONDS = 120
@@ -93,6 +93,10 @@ def up(options: StackOptions, detach: bool, progress: Callable[[str], None] | No
     """Start the stack (idempotent). With `options.artifacts`, the host artifacts are built (or reused) first,
     here, so that their build (a minute the first time) is shown and does not count against the start timeout."""
     state = StatePaths(Path(options.state_dir).resolve())
+    try:  # PIPELINE_LOCAL_STOP_GRACE_SECONDS, when set, is how long `local down` waits for running invocations
+        options = replace(options, stop_grace_seconds=stop_grace_seconds(options.stop_grace_seconds))
+    except ValueError as exc:
+        raise StackStartError(str(exc)) from None
     try:
         info = read_stack(state.root)
     except StackNotRunning:
@@ -196,12 +200,14 @@ class DownResult:
         """What became of the messages in flight at `down`, in words, or None when there were none."""
         if self.released <= 0:
             return None
-        what = "1 message in flight was" if self.released == 1 else f"{self.released} messages in flight were"
+        one = self.released == 1
+        what = "1 message in flight was" if one else f"{self.released} messages in flight were"
         if self.saved:
             return f"{what} released and will be delivered again after `local up`."
         if self.holding:
-            return f"{what} released; they wait in the queues, to be saved when `local down` succeeds."
-        return f"{what} released but not saved: they are lost with the stack's unsaved state."
+            waits = "it waits" if one else "they wait"
+            return f"{what} released; {waits} in the queues, to be saved when `local down` succeeds."
+        return f"{what} released but not saved (--no-save): lost with the stack's unsaved state."
 
 
 def down(state_dir: Path | None = None, timeout: float = 300.0, save: bool = True) -> DownResult:

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -75,12 +75,12 @@ STOP_GRACE_ENV = "PIPELINE_LOCAL_STOP_GRACE_SECONDS"
 DEFAULT_STOP_GRACE_SECONDS = 30.0
 
 
-def stop_grace_seconds(environ: dict[str, str] | None = None) -> float:
-    """How long `local down` lets each worker finish the invocation it runs: PIPELINE_LOCAL_STOP_GRACE_SECONDS, or
-    30 s."""
+def stop_grace_seconds(default: float = DEFAULT_STOP_GRACE_SECONDS, environ: dict[str, str] | None = None) -> float:
+    """How long `local down` lets each worker finish the invocation it runs: PIPELINE_LOCAL_STOP_GRACE_SECONDS when
+    set, else `default`. ValueError, naming the variable and the fix, for anything but 0 to 3600 seconds."""
     raw = (os.environ if environ is None else environ).get(STOP_GRACE_ENV, "").strip()
     if not raw:
-        return DEFAULT_STOP_GRACE_SECONDS
+        return default
     try:
         seconds = float(raw)
     except ValueError:
@@ -106,7 +106,7 @@ class StackOptions:
     # The local alarms' period for alarms that watch events (AWS: 5 minutes): see restaurant_pipeline/local/alarms.py.
     alarm_period_seconds: int = DEFAULT_LOCAL_PERIOD_SECONDS
     # How long `local down` lets a worker finish its invocation before it is killed and its messages released.
-    stop_grace_seconds: float = field(default_factory=stop_grace_seconds)
+    stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS
 
 
 class _Worker:
@@ -542,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retry-delay-seconds", type=int, default=3)
     parser.add_argument("--artifacts", action="store_true", help="run the host artifacts in Lambda sandboxes")
     parser.add_argument("--alarm-period-seconds", type=int, default=DEFAULT_LOCAL_PERIOD_SECONDS)
-    parser.add_argument("--stop-grace-seconds", type=float, default=None)
+    parser.add_argument("--stop-grace-seconds", type=float, default=DEFAULT_STOP_GRACE_SECONDS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = StackOptions(
@@ -555,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
         retry_delay_seconds=args.retry_delay_seconds,
         artifacts=args.artifacts,
         alarm_period_seconds=args.alarm_period_seconds,
-        stop_grace_seconds=stop_grace_seconds() if args.stop_grace_seconds is None else args.stop_grace_seconds,
+        stop_grace_seconds=args.stop_grace_seconds,
     )
     LocalStack(options).run()
     return 0
