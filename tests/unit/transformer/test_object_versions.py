@@ -61,9 +61,7 @@ def validated_ids(store: FakeStore, key: str) -> list[str]:
 
 
 def test_two_versions_of_one_key_in_one_batch_build_the_newest_and_account_for_both():
-    store = VersionedStore(
-        {(KEY, "v1"): lines(place("old")), (KEY, "v2"): lines(place("new"))}, current={KEY: "v2"}
-    )
+    store = VersionedStore({(KEY, "v1"): lines(place("old")), (KEY, "v2"): lines(place("new"))}, current={KEY: "v2"})
     builder, ledger, claims = FakeBuilder(), FakeLedger(), FakeClaims()
 
     # the newer version's message first: the order of events says nothing of which version is newer
