@@ -117,6 +117,7 @@ def test_a_bare_timestamp_cast_is_refused_naming_the_model_and_the_column(aws: s
 # A version id as S3 writes them (32 URL-safe characters): part of each validated copy's name.
 VERSION = "3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrH"
 
+
 def test_the_largest_batch_coalescing_allows_compiles_to_statements_athena_accepts(aws: str, tmp_path: Path):
     """1,024-byte raw keys (S3's longest), the longest bucket name, as many objects as the caps allow: every
     compiled statement stays under Athena's query string limit."""
