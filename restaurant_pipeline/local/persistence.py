@@ -461,7 +461,7 @@ def _post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
         with urllib.request.urlopen(request, timeout=30) as response:
             return dict(json.loads(response.read()))
     except urllib.error.HTTPError as exc:
-        detail = exc.read().decode("utf-8", "replace")[:500]
+        detail = " ".join(exc.read().decode("utf-8", "replace").split())[:200]  # one line in the log
         raise OSError(f"HTTP {exc.code} {detail}") from None
 
 

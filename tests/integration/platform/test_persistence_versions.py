@@ -146,3 +146,27 @@ def test_the_restored_version_request_says_what_it_cannot_do(clients: AwsClients
     assert ask(**common, version_id=version) == (400, "missing or not a string: saved_version_id")
     assert ask(**common, version_id=version, saved_version_id="v1") == (200, "v1")
     assert clients.s3.get_object(Bucket=BUCKET, Key="k", VersionId="v1")["Body"].read() == b"x"
+
+
+def test_a_server_without_the_request_restores_with_new_ids_and_says_so(
+    clients: AwsClients, moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    """Another moto (no restored-version request): every object still comes back, under moto's ids, and `up` logs
+    what that costs instead of failing."""
+    state = StatePaths(tmp_path / "state")
+    state.make()
+    _fresh_moto(clients, moto_endpoint)
+    for name in ("a", "b"):
+        clients.s3.put_object(Bucket=BUCKET, Key=f"{DAY}{name}.jsonl", Body=name.encode())
+    saved = {v["VersionId"] for v in clients.s3.list_object_versions(Bucket=BUCKET)["Versions"]}
+    persistence.snapshot(clients, state, BUCKET, [])
+    _fresh_moto(clients, moto_endpoint)
+    monkeypatch.setattr(persistence, "RESTORED_VERSION_PATH", "/_restaurant-pipeline/no-such-request")
+
+    with caplog.at_level("WARNING", logger=persistence.__name__):
+        assert persistence.restore(clients, state, BUCKET)["objects"] == 2
+
+    restored = {v["VersionId"] for v in clients.s3.list_object_versions(Bucket=BUCKET)["Versions"]}
+    assert len(restored) == 2 and not restored & saved
+    [warning] = [r.getMessage() for r in caplog.records if r.name == persistence.__name__]
+    assert warning.startswith("2 restored object versions have new version ids") and "\n" not in warning
