@@ -92,7 +92,7 @@ class WithRestoredVersions:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != RESTORED_VERSION_PATH:
-            return self.app(environ, start_response)  # type: ignore[no-any-return]
+            return self.app(environ, start_response)
         if environ.get("REQUEST_METHOD") != "POST":
             return _answer(start_response, 405, {"error": f"POST {RESTORED_VERSION_PATH}"})
         try:
