@@ -81,7 +81,24 @@ class PipelineService(Construct):
         self.comprehend_region = config.comprehend_region if config.nlp.enabled else None
         self._acknowledged: set[str] = set()
 
-        self.dlq = sqs.Queue(
+        self.dlq, self.queue, self.rule_dlq = self._queues(route)
+        self.rule = self._rule(route, shared)
+        self.log_group = self._log_group(route)
+        self.role = self._role(route, shared)
+        self.function = self._function(route, config, environment, code)
+        self.grant_service_permissions()
+        self._wait_for_role_policies_only()
+        if config.aws.tracing:
+            acknowledge(
+                self.role,
+                "AwsSolutions-IAM5[Resource::*]",
+                "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions (CDK adds "
+                "them for active tracing).",
+            )
+
+    def _queues(self, route: Route) -> tuple[sqs.Queue, sqs.Queue, sqs.Queue]:
+        """The service's queue, its dead-letter queue, and the dead-letter queue of the rule's target."""
+        dlq = sqs.Queue(
             self,
             "Dlq",
             queue_name=route.dlq_name,
@@ -90,7 +107,7 @@ class PipelineService(Construct):
             enforce_ssl=True,
             retention_period=MESSAGE_RETENTION,
         )
-        self.queue = sqs.Queue(
+        queue = sqs.Queue(
             self,
             "Queue",
             queue_name=route.queue_name,
@@ -100,11 +117,11 @@ class PipelineService(Construct):
             enforce_ssl=True,
             retention_period=MESSAGE_RETENTION,
             visibility_timeout=Duration.seconds(route.visibility_timeout_seconds),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq, max_receive_count=route.max_receive_count),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=route.max_receive_count),
         )
         # EventBridge cannot deliver to the queue (deleted, policy broken): the event lands here instead of
         # being lost. A target DLQ is always a standard queue, even for a FIFO target.
-        self.rule_dlq = sqs.Queue(
+        rule_dlq = sqs.Queue(
             self,
             "RuleDlq",
             queue_name=route.rule_dlq_name,
@@ -112,11 +129,14 @@ class PipelineService(Construct):
             enforce_ssl=True,
             retention_period=MESSAGE_RETENTION,
         )
-        for queue in (self.dlq, self.rule_dlq):
-            acknowledge(queue, "AwsSolutions-SQS3", "This queue is itself a dead-letter queue.")
+        for dead_letters in (dlq, rule_dlq):
+            acknowledge(dead_letters, "AwsSolutions-SQS3", "This queue is itself a dead-letter queue.")
+        return dlq, queue, rule_dlq
 
+    def _rule(self, route: Route, shared: SharedResources) -> events.Rule:
+        """The route's rule, on its bus, delivering to the queue (and to the rule's DLQ when it cannot)."""
         bus = shared.bus if route.bus == "custom" else shared.default_bus
-        self.rule = events.Rule(
+        rule = events.Rule(
             self,
             "Rule",
             rule_name=route.rule_name,
@@ -124,7 +144,7 @@ class PipelineService(Construct):
             event_bus=bus,
             event_pattern=event_pattern(route.event_pattern),
         )
-        self.rule.add_target(
+        rule.add_target(
             targets.SqsQueue(
                 self.queue,
                 message_group_id=route.message_group_id,
@@ -133,28 +153,33 @@ class PipelineService(Construct):
                 retry_attempts=RULE_TARGET_RETRY_ATTEMPTS,
             )
         )
+        return rule
 
-        self.log_group = logs.LogGroup(
+    def _log_group(self, route: Route) -> logs.LogGroup:
+        return logs.LogGroup(
             self,
             "Logs",
             log_group_name=log_group_name(route.service),
             retention=self.LOG_RETENTION,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.role = iam.Role(
+
+    def _role(self, route: Route, shared: SharedResources) -> iam.Role:
+        """The function's own role: its log group, and the denies every pipeline role carries (raw is immutable)."""
+        role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"{route.function_name}: only what the {route.service} needs",
         )
-        self.role.add_to_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="WriteOwnLogs",
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                 resources=[self.log_group.log_group_arn],
             )
         )
-        self.role.add_to_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="RawIsImmutable",
                 effect=iam.Effect.DENY,
@@ -162,7 +187,7 @@ class PipelineService(Construct):
                 resources=[shared.raw_objects_arn],
             )
         )
-        self.role.add_to_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="RawRetentionIsFixed",
                 effect=iam.Effect.DENY,
@@ -170,11 +195,16 @@ class PipelineService(Construct):
                 resources=[shared.bucket.bucket_arn],
             )
         )
+        return role
 
+    def _function(
+        self, route: Route, config: PipelineConfig, environment: dict[str, str], code: lambda_.Code
+    ) -> lambda_.Function:
+        """The function, fed by the queue (partial batch responses), with its role, log group and tracing."""
         function_environment = dict(environment)
         if not config.aws.tracing:
             function_environment["POWERTOOLS_TRACE_DISABLED"] = "true"
-        self.function = lambda_.Function(
+        function = lambda_.Function(
             self,
             "Function",
             function_name=route.function_name,
@@ -193,12 +223,12 @@ class PipelineService(Construct):
             tracing=lambda_.Tracing.ACTIVE if config.aws.tracing else lambda_.Tracing.DISABLED,
         )
         acknowledge(
-            self.function,
+            function,
             "AwsSolutions-L1",
             "Python 3.12 on purpose: dbt-athena pins mmh3<4.2, which has no Python 3.13+ wheel for Linux arm64, "
             "so the transformer artifact cannot be built for a newer runtime (restaurant_pipeline/artifacts/specs.py).",
         )
-        self.function.add_event_source(
+        function.add_event_source(
             sources.SqsEventSource(
                 self.queue,
                 batch_size=route.batch_size,
@@ -209,15 +239,7 @@ class PipelineService(Construct):
                 max_concurrency=route.max_concurrency,
             )
         )
-        self.grant_service_permissions()
-        self._wait_for_role_policies_only()
-        if config.aws.tracing:
-            acknowledge(
-                self.role,
-                "AwsSolutions-IAM5[Resource::*]",
-                "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions (CDK adds "
-                "them for active tracing).",
-            )
+        return function
 
     def grant_service_permissions(self) -> None:
         """Permissions beyond queue, logs and tracing: overridden by each service."""

@@ -72,9 +72,58 @@ class SharedResources(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
+        self.access_logs = self._access_logs_bucket()
+        self.bucket = self._data_bucket()
+        self._make_raw_immutable()
+        self._announce_objects_on_eventbridge()
+        self.raw_objects_arn = self.bucket.arn_for_objects(f"{RAW_PREFIX}*")
 
-        self.access_logs = s3.Bucket(
+        self.key = self._topic_key()
+        self.topic = self._topic()
+        self.email = config.notifications.email or None
+        if self.email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(self.email))
+
+        self.bus = events.EventBus(self, "Bus", event_bus_name=BUS_NAME)
+        self.default_bus = events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
+        self.archive = self._bus_archive(config.aws.bus_archive_retention_days)
+
+        self.idempotency_table = self._idempotency_table()
+        self.ledger_table = self._ledger_table()
+        self.places_api_key = self._places_api_key()
+
+        self.glue_database = self._glue_database(
+            "GlueDatabase", GLUE_DATABASE, "restaurant-pipeline: raw places and the dbt models"
+        )
+        self.audit_database = self._glue_database(
+            "GlueAuditDatabase", GLUE_AUDIT_DATABASE, "restaurant-pipeline: failing rows of the dbt tests (views)"
+        )
+        self.raw_table = self._daily_json_table(
+            "RawPlacesTable",
+            name=TABLE_NAME,
+            description="Validated raw places, one JSON object per line, partitioned by collection day",
+            prefix=VALIDATED_PREFIX,
+            columns=[(name.lower(), kind) for name, kind in RAW_COLUMNS],
+            partition_keys=PARTITION_KEYS,
+        )
+        # The NLP stage's review scores (services/transformer/domain/records.py), read by the dbt marts:
+        # only when pipeline.toml [nlp] enabled, so the default stack is unchanged.
+        self.enriched_reviews_table: glue.CfnTable | None = None
+        if config.nlp.enabled:
+            self.enriched_reviews_table = self._daily_json_table(
+                "EnrichedReviewsTable",
+                name=ENRICHED_TABLE_NAME,
+                description="NLP stage review scores, one JSON object per review, partitioned by collection day",
+                prefix=ENRICHED_PREFIX,
+                columns=list(ENRICHED_COLUMNS),
+                partition_keys=ENRICHED_PARTITION_KEYS,
+            )
+
+        self.athena_results_s3 = f"s3://{self.bucket.bucket_name}/{ATHENA_RESULTS_PREFIX}"
+        self.workgroup = self._workgroup(config.aws.athena_bytes_scanned_cutoff_mb)
+
+    def _access_logs_bucket(self) -> s3.Bucket:
+        access_logs = s3.Bucket(
             self,
             "AccessLogs",
             encryption=s3.BucketEncryption.S3_MANAGED,
@@ -84,13 +133,15 @@ class SharedResources(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         acknowledge(
-            self.access_logs,
+            access_logs,
             "AwsSolutions-S1",
             "This is the access-log bucket of the data bucket; logging it to itself would loop.",
         )
+        return access_logs
 
-        # The data bucket: raw is immutable (versioned, never deleted by the pipeline's roles).
-        self.bucket = s3.Bucket(
+    def _data_bucket(self) -> s3.Bucket:
+        """The data bucket: raw is immutable (versioned, never deleted by the pipeline's roles)."""
+        return s3.Bucket(
             self,
             "Data",
             versioned=True,
@@ -126,8 +177,10 @@ class SharedResources(Construct):
             # The data outlives the stack: `restaurant-pipeline destroy --delete-data` empties it on request.
             removal_policy=RemovalPolicy.RETAIN,
         )
-        # Raw is immutable for every principal, not only the pipeline's roles. The policy outlives the stack with the
-        # bucket, so kept data stays protected after `destroy`.
+
+    def _make_raw_immutable(self) -> None:
+        """Raw is immutable for every principal, not only the pipeline's roles. The policy outlives the stack with the
+        bucket, so kept data stays protected after `destroy`."""
         self.bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid=RAW_PROTECTION_SID,
@@ -140,32 +193,36 @@ class SharedResources(Construct):
         for bucket in (self.bucket, self.access_logs):  # the access-log policy lets S3 deliver the kept bucket's logs
             assert bucket.policy is not None
             bucket.policy.apply_removal_policy(RemovalPolicy.RETAIN)
-        # S3 -> EventBridge natively (NotificationConfiguration), not through CDK's notifications custom resource.
+
+    def _announce_objects_on_eventbridge(self) -> None:
+        """S3 -> EventBridge natively (NotificationConfiguration), not through CDK's notifications custom resource."""
         cfn_bucket = self.bucket.node.default_child
         assert isinstance(cfn_bucket, s3.CfnBucket)
         cfn_bucket.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
-        self.raw_objects_arn = self.bucket.arn_for_objects(f"{RAW_PREFIX}*")
 
-        # One customer-managed key for the topic: CloudWatch alarms and EventBridge can only publish to an
-        # encrypted topic whose key lets them, which the AWS-managed aws/sns key does not.
-        self.key = kms.Key(
+    def _topic_key(self) -> kms.Key:
+        """One customer-managed key for the topic: CloudWatch alarms and EventBridge can only publish to an
+        encrypted topic whose key lets them, which the AWS-managed aws/sns key does not."""
+        key = kms.Key(
             self,
             "TopicKey",
             description=f"{PROJECT}: encrypts the notification topic",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.key.add_to_resource_policy(
+        key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchAlarmsToPublish",
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],  # in a key policy "*" means this key
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
             )
         )
+        return key
 
-        self.topic = sns.Topic(
+    def _topic(self) -> sns.Topic:
+        topic = sns.Topic(
             self,
             "Notifications",
             topic_name=f"{PROJECT}-notifications",
@@ -173,38 +230,38 @@ class SharedResources(Construct):
             master_key=self.key,
             enforce_ssl=True,
         )
-        self.topic.add_to_resource_policy(
+        topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchAlarms",
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                resources=[topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
             )
         )
-        self.email = config.notifications.email or None
-        if self.email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(self.email))
+        return topic
 
-        self.bus = events.EventBus(self, "Bus", event_bus_name=BUS_NAME)
-        self.default_bus = events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
-        self.archive: events.Archive | None = None
-        if config.aws.bus_archive_retention_days > 0:
-            self.archive = self.bus.archive(
-                "Archive",
-                archive_name=f"{PROJECT}-bus",
-                description="Every pipeline event, for replay (restaurant-pipeline sources)",
-                event_pattern=events.EventPattern(source=events.Match.prefix(PROJECT)),
-                retention=Duration.days(config.aws.bus_archive_retention_days),
-            )
-            # aws-cdk-lib writes KmsKeyIdentifier: "" when no key is given, which CloudFormation rejects in some
-            # regions (https://github.com/aws/aws-cdk/issues/37847); without the property the archive uses the
-            # AWS-owned key, as intended.
-            cfn_archive = self.archive.node.default_child
-            assert isinstance(cfn_archive, events.CfnArchive)
-            cfn_archive.add_property_deletion_override("KmsKeyIdentifier")
+    def _bus_archive(self, retention_days: int) -> events.Archive | None:
+        """Every pipeline event kept for replay, for [aws] bus_archive_retention_days (0: no archive)."""
+        if retention_days <= 0:
+            return None
+        archive = self.bus.archive(
+            "Archive",
+            archive_name=f"{PROJECT}-bus",
+            description="Every pipeline event, for replay (restaurant-pipeline sources)",
+            event_pattern=events.EventPattern(source=events.Match.prefix(PROJECT)),
+            retention=Duration.days(retention_days),
+        )
+        # aws-cdk-lib writes KmsKeyIdentifier: "" when no key is given, which CloudFormation rejects in some
+        # regions (https://github.com/aws/aws-cdk/issues/37847); without the property the archive uses the
+        # AWS-owned key, as intended.
+        cfn_archive = archive.node.default_child
+        assert isinstance(cfn_archive, events.CfnArchive)
+        cfn_archive.add_property_deletion_override("KmsKeyIdentifier")
+        return archive
 
-        self.idempotency_table = dynamodb.Table(
+    def _idempotency_table(self) -> dynamodb.Table:
+        return dynamodb.Table(
             self,
             "Idempotency",
             partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
@@ -215,7 +272,9 @@ class SharedResources(Construct):
             ),
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.ledger_table = dynamodb.Table(
+
+    def _ledger_table(self) -> dynamodb.Table:
+        return dynamodb.Table(
             self,
             "Ledger",
             partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
@@ -227,65 +286,39 @@ class SharedResources(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
-        # The value is set by `restaurant-pipeline deploy` (put-secret-value), never through the template. The secret
-        # is created empty (no GenerateSecretString: "If you omit both GenerateSecretString and SecretString, you
-        # create an empty secret", AWS::SecretsManager::Secret in the CloudFormation template reference), not with a
-        # random value that would look like a key: `deploy` knows whether a key was stored from its versions.
-        self.places_api_key = secretsmanager.Secret(
+    def _places_api_key(self) -> secretsmanager.Secret:
+        """The value is set by `restaurant-pipeline deploy` (put-secret-value), never through the template. The secret
+        is created empty (no GenerateSecretString: "If you omit both GenerateSecretString and SecretString, you
+        create an empty secret", AWS::SecretsManager::Secret in the CloudFormation template reference), not with a
+        random value that would look like a key: `deploy` knows whether a key was stored from its versions."""
+        secret = secretsmanager.Secret(
             self,
             "PlacesApiKey",
             description="Google Places API (New) key used by the collector; set by `restaurant-pipeline deploy`",
             removal_policy=RemovalPolicy.DESTROY,
         )
-        cfn_secret = self.places_api_key.node.default_child
+        cfn_secret = secret.node.default_child
         assert isinstance(cfn_secret, secretsmanager.CfnSecret)
         cfn_secret.add_property_deletion_override("GenerateSecretString")
         acknowledge(
-            self.places_api_key,
+            secret,
             "AwsSolutions-SMG4",
             "A Google API key cannot be rotated by a Lambda; the owner rotates it in the Google console and "
             "stores the new one with `restaurant-pipeline deploy`.",
         )
+        return secret
 
-        self.glue_database = glue.CfnDatabase(
+    def _glue_database(self, construct_id: str, name: str, description: str) -> glue.CfnDatabase:
+        return glue.CfnDatabase(
             self,
-            "GlueDatabase",
-            catalog_id=stack.account,
-            database_input=glue.CfnDatabase.DatabaseInputProperty(
-                name=GLUE_DATABASE, description="restaurant-pipeline: raw places and the dbt models"
-            ),
+            construct_id,
+            catalog_id=Stack.of(self).account,
+            database_input=glue.CfnDatabase.DatabaseInputProperty(name=name, description=description),
         )
-        self.audit_database = glue.CfnDatabase(
-            self,
-            "GlueAuditDatabase",
-            catalog_id=stack.account,
-            database_input=glue.CfnDatabase.DatabaseInputProperty(
-                name=GLUE_AUDIT_DATABASE, description="restaurant-pipeline: failing rows of the dbt tests (views)"
-            ),
-        )
-        self.raw_table = self._daily_json_table(
-            "RawPlacesTable",
-            name=TABLE_NAME,
-            description="Validated raw places, one JSON object per line, partitioned by collection day",
-            prefix=VALIDATED_PREFIX,
-            columns=[(name.lower(), kind) for name, kind in RAW_COLUMNS],
-            partition_keys=PARTITION_KEYS,
-        )
-        # The NLP stage's review scores (services/transformer/domain/records.py), read by the dbt marts:
-        # only when pipeline.toml [nlp] enabled, so the default stack is unchanged.
-        self.enriched_reviews_table: glue.CfnTable | None = None
-        if config.nlp.enabled:
-            self.enriched_reviews_table = self._daily_json_table(
-                "EnrichedReviewsTable",
-                name=ENRICHED_TABLE_NAME,
-                description="NLP stage review scores, one JSON object per review, partitioned by collection day",
-                prefix=ENRICHED_PREFIX,
-                columns=list(ENRICHED_COLUMNS),
-                partition_keys=ENRICHED_PARTITION_KEYS,
-            )
 
-        self.athena_results_s3 = f"s3://{self.bucket.bucket_name}/{ATHENA_RESULTS_PREFIX}"
-        self.workgroup = athena.CfnWorkGroup(
+    def _workgroup(self, bytes_scanned_cutoff_mb: int) -> athena.CfnWorkGroup:
+        """The dbt queries' work group: its settings enforced, results encrypted, each query's scan capped."""
+        return athena.CfnWorkGroup(
             self,
             "WorkGroup",
             name=ATHENA_WORKGROUP,
@@ -295,7 +328,7 @@ class SharedResources(Construct):
             work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
                 enforce_work_group_configuration=True,
                 publish_cloud_watch_metrics_enabled=True,
-                bytes_scanned_cutoff_per_query=config.aws.athena_bytes_scanned_cutoff_mb * 1024 * 1024,
+                bytes_scanned_cutoff_per_query=bytes_scanned_cutoff_mb * 1024 * 1024,
                 engine_version=athena.CfnWorkGroup.EngineVersionProperty(
                     selected_engine_version="Athena engine version 3"
                 ),
