@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -96,6 +97,7 @@ class RestaurantPipelineStack(Stack):
                 TRANSFORMER_SOURCE: self.services["transformer"].role,
             }
         )
+        self._notifier_queue_takes_its_rule_only()
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -107,6 +109,32 @@ class RestaurantPipelineStack(Stack):
         )
         self._outputs()
         Tags.of(self).add("project", PROJECT)
+
+    def _notifier_queue_takes_its_rule_only(self) -> None:
+        """Nobody but the notifier's EventBridge rule sends to its queue: a message put there directly is an email.
+
+        An explicit Deny in the queue policy overrides any Allow a principal of the account holds
+        (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-basics.html).
+        EventBridge delivers to an SQS target as the events service with `aws:SourceArn` = the rule's ARN
+        (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sqs-permissions); a
+        principal's own request carries no `aws:SourceArn`, which is present only when a service calls on behalf of a
+        resource (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-sourcearn),
+        and a negated operator holds for an absent key
+        (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
+        sqs:SendMessage also governs SendMessageBatch. `dlq replay notifier --aws` therefore hands dead letters to the
+        function itself (restaurant_pipeline/operations.py), and the notifier checks each against the ledger anyway.
+        """
+        notifier = self.services["notifier"]
+        notifier.queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyTheNotifierRuleSends",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["sqs:SendMessage"],
+                resources=[notifier.queue.queue_arn],
+                conditions={"ArnNotEquals": {"aws:SourceArn": notifier.rule.rule_arn}},
+            )
+        )
 
     def _outputs(self) -> None:
         shared = self.shared

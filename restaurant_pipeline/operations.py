@@ -19,7 +19,7 @@ from contracts.envelope import ContractError, parse_eventbridge_event
 from contracts.events import CITY_METADATA_KEY, CLI_SOURCE, UNKNOWN_CITY, CollectionRequested, manual_run_id
 from restaurant_pipeline.topology import SERVICES
 from services.common.adapters.ledger import RunLedger
-from services.common.names import RAW_PREFIX
+from services.common.names import RAW_PREFIX, function_name
 
 RAW_SUFFIXES = (".jsonl", ".jsonl.gz", ".json")
 TERMINAL_STEP = "NOTIFIED"
@@ -285,7 +285,9 @@ def replay_dlq(
 
 def replay(clients: Any, dlq: DeadLetterQueue, dry_run: bool = False, limit: int | None = None) -> ReplayResult:
     """Replay one dead-letter queue to where its messages belong (see DeadLetterQueue.purpose)."""
-    if dlq.kind == "service":
+    if dlq.service == NOTIFIER and dlq.kind in ("service", "rule") and not dry_run:
+        result = replay_notifier(clients.sqs, lambda: clients.client("lambda"), dlq, limit=limit)
+    elif dlq.kind == "service":
         result = replay_dlq(
             clients.sqs,
             dlq.name,
@@ -341,6 +343,84 @@ def replay_rule_dlq(sqs_client: Any, dlq: DeadLetterQueue, limit: int | None = N
         sqs_client.send_message(**entry)
 
     return _drain(sqs_client, dlq, "send-to-queue", send, limit)
+
+
+NOTIFIER = "notifier"
+
+
+def replay_notifier(
+    sqs_client: Any, lambda_client: Callable[[], Any], dlq: DeadLetterQueue, limit: int | None = None
+) -> ReplayResult:
+    """The notifier's dead letters (its own DLQ's, its rule's): sent back to its queue where that is allowed (the
+    local stack), else handed to the notifier function itself.
+
+    On AWS the notifier queue's policy admits its EventBridge rule alone (cdk/stack.py): a SendMessage by anyone
+    else, the operator replaying included, is refused with AccessDenied. The bus would not take the events back either:
+    it accepts the transformer's and the collector's sources from their roles only (cdk/constructs/shared.py). So each
+    message goes through a receive -> deliver -> delete loop (no move task, whose sends the queue policy would stop
+    out of sight), and once a send is refused the rest are given to the function as its SQS event source gives them:
+    an Invoke (RequestResponse) with one record in the SQS event shape (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html),
+    deleted from the DLQ only when the function reported no failure for it (a partial batch response,
+    https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html). The notifier checks each event
+    against the ledger as it checks any: a dead letter of a real outcome is mailed, anything else is refused.
+    """
+    fifo = dlq.destination.endswith(".fifo")
+    mode = {"method": "receive-send-delete"}
+
+    def send(message: dict[str, Any]) -> None:
+        entry: dict[str, Any] = {"QueueUrl": dlq.destination, "MessageBody": message["Body"]}
+        if fifo:
+            entry["MessageGroupId"] = dlq.message_group_id or message["Attributes"].get("MessageGroupId", "replay")
+            entry["MessageDeduplicationId"] = f"replay-{message['MessageId']}"
+        sqs_client.send_message(**entry)
+
+    def deliver(message: dict[str, Any]) -> None:
+        if mode["method"] == "receive-send-delete":
+            try:
+                send(message)
+                return
+            except Exception as exc:
+                if not _access_denied(exc):
+                    raise
+                mode["method"] = "invoke-function"
+        _invoke_notifier(lambda_client(), dlq, message)
+
+    result = _drain(sqs_client, dlq, "receive-send-delete", deliver, limit)
+    result.method = mode["method"]
+    return result
+
+
+def _invoke_notifier(lambda_client: Any, dlq: DeadLetterQueue, message: dict[str, Any]) -> None:
+    region = dlq.destination_arn.split(":")[3] if dlq.destination_arn.count(":") >= 5 else ""
+    record = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {"ApproximateReceiveCount": "1", **(message.get("Attributes") or {})},
+        "messageAttributes": {},
+        "md5OfBody": message.get("MD5OfBody", hashlib.md5(message["Body"].encode()).hexdigest()),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": dlq.destination_arn,
+        "awsRegion": region,
+    }
+    name = function_name(NOTIFIER)
+    response = lambda_client.invoke(
+        FunctionName=name, InvocationType="RequestResponse", Payload=json.dumps({"Records": [record]}).encode()
+    )
+    payload = response["Payload"].read() if hasattr(response.get("Payload"), "read") else response.get("Payload")
+    if response.get("FunctionError"):
+        raise RuntimeError(f"{name} failed on message {message['MessageId']}: {str(payload)[:300]}")
+    answer = json.loads(payload or b"{}")
+    if answer.get("batchItemFailures"):
+        raise RuntimeError(
+            f"{name} could not handle message {message['MessageId']} (see `restaurant-pipeline logs notifier --aws`); "
+            "it stays in the dead-letter queue"
+        )
+
+
+def _access_denied(exc: Exception) -> bool:
+    response = getattr(exc, "response", None) or {}
+    return "AccessDenied" in str(response.get("Error", {}).get("Code", ""))
 
 
 def replay_schedule_dlq(
