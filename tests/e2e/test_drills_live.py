@@ -162,8 +162,13 @@ def test_a_poison_message_in_a_batch_of_ten_fails_alone_then_lands_in_the_dlq(st
     blobs_before = len(metric_blobs(stack, "notifier"))
     run_ids = [f"drill-poison-{uuid.uuid4().hex[:8]}-{i}" for i in range(9)]
     bodies = [eventbridge_body(transform("passed", city="Paris", run_id=r, run_cities=[])) for r in run_ids]
-    for run_id in run_ids:  # runs the ledger knows, as the collector records them: the notifier mails no other
+    for run_id, body in zip(run_ids, bodies, strict=True):  # the steps the notifier checks an outcome against
         stack.target.ledger.record(run_id, "REQUESTED", "-", "collector", {"trigger": "manual", "cities": ["Paris"]})
+        for source in json.loads(body)["detail"]["sources"]:
+            version = source.get("version_id") or source.get("etag")
+            stack.target.ledger.record(
+                run_id, "TRANSFORMED", source["key"], "transformer", {"outcome": "passed"}, version=version
+            )
     poison = json.loads(bodies[0])
     poison["detail"]["outcome"] = "exploded"
     poison["detail"]["run_id"] = "drill-poison-message"
