@@ -186,6 +186,9 @@ def stack_resources(info: StackInfo, places_api_base_url: str) -> StackResources
     )
 
 
+DBT_STATE_FOLDER = "dbt"  # under the stack's state folder: the transformer's dbt target/ and logs/
+
+
 def function_environment(
     config: PipelineConfig, topology: Topology, info: StackInfo, places_api_key: str
 ) -> dict[str, dict[str, str]]:
@@ -201,6 +204,9 @@ def function_environment(
     result: dict[str, dict[str, str]] = {service: {**local, **env} for service, env in environments.items()}
     result["collector"]["GOOGLE_PLACES_API_KEY"] = places_api_key
     result["transformer"]["RETRY_BACKOFF_SECONDS"] = str(LOCAL_RETRY_DELAY_SECONDS)
+    # dbt's target/ and logs/ in this stack's state folder, never in a folder of the machine's that another stack
+    # shares (services/transformer/settings.py, dbt_state_folder). The Lambda sandbox drops it: /tmp there, as on AWS.
+    result["transformer"]["DBT_STATE_DIR"] = str(Path(info.state_dir) / DBT_STATE_FOLDER)
     return result
 
 

@@ -60,7 +60,7 @@ def dbt_builder(config: TransformerSettings) -> DbtBuilder:
         config.dbt_project_dir or default_project_dir(),
         config.dbt_target,
         environment,
-        state_dir=config.dbt_state_dir,
+        state_dir=config.dbt_state_folder,  # this stack's own: DBT_STATE_DIR, else /tmp/dbt-<function>
         daily_drop_warn_share=config.daily_drop_warn_share,
     )
 

@@ -25,7 +25,12 @@ class TransformerSettings(ServiceSettings):
     comprehend_region: str | None = Field(default=None, alias="COMPREHEND_REGION")
     aws_endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
     dbt_project_dir: Path | None = Field(default=None, alias="DBT_PROJECT_DIR")
+    # dbt's target/ and logs/ (services/transformer/adapters/dbt_build.private_state): the local stack sets a folder
+    # under its state folder; on Lambda, unset, they go under /tmp, named after the function (dbt_state_folder).
     dbt_state_dir: Path | None = Field(default=None, alias="DBT_STATE_DIR")
+    # Set by Lambda in every function's environment (and by the local Lambda sandbox):
+    # https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+    function_name: str | None = Field(default=None, alias="AWS_LAMBDA_FUNCTION_NAME")
     # Coalesced builds (restaurant_pipeline/topology.py): 0 objects turns coalescing off (each batch alone).
     build_max_objects: int = Field(default=1000, ge=0, alias="BUILD_MAX_OBJECTS")
     build_max_mebibytes: int = Field(default=1024, ge=1, alias="BUILD_MAX_MEBIBYTES")
@@ -46,6 +51,22 @@ class TransformerSettings(ServiceSettings):
         if self.dbt_target == "athena" and not (self.athena_workgroup and self.glue_database):
             raise SettingsError("DBT_TARGET=athena needs ATHENA_WORKGROUP and GLUE_DATABASE (set by the CDK stack)")
         return self
+
+    @property
+    def dbt_state_folder(self) -> Path:
+        """Where dbt writes its target/ and logs/: DBT_STATE_DIR, else on Lambda /tmp/dbt-<function name> (/tmp is
+        the function's writable folder, https://docs.aws.amazon.com/lambda/latest/dg/API_EphemeralStorage.html, and
+        each execution environment has "a dedicated copy of ... a writeable /tmp directory":
+        https://docs.aws.amazon.com/whitepapers/latest/security-overview-aws-lambda/lambda-isolation-technologies.html).
+        Never a folder another stack shares: without either, SettingsError says what to set."""
+        if self.dbt_state_dir is not None:
+            return self.dbt_state_dir
+        if self.function_name:
+            return Path("/tmp") / f"dbt-{self.function_name}"
+        raise SettingsError(
+            "DBT_STATE_DIR is not set and this is not a Lambda function (no AWS_LAMBDA_FUNCTION_NAME): set "
+            "DBT_STATE_DIR to a folder of this stack's own, e.g. .pipeline/dbt (the local stack sets it)"
+        )
 
     @property
     def sentiment_analyzer(self) -> Literal["comprehend", "offline"]:

@@ -12,9 +12,10 @@ place that says which variables the profile needs; `DbtBuilder` exports them bef
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tempfile
+import stat
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,6 +26,7 @@ from typing import Any
 
 from contracts.events import ModelRun, TestCounts
 from services.transformer.adapters import shipped_manifest, threads_for_dbt
+from services.transformer.domain.failures import FinalError
 from services.transformer.domain.model import BuildReport, FailedTest, InfrastructureError
 
 # Before any dbt import: dbt's locks and thread pool must not need /dev/shm, which Lambda lacks (see the module).
@@ -110,6 +112,49 @@ def release_duckdb() -> None:
             DuckDBConnectionManager._ENV = None
 
 
+class UnsafeStateFolder(InfrastructureError, FinalError):
+    """dbt's state folder is not a private folder of this user: dbt would write (and read its partial parse) where
+    someone else decides. Final: no retry cures it until a person removes the link or fixes the owner."""
+
+
+STATE_SUBFOLDERS = ("target", "logs")  # what dbt writes under the state folder (_common_args)
+
+
+def private_state(folder: Path) -> Path:
+    """`folder` as dbt's state folder: created with mode 0700 (parents as needed), and refused (UnsafeStateFolder)
+    when it, or target/ or logs/ in it, is a symbolic link, not a folder, or owned by another user. A folder of
+    this user's with a wider mode is narrowed to 0700. Each is opened without following a link (O_NOFOLLOW), so the
+    folder checked is the folder narrowed."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    for path in (folder, *(folder / name for name in STATE_SUBFOLDERS)):
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o700)
+        try:
+            handle = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            if path.is_symlink():
+                raise UnsafeStateFolder(
+                    f"dbt's state folder {path} is a symbolic link (to {os.readlink(path)}): refused, dbt would "
+                    f"write where it points. Remove the link (rm {path}) or set DBT_STATE_DIR to a folder of your own"
+                ) from None
+            raise UnsafeStateFolder(
+                f"dbt's state folder {path} is not a folder: remove it or set DBT_STATE_DIR"
+            ) from None
+        try:
+            found = os.fstat(handle)
+            if found.st_uid != os.geteuid():
+                raise UnsafeStateFolder(
+                    f"dbt's state folder {path} belongs to user id {found.st_uid}, not to this user ({os.geteuid()}): "
+                    "refused; remove it or set DBT_STATE_DIR to a folder of your own"
+                )
+            if stat.S_IMODE(found.st_mode) & 0o077:
+                os.fchmod(handle, 0o700)
+        finally:
+            os.close(handle)
+    return folder
+
+
 class DbtBuilder:
     """`build(days, objects)` = `dbt build` of everything downstream of raw for those collection days."""
 
@@ -118,7 +163,7 @@ class DbtBuilder:
         project_dir: Path,
         target: str,
         environment: Mapping[str, str],
-        state_dir: Path | None = None,
+        state_dir: Path,
         daily_drop_warn_share: float | None = None,
     ) -> None:
         self._project_dir = Path(project_dir)
@@ -126,8 +171,9 @@ class DbtBuilder:
         self._environment = dict(environment)
         if target == "local":
             self._environment.setdefault("DBT_DUCKDB_KEEP_OPEN", "true")  # released after each invocation
-        # Lambda's code folder is read-only: dbt's target/ and logs/ go to a writable folder.
-        self._state_dir = Path(state_dir or Path(tempfile.gettempdir()) / "dbt-restaurant-pipeline")
+        # Lambda's code folder is read-only: dbt's target/ and logs/ go to a writable folder of this stack's own
+        # (settings.dbt_state_folder), never one shared with another stack; checked on each invocation (private_state).
+        self._state_dir = Path(state_dir)
         self._drop_share = daily_drop_warn_share
         self._manifest: Any = None
         self._lock = threading.Lock()
@@ -171,6 +217,7 @@ class DbtBuilder:
         return self._manifest
 
     def _common_args(self) -> list[str]:
+        private_state(self._state_dir)
         return [
             "--project-dir",
             str(self._project_dir),
@@ -216,7 +263,6 @@ class DbtBuilder:
     def _parse(self, *flags: str) -> Any:
         from dbt.cli.main import dbtRunner
 
-        self._state_dir.mkdir(parents=True, exist_ok=True)
         result = dbtRunner().invoke(["--quiet", "parse", *flags, *self._common_args()])
         if not result.success or result.result is None:
             raise InfrastructureError(

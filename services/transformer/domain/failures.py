@@ -6,7 +6,8 @@ The transformer's queue is FIFO with one message group: a failed message left to
 So a failure is classified here, by exception type and AWS error code only, never by message text:
 
 - final: no retry can succeed until a person acts (a denied permission, a missing bucket, a disabled key, a request
-  AWS refuses as invalid). It is announced at once and its message leaves the queue (service.process_batch).
+  AWS refuses as invalid; a FinalError, such as dbt's state folder found to be a symbolic link). It is announced at
+  once and its message leaves the queue (service.process_batch).
 - transient: everything else (throttling, 5xx, timeouts, lost connections, a dbt or warehouse error the adapters
   could not attribute to a final AWS error). Its message comes back after `retry_delay_seconds`, not the hour.
 """
@@ -64,22 +65,34 @@ FIRST_RETRY_SECONDS = 30
 MAX_RETRY_SECONDS = 900
 
 
-def error_codes(exc: BaseException) -> Iterator[str]:
-    """The AWS error codes along the exception's chain (raise ... from ..., then the implicit context)."""
+class FinalError(RuntimeError):
+    """An error whose type says no retry can cure it (dbt's state folder is a symbolic link: adapters/dbt_build.py)."""
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and its causes (raise ... from ..., then the implicit context)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def error_codes(exc: BaseException) -> Iterator[str]:
+    """The AWS error codes along the exception's chain."""
+    for current in _chain(exc):
         response = getattr(current, "response", None)  # botocore.exceptions.ClientError
         if isinstance(response, dict):
             error = response.get("Error")
             if isinstance(error, dict) and isinstance(error.get("Code"), str):
                 yield error["Code"]
-        current = current.__cause__ or current.__context__
 
 
 def classify(exc: BaseException) -> FailureKind:
-    """final when an AWS error code along the chain says no retry can succeed; transient otherwise."""
+    """final when a FinalError or an AWS error code along the chain says no retry can succeed; transient otherwise."""
+    if any(isinstance(current, FinalError) for current in _chain(exc)):
+        return "final"
     return "final" if any(code in FINAL_ERROR_CODES for code in error_codes(exc)) else "transient"
 
 
