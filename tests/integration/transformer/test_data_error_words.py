@@ -4,11 +4,14 @@ item 1c): the real dbt build on DuckDB, a model that fails on a value reading "C
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from services.transformer.adapters.dbt_build import DbtBuilder, default_project_dir
+from services.transformer.domain.model import InfrastructureError
 from tests.support.transformer_stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -33,3 +36,37 @@ def test_a_model_failing_on_words_of_a_lost_connection_is_an_error_outcome_and_n
     assert event.outcome == "error" and event.error is not None
     assert event.error.phase == "dbt" and event.error.model == "restaurants"
     assert "Connection timed out (HTTP 503)" in event.error.message
+
+
+def test_a_warehouse_another_process_holds_is_still_an_infrastructure_failure_and_retried(stack: Stack):
+    """The lock is met when dbt opens the warehouse, in its on-run-start hook, not in a model: dbt could not work,
+    whatever the words (the hook's failure is raised by its kind, never read)."""
+    stack.drop_fixture("clean_paris.jsonl")
+    [message] = stack.s3_messages(1)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_WAREHOUSE, stack.warehouse_path],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+
+        failed = stack.run([message])
+    finally:
+        holder.communicate("", timeout=30)
+
+    assert isinstance(failed.error, InfrastructureError), failed.error
+    assert failed.response["batchItemFailures"] == [{"itemIdentifier": message["MessageId"]}]
+    retried = stack.run([message])  # the lock is released: the same message builds
+    assert retried.error is None
+    assert stack.published(1)[0].outcome == "passed"
+
+
+HOLD_THE_WAREHOUSE = """
+import sys, duckdb
+connection = duckdb.connect(sys.argv[1])
+print("holding", flush=True)
+sys.stdin.read()
+connection.close()
+"""
