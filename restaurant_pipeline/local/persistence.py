@@ -365,7 +365,10 @@ def restore(clients: Any, state: StatePaths, bucket: str, queue_urls: list[str] 
     objects, versions = _restore_objects(clients.s3, bucket, folder)
     items = 0
     for record in _records(folder / _TABLES):
-        clients.dynamodb.put_item(TableName=record["table"], Item=_decode(record["item"]))
+        item = _decode(record["item"])
+        if _claimed_by_a_stopped_invocation(item):
+            continue
+        clients.dynamodb.put_item(TableName=record["table"], Item=item)
         items += 1
     messages = 0
     if not pointer.get("messages_restored"):
@@ -374,6 +377,15 @@ def restore(clients: Any, state: StatePaths, bucket: str, queue_urls: list[str] 
         _write_durably(temporary, json.dumps({**pointer, "messages_restored": True}))
         os.replace(temporary, state.root / POINTER_FILE)
     return {"objects": objects, "items": items, "messages": messages}
+
+
+def _claimed_by_a_stopped_invocation(item: dict[str, Any]) -> bool:
+    """An idempotency record still INPROGRESS (Powertools' `status` attribute): the invocation that wrote it was
+    running at `down` and did not outlive the stack; its messages were made visible again and come back after `up`.
+    Restored, the claim would hold its object "busy" until its in-progress expiry (the function's time left, up to
+    its timeout), longer than the local retries last: the object would reach the dead-letter queue instead of being
+    built. On AWS a claim outlives its invocation only until that same deadline, when the function is stopped."""
+    return item.get("status") == {"S": "INPROGRESS"}
 
 
 def _records(path: Path) -> Iterator[dict[str, Any]]:

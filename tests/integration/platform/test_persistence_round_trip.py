@@ -254,3 +254,23 @@ def test_a_failed_save_keeps_the_previous_snapshot_and_leaves_moto_as_it_was(
     )
     assert [m[0] for m in _drain(clients, fifo_url)] == [f"f{i}" for i in range(12)]  # sent back, in order
     assert sorted(m[0] for m in _drain(clients, standard_url)) == sorted(f"s{i}" for i in range(12))  # visible now
+
+
+def test_a_claim_in_progress_at_down_is_not_restored_so_its_message_finds_the_object_free(
+    clients: AwsClients, moto_endpoint: str, tmp_path: Path
+) -> None:
+    """An invocation running at `down` does not outlive the stack; its message is released and comes back. Its
+    claim, restored "in progress", held the object busy past the local retries, into the dead-letter queue."""
+    state = StatePaths(tmp_path / "state")
+    state.make()
+    queues = _fresh_moto(clients, moto_endpoint)
+    done = {"pk": {"S": "transformer.object#done"}, "status": {"S": "COMPLETED"}, "data": {"S": "{}"}}
+    running = {"pk": {"S": "transformer.object#running"}, "status": {"S": "INPROGRESS"}, "expiration": {"N": "9"}}
+    for item in (done, running):
+        clients.dynamodb.put_item(TableName=TABLE, Item=item)
+
+    persistence.snapshot(clients, state, BUCKET, [TABLE], queues)
+    queues = _fresh_moto(clients, moto_endpoint)
+    restored = persistence.restore(clients, state, BUCKET, queues)
+
+    assert restored["items"] == 1 and _table_items(clients) == [done]
