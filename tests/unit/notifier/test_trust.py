@@ -4,8 +4,12 @@ outcome. A forged outcome is refused, recorded for `audit`, and settles nothing:
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from contracts.events import TransformCompleted
 from services.notifier.domain.trust import version_label
+from services.transformer.domain.reading import ObjectRef
+from services.transformer.domain.transform import dead_letter_events
 from tests.unit.notifier.builders import RUN_ID, collection_failed, later, transform
 from tests.unit.notifier.fakes import World, make_world
 
@@ -159,3 +163,16 @@ def test_a_requested_run_does_not_vouch_for_a_transform_outcome_the_transformer_
 
     assert result.action == "refused"
     assert world.email.sent == []
+
+
+def test_the_notifier_reads_an_object_s_version_as_the_transformer_records_it():
+    """The transformer records its step under ObjectRef.version_label and announces the same object as a SourceObject:
+    both sides must name one version alike, versioned or not."""
+    key = "raw/places/dt=2026-11-25/run-1__paris.jsonl"
+    refs = [
+        ObjectRef("bucket", key, "3HL4kqtJlcpXroDTDmJ", "d41d8cd98f00b204e9800998ecf8427e", 5, datetime.now(UTC)),
+        ObjectRef("bucket", key, None, "d41d8cd98f00b204e9800998ecf8427e", 5, datetime.now(UTC)),
+    ]
+    for ref in refs:
+        [event] = dead_letter_events([ref], RuntimeError("boom"), attempts=3)
+        assert [version_label(source) for source in event.sources] == [ref.version_label]
