@@ -898,6 +898,8 @@ def dlq_replay(
     where = {"rule": f"the {dlq.service} queue", "schedule": f"the bus {dlq.destination}"}.get(
         dlq.kind, f"the {dlq.service} queue"
     )
+    if result.method == "invoke-function":  # its queue refused the operator (docs/aws.md, "Dead-letter queues")
+        where = f"the {dlq.service} function"
     console.print(f"Moved {result.moved} message(s) back to {where} ({result.method}).", highlight=False)
     if result.run_ids:
         console.print(
