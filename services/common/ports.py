@@ -36,10 +36,13 @@ class Ledger(Protocol):
         data: Mapping[str, Any] | None = None,
         *,
         version: str | None = None,
+        variant: str | None = None,
     ) -> bool:
         """Record a step of a run once; False when the ledger could not be written (never raises). `version`: the
         version of the subject (an S3 object's version id, else its ETag), so that two versions of one key are two
-        steps (the notifier checks an outcome against the step of the very object version it names)."""
+        steps (the notifier checks an outcome against the step of the very object version it names). `variant`: what
+        else makes the step another one (the transformer's outcome: a retry that ends otherwise records its own
+        step, so the outcome it announces is vouched for too)."""
         ...
 
 

@@ -278,15 +278,28 @@ def _transform(
         def outcome_of(ref: ObjectRef) -> tuple[str, str]:
             return by_version.get((ref.key, ref.version_id, ref.etag), ("", "error"))
 
-        def record(ref: ObjectRef) -> None:
+        def record(ref: ObjectRef) -> bool:
             run_id, result = outcome_of(ref)
-            deps.ledger.record(
-                run_id, "TRANSFORMED", ref.key, "transformer", {"outcome": result}, version=ref.version_label
+            # one step per outcome: a retry that ends otherwise (a transient error cured) is vouched for too
+            return deps.ledger.record(
+                run_id,
+                "TRANSFORMED",
+                ref.key,
+                "transformer",
+                {"outcome": result},
+                version=ref.version_label,
+                variant=result,
             )
 
-        # Recorded before the outcome is announced: the notifier mails an event only when the ledger knows its
-        # run, and for a dropped file's run this step is how it knows (services/notifier/domain/trust.py).
-        list(pool.map(record, refs))
+        # Recorded before the outcome is announced: the notifier mails an event only when the ledger holds the
+        # transformer's step for each object version it names, with its outcome (services/notifier/domain/trust.py).
+        # An outcome the ledger did not take would be refused as unverifiable: it is not announced, and retried.
+        unrecorded = [ref.key for ref, recorded in zip(refs, pool.map(record, refs), strict=True) if not recorded]
+        if unrecorded:
+            raise InfrastructureError(
+                f"the run ledger did not take the outcome of {len(unrecorded)} object(s) (first: {unrecorded[0]}): "
+                "not announced, since the notifier mails only what the ledger vouches for; retried"
+            )
         deps.publisher.publish(events)
 
         def complete(ref: ObjectRef) -> None:

@@ -34,13 +34,16 @@ def run_key(run_id: str) -> str:
     return f"RUN#{run_id}"
 
 
-def step_key(step: str, subject: str, version: str | None = None) -> str:
-    """The item's sort key: the step, its subject and (when given) the subject's version; a digest of both when that
-    would pass DynamoDB's 1,024 bytes."""
+def step_key(step: str, subject: str, version: str | None = None, variant: str | None = None) -> str:
+    """The item's sort key: the step, its subject and (when given) the subject's version and the step's variant; a
+    digest of them when that would pass DynamoDB's 1,024 bytes."""
     key = f"{step}#{subject}" if version is None else f"{step}#{subject}#{version}"
+    if variant is not None:
+        key = f"{key}#{variant}"
     if len(key.encode("utf-8")) <= SORT_KEY_MAX_BYTES:
         return key
-    named = json.dumps([subject, version])  # unambiguous: a "#" inside the key cannot fake another (key, version)
+    # unambiguous: a "#" inside the key cannot fake another (key, version, variant)
+    named = json.dumps([subject, version] if variant is None else [subject, version, variant])
     return f"{step}#sha256:{hashlib.sha256(named.encode('utf-8')).hexdigest()}"
 
 
@@ -60,6 +63,7 @@ class RunLedger:
         data: Mapping[str, Any] | None = None,
         *,
         version: str | None = None,
+        variant: str | None = None,
     ) -> bool:
         """Record a step once (per version of its subject, when given). True when written or already there; False when
         the ledger is unreachable."""
@@ -67,7 +71,7 @@ class RunLedger:
             return False
         item = {
             "pk": {"S": run_key(run_id)},
-            "sk": {"S": step_key(step, subject, version)},
+            "sk": {"S": step_key(step, subject, version, variant)},
             "run_id": {"S": run_id},
             "step": {"S": step},
             "subject": {"S": subject},

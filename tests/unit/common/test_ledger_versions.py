@@ -72,3 +72,15 @@ def test_a_key_too_long_for_a_sort_key_is_recorded_under_a_digest_and_kept_whole
         (LONG_KEY, "v2", "error"),
     ]
     assert all(len(s["sk"].encode()) <= SORT_KEY_MAX_BYTES and s["sk"].startswith("TRANSFORMED#sha256:") for s in steps)
+
+
+def test_a_retry_that_ends_otherwise_records_its_own_step_when_the_variant_says_so(ledger):
+    """The transformer records its outcome as the step's variant: an attempt whose outcome was recorded but never
+    announced (the bus refused it), then a retry that ends otherwise, leaves both outcomes vouched for, so the one
+    announced is not refused as unverifiable."""
+    for outcome in ("error", "passed", "passed"):
+        assert ledger.record(
+            RUN, "TRANSFORMED", KEY, "transformer", {"outcome": outcome}, version="v1", variant=outcome
+        )
+
+    assert sorted(s["data"]["outcome"] for s in transformed(ledger)) == ["error", "passed"]

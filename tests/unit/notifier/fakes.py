@@ -70,6 +70,7 @@ class FakeLedger:
         data: dict | None = None,
         *,
         version: str | None = None,
+        variant: str | None = None,
     ) -> bool:
         self.steps.append((run_id, step, subject))
         if step == "NOTIFIED":

@@ -18,9 +18,11 @@ class RecordingLedger:
         self.inner = inner
         self.data: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def record(self, run_id: str, step: Any, subject: str, service: str, data: dict | None = None) -> bool:
+    def record(
+        self, run_id: str, step: Any, subject: str, service: str, data: dict | None = None, **identity: Any
+    ) -> bool:
         self.data[(step, subject)] = dict(data or {})
-        return bool(self.inner.record(run_id, step, subject, service, data))
+        return bool(self.inner.record(run_id, step, subject, service, data, **identity))
 
 
 def steps(quarantined: int | None) -> list[dict[str, Any]]:

@@ -206,6 +206,7 @@ class FakeLedger:
         service: str,
         data: Mapping[str, Any] | None = None,
         version: str | None = None,
+        variant: str | None = None,
     ) -> bool:
         self.steps.append((run_id, step, subject))
         self.versions.append((subject, version))

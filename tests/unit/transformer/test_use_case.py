@@ -179,6 +179,25 @@ def test_a_batch_claims_builds_publishes_completes_and_records():
     assert wired.ledger.steps == [("run-1", "TRANSFORMED", KEY)]
 
 
+def test_an_outcome_the_ledger_did_not_take_is_not_announced_and_the_batch_is_retried():
+    """The notifier refuses an outcome the ledger does not vouch for: announced anyway, a real failure would reach no
+    one (only `audit`)."""
+
+    class DownLedger(FakeLedger):
+        def record(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            super().record(*args, **kwargs)
+            return False  # what RunLedger answers when DynamoDB refuses the write
+
+    wired = deps(FakeStore({KEY: lines(place("p1"))}), ledger=DownLedger())
+
+    result = process_batch(sqs_batch(s3_event(KEY)), wired, remaining_ms=lambda: 60_000)
+
+    assert wired.publisher.events == []
+    assert result.response == {"batchItemFailures": [{"itemIdentifier": "m0"}]} and not result.final
+    assert "run ledger did not take" in str(result.error)
+    assert wired.claims.released == [f"{BUCKET}/{KEY}#v1"]  # built again on the retry
+
+
 def test_each_object_s_run_is_in_the_ledger_before_its_outcome_is_announced():
     """The notifier mails only events whose run the ledger knows: a dropped file's run is known by this step."""
     dropped = f"raw/places/dt={DAY}/my-file.jsonl"
