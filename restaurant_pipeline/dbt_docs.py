@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import tempfile
 from pathlib import Path
 
 from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment, default_project_dir
@@ -25,8 +24,10 @@ def generate_docs(
     endpoint_url: str = DEFAULT_ENDPOINT,
     state_dir: Path | None = None,
 ) -> Path:
-    """Run `dbt docs generate --target local` on the warehouse; returns the folder holding index.html."""
-    state = Path(state_dir or Path(tempfile.gettempdir()) / "restaurant-pipeline-docs")
+    """Run `dbt docs generate --target local` on the warehouse; returns the folder holding index.html. dbt's
+    target/ and logs/ go beside the warehouse (the stack's own state folder), never a folder other stacks or users
+    share."""
+    state = Path(state_dir or Path(warehouse_path).resolve().parent / "dbt-docs")
     environment = dbt_environment(
         target="local", bucket=bucket, warehouse_path=str(warehouse_path), endpoint_url=endpoint_url
     )

@@ -3,6 +3,7 @@ import json
 import threading
 import urllib.request
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -13,13 +14,16 @@ from tests.support.transformer_stack import BUCKET, Stack, places_lines
 pytestmark = pytest.mark.integration
 
 
-def test_docs_are_generated_for_the_local_warehouse_and_served_on_loopback(stack: Stack, tmp_path):
+def test_docs_are_generated_for_the_local_warehouse_and_served_on_loopback(stack: Stack):
     stack.drop(
         "validated/places/dt=2026-01-01/x.jsonl.gz", gzip.compress(places_lines(date(2026, 1, 1), 3, validated=True))
     )
     assert stack.deps.builder.build(["2026-01-01"]).outcome == "passed"
 
-    site = generate_docs(stack.warehouse_path, bucket=BUCKET, endpoint_url=stack.endpoint, state_dir=tmp_path)
+    site = generate_docs(stack.warehouse_path, bucket=BUCKET, endpoint_url=stack.endpoint)
+
+    # dbt's target/ and logs/ beside the warehouse (the stack's state folder), never a folder other stacks share
+    assert site == Path(stack.warehouse_path).resolve().parent / "dbt-docs" / "target"
 
     catalog = json.loads((site / "catalog.json").read_text())
     assert {"model.restaurant_pipeline.restaurants", "model.restaurant_pipeline.city_daily_summary"} <= set(
