@@ -51,6 +51,11 @@ def local_dbt_variables(info: StackInfo, nlp_enabled: bool | None) -> dict[str, 
             nlp_enabled=nlp_enabled,
         ),
         PROFILES_DIR_VARIABLE: str(project_dir()),
+        # dbt's target/ and logs/ in the stack's state folder, not in the project (read-only in an installed copy,
+        # and shared by every stack): the environment variables of dbt's --target-path and --log-path flags
+        # (dbt-core 1.11, dbt/cli/params.py)
+        "DBT_TARGET_PATH": str(Path(info.state_dir) / "dbt-cli" / "target"),
+        "DBT_LOG_PATH": str(Path(info.state_dir) / "dbt-cli" / "logs"),
     }
 
 

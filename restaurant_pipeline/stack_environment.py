@@ -22,6 +22,7 @@ LOCAL_VARIABLES = (
     "PIPELINE_STATE_DIR",
     *("DBT_TARGET", "BUCKET_NAME", "NLP_ENABLED", "DUCKDB_EXTENSION_DIRECTORY", "WAREHOUSE_PATH"),
     "DBT_PROFILES_DIR",
+    *("DBT_TARGET_PATH", "DBT_LOG_PATH"),  # dbt's target/ and logs/ in the stack's state folder
 )
 
 

@@ -48,6 +48,9 @@ def test_local_env_exports_what_dbts_profile_reads_for_the_local_stack_and_unset
     assert variables["NLP_ENABLED"] in ("true", "false")
     assert variables["DBT_PROFILES_DIR"] == project
     assert "DBT_PROJECT_DIR" not in variables  # `local up` hands it to the functions: the artifact's project wins
+    # dbt's target/ and logs/ in the stack's state folder, never in the (installed, shared) project
+    assert variables["DBT_TARGET_PATH"] == str(state_dir / "dbt-cli" / "target")
+    assert variables["DBT_LOG_PATH"] == str(state_dir / "dbt-cli" / "logs")
     unset = runner.invoke(cli.app, ["local", "env", "--unset"]).stdout.split()
     assert unset[0] == "unset"
     assert sorted(unset[1:]) == sorted(variables)
