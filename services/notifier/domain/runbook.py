@@ -161,8 +161,9 @@ def test_hint(name: str, model: str | None) -> str:
         )
     if lowered.startswith("not_null"):
         return (
-            f"{where} has rows where a required column is empty: the API left the field out (is it in "
-            "[places] field_mask?) or a rename in staging is wrong."
+            f"{where} has rows where a required column is empty: the API did not send the field for some places "
+            "(is it in the record the field mask is made from, services/transformer/domain/records.py?) or a "
+            "rename in staging is wrong."
         )
     if lowered.startswith("accepted_values"):
         return (
