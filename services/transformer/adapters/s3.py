@@ -85,6 +85,8 @@ class S3ObjectStore:
         its id in x-amz-version-id (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html). None
         when the bucket keeps no versions ("null") or the key has no current version (deleted: a delete marker
         answers 404, https://docs.aws.amazon.com/AmazonS3/latest/userguide/DeleteMarker.html)."""
+        if not version_id or version_id == "null":
+            return None  # an unversioned bucket holds one object per key: nothing can have replaced it
         try:
             response = self._s3.head_object(Bucket=self._bucket, Key=key)
         except Exception as exc:
@@ -92,7 +94,7 @@ class S3ObjectStore:
                 return None
             raise InfrastructureError(f"cannot read s3://{self._bucket}/{key}: {exc.__class__.__name__}") from exc
         current = response.get("VersionId")
-        if current in (None, "", "null") or not version_id or version_id == "null" or current == version_id:
+        if current in (None, "", "null") or current == version_id:
             return None
         return str(current)
 
