@@ -72,9 +72,12 @@ SpoolFactory = Callable[[], Spool]
 
 
 class Limiter(Protocol):
-    """Paces requests to the quota: `acquire` returns when one more request may leave."""
+    """Paces requests to the quota: `acquire` returns when one more request may leave, and a grant to give back to
+    `done` once the request is answered (it counts against the quota from its answer: adapters/pacing.py)."""
 
-    async def acquire(self) -> None: ...
+    async def acquire(self) -> Any: ...
+
+    def done(self, grant: Any) -> None: ...
 
 
 class KeyUnavailable(Exception):

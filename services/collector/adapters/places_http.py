@@ -280,7 +280,7 @@ class PlacesClient:
         remaining = self._deadline - self._clock()
         if remaining <= 0:
             raise CollectionError(self._out_of_time())
-        await self._limiter.acquire()
+        grant = await self._limiter.acquire()
         counters.requests += 1
         headers = {
             "Content-Type": "application/json",
@@ -300,6 +300,8 @@ class PlacesClient:
                 None,
                 Failure("api_unavailable", f"The connection to the Places API failed ({_shorten(reason)}).", True),
             )
+        finally:
+            self._limiter.done(grant)  # it arrived by its answer: it counts against the quota from now
         if answer.failure is not None:
             answer = Answer(
                 None,

@@ -112,3 +112,24 @@ def test_a_late_event_loop_neither_slows_the_pace_nor_breaks_the_window() -> Non
     assert most_in_any_window(granted, 10.0) <= 100
     achieved = (len(granted) - 1) / (granted[-1] - granted[0]) * 10.0
     assert achieved >= 100 * 0.95
+
+
+def test_a_request_held_up_between_its_grant_and_its_answer_counts_from_its_answer():
+    """The API counts a request where it arrives: a request granted at once but held up (a busy machine's event loop
+    sent it late) may arrive just before its answer. Counted from its grant, the request granted one period later
+    could arrive in the same window: rate + 1 there (seen under a CPU hog: tests/integration/collector/
+    test_rate_limit.py, 1 request over a 1 s quota)."""
+    fake = FakeTime()
+    limiter = SlidingWindowLimiter(2, 1.0, clock=fake.clock, sleep=fake.sleep)
+
+    async def main() -> float:
+        held_up = await limiter.acquire()  # t = 1000.0
+        await limiter.acquire()  # t = 1000.5 (paced)
+        fake.now = 1000.9
+        limiter.done(held_up)  # answered only now: it may have arrived at 1000.9
+        await limiter.acquire()
+        return fake.now
+
+    third = asyncio.run(main())
+
+    assert third >= 1000.9 + 1.0  # not 1001.0: with the held-up one, 3 arrivals within a second

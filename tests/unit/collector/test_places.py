@@ -122,6 +122,9 @@ class NoLimit:
     async def acquire(self) -> None:
         return None
 
+    def done(self, grant: None) -> None:
+        return None
+
 
 def search(replies: list[Reply], deadline: float = 300.0, policy: RetryPolicy | None = None) -> tuple[Any, ...]:
     session, fake = FakeSession(replies), FakeTime()
