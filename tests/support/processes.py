@@ -5,8 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-# A parent that never reaps its child: the child stays a zombie while the parent sleeps.
-_KEEPER = "import subprocess, time; print(subprocess.Popen(['true']).pid, flush=True); time.sleep(30)"
+# A parent that never reaps its child: the child stays a zombie while the parent sleeps. The Popen object is kept:
+# dropped, its __del__ reaps a child that has already exited, which a loaded machine makes likely (the zombie was then
+# gone: tests/integration/platform/test_without_proc.py failed beside a CPU hog).
+_KEEPER = "import subprocess, time; child = subprocess.Popen(['true']); print(child.pid, flush=True); time.sleep(30)"
 
 
 def started_by_someone_else(command: str) -> int:
