@@ -36,7 +36,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/restaurant-pipeline demo
 
-## Every check a reviewer would run: lint, types, schema drift, then every test tier (about 21 min on 2 cores).
+## Every check a reviewer would run: lint, types, schema drift, then every test tier (about 25 min on 2 cores).
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
