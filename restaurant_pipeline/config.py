@@ -16,10 +16,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from contracts.records import DEFAULT_FIELD_MASK
 from restaurant_pipeline.schedule import ScheduleExpression, parse_schedule
 from services.collector.domain.cities import duplicate_cities_message
 from services.collector.domain.field_mask import missing_paths
-from services.transformer.domain.records import DEFAULT_FIELD_MASK
 
 DEFAULT_CONFIG_FILE = "pipeline.toml"
 ENV_CONFIG_FILE = "PIPELINE_CONFIG"
@@ -80,7 +80,7 @@ class Places(_Section):
     query: str = "restaurants in {city}"
     language: Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")] = "fr"
     # Unset (the default; the committed pipeline.toml leaves it so): the mask generated from the records the
-    # transformer reads (services/transformer/domain/records.py: every field of RawPlace but the reviews, plus
+    # transformer reads (contracts/records.py: every field of RawPlace but the reviews, plus
     # nextPageToken), so a field added there is requested by every stack. Set: an override, which must still ask for
     # all of those (more fields, or "*", are fine).
     field_mask: Annotated[list[str], Field(min_length=1)] | None = None
@@ -100,7 +100,7 @@ class Places(_Section):
         if value is not None and missing:
             raise ValueError(
                 f"it leaves out {', '.join(missing)}, which the transformer's records read "
-                "(services/transformer/domain/records.py; nextPageToken paginates): add them (more fields or "
+                "(contracts/records.py; nextPageToken paginates): add them (more fields or "
                 '"*" are fine), or delete field_mask to send the mask generated from those records'
             )
         return value

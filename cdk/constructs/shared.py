@@ -20,6 +20,14 @@ from constructs import Construct
 
 from cdk.constructs.nag import acknowledge
 from contracts.envelope import BUS_NAME
+from contracts.records import (
+    ENRICHED_COLUMNS,
+    ENRICHED_PARTITION_KEYS,
+    ENRICHED_TABLE_NAME,
+    PARTITION_KEYS,
+    RAW_COLUMNS,
+    TABLE_NAME,
+)
 from restaurant_pipeline.artifacts.specs import LAMBDA
 from restaurant_pipeline.config import PipelineConfig
 from services.common.names import (
@@ -32,14 +40,6 @@ from services.common.names import (
     QUARANTINE_PREFIX,
     RAW_PREFIX,
     VALIDATED_PREFIX,
-)
-from services.transformer.domain.records import (
-    ENRICHED_COLUMNS,
-    ENRICHED_PARTITION_KEYS,
-    ENRICHED_TABLE_NAME,
-    PARTITION_KEYS,
-    RAW_COLUMNS,
-    TABLE_NAME,
 )
 
 # Athena's own requirement for any query or DDL in the Glue Data Catalog: GetDatabase and CreateDatabase on the
@@ -106,7 +106,7 @@ class SharedResources(Construct):
             columns=[(name.lower(), kind) for name, kind in RAW_COLUMNS],
             partition_keys=PARTITION_KEYS,
         )
-        # The NLP stage's review scores (services/transformer/domain/records.py), read by the dbt marts:
+        # The NLP stage's review scores (contracts/records.py), read by the dbt marts:
         # only when pipeline.toml [nlp] enabled, so the default stack is unchanged.
         self.enriched_reviews_table: glue.CfnTable | None = None
         if config.nlp.enabled:

@@ -120,12 +120,12 @@ def local_environment(stack: RunningStack) -> dict[str, str]:
 def in_process_calls(moto_endpoint: str, bucket: str, nlp: bool) -> tuple[list[Call], dict[str, str]]:
     """The athena target compiling, the Athena warehouse querying, the collector reading its secret: recorded in
     this process against a freshly reset moto, as the transformer and the collector make them on AWS."""
+    from contracts.records import ENRICHED_COLUMNS, RAW_COLUMNS, TABLE_NAME
+    from contracts.records import ENRICHED_TABLE_NAME as ENRICHED_TABLE
     from services.collector.adapters.secrets import PlacesApiKey
     from services.collector.settings import CollectorSettings
     from services.common.names import VALIDATED_PREFIX
     from services.transformer.adapters.warehouse import AthenaWarehouse
-    from services.transformer.domain.records import ENRICHED_COLUMNS, RAW_COLUMNS, TABLE_NAME
-    from services.transformer.domain.records import ENRICHED_TABLE_NAME as ENRICHED_TABLE
     from tests.support.athena import DATABASE, athena_builder
 
     urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"), timeout=10)

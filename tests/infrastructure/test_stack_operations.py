@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aws_cdk.assertions import Match
 
+from contracts.records import RAW_COLUMNS, TABLE_NAME
 from restaurant_pipeline.stack_outputs import OUTPUT_DASHBOARD, REQUIRED_OUTPUTS
 from services.common.names import VALIDATED_PREFIX
-from services.transformer.domain.records import RAW_COLUMNS, TABLE_NAME
 from tests.infrastructure.conftest import Synthesized
 
 

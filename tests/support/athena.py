@@ -7,9 +7,9 @@ from pathlib import Path
 
 import boto3
 
+from contracts.records import PARTITION_KEYS
 from services.common.names import GLUE_AUDIT_DATABASE
 from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment, default_project_dir
-from services.transformer.domain.records import PARTITION_KEYS
 
 BUCKET = "restaurant-pipeline-data"
 DATABASE = "restaurant_pipeline"

@@ -18,7 +18,7 @@ sees a model that Athena would refuse. These rules stand in for Athena, each fro
   (https://docs.aws.amazon.com/athena/latest/ug/service-limits.html, "Query string length").
 
 Output types are inferred with sqlglot's type annotation in the Athena (Trino) dialect, from the Glue tables the
-CDK stack declares (services/transformer/domain/records.py) and, model after model, the types inferred for the
+CDK stack declares (contracts/records.py) and, model after model, the types inferred for the
 models they select from. A column whose type cannot be inferred is refused too: a check that guessed would let a
 timestamp(3) through.
 """

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts.records import Collection
+from contracts.records import Rectangle as RecordRectangle
 from services.collector.domain.model import (
     PAGE_SIZE,
     RESULT_CAP,
@@ -180,21 +182,22 @@ class CityCollection:
         if len(self.seen) >= self.plan.max_restaurants:
             return
         self.seen.add(place_id)
-        self.spool.write(
-            {
-                **place,
-                "_collection": {
-                    "run_id": self.run.run_id,
-                    "city": self.plan.city,
-                    "run_cities": list(self.run.run_cities),
-                    "trigger_source": self.run.trigger_source,
-                    "query": self.plan.query,
-                    "rectangle": rectangle.to_api() if rectangle is not None else None,
-                    "page": page,
-                    "collected_at": self.now().astimezone(UTC).isoformat(timespec="milliseconds"),
-                },
-            }
-        )
+        self.spool.write({**place, "_collection": self._collection_block(rectangle, page)})
+
+    def _collection_block(self, rectangle: Rectangle | None, page: int) -> dict[str, Any]:
+        """`_collection`, built with the model the transformer validates it with (contracts/records.py), so the
+        block and the record cannot drift apart: a key the model lacks, or one it requires and this leaves out,
+        fails here, in the collector's own tests."""
+        return Collection(
+            run_id=self.run.run_id,
+            city=self.plan.city,
+            run_cities=list(self.run.run_cities),
+            trigger_source=self.run.trigger_source,
+            query=self.plan.query,
+            rectangle=RecordRectangle.model_validate(rectangle.to_api()) if rectangle is not None else None,
+            page=page,
+            collected_at=self.now().astimezone(UTC).isoformat(timespec="milliseconds"),
+        ).model_dump(mode="json", by_alias=True)
 
     async def _search(self, body: dict[str, Any], mask: str, counters: Counters | None = None) -> dict[str, Any] | None:
         """One page, or None once the city's request budget (billed, or free for counting) is spent."""

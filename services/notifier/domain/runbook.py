@@ -162,7 +162,7 @@ def test_hint(name: str, model: str | None) -> str:
     if lowered.startswith("not_null"):
         return (
             f"{where} has rows where a required column is empty: the API did not send the field for some places "
-            "(is it in the record the field mask is made from, services/transformer/domain/records.py?) or a "
+            "(is it in the record the field mask is made from, contracts/records.py?) or a "
             "rename in staging is wrong."
         )
     if lowered.startswith("accepted_values"):

@@ -19,10 +19,12 @@ from urllib.parse import unquote
 
 from pydantic import ValidationError
 
+from contracts.columns import INTEGER_RANGES
 from contracts.envelope import describe_validation_error
 from contracts.events import CITY_METADATA_KEY, UNKNOWN_CITY
+from contracts.records import LINE_COLUMNS, RawPlace
 from services.common.names import QUARANTINE_PREFIX, RAW_PREFIX, VALIDATED_PREFIX
-from services.transformer.domain.records import INTEGER_RANGES, LINE_COLUMNS, RawPlace, column_problem
+from services.transformer.domain.records import column_problem
 
 CITY_MAX_LENGTH = 100  # contracts.events.CityName
 MiB = 1024 * 1024

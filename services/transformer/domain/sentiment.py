@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from contracts.events import ReviewCounts
+from contracts.records import EnrichedReview
 from services.common.names import ENRICHED_PREFIX
 from services.transformer.domain.model import Analysis, BuildReport, Document, StagedReview
-from services.transformer.domain.records import EnrichedReview
 from services.transformer.domain.themes import extract_themes
 from services.transformer.ports import Builder, MartReader, ReviewStaging, ScoreStore, SentimentAnalyzer
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import sqlglot
 
+from contracts.records import ENRICHED_COLUMNS, RAW_COLUMNS
+from contracts.records import ENRICHED_TABLE_NAME as ENRICHED_TABLE
+from contracts.records import TABLE_NAME as RAW_TABLE
 from services.common.names import ENRICHED_PREFIX, VALIDATED_PREFIX
-from services.transformer.domain.records import ENRICHED_COLUMNS, RAW_COLUMNS
-from services.transformer.domain.records import ENRICHED_TABLE_NAME as ENRICHED_TABLE
-from services.transformer.domain.records import TABLE_NAME as RAW_TABLE
 from tests.support.athena import BUCKET, athena_builder
 
 pytestmark = pytest.mark.integration

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from contracts.records import ENRICHED_COLUMNS
+from contracts.records import ENRICHED_TABLE_NAME as TABLE_NAME
 from restaurant_pipeline.config import load_config
 from restaurant_pipeline.node import ensure_node
 from services.common.names import ENRICHED_PREFIX
-from services.transformer.domain.records import ENRICHED_COLUMNS
-from services.transformer.domain.records import ENRICHED_TABLE_NAME as TABLE_NAME
 
 pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[3]

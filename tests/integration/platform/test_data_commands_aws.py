@@ -12,6 +12,7 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
+from contracts.records import RAW_COLUMNS, TABLE_NAME
 from restaurant_pipeline import cli
 from restaurant_pipeline.stack_outputs import (
     OUTPUT_BUCKET,
@@ -21,7 +22,6 @@ from restaurant_pipeline.stack_outputs import (
     REQUIRED_OUTPUTS,
 )
 from services.common.names import VALIDATED_PREFIX
-from services.transformer.domain.records import RAW_COLUMNS, TABLE_NAME
 from tests.conftest import REGION
 
 pytestmark = pytest.mark.integration

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from botocore.client import BaseClient
 
+from contracts.records import RAW_COLUMNS, TABLE_NAME
 from services.common.names import VALIDATED_PREFIX
 from services.transformer.adapters.dbt_build import BUILD_FLAGS
 from services.transformer.adapters.marts import WarehouseMarts
 from services.transformer.domain.model import MARTS
-from services.transformer.domain.records import RAW_COLUMNS, TABLE_NAME
 from tests.support import costs
 from tests.support.athena import athena_builder
 from tests.support.athena_ddl import AthenaDdlOnMoto, statement

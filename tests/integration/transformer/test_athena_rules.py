@@ -2,7 +2,7 @@
 Iceberg tables store, the functions Athena has, and the query string limit, for the largest batch a build takes.
 
 The SQL is what dbt compiles against moto's Athena and Glue, first build and incremental, NLP stage off and on; the
-sources are typed from the Glue tables the stack declares (services/transformer/domain/records.py)."""
+sources are typed from the Glue tables the stack declares (contracts/records.py)."""
 
 from __future__ import annotations
 
@@ -14,17 +14,17 @@ from typing import Any
 import boto3
 import pytest
 
-from services.common.names import ENRICHED_PREFIX, RAW_PREFIX, VALIDATED_PREFIX
-from services.transformer.adapters.dbt_build import default_project_dir
-from services.transformer.domain.limits import ATHENA_QUERY_MAX_BYTES, STATEMENT_ROOM_BYTES, listed_bytes
-from services.transformer.domain.reading import raw_day, validated_key
-from services.transformer.domain.records import (
+from contracts.records import (
     ENRICHED_COLUMNS,
     ENRICHED_TABLE_NAME,
     PARTITION_KEYS,
     RAW_COLUMNS,
     TABLE_NAME,
 )
+from services.common.names import ENRICHED_PREFIX, RAW_PREFIX, VALIDATED_PREFIX
+from services.transformer.adapters.dbt_build import default_project_dir
+from services.transformer.domain.limits import ATHENA_QUERY_MAX_BYTES, STATEMENT_ROOM_BYTES, listed_bytes
+from services.transformer.domain.reading import raw_day, validated_key
 from services.transformer.service import Coalescing
 from tests.support.athena import DATABASE, athena_builder
 from tests.support.athena_ddl import AthenaDdlOnMoto

@@ -11,11 +11,11 @@ import boto3
 import pytest
 import sqlglot
 
+from contracts.records import RAW_COLUMNS, TABLE_NAME
 from restaurant_pipeline.artifacts.build import ship_dbt_manifest
 from services.common.names import GLUE_AUDIT_DATABASE, VALIDATED_PREFIX
 from services.transformer.adapters import shipped_manifest
 from services.transformer.adapters.dbt_build import default_project_dir
-from services.transformer.domain.records import RAW_COLUMNS, TABLE_NAME
 from tests.support.athena import BUCKET, DATABASE, athena_builder
 
 pytestmark = pytest.mark.integration

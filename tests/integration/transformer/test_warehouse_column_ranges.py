@@ -1,6 +1,6 @@
 """A value the warehouse column cannot hold costs its line, not the build (issue 24, item 1a): the real dbt build on
 DuckDB, from an S3 upload to the published outcome. userRatingCount is a 32-bit `int` column in both warehouses
-(services/transformer/domain/records.py, RAW_COLUMNS); 3,000,000,000 passed validation before and broke the build."""
+(contracts/records.py, RAW_COLUMNS); 3,000,000,000 passed validation before and broke the build."""
 
 from __future__ import annotations
 

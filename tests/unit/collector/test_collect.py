@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from contracts.records import Collection, RawPlace
 from services.collector.adapters.spool import PlaceSpool
 from services.collector.domain.collect import CollectionPorts, CollectorLimits, collect_cities
 from services.collector.domain.model import Failure, Rectangle, RunOutcome
@@ -119,6 +120,20 @@ def test_collection_metadata_has_exactly_the_documented_keys() -> None:
     assert row["_collection"]["page"] == 1
     assert row["_collection"]["collected_at"] == "2026-03-14T08:00:05.000+00:00"
     assert {k: v for k, v in row.items() if k != "_collection"} == api.places[0]  # as the API returned it
+
+
+def test_the_collection_block_is_the_records_model_and_round_trips() -> None:
+    # Every line, tiled ones included (a rectangle), validates as the transformer reads it (contracts/records.py) and
+    # dumps back to exactly what was written: a key the collector wrote by hand and the model lacks, or one the model
+    # has and the collector left out, would fail here.
+    api, store = FakePlacesApi(make_places(100)), FakeStore()
+    [city] = collect(api, store, "Paris", "Lyon", max_restaurants=70).collected[:1]
+    rows = lines(store, city.object_key)
+    assert any(row["_collection"]["rectangle"] for row in rows)
+    for row in rows:
+        block = Collection.model_validate(row["_collection"])
+        assert block.model_dump(mode="json", by_alias=True) == row["_collection"]
+        assert RawPlace.model_validate(row).collection == block
 
 
 def test_a_failure_midway_writes_nothing() -> None:

@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from contracts.records import DEFAULT_FIELD_MASK
 from restaurant_pipeline import config as config_module
 from restaurant_pipeline.config import ConfigError, load_config, parse_config
-from services.transformer.domain.records import DEFAULT_FIELD_MASK
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -81,7 +81,7 @@ def test_field_mask_without_next_page_token_is_refused():
 
 
 def test_a_field_added_to_the_records_is_requested_by_a_stack_configured_by_the_committed_file(monkeypatch):
-    # as if RawPlace (services/transformer/domain/records.py) had gained websiteUri: the generated mask has it
+    # as if RawPlace (contracts/records.py) had gained websiteUri: the generated mask has it
     generated = (*config_module.DEFAULT_FIELD_MASK, "places.websiteUri")
     monkeypatch.setattr(config_module, "DEFAULT_FIELD_MASK", generated)
 

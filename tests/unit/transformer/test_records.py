@@ -1,27 +1,17 @@
-"""The records are declared once (services/transformer/domain/records.py); the Glue columns, DuckDB's read types,
-the dbt macros and the default field mask are generated from them."""
+"""The records are declared once (contracts/records.py); the Glue columns, DuckDB's read types, the dbt macros, the
+raw source's column list and the default field mask are generated from them (contracts/generate.py)."""
 
 import json
-from pathlib import Path
 from typing import Literal
 
 import duckdb
 import pytest
 from pydantic import BaseModel
 
+from contracts.columns import HiveTypeError, duckdb_columns_struct, duckdb_type, hive_columns
+from contracts.generate import BEGIN, DBT_DIR, END, SOURCES_YML, GenerationError, expected_dbt_files, render_sources
+from contracts.records import DEFAULT_FIELD_MASK, PARTITION_KEYS, RAW_COLUMNS, RawPlace, ValidatedPlace
 from restaurant_pipeline.config import parse_config
-from services.transformer.domain.records import (
-    DBT_MACROS,
-    DEFAULT_FIELD_MASK,
-    PARTITION_KEYS,
-    RAW_COLUMNS,
-    HiveTypeError,
-    RawPlace,
-    duckdb_columns_struct,
-    duckdb_type,
-    hive_columns,
-    render_dbt_macro,
-)
 
 
 def test_nested_hive_types_translate_to_duckdb_spelling():
@@ -55,15 +45,50 @@ def test_duckdb_reads_a_place_line_with_the_declared_types(tmp_path):
     path.write_text(json.dumps(place) + "\n")
     row = duckdb.sql(
         f"select displayName.text, rating, userRatingCount, _collection.city, types "
-        f"from read_json('{path}', format='newline_delimited', columns={duckdb_columns_struct()})"
+        f"from read_json('{path}', format='newline_delimited', columns={duckdb_columns_struct(RAW_COLUMNS)})"
     ).fetchone()
     assert row == ("Chez A", 4.5, 12, "Paris", ["restaurant"])
 
 
-@pytest.mark.parametrize("path", sorted(DBT_MACROS))
-def test_the_dbt_macros_are_generated_from_the_records(path):
-    committed = (Path(__file__).resolve().parents[3] / "dbt" / path).read_text(encoding="utf-8")
-    assert committed == render_dbt_macro(path), "run: .venv/bin/python -m services.transformer.domain.records"
+@pytest.mark.parametrize("path", sorted(expected_dbt_files()))
+def test_the_generated_dbt_files_match_the_records(path):
+    committed = (DBT_DIR / path).read_text(encoding="utf-8")
+    assert committed == expected_dbt_files()[path], f"dbt/{path} drifted from the records: run `make schemas`"
+
+
+def test_the_raw_source_lists_every_raw_column_with_its_description():
+    text = (DBT_DIR / SOURCES_YML).read_text(encoding="utf-8")
+    block = text[text.index(BEGIN) : text.index(END)]
+    listed = [line.split("- name: ", 1)[1] for line in block.splitlines() if "- name: " in line]
+    assert listed == [name for name, _ in (*RAW_COLUMNS, *PARTITION_KEYS)]
+    assert block.count("description: ") == len(listed)
+
+
+def test_a_raw_column_without_a_description_is_refused_by_name(monkeypatch):
+    field = ValidatedPlace.model_fields["googleMapsUri"]  # what the warehouses read
+    monkeypatch.setattr(field, "description", None)
+    current = (DBT_DIR / SOURCES_YML).read_text(encoding="utf-8")
+    with pytest.raises(GenerationError, match="'googleMapsUri' has no description"):
+        render_sources(current)
+
+
+def test_the_generated_block_of_the_raw_source_cannot_be_lost_silently():
+    with pytest.raises(GenerationError, match="missing; put them back"):
+        render_sources("version: 2\n")
+
+
+def test_a_staging_fixture_gets_every_column_it_does_not_name_as_null():
+    # The fixture macro of the staging unit tests, rendered as dbt would with a call block of two columns.
+    macro = expected_dbt_files()["macros/raw_columns.sql"].split("{% macro raw_places_fixture() -%}\n", 1)[1]
+    sql = macro.split("{%- endmacro %}")[0].replace(
+        "{{ caller() }}", "select 'p1' as id, {'city': 'Lyon'} as _collection"
+    )
+    rows = duckdb.sql(sql)
+    assert rows.columns == [*(name for name, _ in RAW_COLUMNS), "dt"]
+    [row] = rows.fetchall()
+    values = dict(zip(rows.columns, row, strict=True))
+    assert values["id"] == "p1" and values["_collection"]["city"] == "Lyon" and values["_collection"]["page"] is None
+    assert values["googleMapsUri"] is None and values["dt"] is None
 
 
 def test_a_model_gives_its_hive_columns_by_alias_in_declaration_order():

@@ -1,6 +1,6 @@
 """Validation holds each value of a raw line to the warehouse column it lands in (issue 24, item 1a): the columns are
-declared once (records.RAW_COLUMNS, from the records: the Glue table, DuckDB's read and these bounds), so a value
-either warehouse cannot hold costs its line, with a reason naming the field, the value and the allowed range."""
+declared once (RAW_COLUMNS, contracts/records.py: the Glue table, DuckDB's read and these bounds), so a value either
+warehouse cannot hold costs its line, with a reason naming the field, the value and the allowed range."""
 
 from __future__ import annotations
 
@@ -11,16 +11,10 @@ from typing import Any
 import duckdb
 import pytest
 
+from contracts.columns import FLOAT_MAX, INTEGER_RANGES, duckdb_type, parse_hive_type
+from contracts.records import LINE_COLUMNS, RAW_COLUMNS
 from services.transformer.domain.reading import read_places
-from services.transformer.domain.records import (
-    FLOAT_MAX,
-    INTEGER_RANGES,
-    LINE_COLUMNS,
-    RAW_COLUMNS,
-    column_problem,
-    duckdb_type,
-    parse_hive_type,
-)
+from services.transformer.domain.records import column_problem
 
 KEY = "raw/places/dt=2026-01-01/drop.jsonl"
 
