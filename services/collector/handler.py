@@ -1,7 +1,8 @@
 """Lambda entry point of the collector: SQS records carrying "Collection Requested" -> service, per record.
 
-Wiring only: the adapters are built once per execution environment (build_deps), Powertools' batch processor turns
-a failed record into a batchItemFailure (retried by SQS, then the DLQ), and the outcome becomes log lines.
+The edge only: the record is parsed here, the adapters come from bootstrap.py (built on the first event, once per
+execution environment: app()), Powertools' batch processor turns a failed record into a batchItemFailure (retried by
+SQS, then the DLQ), and the outcome becomes log lines and metrics.
 Invoked directly (`aws lambda invoke`, the original system's habit) with `{"trigger_source": "manual"}`, it
 publishes "Collection Requested" like the CLI's `run` and returns the run id; the run then comes back through the
 queue like any other.
@@ -13,21 +14,15 @@ import time
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from contracts.envelope import ContractError
-from services.collector.adapters.s3 import RawStore
-from services.collector.adapters.secrets import PlacesApiKey
-from services.collector.adapters.spool import PlaceSpool
+from services.collector.bootstrap import CollectorApp, bootstrap
 from services.collector.domain.plan import plan_run
-from services.collector.service import CollectorDeps, parse_request, process_request, request_run
-from services.collector.settings import CollectorSettings
-from services.common.adapters.eventbridge import EventPublisher
-from services.common.adapters.ledger import RunLedger
+from services.collector.service import parse_request, process_request, request_run
 from services.common.names import Metric
 from services.common.observability import observability
 
@@ -40,22 +35,13 @@ MAX_RESERVE_SECONDS = 15.0  # kept back from the deadline to write the object an
 
 
 @cache
-def build_deps() -> CollectorDeps:
-    """Every adapter, once per execution environment, from the environment (the edge)."""
-    settings = CollectorSettings.from_env()
-    return CollectorDeps(
-        settings=settings,
-        store=RawStore(boto3.client("s3"), settings.bucket_name),
-        publisher=EventPublisher(boto3.client("events"), settings.event_bus_name),
-        ledger=RunLedger(
-            boto3.client("dynamodb"),
-            settings.ledger_table_name,
-            on_failure=lambda exc: metrics.add_metric(Metric.LEDGER_WRITE_FAILURES, MetricUnit.Count, 1),
-        ),
-        api_key=PlacesApiKey(settings),
-        spool=PlaceSpool,
-        metric=lambda name, value: metrics.add_metric(name, MetricUnit.Count, value),
-    )
+def app() -> CollectorApp:
+    """Every adapter, once per execution environment (on the first event), from the function's environment."""
+    return bootstrap(metric=_count)
+
+
+def _count(name: Metric, value: float) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def _deadline(lambda_context: Any) -> float:
@@ -75,7 +61,7 @@ def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
         )
         metrics.add_metric(name=Metric.MALFORMED_MESSAGES, unit=MetricUnit.Count, value=1)
         raise
-    deps = build_deps()
+    deps = app().deps
     attempt = int(record.attributes.approximate_receive_count or 1)
     plan = plan_run(request, envelope.time, envelope.id, deps.settings, attempt)
     logger.set_correlation_id(plan.run_id)
@@ -98,7 +84,7 @@ def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
 def direct_handler(event: Any) -> dict[str, Any]:
     """`aws lambda invoke --payload '{"trigger_source":"manual"}'`: publish "Collection Requested", return the run
     id (service.request_run)."""
-    result = request_run(event, build_deps())
+    result = request_run(event, app().deps)
     logger.set_correlation_id(result["run_id"])
     logger.info("collection requested by a direct invocation", extra={"cities": result["cities"]})
     return result

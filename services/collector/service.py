@@ -57,7 +57,8 @@ class RetryLater(Exception):
 
 @dataclass
 class CollectorDeps:
-    """Every adapter a request needs, built once per execution environment (handler.build_deps); fakes in tests."""
+    """Every adapter a request needs, built by bootstrap.py (once per execution environment by the handler); fakes
+    in tests."""
 
     settings: CollectorSettings
     store: RawObjects

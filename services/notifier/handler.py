@@ -1,7 +1,8 @@
 """Lambda entry point of the notifier: SQS batch of EventBridge events -> parse, then Notifier.notify, per record.
 
-Wiring only: the adapters are built once per execution environment (build_deps), Powertools' batch processor turns
-a failed record into a batchItemFailure (retried by SQS, then the DLQ), and the result becomes a log line and a metric.
+The edge only: the record is parsed here, the adapters come from bootstrap.py (built on the first event, once per
+execution environment: app()), Powertools' batch processor turns a failed record into a batchItemFailure (retried by
+SQS, then the DLQ), and the result becomes a log line and a metric.
 """
 
 from __future__ import annotations
@@ -9,24 +10,15 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from contracts.envelope import ContractError
-from services.common.adapters.ledger import RunLedger
 from services.common.names import Metric
 from services.common.observability import observability
-from services.notifier.adapters.dynamodb import (
-    OnceOnlyEmailSender,
-    RepeatFailureStore,
-    RunOutcomeStore,
-    UndeliveredNotifications,
-)
-from services.notifier.adapters.sns import DeliveryTrackingSender, SnsEmailSender
-from services.notifier.service import Notifier, NotifyResult, parse_notifier_event
-from services.notifier.settings import NotifierSettings
+from services.notifier.bootstrap import NotifierApp, bootstrap
+from services.notifier.service import NotifyResult, parse_notifier_event
 
 obs = observability("notifier")
 logger, metrics, tracer = obs.logger, obs.metrics, obs.tracer
@@ -43,42 +35,20 @@ METRIC_BY_ACTION = {
 }
 
 
-def build_notifier(
-    settings: NotifierSettings, sns_client: Any, dynamodb_client: Any
-) -> tuple[Notifier, OnceOnlyEmailSender]:
-    """Every adapter, in one place. Returns the idempotent sender too: it needs the Lambda context."""
-    sender = DeliveryTrackingSender(
-        SnsEmailSender(sns_client, settings.topic_arn),
-        UndeliveredNotifications(dynamodb_client, settings.idempotency_table_name),
-    )
-    once = OnceOnlyEmailSender(sender, dynamodb_client, settings.idempotency_table_name)
-    notifier = Notifier(
-        outcomes=RunOutcomeStore(dynamodb_client, settings.ledger_table_name),
-        repeats=RepeatFailureStore(dynamodb_client, settings.idempotency_table_name),
-        email=once,
-        ledger=RunLedger(dynamodb_client, settings.ledger_table_name, on_failure=_count_ledger_failure),
-        log_location=settings.log_location,
-        max_receive_count=settings.max_receive_count,
-        repeat_window=settings.repeat_failure_window,
-    )
-    return notifier, once
-
-
 @cache
-def build_deps() -> tuple[Notifier, OnceOnlyEmailSender]:
-    """Built once per execution environment, from the environment (the edge)."""
-    return build_notifier(NotifierSettings.from_env(), boto3.client("sns"), boto3.client("dynamodb"))
+def app() -> NotifierApp:
+    """Every adapter, once per execution environment (on the first event), from the function's environment."""
+    return bootstrap(metric=_count)
 
 
-def _count_ledger_failure(exc: Exception) -> None:
-    metrics.add_metric(name=Metric.LEDGER_WRITE_FAILURES, unit=MetricUnit.Count, value=1)
+def _count(name: Metric, value: float) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def record_handler(record: SQSRecord) -> None:
     try:
         event = parse_notifier_event(record.body)  # at the edge: a malformed message needs no dependency
-        notifier, _ = build_deps()
-        result = notifier.notify(event)
+        result = app().notifier.notify(event)
     except ContractError as exc:
         logger.error(
             f"malformed message, not mailed: {exc}",
@@ -120,8 +90,7 @@ def _report(result: NotifyResult) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    _, once = build_deps()
-    once.register_lambda_context(context)
+    app().once.register_lambda_context(context)
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

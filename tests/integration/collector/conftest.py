@@ -142,9 +142,9 @@ def collector(aws: str, stub: StubServer, monkeypatch: pytest.MonkeyPatch) -> Co
     monkeypatch.setenv("GOOGLE_PLACES_API_KEY", API_KEY)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.delenv("PLACES_API_KEY_SECRET_ARN", raising=False)
-    from services.collector.handler import build_deps
+    from services.collector.handler import app
 
-    build_deps.cache_clear()  # a new execution environment: its adapters are built from this environment
+    app.cache_clear()  # a new execution environment: its adapters are built from this environment
 
     s3, sqs, events, dynamodb = (boto3.client(name) for name in ("s3", "sqs", "events", "dynamodb"))
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})

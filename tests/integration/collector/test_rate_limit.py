@@ -10,6 +10,7 @@ import pytest
 
 from restaurant_pipeline.local.places_stub import max_in_window
 from services.collector.adapters.pacing import SlidingWindowLimiter
+from services.collector.bootstrap import bootstrap
 from services.collector.domain.plan import plan_run
 from services.collector.service import paced_window, parse_request, process_request
 from services.collector.settings import CollectorSettings
@@ -21,16 +22,15 @@ RATE, WINDOW = 20, 1.0
 
 
 def test_the_collector_never_exceeds_the_quota_in_any_window(collector: Collector) -> None:
-    from services.collector.handler import build_deps  # imported once the environment is set
-
     collector.stub.update(per_minute_quota=RATE, quota_window_seconds=WINDOW)
     body = collector.sqs_event({"cities": ["Paris", "Lyon"], "max_restaurants": 400})["Records"][0]["body"]
     settings = CollectorSettings.from_env()
+    app = bootstrap(settings)  # the function's wiring, from this environment
     envelope, request = parse_request(body)
     plan = plan_run(request, envelope.time, envelope.id, settings, attempt=1)
     limiter = SlidingWindowLimiter(RATE, paced_window(WINDOW))  # what production does, for a 1 s window
 
-    outcome = process_request(plan, build_deps(), time.monotonic() + 60, limiter=limiter)
+    outcome = process_request(plan, app.deps, time.monotonic() + 60, limiter=limiter)
 
     stats = collector.stub.stats()
     arrivals = sorted(item["at"] for item in stats["requests"])

@@ -24,6 +24,7 @@ from restaurant_pipeline.topology import StackResources, build_topology, service
 from services.common.adapters.ledger import RunLedger
 from services.notifier import handler
 from services.notifier.adapters.dynamodb import EMAIL_KEY_PREFIX, UNDELIVERED_KEY, EmailInProgressError
+from services.notifier.bootstrap import bootstrap
 from services.notifier.service import NotifyResult
 from services.notifier.settings import NotifierSettings
 from tests.conftest import REGION
@@ -129,12 +130,12 @@ def stack(aws: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setattr(handler.metrics, "namespace", environment["POWERTOOLS_METRICS_NAMESPACE"])
-    handler.build_deps.cache_clear()
+    handler.app.cache_clear()
     stack = Stack(sns, sqs, dynamodb, topic_arn, capture_url, tmp_path / "outbox", NotifierSettings.from_env())
     try:
         yield stack
     finally:
-        handler.build_deps.cache_clear()
+        handler.app.cache_clear()
 
 
 def failed_ids(response: dict[str, Any]) -> list[str]:
@@ -206,13 +207,12 @@ def test_two_cities_finishing_at_once_in_two_invocations_send_exactly_one_email(
 
     def environment() -> Any:
         # A separate execution environment: its own clients and its own notifier.
-        notifier, once = handler.build_notifier(
+        app = bootstrap(
             stack.settings,
-            boto3.client("sns", region_name=REGION),
-            boto3.client("dynamodb", region_name=REGION),
+            {"sns": boto3.client("sns", region_name=REGION), "dynamodb": boto3.client("dynamodb", region_name=REGION)},
         )
-        once.register_lambda_context(FakeLambdaContext())
-        return notifier
+        app.once.register_lambda_context(FakeLambdaContext())
+        return app.notifier
 
     def invocation(notifier: Any, event: Any, barrier: threading.Barrier, results: list, retries: list) -> None:
         barrier.wait()
