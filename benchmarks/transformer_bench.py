@@ -39,7 +39,8 @@ from services.transformer.adapters.dynamodb import ObjectClaims
 from services.transformer.adapters.marts import WarehouseMarts
 from services.transformer.adapters.s3 import S3ObjectStore
 from services.transformer.adapters.warehouse import DuckDBWarehouse
-from services.transformer.service import TransformerDeps, process_batch
+from services.transformer.handler import process_batch
+from services.transformer.service import TransformerDeps
 from tests.support.transformer_stack import BUCKET, BUS, lambda_sqs_event, places_lines, provision, receive
 
 FIRST_DAY = date(2025, 1, 1)

@@ -1,138 +1,79 @@
-"""Lambda entry point of the transformer: SQS (FIFO) batch of S3 "Object Created" events -> service.process_batch.
+"""Lambda entry point of the transformer: SQS (FIFO) batch of S3 "Object Created" events -> service.TransformBatch.
 
-Wiring only: the adapters are built once per execution environment (build_deps), the dbt manifest is loaded at INIT
-(initialize), and the batch's outcomes become log lines and metrics.
+The edge only: the adapters come from bootstrap.py (once per execution environment: app()), the dbt manifest is
+loaded at INIT (initialize), Powertools' batch processor runs each record through the claim step (a record that
+fails is a batchItemFailure alone), and the batch's outcomes become log lines and metrics.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from services.common.adapters.eventbridge import EventPublisher
-from services.common.adapters.ledger import RunLedger
 from services.common.names import TRANSFORM_OUTCOME_METRICS, Metric
 from services.common.observability import observability
 from services.common.settings import SettingsError
-from services.transformer.adapters.analyzers import make_analyzer
-from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment, default_project_dir
-from services.transformer.adapters.dynamodb import ObjectClaims
-from services.transformer.adapters.marts import WarehouseMarts
-from services.transformer.adapters.reviews import DbtReviewStaging, S3ScoreStore
-from services.transformer.adapters.s3 import S3ObjectStore
-from services.transformer.adapters.sqs import SqsMessageQueue
-from services.transformer.adapters.warehouse import AthenaWarehouse, DuckDBWarehouse
+from services.transformer.bootstrap import TransformerApp, bootstrap
 from services.transformer.domain.model import InfrastructureError
-from services.transformer.domain.sentiment import ScoringBuilder
-from services.transformer.ports import Builder
-from services.transformer.service import BatchOutcome, Coalescing, TransformerDeps, process_batch
-from services.transformer.settings import TransformerSettings
+from services.transformer.service import BatchOutcome, TransformBatch, TransformerDeps
 
 obs = observability("transformer")
 logger, metrics, tracer = obs.logger, obs.metrics, obs.tracer
 
 
-@dataclass(frozen=True)
-class Wiring:
-    deps: TransformerDeps
-    dbt: DbtBuilder  # the dbt adapter itself (the builder may wrap it): its manifest is loaded at INIT
-
-
-def dbt_builder(config: TransformerSettings) -> DbtBuilder:
-    """dbt in process, its manifest loaded once (shipped in the artifact, else parsed): see adapters/dbt_build.py."""
-    environment = dbt_environment(
-        target=config.dbt_target,
-        bucket=config.bucket_name,
-        warehouse_path=config.warehouse_path,
-        endpoint_url=config.aws_endpoint_url,
-        athena_workgroup=config.athena_workgroup,
-        athena_results_s3=config.athena_results_s3,
-        glue_database=config.glue_database,
-        nlp_enabled=config.nlp_enabled,
-    )
-    return DbtBuilder(
-        config.dbt_project_dir or default_project_dir(),
-        config.dbt_target,
-        environment,
-        state_dir=config.dbt_state_folder,  # this stack's own: DBT_STATE_DIR, else /tmp/dbt-<function>
-        daily_drop_warn_share=config.daily_drop_warn_share,
-    )
-
-
 @cache
-def build_wiring() -> Wiring:
-    """Every adapter, once per execution environment, from the environment (the edge)."""
-    config = TransformerSettings.from_env()
-    dbt = dbt_builder(config)
-    if config.dbt_target == "local":
-        warehouse: DuckDBWarehouse | AthenaWarehouse = DuckDBWarehouse(str(config.warehouse_path))
-    else:
-        warehouse = AthenaWarehouse(
-            boto3.client("athena"),
-            database=str(config.glue_database),
-            workgroup=str(config.athena_workgroup),
-            results_s3=config.athena_results_s3,
-        )
-    marts = WarehouseMarts(warehouse)
-    builder: Builder = dbt
-    if config.nlp_enabled:  # docs/nlp.md; dbt reads NLP_ENABLED too, so it builds the review models
-        builder = ScoringBuilder(
-            dbt,
-            staging=DbtReviewStaging(dbt),
-            marts=marts,
-            store=S3ScoreStore(boto3.client("s3"), config.bucket_name),
-            analyzer=make_analyzer(config.sentiment_analyzer, comprehend_region=config.comprehend_region),
-        )
-    ledger = RunLedger(boto3.client("dynamodb"), config.ledger_table_name)
-    deps = TransformerDeps(
-        store=S3ObjectStore(boto3.client("s3"), config.bucket_name),
-        builder=builder,
-        marts=marts,
-        claims=ObjectClaims(boto3.client("dynamodb"), config.idempotency_table_name),
-        publisher=EventPublisher(boto3.client("events"), config.event_bus_name),
-        ledger=ledger,
-        runs=ledger,
-        coalescing=Coalescing(
-            max_objects=config.build_max_objects,
-            max_bytes=config.build_max_mebibytes * 1024 * 1024,
-            window=timedelta(hours=config.coalesce_window_hours),
-        ),
-        max_receive_count=config.max_receive_count,
-        queue=SqsMessageQueue(boto3.client("sqs"), config.dead_letter_queue_name),
-        retry_backoff_seconds=config.retry_backoff_seconds,
-    )
-    return Wiring(deps, dbt)
+def app() -> TransformerApp:
+    """Every adapter, once per execution environment, from the function's environment."""
+    return bootstrap(metric=_count)
 
 
-def build_deps() -> TransformerDeps:
-    return build_wiring().deps
+def _count(name: Metric, value: float) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Callable[[], int | None]) -> BatchOutcome:
+    """One SQS batch: each record claimed through Powertools' batch processor, then one transform (service.py)."""
+    batch = TransformBatch(event, deps, remaining_ms)
+    # The plain processor, not SqsFifoPartialProcessor: a malformed or busy record fails alone instead of failing
+    # every record after it on each of its receives (which would dead-letter good records with it). AWS advises
+    # stopping at the first failure on FIFO queues only to keep the queue's order
+    # (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html); the transformer needs none:
+    # claims make each object version exactly-once, builds are per day, and one message group still allows one
+    # batch in flight at a time. One processor per batch: it holds the batch's records and failures.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    with processor(batch.records, handler=batch.claim):
+        processor.process()
+    return batch.finish([str(item["itemIdentifier"]) for item in processor.response()["batchItemFailures"]])
 
 
 def initialize() -> None:
-    """Init-time work (Lambda's INIT phase, the local worker's start): clients and the dbt manifest, not per event.
+    """Init-time work (Lambda's INIT phase, the local worker's start): the adapters and the dbt manifest, not per event.
 
-    The manifest is the one shipped in the artifact when it matches (adapters/shipped_manifest.py), else parsed.
-    Importing this module without the function's environment (a test, a tool) leaves it all for the first event.
+    The one piece of work done at import, on purpose: loading the manifest takes seconds (a parse when the shipped
+    one does not match), and done here it falls in the INIT phase, which Lambda runs before the first event with up
+    to 10 s of its own ("Init phase",
+    https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html), instead of in the first event's
+    time budget (docs/performance.md measured both). Importing this module without the function's environment (a
+    test, a tool) builds nothing: it all waits for the first event.
     """
     try:
-        dbt = build_wiring().dbt
+        ready = app()
     except SettingsError as exc:
         logger.debug("transformer settings incomplete at import; dependencies are built on the first event: %s", exc)
         return
     try:
-        seconds = dbt.prepare()
+        seconds = ready.prepare()
     except InfrastructureError as exc:  # the first event parses again and reports it through the outcome
         logger.error("dbt parse at init failed; retried on the first event", extra={"error": str(exc)[:2000]})
         return
     logger.info(
         "dbt manifest ready at init",
-        extra={"seconds": round(seconds, 3), "manifest": dbt.manifest_origin, "parses": dbt.parses},
+        extra={"seconds": round(seconds, 3), "manifest": ready.dbt.manifest_origin, "parses": ready.dbt.parses},
     )
 
 
@@ -143,7 +84,7 @@ initialize()
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = process_batch(event, build_deps(), remaining_ms=context.get_remaining_time_in_millis)
+    result = process_batch(event, app().deps, remaining_ms=context.get_remaining_time_in_millis)
     _report(result)
     return result.response
 

@@ -1,10 +1,10 @@
 """The transformer's use case over one SQS (FIFO) batch of S3 "Object Created" events.
 
-process_batch: parse each record at the edge (an event that is not a raw object is acknowledged; a malformed one
-fails alone) -> claim each object version once (Claims) -> coalesce: claim the other versions waiting under the
-same days, up to the caps -> one transform over all of them (the domain: validate, one build, describe per run) ->
-record the ledger (before the announcement: the notifier mails only runs the ledger knows) -> publish the outcomes ->
-complete the claims.
+TransformBatch: parse each record at the edge (an event that is not a raw object is acknowledged; a malformed one
+fails alone) -> claim each object version once (Claims; `claim` is the record handler of the handler's batch
+processor) -> then `finish`: coalesce (claim the other versions waiting under the same days, up to the caps) -> one
+transform over all of them (the domain: validate, one build, describe per run) -> record the ledger (before the
+announcement: the notifier mails only runs the ledger knows) -> publish the outcomes -> complete the claims.
 
 An infrastructure failure is classified (domain/failures.py). A transient one releases the claims and fails the
 batch's records (one build covered them all): SQS retries them after a short backoff (their visibility is changed:
@@ -15,7 +15,8 @@ bucket...) is announced the same way at once, on the first receive, and its mess
 dead-letter queue and acknowledged: the next objects are built now, and `dlq replay transformer` retries it once a
 person has fixed the cause. A final failure reading one object costs that object alone: the rest of the build is
 done again without it.
-The handler wires this to Powertools; unit tests call it with fakes, integration tests with moto-backed adapters.
+The handler runs it through Powertools' batch processor (handler.process_batch); unit tests call that with fakes,
+integration tests with moto-backed adapters (bootstrap.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parser.models.s3 import S3EventNotificationEventBridgeDetailModel
 from pydantic import ValidationError
@@ -92,8 +92,8 @@ class Coalescing:
 
 @dataclass
 class TransformerDeps:
-    """Every adapter a batch needs, built once per execution environment (handler.build_deps); fakes in tests.
-    With the NLP stage on, `builder` is a ScoringBuilder around dbt (domain/sentiment.py)."""
+    """Every adapter a batch needs, built by bootstrap.py (once per execution environment by the handler); fakes in
+    tests. With the NLP stage on, `builder` is a ScoringBuilder around dbt (domain/sentiment.py)."""
 
     store: ObjectStore
     builder: Builder
@@ -149,17 +149,22 @@ def object_ref_from_body(body: str | dict[str, Any]) -> ObjectRef | None:
     return ObjectRef(detail.bucket.name, detail.object.key, version, etag, size, time, event.id)
 
 
-def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Callable[[], int | None]) -> BatchOutcome:
-    """One SQS batch (FIFO, one message group): claim each new object and the ones waiting beside them, one
-    transform, publish, record."""
-    claimed: list[tuple[ObjectRef, int, str]] = []  # (object, how many times its message was received, message id)
-    unclaimable: list[tuple[ObjectRef, int, Exception]] = []
-    built_ahead: list[ObjectRef] = []  # objects of this batch already built (by a coalesced build)
-    outcome = BatchOutcome(response={})
-    records = event.get("Records", [])
-    messages = {message.message_id: message for message in map(_queued_message, records) if message is not None}
+class TransformBatch:
+    """One SQS batch (FIFO, one message group) in two steps around the handler's batch processor: `claim` is its
+    record handler (claim each new object; a record that raises fails alone), then `finish` claims the objects
+    waiting beside them, runs one transform, publishes, records, and answers the batch's failures."""
 
-    def claim(record: SQSRecord) -> None:
+    def __init__(self, event: dict[str, Any], deps: TransformerDeps, remaining_ms: Callable[[], int | None]) -> None:
+        self.deps, self.remaining_ms = deps, remaining_ms
+        self.claimed: list[tuple[ObjectRef, int, str]] = []  # (object, times its message was received, message id)
+        self.unclaimable: list[tuple[ObjectRef, int, Exception]] = []
+        self.built_ahead: list[ObjectRef] = []  # objects of this batch already built (by a coalesced build)
+        self.outcome = BatchOutcome(response={})
+        self.records: list[dict[str, Any]] = event.get("Records", [])
+        self.messages = {m.message_id: m for m in map(_queued_message, self.records) if m is not None}
+
+    def claim(self, record: SQSRecord) -> None:
+        deps, outcome = self.deps, self.outcome
         try:
             ref = object_ref_from_body(record.body)
         except ContractError as exc:
@@ -171,81 +176,75 @@ def process_batch(event: dict[str, Any], deps: TransformerDeps, remaining_ms: Ca
         ref = _as_stored(ref, deps.store)
         receives = int(record.attributes.approximate_receive_count or 1)
         try:
-            claim = deps.claims.claim(ref.idempotency_key, remaining_ms())
+            claim = deps.claims.claim(ref.idempotency_key, self.remaining_ms())
             if claim.state == "done" and (claim.result or {}).get(SET_ASIDE):
                 # set aside after a final failure: this message (a replay from the dead-letter queue, or its own
                 # message after it failed as another batch's coalesced object) builds it again
                 deps.claims.release(ref.idempotency_key, InfrastructureError("taken back after being set aside"))
-                claim = deps.claims.claim(ref.idempotency_key, remaining_ms())
+                claim = deps.claims.claim(ref.idempotency_key, self.remaining_ms())
         except Exception as exc:  # the claims table is unreachable: this record is retried like a failed build
-            unclaimable.append((ref, receives, exc))
+            self.unclaimable.append((ref, receives, exc))
             raise
         if claim.state == "done":
             outcome.duplicates += 1
-            built_ahead.append(ref)
+            self.built_ahead.append(ref)
             return
         if claim.state == "busy":
             raise ObjectBusy(f"{ref.key} is being transformed by another invocation; retrying later")
-        claimed.append((ref, receives, record.message_id))
+        self.claimed.append((ref, receives, record.message_id))
 
-    # The plain processor, not SqsFifoPartialProcessor: a malformed or busy record fails alone instead of failing
-    # every record after it on each of its receives (which would dead-letter good records with it). AWS advises
-    # stopping at the first failure on FIFO queues only to keep the queue's order
-    # (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html); the transformer needs none:
-    # claims make each object version exactly-once, builds are per day, and one message group still allows one
-    # batch in flight at a time.
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    with processor(records, handler=claim):
-        processor.process()
-    failed = [str(item["itemIdentifier"]) for item in processor.response()["batchItemFailures"]]
-    runs = deps.runs.facts if deps.runs is not None else (lambda run_id: None)
-    last_unclaimable = [(ref, exc) for ref, receives, exc in unclaimable if receives >= deps.max_receive_count]
-    if last_unclaimable:
-        outcome.error = last_unclaimable[0][1]
-        outcome.dead_lettered = _announce_dead_letters(
-            [ref for ref, _ in last_unclaimable], last_unclaimable[0][1], deps, runs, []
-        )
-    refs = [ref for ref, _, _ in claimed]
-    # Beside its own objects, a build takes those waiting under the same days. A batch whose objects were all built
-    # ahead (a burst's messages after its coalesced build) builds what still waits now, not when a message of it
-    # comes up after tens of such batches.
-    refs += _coalesce(refs or built_ahead, refs, deps, remaining_ms, outcome)
-    own = {ref.idempotency_key: (message_id, receives) for ref, receives, message_id in claimed}
-    settle = _Settlement(deps, outcome, runs, own, messages)
-    events: list[TransformCompleted] = []
-    while refs:
-        started = time.monotonic()
-        attempt = _Attempt()
-        try:
-            events = _transform(refs, deps, runs, attempt, remaining_ms)
-            break
-        except Exception as exc:
-            outcome.error = exc
-            outcome.final = classify(exc) == "final"
-            culprit = _culprit(exc, refs) if outcome.final else None
-            if culprit is not None:
-                # One object cannot be read, and no retry will change that: it alone is set aside; the others are
-                # built again now if the time left allows it (reading failed before the build), else soon.
-                refs = [ref for ref in refs if ref is not culprit]
-                settle.fail(settle.set_aside([culprit], exc, attempt.prepared), exc, attempt.prepared)
-                took_ms = (time.monotonic() - started) * 1000
-                left = remaining_ms()
-                if left is None or left > 2 * took_ms + REBUILD_MARGIN_MS:
-                    continue
-                settle.fail(refs, exc, attempt.prepared, delay=0)
+    def finish(self, failed: list[str]) -> BatchOutcome:
+        """After every record went through `claim`; `failed`: the message ids of the records it failed."""
+        deps, outcome, remaining_ms, claimed = self.deps, self.outcome, self.remaining_ms, self.claimed
+        failed = list(failed)
+        runs = deps.runs.facts if deps.runs is not None else (lambda run_id: None)
+        last_unclaimable = [(ref, exc) for ref, receives, exc in self.unclaimable if receives >= deps.max_receive_count]
+        if last_unclaimable:
+            outcome.error = last_unclaimable[0][1]
+            outcome.dead_lettered = _announce_dead_letters(
+                [ref for ref, _ in last_unclaimable], last_unclaimable[0][1], deps, runs, []
+            )
+        refs = [ref for ref, _, _ in claimed]
+        # Beside its own objects, a build takes those waiting under the same days. A batch whose objects were all
+        # built ahead (a burst's messages after its coalesced build) builds what still waits now, not when a message
+        # of it comes up after tens of such batches.
+        refs += _coalesce(refs or self.built_ahead, refs, deps, remaining_ms, outcome)
+        own = {ref.idempotency_key: (message_id, receives) for ref, receives, message_id in claimed}
+        settle = _Settlement(deps, outcome, runs, own, self.messages)
+        events: list[TransformCompleted] = []
+        while refs:
+            started = time.monotonic()
+            attempt = _Attempt()
+            try:
+                events = _transform(refs, deps, runs, attempt, remaining_ms)
                 break
-            if outcome.final:
-                own_refs = [ref for ref in refs if ref.idempotency_key in own]
-                kept = settle.set_aside(own_refs, exc, attempt.prepared)
-                settle.fail([ref for ref in refs if ref.idempotency_key not in own] + kept, exc, attempt.prepared)
-            else:
-                settle.fail(refs, exc, attempt.prepared)
-            break
-    outcome.events = events
-    failed += settle.failed
-    outcome.response = {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}
-    settle.retry_later(failed)
-    return outcome
+            except Exception as exc:
+                outcome.error = exc
+                outcome.final = classify(exc) == "final"
+                culprit = _culprit(exc, refs) if outcome.final else None
+                if culprit is not None:
+                    # One object cannot be read, and no retry will change that: it alone is set aside; the others
+                    # are built again now if the time left allows it (reading failed before the build), else soon.
+                    refs = [ref for ref in refs if ref is not culprit]
+                    settle.fail(settle.set_aside([culprit], exc, attempt.prepared), exc, attempt.prepared)
+                    took_ms = (time.monotonic() - started) * 1000
+                    left = remaining_ms()
+                    if left is None or left > 2 * took_ms + REBUILD_MARGIN_MS:
+                        continue
+                    settle.fail(refs, exc, attempt.prepared, delay=0)
+                    break
+                if outcome.final:
+                    own_refs = [ref for ref in refs if ref.idempotency_key in own]
+                    kept = settle.set_aside(own_refs, exc, attempt.prepared)
+                    settle.fail([ref for ref in refs if ref.idempotency_key not in own] + kept, exc, attempt.prepared)
+                else:
+                    settle.fail(refs, exc, attempt.prepared)
+                break
+        outcome.events = events
+        failed += settle.failed
+        outcome.response = {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}
+        settle.retry_later(failed)
+        return outcome
 
 
 # A failed read left this much time (on top of twice what the attempt took) before the rest is built again at once.

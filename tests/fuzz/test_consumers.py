@@ -20,7 +20,8 @@ from services.notifier import handler as notifier_handler
 from services.notifier.service import parse_notifier_event
 from services.transformer.domain.model import Claim
 from services.transformer.domain.reading import read_places, render_quarantine
-from services.transformer.service import TransformerDeps, object_ref_from_body, process_batch
+from services.transformer.handler import process_batch
+from services.transformer.service import TransformerDeps, object_ref_from_body
 from tests.conftest import load_event
 from tests.e2e.reliability_report import record
 from tests.fuzz.bodies import JSON_VALUES, WEIRD_TEXT, sqs_bodies
@@ -151,7 +152,7 @@ def test_transformer_bad_s3_events_fail_as_batch_item_failures_and_others_are_ac
 
     ids = [r["messageId"] for r in event["Records"]]
     failed = failed_ids(outcome.response)
-    # a bad record fails alone (the plain processor, see service.process_batch); every other is acknowledged
+    # a bad record fails alone (the plain processor, see handler.process_batch); every other is acknowledged
     assert failed == {i for i, verdict in zip(ids, verdicts, strict=True) if verdict == "bad"}
     assert outcome.ignored + outcome.duplicates == verdicts.count("ok")
     assert outcome.error is None

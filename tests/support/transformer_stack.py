@@ -17,7 +17,8 @@ import boto3
 
 from contracts.events import TransformCompleted
 from services.transformer.adapters.dbt_build import DbtBuilder
-from services.transformer.service import BatchOutcome, TransformerDeps, process_batch
+from services.transformer.handler import process_batch
+from services.transformer.service import BatchOutcome, TransformerDeps
 from tests.support.ledger import create_ledger_table
 
 BUCKET = "restaurant-pipeline-local"

@@ -7,7 +7,7 @@ So a failure is classified here, by exception type and AWS error code only, neve
 
 - final: no retry can succeed until a person acts (a denied permission, a missing bucket, a disabled key, a request
   AWS refuses as invalid; a FinalError, such as dbt's state folder found to be a symbolic link). It is announced at
-  once and its message leaves the queue (service.process_batch).
+  once and its message leaves the queue (service.TransformBatch).
 - transient: everything else (throttling, 5xx, timeouts, lost connections, a dbt or warehouse error the adapters
   could not attribute to a final AWS error). Its message comes back after `retry_delay_seconds`, not the hour.
 """

@@ -42,7 +42,7 @@ class ObjectUnreadable(InfrastructureError):
 # The key of a claim's result that marks an object set aside after a final failure (domain/failures.py; its message
 # was copied to the dead-letter queue): coalescing skips it (the claim is done), and when a message naming it comes
 # back (a replay from the dead-letter queue, or its own message when it failed as another batch's coalesced object)
-# the claim is taken back and the object built again (service.process_batch).
+# the claim is taken back and the object built again (service.TransformBatch).
 SET_ASIDE = "set_aside"
 
 

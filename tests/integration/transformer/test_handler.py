@@ -45,7 +45,7 @@ def test_handler_runs_from_the_topology_environment(aws: str, tmp_path, monkeypa
         monkeypatch.setenv(key, value)
     from services.transformer import handler
 
-    handler.build_wiring.cache_clear()  # a new execution environment, from this environment
+    handler.app.cache_clear()  # a new execution environment, from this environment
     # the module may have been imported by an earlier test, its log handler then bound to that test's captured stdout
     stream = handler.logger.registered_handler
     assert isinstance(stream, logging.StreamHandler)
@@ -58,7 +58,7 @@ def test_handler_runs_from_the_topology_environment(aws: str, tmp_path, monkeypa
     try:
         response = handler.lambda_handler(lambda_sqs_event(messages), FakeContext())
     finally:
-        handler.build_wiring.cache_clear()
+        handler.app.cache_clear()
 
     assert response == {"batchItemFailures": []}
     [published] = receive(sqs, published_queue, 1, 20.0, lambda _: True)

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from services.collector import handler as collector_handler
 from services.notifier import handler as notifier_handler
 from services.transformer import handler as transformer_handler
-from services.transformer.service import process_batch
+from services.transformer.handler import process_batch
 from tests.unit.transformer.fakes import FakeStore, sqs_batch
 from tests.unit.transformer.test_use_case import deps
 

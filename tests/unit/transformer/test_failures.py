@@ -22,7 +22,8 @@ from services.transformer.domain.model import (
     StoredVersion,
 )
 from services.transformer.domain.reading import validated_key
-from services.transformer.service import Coalescing, TransformerDeps, process_batch
+from services.transformer.handler import process_batch
+from services.transformer.service import Coalescing, TransformerDeps
 from tests.unit.transformer.fakes import (
     BUCKET,
     DAY,

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 from services.transformer.domain.model import RawObject
 from services.transformer.domain.reading import validated_key
-from services.transformer.service import Coalescing, TransformerDeps, process_batch
+from services.transformer.handler import process_batch
+from services.transformer.service import Coalescing, TransformerDeps
 from tests.unit.transformer.fakes import (
     BUCKET,
     DAY,

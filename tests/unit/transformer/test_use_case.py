@@ -19,7 +19,8 @@ from services.transformer.domain.limits import (
 from services.transformer.domain.model import Claim, StoredVersion
 from services.transformer.domain.reading import ObjectRef, validated_key
 from services.transformer.domain.transform import transform_objects
-from services.transformer.service import Coalescing, TransformerDeps, process_batch
+from services.transformer.handler import process_batch
+from services.transformer.service import Coalescing, TransformerDeps
 from tests.unit.transformer.fakes import (
     BUCKET,
     DAY,
