@@ -10,6 +10,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from services.common.spec import service_specs
+
 START_MARKER = "<!-- bench:start -->"
 END_MARKER = "<!-- bench:end -->"
 
@@ -21,7 +23,8 @@ ATHENA_MIN_BYTES_PER_QUERY = 10 * 1024**2
 # Assumptions the local stack cannot measure, stated in the report beside the figures they drive.
 ATHENA_SECONDS_PER_QUERY = 1.5  # typical latency of a small Athena DML/SELECT (queue + plan + run)
 ATHENA_THREADS = 4  # dbt/profiles.yml, athena target
-FUNCTION_MEMORY_GB = {"collector": 0.5, "transformer": 2.0, "notifier": 0.25}  # restaurant_pipeline/topology.py
+# Each function's memory, as its spec declares it (services/<name>/spec.py).
+FUNCTION_MEMORY_GB = {spec.name: spec.memory_mb / 1024 for spec in service_specs()}
 PLACES_PER_PAGE = 20
 PLACES_QUOTA_PER_MINUTE = 600
 OBJECTS_PER_TRANSFORMER_BATCH = 10  # the transformer route's batch size (FIFO)

@@ -1,6 +1,6 @@
-"""The stack `restaurant-pipeline`: composes the shared construct, one construct per topology route, the
-schedule and the monitoring; tags everything; exports every name the
-CLI's --aws mode needs as a stack output (keys in cdk.outputs).
+"""The stack `restaurant-pipeline`: composes the shared construct, one construct per topology route (one per service
+spec), the schedule and the monitoring; the bus accepts each service's published sources from its role only; tags
+everything; exports every name the CLI's --aws mode needs as a stack output (keys in cdk.outputs).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from constructs import Construct
 
 from cdk.constructs.monitoring import Monitoring
 from cdk.constructs.schedule import CollectionSchedule
-from cdk.constructs.service import SERVICE_CONSTRUCTS, PipelineService
+from cdk.constructs.service import PipelineService
 from cdk.constructs.shared import ATHENA_WORKGROUP, DBT_TARGET, GLUE_DATABASE, SharedResources
 from contracts.envelope import BUS_NAME
-from contracts.events import COLLECTOR_SOURCE, SCHEDULER_SOURCE, TRANSFORMER_SOURCE
+from contracts.events import SCHEDULER_SOURCE
 from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.stack_outputs import (
     OUTPUT_ACCESS_LOGS_BUCKET,
@@ -78,9 +78,8 @@ class RestaurantPipelineStack(Stack):
         environments = service_environment(config, self.topology, resources)
 
         self.services: dict[str, PipelineService] = {}
-        for route in self.topology.routes:
-            construct = SERVICE_CONSTRUCTS[route.service]
-            self.services[route.service] = construct(
+        for route in self.topology.routes:  # one per service spec (services/<name>/spec.py)
+            self.services[route.service] = PipelineService(
                 self,
                 route.service.capitalize(),
                 route=route,
@@ -90,14 +89,10 @@ class RestaurantPipelineStack(Stack):
                 code=code_for(route.service),
             )
         self.schedule = CollectionSchedule(self, "Schedule", config=config, shared=self.shared)
-        self.shared.accept_sources_only_from(
-            {
-                SCHEDULER_SOURCE: self.schedule.role,
-                COLLECTOR_SOURCE: self.services["collector"].role,
-                TRANSFORMER_SOURCE: self.services["transformer"].role,
-            }
-        )
-        self._notifier_queue_takes_its_rule_only()
+        self.shared.accept_sources_only_from({SCHEDULER_SOURCE: self.schedule.role, **self._publishers()})
+        for service in self.services.values():
+            if service.route.spec.only_its_rule_sends:
+                self._queue_takes_its_rule_only(service)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -110,8 +105,19 @@ class RestaurantPipelineStack(Stack):
         self._outputs()
         Tags.of(self).add("project", PROJECT)
 
-    def _notifier_queue_takes_its_rule_only(self) -> None:
-        """Nobody but the notifier's EventBridge rule sends to its queue: a message put there directly is an email.
+    def _publishers(self) -> dict[str, iam.IRole]:
+        """Each source a service publishes (its spec's `publishes`), and the one role that may put it on the bus."""
+        publishers: dict[str, iam.IRole] = {}
+        for name, service in self.services.items():
+            for source in service.route.spec.published_sources:
+                if source in publishers:
+                    raise ValueError(f"{name} publishes {source}, which another service publishes: one source each")
+                publishers[source] = service.role
+        return publishers
+
+    def _queue_takes_its_rule_only(self, service: PipelineService) -> None:
+        """Nobody but the service's EventBridge rule sends to its queue (the notifier's: a message put there directly
+        is an email).
 
         An explicit Deny in the queue policy overrides any Allow a principal of the account holds
         (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-basics.html).
@@ -124,15 +130,14 @@ class RestaurantPipelineStack(Stack):
         sqs:SendMessage also governs SendMessageBatch. `dlq replay notifier --aws` therefore hands dead letters to the
         function itself (restaurant_pipeline/operations.py), and the notifier checks each against the ledger anyway.
         """
-        notifier = self.services["notifier"]
-        notifier.queue.add_to_resource_policy(
+        service.queue.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="OnlyTheNotifierRuleSends",
+                sid=f"OnlyThe{service.route.service.capitalize()}RuleSends",
                 effect=iam.Effect.DENY,
                 principals=[iam.AnyPrincipal()],
                 actions=["sqs:SendMessage"],
-                resources=[notifier.queue.queue_arn],
-                conditions={"ArnNotEquals": {"aws:SourceArn": notifier.rule.rule_arn}},
+                resources=[service.queue.queue_arn],
+                conditions={"ArnNotEquals": {"aws:SourceArn": service.rule.rule_arn}},
             )
         )
 

@@ -193,20 +193,11 @@ def function_errors(function_name: str) -> MetricSpec:
 
 REPLAY = "after the fix: restaurant-pipeline dlq replay {service} (add --aws for the deployed stack)"
 LOOK = "Look: restaurant-pipeline dlq list, restaurant-pipeline logs {service}"
-# Why a message ends in each dead-letter queue, in the words an operator needs.
-DLQ_CAUSES = {
-    "collector": "a collection request failed on every receive (the Places API unavailable or timing out, the bus "
-    "refusing events). The run's failure email names the cause.",
-    "transformer": "a raw object failed its transform on every receive for an infrastructure reason (S3 unreachable, "
-    "dbt cannot start, the warehouse locked, Athena throttled). The Transform Completed email (outcome error) names "
-    "the cause and the objects.",
-    "notifier": "a notification could not be published on every receive (the SNS topic missing, its KMS key or the "
-    "notifier's permissions broken), or a message is malformed. Once SNS works again the replayed email says which "
-    "notification was late.",
-}
 
 
 def _dlq_alarms(topology: Topology) -> list[MetricAlarm]:
+    """Per route, its queue's and its rule's; why a message ends in a service's dead-letter queue is its spec's
+    `dlq_cause` (services/<name>/spec.py)."""
     alarms = []
     for route in topology.routes:
         service = route.service
@@ -214,7 +205,7 @@ def _dlq_alarms(topology: Topology) -> list[MetricAlarm]:
             _dlq_alarm(
                 f"{service}-dlq-not-empty",
                 route.dlq_name,
-                f"Messages wait in the {service} dead-letter queue: {DLQ_CAUSES[service]} "
+                f"Messages wait in the {service} dead-letter queue: {route.spec.dlq_cause} "
                 f"{LOOK.format(service=service)}; {REPLAY.format(service=service)}. "
                 "OK once the dead-letter queue is empty.",
             )
@@ -257,12 +248,7 @@ def _dlq_alarm(suffix: str, queue_name: str, description: str) -> MetricAlarm:
 def _error_alarms(topology: Topology) -> list[MetricAlarm]:
     alarms = []
     for route in topology.routes:
-        note = (
-            " Rarely fires: the transformer reports a failed batch as batch item failures, not as a Lambda error; "
-            f"{alarm_name('transformer-infrastructure-failed')} is the alarm for failed transforms."
-            if route.service == "transformer"
-            else ""
-        )
+        note = route.spec.errors_note  # the service's own words (its spec)
         alarms.append(
             MetricAlarm(
                 name=alarm_name(f"{route.service}-errors"),

@@ -7,43 +7,49 @@ retries, timeouts or concurrency is typed anywhere else.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from contracts.envelope import BUS_NAME
-from contracts.events import (
-    CollectionFailed,
-    CollectionRequested,
-    TransformCompleted,
-)
 from restaurant_pipeline.config import PipelineConfig
-from services.common.names import METRICS_NAMESPACE, PROJECT, RAW_PREFIX, function_name
+from services.common.names import METRICS_NAMESPACE, PROJECT, function_name
+from services.common.spec import MIN_ESM_CONCURRENCY, ServiceSpec, service_spec, service_specs
+from services.transformer.spec import (  # re-exported: where the platform's tests and docs look for them
+    BUILD_MAX_MEBIBYTES,
+    BUILD_MAX_OBJECTS,
+    COALESCE_WINDOW_HOURS,
+)
+from services.transformer.spec import MESSAGE_GROUP as TRANSFORMER_MESSAGE_GROUP
 
 VISIBILITY_TIMEOUT_FACTOR = 6  # AWS's advice for SQS event sources: 6 x the function timeout
-# Lambda's SQS event source mapping cannot go below 2 concurrent invocations.
-# The services: one route each below (build_topology). A new service is a package under services/, a route here,
-# its contract, its artifact (restaurant_pipeline/artifacts/specs.py) and its construct (cdk/constructs/service.py).
-ServiceName = Literal["collector", "transformer", "notifier"]
-SERVICES: tuple[ServiceName, ...] = get_args(ServiceName)
+# The services: one route per service spec (services/<name>/spec.py, found by services.common.spec.service_specs).
+# A new service is its package (handler, settings, spec) and its contract events: nothing here names it.
+ServiceName = str
+SERVICES: tuple[ServiceName, ...] = tuple(spec.name for spec in service_specs())
 
-MIN_ESM_CONCURRENCY = 2
-TRANSFORMER_MESSAGE_GROUP = "dbt"
 SCHEDULE_DLQ_NAME = f"{PROJECT}-schedule-dlq"  # the schedule's own DLQ (AWS: EventBridge Scheduler's dead letters)
 
-# Coalesced builds (services/transformer/service.py): one transformer invocation builds every raw object waiting
-# under the days of its batch, up to these caps, so a burst of files costs a handful of dbt builds. The caps keep a
-# build inside the function's timeout: docs/performance.md, "Coalesced builds", has the measurement.
-BUILD_MAX_OBJECTS = 1000
-BUILD_MAX_MEBIBYTES = 1024
-# Only versions created this recently are candidates (their claims, kept 7 days, say whether they were built).
-COALESCE_WINDOW_HOURS = 24
+__all__ = [
+    "BUILD_MAX_MEBIBYTES",
+    "BUILD_MAX_OBJECTS",
+    "COALESCE_WINDOW_HOURS",
+    "MIN_ESM_CONCURRENCY",
+    "SCHEDULE_DLQ_NAME",
+    "SERVICES",
+    "TRANSFORMER_MESSAGE_GROUP",
+    "Route",
+    "ServiceName",
+    "StackResources",
+    "Topology",
+    "build_topology",
+    "service_environment",
+]
 
 
 @dataclass(frozen=True)
 class Route:
-    """One service: what it listens to, how it is fed, and how it retries."""
+    """One service: what it listens to, how it is fed, and how it retries (from its spec)."""
 
     service: ServiceName
     handler: str  # "module:function", importable inside the function's artifact
@@ -61,6 +67,10 @@ class Route:
     # /tmp, the only writable place of a Lambda function: 512 MB unless configured (up to 10,240).
     # https://docs.aws.amazon.com/lambda/latest/dg/configuration-ephemeral-storage.html
     ephemeral_storage_mb: int = 512
+
+    @property
+    def spec(self) -> ServiceSpec:
+        return service_spec(self.service)
 
     @property
     def visibility_timeout_seconds(self) -> int:
@@ -112,72 +122,37 @@ class Topology:
 
 
 def build_topology(config: PipelineConfig, bucket: str, bus_name: str = BUS_NAME) -> Topology:
-    """The routes, derived from the config. `bucket` is the data bucket (its name differs per stack)."""
-    receives = config.retries.max_receive_count
-    collector_concurrency = MIN_ESM_CONCURRENCY
+    """The routes, one per service spec, derived from the config. `bucket` is the data bucket (its name differs per
+    stack)."""
+    routes = tuple(_route(spec, config, bucket) for spec in service_specs())
+    collector = next(route for route in routes if route.service == "collector")
     # Fleet rule: every collector invocation that can run at once shares the project quota.
-    per_invocation_rpm = max(1, math.floor(config.places.requests_per_minute / collector_concurrency))
-    routes = (
-        Route(
-            service="collector",
-            handler="services.collector.handler:lambda_handler",
-            bus="custom",
-            event_pattern={
-                "source": list(CollectionRequested.SOURCES),
-                "detail-type": [CollectionRequested.DETAIL_TYPE],
-            },
-            timeout_seconds=config.timeouts.collector,
-            memory_mb=512,
-            batch_size=1,  # one run per invocation: its own time budget and its own retry
-            batching_window_seconds=0,
-            max_concurrency=collector_concurrency,
-            max_receive_count=receives,
-            description="Places API (New) -> raw/places/ in S3",
-        ),
-        Route(
-            service="transformer",
-            handler="services.transformer.handler:lambda_handler",
-            bus="default",
-            event_pattern={
-                "source": ["aws.s3"],
-                "detail-type": ["Object Created"],
-                "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": RAW_PREFIX}]}},
-            },
-            timeout_seconds=config.timeouts.transformer,
-            memory_mb=2048,
-            # FIFO with one message group: at most one batch in flight, so dbt runs never overlap,
-            # without the throttling (and spurious DLQ moves) a reserved concurrency of 1 causes.
-            batch_size=10,
-            batching_window_seconds=0,  # FIFO event sources do not support a batching window
-            max_concurrency=MIN_ESM_CONCURRENCY,
-            max_receive_count=receives,
-            fifo=True,
-            message_group_id=TRANSFORMER_MESSAGE_GROUP,
-            description="validate raw objects, dbt build, publish the outcome",
-        ),
-        Route(
-            service="notifier",
-            handler="services.notifier.handler:lambda_handler",
-            bus="custom",
-            event_pattern={
-                "source": [*TransformCompleted.SOURCES, *CollectionFailed.SOURCES],
-                "detail-type": [TransformCompleted.DETAIL_TYPE, CollectionFailed.DETAIL_TYPE],
-            },
-            timeout_seconds=config.timeouts.notifier,
-            memory_mb=256,
-            batch_size=10,
-            batching_window_seconds=1,
-            max_concurrency=MIN_ESM_CONCURRENCY,
-            max_receive_count=receives,
-            description="one email per run outcome, through SNS",
-        ),
-    )
+    per_invocation_rpm = max(1, math.floor(config.places.requests_per_minute / collector.max_concurrency))
     return Topology(
         bucket=bucket,
         bus_name=bus_name,
         routes=routes,
         collector_requests_per_minute=per_invocation_rpm,
         quota_requests_per_minute=config.places.requests_per_minute,
+    )
+
+
+def _route(spec: ServiceSpec, config: PipelineConfig, bucket: str) -> Route:
+    return Route(
+        service=spec.name,
+        handler=spec.handler,
+        bus=spec.bus,
+        event_pattern=spec.event_pattern(bucket),
+        timeout_seconds=spec.timeout_seconds(config),
+        memory_mb=spec.memory_mb,
+        batch_size=spec.batch_size,
+        batching_window_seconds=spec.batching_window_seconds,
+        max_concurrency=spec.max_concurrency,
+        max_receive_count=config.retries.max_receive_count,
+        fifo=spec.fifo,
+        message_group_id=spec.message_group_id,
+        description=spec.description,
+        ephemeral_storage_mb=spec.ephemeral_storage_mb,
     )
 
 
@@ -204,70 +179,23 @@ class StackResources:
 def service_environment(
     config: PipelineConfig, topology: Topology, resources: StackResources
 ) -> dict[ServiceName, dict[str, str]]:
-    """The environment variables of every function. The same keys on AWS and locally."""
-    common = {
-        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-        "POWERTOOLS_LOG_LEVEL": "INFO",
-        "EVENT_BUS_NAME": resources.bus_name,
-        "BUCKET_NAME": resources.bucket,
-        "LEDGER_TABLE_NAME": resources.ledger_table,
-        "LOG_LOCATION": resources.log_location,
-        "MAX_RECEIVE_COUNT": str(config.retries.max_receive_count),
-    }
-    if resources.endpoint_url:
-        common["AWS_ENDPOINT_URL"] = resources.endpoint_url
-    collector = {
-        **common,
-        "POWERTOOLS_SERVICE_NAME": "collector",
-        "PLACES_API_BASE_URL": resources.places_api_base_url,
-        "PLACES_QUERY_TEMPLATE": config.places.query,
-        "PLACES_LANGUAGE": config.places.language,
-        "PLACES_FIELD_MASK": ",".join(config.effective_field_mask),
-        "PLACES_REQUESTS_PER_MINUTE": str(topology.collector_requests_per_minute),
-        "DEFAULT_MAX_RESTAURANTS": str(config.collection.max_restaurants),
-        "CITY_OVERRIDES": _city_overrides(config),
-        "COLLECTION_CITIES": json.dumps(config.collection.city_names),
-    }
-    if resources.places_api_key_secret_arn:
-        collector["PLACES_API_KEY_SECRET_ARN"] = resources.places_api_key_secret_arn
-    transformer = {
-        **common,
-        "POWERTOOLS_SERVICE_NAME": "transformer",
-        "IDEMPOTENCY_TABLE_NAME": resources.idempotency_table,
-        "DBT_TARGET": resources.dbt_target,
-        "DAILY_DROP_WARN_SHARE": str(config.quality.max_daily_drop_share),
-        "NLP_ENABLED": "true" if config.nlp.enabled else "false",
-        "BUILD_MAX_OBJECTS": str(BUILD_MAX_OBJECTS),
-        "BUILD_MAX_MEBIBYTES": str(BUILD_MAX_MEBIBYTES),
-        "COALESCE_WINDOW_HOURS": str(COALESCE_WINDOW_HOURS),
-        # A final failure sets its message aside there at once (services/transformer/adapters/sqs.py): a name, not a
-        # URL, so the same value serves AWS and the local stack (the function looks the URL up).
-        "DEAD_LETTER_QUEUE_NAME": topology.route("transformer").dlq_name,
-    }
-    if config.nlp.enabled:
-        transformer["COMPREHEND_REGION"] = config.comprehend_region  # may differ from the stack's (docs/nlp.md)
-    for key, value in (
-        ("WAREHOUSE_PATH", resources.warehouse_path),
-        ("ATHENA_WORKGROUP", resources.athena_workgroup),
-        ("ATHENA_RESULTS_S3", resources.athena_results_s3),
-        ("GLUE_DATABASE", resources.glue_database),
-    ):
-        if value:
-            transformer[key] = value
-    notifier = {
-        **common,
-        "POWERTOOLS_SERVICE_NAME": "notifier",
-        "TOPIC_ARN": resources.topic_arn,
-        "IDEMPOTENCY_TABLE_NAME": resources.idempotency_table,
-        "REPEAT_FAILURE_WINDOW_MINUTES": str(config.notifications.repeat_failure_window_minutes),
-    }
-    return {"collector": collector, "transformer": transformer, "notifier": notifier}
+    """The environment variables of every function, the same keys on AWS and locally: each service's settings model
+    (its spec's) dumped by alias, so a key is typed once, in the settings model."""
+    return {route.service: _environment(route.spec, config, topology, resources) for route in topology.routes}
 
 
-def _city_overrides(config: PipelineConfig) -> str:
-    overrides = {
-        city.name: city.model_dump(exclude={"name"}, exclude_none=True)
-        for city in config.collection.cities
-        if city.model_dump(exclude={"name"}, exclude_none=True)
+def _environment(
+    spec: ServiceSpec, config: PipelineConfig, topology: Topology, resources: StackResources
+) -> dict[str, str]:
+    common: dict[str, object] = {
+        "powertools_metrics_namespace": METRICS_NAMESPACE,
+        "powertools_log_level": "INFO",
+        "event_bus_name": resources.bus_name,
+        "bucket_name": resources.bucket,
+        "ledger_table_name": resources.ledger_table,
+        "log_location": resources.log_location,
+        "max_receive_count": config.retries.max_receive_count,
+        "aws_endpoint_url": resources.endpoint_url or None,
+        "powertools_service_name": spec.name,
     }
-    return json.dumps(overrides, sort_keys=True)
+    return spec.settings_model.environment_of({**common, **spec.settings(config, topology, resources)})

@@ -28,7 +28,8 @@ from restaurant_pipeline.alarms import (
     pipeline_alarms,
 )
 from restaurant_pipeline.topology import SCHEDULE_DLQ_NAME, Topology
-from services.common.names import LAMBDA_NAMESPACE, METRICS_NAMESPACE, PROJECT, SQS_NAMESPACE, Metric
+from services.common.names import LAMBDA_NAMESPACE, METRICS_NAMESPACE, PROJECT, SQS_NAMESPACE
+from services.common.spec import service_specs
 
 DASHBOARD_NAME = PROJECT
 COMPARISONS = {
@@ -53,7 +54,7 @@ class PipelineMetric:
     """A metric a service emits through Powertools Metrics (dimension `service`), as a dashboard graph shows it."""
 
     service: str
-    name: Metric
+    name: str  # a services.common.names.Metric
     label: str
 
     def metric(self, period: Duration = Duration.hours(1)) -> cloudwatch.Metric:
@@ -67,17 +68,9 @@ class PipelineMetric:
         )
 
 
-PIPELINE_METRICS = (
-    PipelineMetric("collector", Metric.PLACES_COLLECTED, "places collected"),
-    PipelineMetric("collector", Metric.COLLECTION_FAILURES, "cities failed"),
-    PipelineMetric("transformer", Metric.TRANSFORM_PASSED, "transforms passed"),
-    PipelineMetric("transformer", Metric.TRANSFORM_TESTS_FAILED, "transforms with failed dbt tests"),
-    PipelineMetric("transformer", Metric.TRANSFORM_ERROR, "transforms in error"),
-    PipelineMetric("transformer", Metric.DEAD_LETTERED_OBJECTS, "transforms failed for good (to the DLQ)"),
-    PipelineMetric("transformer", Metric.QUARANTINED_LINES, "lines quarantined"),
-    PipelineMetric("notifier", Metric.EMAILS_SENT, "emails sent"),
-    PipelineMetric("notifier", Metric.NOTIFICATION_FAILURES, "emails failed"),
-    PipelineMetric("notifier", Metric.EVENTS_REFUSED, "events refused (run unknown to the ledger)"),
+# The dashboard's rows: each service's metrics, as its spec lists them (services/<name>/spec.py).
+PIPELINE_METRICS = tuple(
+    PipelineMetric(spec.name, row.metric, row.label) for spec in service_specs() for row in spec.metrics
 )
 
 

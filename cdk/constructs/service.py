@@ -1,11 +1,12 @@
 """One construct per service, all built from its topology Route: rule -> queue (+DLQ) -> function.
 
-`PipelineService` holds what every service has; CollectorService, TransformerService and NotifierService add
-only the permissions their adapters need, each scoped to concrete ARNs.
+`PipelineService` holds what every service has; the capabilities its spec lists (services/<name>/spec.py) add only
+the permissions its adapters need, each scoped to concrete ARNs (CAPABILITY_GRANTS).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from aws_cdk import Duration, RemovalPolicy, Size, Stack
@@ -23,6 +24,7 @@ from cdk.constructs.shared import RAW_DELETE_ACTIONS, SharedResources
 from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.topology import Route
 from services.common.names import RAW_PREFIX, log_group_name
+from services.common.spec import Capability
 
 # Queue retention: long enough to notice and replay over a long weekend.
 MESSAGE_RETENTION = Duration.days(14)
@@ -242,7 +244,9 @@ class PipelineService(Construct):
         return function
 
     def grant_service_permissions(self) -> None:
-        """Permissions beyond queue, logs and tracing: overridden by each service."""
+        """Permissions beyond queue, logs and tracing: the capabilities its spec lists, in their order."""
+        for capability in self.route.spec.capabilities:
+            CAPABILITY_GRANTS[capability](self)
 
     def _wait_for_role_policies_only(self) -> None:
         """The function waits for its role's policies (its event source mapping is checked against them when it is
@@ -297,189 +301,188 @@ class PipelineService(Construct):
         )
 
 
-class CollectorService(PipelineService):
-    """Reads the Places key, writes raw/places/ (conditionally), announces the outcome."""
-
-    def grant_service_permissions(self) -> None:
-        shared = self.shared
-        self.allow("ReadPlacesApiKey", ["secretsmanager:GetSecretValue"], [shared.places_api_key.secret_arn])
-        self.allow(
-            "WriteRawObjects",
-            ["s3:PutObject", "s3:GetObject"],
-            [shared.raw_objects_arn],
-            wildcard_reason="Raw object keys are per day and per run (raw/places/dt=.../NAME); only that prefix.",
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                # The existence check lists the key itself (services/collector/adapters/s3.py): this grant covers a
-                # listing under raw/ only, never a HEAD, which carries no prefix (a missing key then answers 403).
-                sid="ListRawPrefix",
-                actions=["s3:ListBucket"],
-                resources=[shared.bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{RAW_PREFIX}*"]}},
-            )
-        )
-        self.allow_publish_events()
-        self.allow_ledger()
+# -- capabilities: what a spec's `capabilities` grant its role, each scoped to concrete ARNs --------------------------
+def _read_places_key(service: PipelineService) -> None:
+    service.allow("ReadPlacesApiKey", ["secretsmanager:GetSecretValue"], [service.shared.places_api_key.secret_arn])
 
 
-class TransformerService(PipelineService):
-    """Reads raw, writes validated/quarantine/models, runs dbt on Athena over Glue, announces the outcome."""
-
-    def grant_service_permissions(self) -> None:
-        shared = self.shared
-        bucket = shared.bucket
-        objects_reason = (
-            "The transformer reads raw/ and writes validated/, quarantine/, Athena results and dbt table data "
-            "under keys made at run time; raw/ writes and deletes are explicitly denied."
+def _write_raw(service: PipelineService) -> None:
+    shared = service.shared
+    service.allow(
+        "WriteRawObjects",
+        ["s3:PutObject", "s3:GetObject"],
+        [shared.raw_objects_arn],
+        wildcard_reason="Raw object keys are per day and per run (raw/places/dt=.../NAME); only that prefix.",
+    )
+    service.role.add_to_policy(
+        iam.PolicyStatement(
+            # The existence check lists the key itself (services/collector/adapters/s3.py): this grant covers a
+            # listing under raw/ only, never a HEAD, which carries no prefix (a missing key then answers 403).
+            sid="ListRawPrefix",
+            actions=["s3:ListBucket"],
+            resources=[shared.bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{RAW_PREFIX}*"]}},
         )
-        self.allow(
-            "ReadObjects",
-            ["s3:GetObject", "s3:GetObjectVersion"],
-            [bucket.arn_for_objects("*")],
-            wildcard_reason=objects_reason,
-        )
-        # Validated/quarantine objects, Athena results and the dbt tables' data: dbt replaces table data,
-        # so it deletes too; raw/ stays protected by the explicit denies.
-        self.allow(
-            "WriteDerivedObjects",
-            ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-            [bucket.arn_for_objects("*")],
-            wildcard_reason=objects_reason,
-        )
-        self.deny_raw_writes()
-        self.allow(
-            "ListDataBucket",
-            ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
-            [bucket.bucket_arn],
-        )
-        # Coalesced builds list the raw versions waiting under the days of a batch (services/transformer/service.py):
-        # ListObjectVersions needs s3:ListBucketVersions, only under raw/places/ here.
-        # https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ListRawVersions",
-                actions=["s3:ListBucketVersions"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{RAW_PREFIX}*"]}},
-            )
-        )
-        self.allow(
-            "RunAthenaQueries",
-            [
-                "athena:StartQueryExecution",
-                "athena:GetQueryExecution",
-                "athena:GetQueryResults",
-                "athena:StopQueryExecution",
-                "athena:GetWorkGroup",
-            ],
-            [shared.workgroup_arn],
-        )
-        stack = Stack.of(self)
-        self.allow(
-            "ReadAthenaCatalog",
-            ["athena:GetDataCatalog", "athena:GetDatabase", "athena:GetTableMetadata", "athena:ListTableMetadata"],
-            [stack.format_arn(service="athena", resource="datacatalog", resource_name="AwsDataCatalog")],
-        )
-        self.allow(
-            "AthenaDefaultDatabase",  # Athena's documented requirement, for every query (see shared.py)
-            ["glue:GetDatabase", "glue:CreateDatabase"],
-            [shared.glue_catalog_arn, shared.athena_default_database_arn],
-        )
-        # The two databases exist (the stack made them): read only, never created or dropped by dbt.
-        self.allow(
-            "ReadOwnGlueDatabases",
-            ["glue:GetDatabase", "glue:GetDatabases"],
-            [shared.glue_catalog_arn, *shared.glue_database_arns()],
-        )
-        self.allow(
-            "ManageOwnGlueTables",
-            [
-                "glue:GetTable",
-                "glue:GetTables",
-                "glue:CreateTable",
-                "glue:UpdateTable",
-                "glue:DeleteTable",
-                "glue:BatchDeleteTable",
-                "glue:GetTableVersions",
-                # dbt-athena expires old table versions one by one (expire_glue_table_versions) after views and
-                # incremental models: DeleteTableVersion, not only the batch call.
-                "glue:DeleteTableVersion",
-                "glue:BatchDeleteTableVersion",
-                "glue:GetPartition",
-                "glue:GetPartitions",
-                "glue:BatchGetPartition",
-                "glue:CreatePartition",
-                "glue:BatchCreatePartition",
-                "glue:UpdatePartition",
-                "glue:DeletePartition",
-                "glue:BatchDeletePartition",
-            ],
-            # A table's actions need its ancestors too: the catalog and its database (same page as above).
-            [shared.glue_catalog_arn, *shared.glue_database_arns(), *shared.glue_table_arns()],
-            wildcard_reason="dbt creates, replaces and drops its tables and views at run time, only inside the "
-            "pipeline's two Glue databases (models, test failures).",
-        )
-        # dbt-athena lists the catalog's databases (recorded: tests/e2e/test_iam_sufficiency.py); AWS authorizes
-        # glue:GetDatabases on the catalog and database/* (the SHOW DATABASES example of
-        # https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html), so it gets a
-        # statement of its own: listing names, no other action on other databases.
-        self.allow(
-            "ListGlueDatabases",
-            ["glue:GetDatabases"],
-            [shared.glue_catalog_arn, stack.format_arn(service="glue", resource="database", resource_name="*")],
-            wildcard_reason="glue:GetDatabases (dbt-athena lists the schemas) is authorized on database/*, never on "
-            "one database; this statement allows only that listing.",
-        )
-        self.allow_idempotency()
-        self.allow_publish_events()
-        self.allow_ledger()
-        # A failed batch's messages come back after a short backoff, not the queue's hour-long visibility timeout,
-        # and a final failure's message is copied to the dead-letter queue at once (services/transformer/adapters/
-        # sqs.py); the queue URLs are looked up by name. The event source mapping's own grant covers the first today;
-        # stated here so that it does not depend on it.
-        self.allow(
-            "RetryFailedMessagesSoon", ["sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"], [self.queue.queue_arn]
-        )
-        self.allow("SetAsideFinalFailures", ["sqs:SendMessage", "sqs:GetQueueUrl"], [self.dlq.queue_arn])
-        if self.comprehend_region:
-            self.allow(
-                "ScoreReviewsWithComprehend",
-                ["comprehend:BatchDetectSentiment", "comprehend:BatchDetectKeyPhrases"],
-                ["*"],
-                wildcard_reason="Comprehend's detect APIs have no resource to scope to (they act on the text sent); "
-                "granted only when pipeline.toml [nlp] enabled is true, and only in the configured Comprehend "
-                "region (aws:RequestedRegion).",
-                # The one region the NLP stage calls (COMPREHEND_REGION): aws:RequestedRegion is the region a request
-                # goes to (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
-                conditions={"StringEquals": {"aws:RequestedRegion": self.comprehend_region}},
-            )
+    )
 
 
-class NotifierService(PipelineService):
-    """Publishes one email per run outcome to the encrypted topic."""
+def _transform_objects(service: PipelineService) -> None:
+    """Reads raw, writes validated/quarantine/models and dbt's table data; raw/ writes and deletes are denied."""
+    bucket = service.shared.bucket
+    objects_reason = (
+        "The transformer reads raw/ and writes validated/, quarantine/, Athena results and dbt table data "
+        "under keys made at run time; raw/ writes and deletes are explicitly denied."
+    )
+    service.allow(
+        "ReadObjects",
+        ["s3:GetObject", "s3:GetObjectVersion"],
+        [bucket.arn_for_objects("*")],
+        wildcard_reason=objects_reason,
+    )
+    # Validated/quarantine objects, Athena results and the dbt tables' data: dbt replaces table data,
+    # so it deletes too; raw/ stays protected by the explicit denies.
+    service.allow(
+        "WriteDerivedObjects",
+        ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+        [bucket.arn_for_objects("*")],
+        wildcard_reason=objects_reason,
+    )
+    service.deny_raw_writes()
+    service.allow(
+        "ListDataBucket",
+        ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+        [bucket.bucket_arn],
+    )
+    # Coalesced builds list the raw versions waiting under the days of a batch (services/transformer/service.py):
+    # ListObjectVersions needs s3:ListBucketVersions, only under raw/places/ here.
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html
+    service.role.add_to_policy(
+        iam.PolicyStatement(
+            sid="ListRawVersions",
+            actions=["s3:ListBucketVersions"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{RAW_PREFIX}*"]}},
+        )
+    )
 
-    def grant_service_permissions(self) -> None:
-        shared = self.shared
-        self.allow("PublishNotifications", ["sns:Publish"], [shared.topic.topic_arn])
-        self.allow("UseTopicKey", ["kms:Decrypt", "kms:GenerateDataKey"], [shared.key.key_arn])
-        self.allow_idempotency()
-        self.allow_ledger()
-        self.deny_raw_writes()
+
+def _query_athena(service: PipelineService) -> None:
+    """dbt on Athena over the pipeline's Glue databases."""
+    shared = service.shared
+    service.allow(
+        "RunAthenaQueries",
+        [
+            "athena:StartQueryExecution",
+            "athena:GetQueryExecution",
+            "athena:GetQueryResults",
+            "athena:StopQueryExecution",
+            "athena:GetWorkGroup",
+        ],
+        [shared.workgroup_arn],
+    )
+    stack = Stack.of(service)
+    service.allow(
+        "ReadAthenaCatalog",
+        ["athena:GetDataCatalog", "athena:GetDatabase", "athena:GetTableMetadata", "athena:ListTableMetadata"],
+        [stack.format_arn(service="athena", resource="datacatalog", resource_name="AwsDataCatalog")],
+    )
+    service.allow(
+        "AthenaDefaultDatabase",  # Athena's documented requirement, for every query (see shared.py)
+        ["glue:GetDatabase", "glue:CreateDatabase"],
+        [shared.glue_catalog_arn, shared.athena_default_database_arn],
+    )
+    # The two databases exist (the stack made them): read only, never created or dropped by dbt.
+    service.allow(
+        "ReadOwnGlueDatabases",
+        ["glue:GetDatabase", "glue:GetDatabases"],
+        [shared.glue_catalog_arn, *shared.glue_database_arns()],
+    )
+    service.allow(
+        "ManageOwnGlueTables",
+        [
+            "glue:GetTable",
+            "glue:GetTables",
+            "glue:CreateTable",
+            "glue:UpdateTable",
+            "glue:DeleteTable",
+            "glue:BatchDeleteTable",
+            "glue:GetTableVersions",
+            # dbt-athena expires old table versions one by one (expire_glue_table_versions) after views and
+            # incremental models: DeleteTableVersion, not only the batch call.
+            "glue:DeleteTableVersion",
+            "glue:BatchDeleteTableVersion",
+            "glue:GetPartition",
+            "glue:GetPartitions",
+            "glue:BatchGetPartition",
+            "glue:CreatePartition",
+            "glue:BatchCreatePartition",
+            "glue:UpdatePartition",
+            "glue:DeletePartition",
+            "glue:BatchDeletePartition",
+        ],
+        # A table's actions need its ancestors too: the catalog and its database (same page as above).
+        [shared.glue_catalog_arn, *shared.glue_database_arns(), *shared.glue_table_arns()],
+        wildcard_reason="dbt creates, replaces and drops its tables and views at run time, only inside the "
+        "pipeline's two Glue databases (models, test failures).",
+    )
+    # dbt-athena lists the catalog's databases (recorded: tests/e2e/test_iam_sufficiency.py); AWS authorizes
+    # glue:GetDatabases on the catalog and database/* (the SHOW DATABASES example of
+    # https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html), so it gets a
+    # statement of its own: listing names, no other action on other databases.
+    service.allow(
+        "ListGlueDatabases",
+        ["glue:GetDatabases"],
+        [shared.glue_catalog_arn, stack.format_arn(service="glue", resource="database", resource_name="*")],
+        wildcard_reason="glue:GetDatabases (dbt-athena lists the schemas) is authorized on database/*, never on "
+        "one database; this statement allows only that listing.",
+    )
 
 
-SERVICE_CONSTRUCTS: dict[str, type[PipelineService]] = {
-    "collector": CollectorService,
-    "transformer": TransformerService,
-    "notifier": NotifierService,
+def _retry_own_messages(service: PipelineService) -> None:
+    # A failed batch's messages come back after a short backoff, not the queue's hour-long visibility timeout,
+    # and a final failure's message is copied to the dead-letter queue at once (services/transformer/adapters/
+    # sqs.py); the queue URLs are looked up by name. The event source mapping's own grant covers the first today;
+    # stated here so that it does not depend on it.
+    service.allow(
+        "RetryFailedMessagesSoon", ["sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"], [service.queue.queue_arn]
+    )
+    service.allow("SetAsideFinalFailures", ["sqs:SendMessage", "sqs:GetQueueUrl"], [service.dlq.queue_arn])
+
+
+def _score_reviews(service: PipelineService) -> None:
+    if service.comprehend_region:
+        service.allow(
+            "ScoreReviewsWithComprehend",
+            ["comprehend:BatchDetectSentiment", "comprehend:BatchDetectKeyPhrases"],
+            ["*"],
+            wildcard_reason="Comprehend's detect APIs have no resource to scope to (they act on the text sent); "
+            "granted only when pipeline.toml [nlp] enabled is true, and only in the configured Comprehend "
+            "region (aws:RequestedRegion).",
+            # The one region the NLP stage calls (COMPREHEND_REGION): aws:RequestedRegion is the region a request
+            # goes to (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
+            conditions={"StringEquals": {"aws:RequestedRegion": service.comprehend_region}},
+        )
+
+
+def _send_notifications(service: PipelineService) -> None:
+    """One email per run outcome, to the encrypted topic."""
+    service.allow("PublishNotifications", ["sns:Publish"], [service.shared.topic.topic_arn])
+    service.allow("UseTopicKey", ["kms:Decrypt", "kms:GenerateDataKey"], [service.shared.key.key_arn])
+
+
+CAPABILITY_GRANTS: dict[Capability, Callable[[PipelineService], None]] = {
+    "read_places_key": _read_places_key,
+    "write_raw": _write_raw,
+    "transform_objects": _transform_objects,
+    "query_athena": _query_athena,
+    "idempotency": PipelineService.allow_idempotency,
+    "publish_events": PipelineService.allow_publish_events,
+    "ledger": PipelineService.allow_ledger,
+    "retry_own_messages": _retry_own_messages,
+    "score_reviews": _score_reviews,
+    "send_notifications": _send_notifications,
+    "deny_raw_writes": PipelineService.deny_raw_writes,
 }
 
 
-__all__ = [
-    "SERVICE_CONSTRUCTS",
-    "CollectorService",
-    "NotifierService",
-    "PipelineService",
-    "TransformerService",
-    "event_pattern",
-]
+__all__ = ["CAPABILITY_GRANTS", "PipelineService", "event_pattern"]

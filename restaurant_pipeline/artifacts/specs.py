@@ -1,7 +1,8 @@
 """What goes into each Lambda artifact, for which platform, and where the builder puts it. No CDK import here.
 
 Each function gets only the distributions its code imports (the collector and notifier need far fewer than
-the transformer) plus the project packages it runs. Versions are pinned by requirements.lock.
+the transformer) plus the project packages it runs: its spec says which (services/<name>/spec.py). Versions are
+pinned by requirements.lock.
 
 Two platforms, one builder (restaurant_pipeline/artifacts/build.py):
 - `LAMBDA`: what `make package` builds and `deploy` uploads: Linux arm64 wheels for CPython 3.12;
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from services.common.spec import ServiceSpec, service_specs
 from services.transformer.adapters.shipped_manifest import ARTIFACT_PROJECT_DIR
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -110,25 +112,17 @@ LAMBDA = Platform(
 )
 
 
-ARTIFACTS: dict[str, ArtifactSpec] = {
-    "collector": ArtifactSpec(
-        "collector",
-        (*_COMMON, "aiohttp"),
-        ("contracts", "services/__init__.py", "services/common", "services/collector"),
-    ),
-    "transformer": ArtifactSpec(
-        "transformer",
-        # dbt on Athena only: dbt-duckdb, duckdb and its httpfs extension are the local target's.
-        (*_COMMON, "dbt-core", "dbt-athena-community", "vadersentiment"),
-        ("contracts", "services/__init__.py", "services/common", "services/transformer", "dbt"),
-        host_distributions=("dbt-duckdb", "duckdb", "duckdb-ext-httpfs"),
-    ),
-    "notifier": ArtifactSpec(
-        "notifier",
-        _COMMON,
-        ("contracts", "services/__init__.py", "services/common", "services/notifier"),
-    ),
-}
+def _artifact(service: ServiceSpec) -> ArtifactSpec:
+    """A service's artifact, from its spec: the common distributions and folders, then its own."""
+    return ArtifactSpec(
+        service.name,
+        (*_COMMON, *service.distributions),
+        ("contracts", "services/__init__.py", "services/common", f"services/{service.name}", *service.extra_folders),
+        host_distributions=service.host_distributions,
+    )
+
+
+ARTIFACTS: dict[str, ArtifactSpec] = {service.name: _artifact(service) for service in service_specs()}
 
 # Never shipped to AWS: the CLI, the local scheduler and the local warehouse.
 LOCAL_ONLY_DISTRIBUTIONS = ("typer", "rich", "croniter", "dbt-duckdb", "duckdb", "duckdb-ext-httpfs")

@@ -23,7 +23,6 @@ class TransformerSettings(ServiceSettings):
     nlp_analyzer: Literal["comprehend", "offline"] | None = Field(default=None, alias="NLP_ANALYZER")
     # Where Comprehend is called: pipeline.toml [nlp] comprehend_region, or the nearest region offering it.
     comprehend_region: str | None = Field(default=None, alias="COMPREHEND_REGION")
-    aws_endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
     dbt_project_dir: Path | None = Field(default=None, alias="DBT_PROJECT_DIR")
     # dbt's target/ and logs/ (services/transformer/adapters/dbt_build.private_state): the local stack sets a folder
     # under its state folder; on Lambda, unset, they go under /tmp, named after the function (dbt_state_folder).
