@@ -1,3 +1,7 @@
+from dataclasses import replace
+
+import pytest
+
 from restaurant_pipeline.config import parse_config
 from restaurant_pipeline.topology import (
     MIN_ESM_CONCURRENCY,
@@ -5,6 +9,8 @@ from restaurant_pipeline.topology import (
     build_topology,
     service_environment,
 )
+from services.common.spec import service_spec, service_specs
+from services.notifier.settings import NotifierSettings
 
 BUCKET = "a-bucket"
 
@@ -63,3 +69,42 @@ def test_every_function_gets_the_shared_names_and_its_own_settings():
     assert environment["notifier"]["TOPIC_ARN"] == "arn:topic"
     assert environment["transformer"]["IDEMPOTENCY_TABLE_NAME"] == "idem"
     assert not any("KEY" in name and "SECRET" not in name for env in environment.values() for name in env)
+
+
+def test_each_environment_is_its_settings_model_dumped_by_alias_and_reads_back():
+    """A key is typed once: every variable a function gets is an alias of its settings model, which parses it."""
+    config = parse_config({})
+    topology = build_topology(config, BUCKET)
+    resources = StackResources(
+        bucket=BUCKET,
+        bus_name="bus",
+        topic_arn="arn:topic",
+        idempotency_table="idem",
+        ledger_table="ledger",
+        dbt_target="local",
+        warehouse_path="/tmp/warehouse.duckdb",
+        endpoint_url="http://127.0.0.1:5000",
+    )
+
+    environment = service_environment(config, topology, resources)
+
+    assert list(environment) == [spec.name for spec in service_specs()]
+    for route in topology.routes:
+        model = route.spec.settings_model
+        aliases = {field.alias for field in model.model_fields.values()}
+        assert set(environment[route.service]) <= aliases, route.service
+        settings = model.from_env(environment[route.service])
+        assert (
+            model.environment_of(settings.model_dump(include=settings.model_fields_set)) == (environment[route.service])
+        )
+
+
+def test_a_setting_its_model_does_not_declare_is_refused_naming_it():
+    with pytest.raises(ValueError, match=r"NotifierSettings has no fields \['topic_arm'\]"):
+        NotifierSettings.environment_of({"topic_arm": "arn:topic"})
+
+
+def test_a_spec_that_publishes_without_the_capability_is_refused():
+    collector = service_spec("collector")
+    with pytest.raises(ValueError, match="publish_events"):
+        replace(collector, capabilities=("ledger",))
