@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 CONTENT_TYPE = "application/gzip"
 CONFLICT_RETRIES = 3
@@ -29,7 +32,7 @@ def _status(exc: ClientError) -> int:
 
 
 class RawStore:
-    def __init__(self, s3_client: Any, bucket: str) -> None:
+    def __init__(self, s3_client: S3Client, bucket: str) -> None:
         self._s3 = s3_client
         self.bucket = bucket
 

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from contracts.envelope import PUT_EVENTS_MAX_BYTES, PUT_EVENTS_MAX_ENTRIES, Event, entry_size
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 
 class PublishError(RuntimeError):
@@ -52,14 +56,16 @@ def plan_requests(
 
 
 class EventPublisher:
-    def __init__(self, events_client: Any, bus_name: str) -> None:
+    def __init__(self, events_client: EventBridgeClient, bus_name: str) -> None:
         self._client = events_client
         self._bus_name = bus_name
 
     def publish(self, events: Iterable[Event]) -> None:
         entries = [event.to_entry(self._bus_name) for event in events]
         for chunk in plan_requests(entries):
-            response = self._client.put_events(Entries=chunk)
+            # contracts/ builds entries as plain dicts (it knows nothing of the type stubs): the stubs' entry type here
+            entries_typed = cast("list[PutEventsRequestEntryTypeDef]", chunk)
+            response = self._client.put_events(Entries=entries_typed)
             if response.get("FailedEntryCount"):
                 reasons = {e.get("ErrorCode", "?") for e in response["Entries"] if e.get("ErrorCode")}
                 raise PublishError(f"EventBridge refused {response['FailedEntryCount']} event(s): {sorted(reasons)}")

@@ -19,10 +19,14 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.common.adapters.dynamodb import is_conditional_failure
 from services.common.ports import RunFacts, Step
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +52,7 @@ def step_key(step: str, subject: str, version: str | None = None, variant: str |
 
 
 class RunLedger:
-    def __init__(self, dynamodb_client: Any, table_name: str | None, on_failure: Any = None) -> None:
+    def __init__(self, dynamodb_client: DynamoDBClient, table_name: str | None, on_failure: Any = None) -> None:
         self._client = dynamodb_client
         self._table = table_name
         self._on_failure = on_failure  # e.g. a metrics callback; called with the exception
@@ -69,7 +73,7 @@ class RunLedger:
         the ledger is unreachable."""
         if not self._table:
             return False
-        item = {
+        item: dict[str, AttributeValueTypeDef] = {
             "pk": {"S": run_key(run_id)},
             "sk": {"S": step_key(step, subject, version, variant)},
             "run_id": {"S": run_id},

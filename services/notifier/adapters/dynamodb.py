@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -39,6 +39,10 @@ from services.notifier.domain.outcomes import (
     RepeatState,
     RunRecords,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +78,7 @@ class OnceOnlyEmailSender:
     def __init__(
         self,
         sender: DeliveryTrackingSender,
-        dynamodb_client: Any,
+        dynamodb_client: DynamoDBClient,
         table_name: str,
         expires_after: timedelta = EMAIL_IDEMPOTENCY_TTL,
     ) -> None:
@@ -132,7 +136,7 @@ class RunOutcomeStore:
     outcome, and any city-specific outcome replaces it), and any failure raises so the record is retried.
     """
 
-    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
+    def __init__(self, dynamodb_client: DynamoDBClient, table_name: str) -> None:
         self._client = dynamodb_client
         self._table = table_name
 
@@ -142,7 +146,7 @@ class RunOutcomeStore:
             raise ValueError("only a run city's outcome can be recorded")
         event = outcome.event
         produced_at = _timestamp(outcome.produced_at)
-        item = {
+        item: dict[str, AttributeValueTypeDef] = {
             "pk": {"S": run_key(run_id)},
             "sk": {"S": f"{CITY_OUTCOME_STEP}#{outcome.city}"},
             "run_id": {"S": run_id},
@@ -237,7 +241,7 @@ class RepeatFailureStore:
     (epoch seconds) so the table's TTL removes them once the window is over.
     """
 
-    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
+    def __init__(self, dynamodb_client: DynamoDBClient, table_name: str) -> None:
         self._client = dynamodb_client
         self._table = table_name
 
@@ -291,7 +295,9 @@ class UndeliveredNotifications:
     often, for which runs, and its last words. Cleared by the email that carries the note; expires like an email's
     idempotency record, so a note nobody could send does not linger."""
 
-    def __init__(self, dynamodb_client: Any, table_name: str, expires_after: timedelta = EMAIL_IDEMPOTENCY_TTL) -> None:
+    def __init__(
+        self, dynamodb_client: DynamoDBClient, table_name: str, expires_after: timedelta = EMAIL_IDEMPOTENCY_TTL
+    ) -> None:
         self._client = dynamodb_client
         self._table = table_name
         self._expires_after = expires_after

@@ -9,19 +9,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from services.common.redaction import redact_secrets
 from services.notifier.domain.delivery import Undelivered, with_undelivered_note
 from services.notifier.domain.message import Email
 from services.notifier.ports import UndeliveredStore
 
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+
 log = logging.getLogger(__name__)
 ERROR_MAX = 300
 
 
 class SnsEmailSender:
-    def __init__(self, sns_client: Any, topic_arn: str) -> None:
+    def __init__(self, sns_client: SNSClient, topic_arn: str) -> None:
         self._client = sns_client
         self._topic_arn = topic_arn
 

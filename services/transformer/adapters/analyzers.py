@@ -3,12 +3,17 @@ Each is imported only when chosen: Comprehend's client on AWS, VADER's lexicon w
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from services.transformer.ports import SentimentAnalyzer
 
+if TYPE_CHECKING:
+    from mypy_boto3_comprehend import ComprehendClient
 
-def make_analyzer(kind: str, comprehend_client: Any = None, comprehend_region: str | None = None) -> SentimentAnalyzer:
+
+def make_analyzer(
+    kind: str, comprehend_client: ComprehendClient | None = None, comprehend_region: str | None = None
+) -> SentimentAnalyzer:
     """comprehend_region: where Comprehend is called (COMPREHEND_REGION), which may not be the function's own region:
     Comprehend is not offered everywhere (eu-west-3 has none). None: the function's region."""
     if kind == "comprehend":

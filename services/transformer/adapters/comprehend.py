@@ -13,15 +13,22 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from itertools import groupby
-from typing import Any
+from typing import TYPE_CHECKING, Literal, TypeGuard, TypeVar, get_args
 
 from services.transformer.domain.model import Analysis, AnalysisBatch, Document, InfrastructureError, SentimentLabel
 from services.transformer.domain.themes import base_language
 
+if TYPE_CHECKING:
+    from mypy_boto3_comprehend import ComprehendClient
+    from mypy_boto3_comprehend.type_defs import KeyPhraseTypeDef
+
 BATCH_SIZE = 25
 MAX_DOCUMENT_BYTES = 5000
-# The languages of DetectSentiment and DetectKeyPhrases (Comprehend developer guide, "Supported languages").
-SUPPORTED_LANGUAGES = frozenset({"ar", "de", "en", "es", "fr", "hi", "it", "ja", "ko", "pt", "zh", "zh-TW"})
+# The languages of DetectSentiment and DetectKeyPhrases (Comprehend developer guide, "Supported languages":
+# https://docs.aws.amazon.com/comprehend/latest/dg/supported-languages.html). mypy holds them to the LanguageCode values
+# the batch APIs' model allows (the type stubs' LanguageCodeType): a code the API would refuse does not type-check.
+Language = Literal["ar", "de", "en", "es", "fr", "hi", "it", "ja", "ko", "pt", "zh", "zh-TW"]
+SUPPORTED_LANGUAGES: frozenset[str] = frozenset(get_args(Language))
 _THROTTLED = {"ThrottlingException", "TooManyRequestsException", "ProvisionedThroughputExceededException"}
 _LABELS: dict[str, SentimentLabel] = {
     "POSITIVE": "POSITIVE",
@@ -39,12 +46,19 @@ def truncate_utf8(text: str, limit: int = MAX_DOCUMENT_BYTES) -> str:
     return encoded[:limit].decode("utf-8", errors="ignore")
 
 
+def _supported(language: str) -> TypeGuard[Language]:
+    return language in SUPPORTED_LANGUAGES
+
+
+Response = TypeVar("Response")
+
+
 class ComprehendAnalyzer:
     name = "comprehend"
 
     def __init__(
         self,
-        comprehend_client: Any,
+        comprehend_client: ComprehendClient,
         *,
         max_attempts: int = 6,
         base_delay: float = 0.5,
@@ -72,17 +86,22 @@ class ComprehendAnalyzer:
         batch = AnalysisBatch()
         ordered = sorted(documents, key=lambda d: d.language)
         for language, group in groupby(ordered, key=lambda d: d.language):
-            if language not in SUPPORTED_LANGUAGES:
+            if not _supported(language):
                 raise ValueError(f"Comprehend cannot score language {language!r}; ask language_for() first")
             items = list(group)
             for start in range(0, len(items), BATCH_SIZE):
                 self._analyze_chunk(items[start : start + BATCH_SIZE], language, batch)
         return batch
 
-    def _analyze_chunk(self, chunk: list[Document], language: str, batch: AnalysisBatch) -> None:
+    def _analyze_chunk(self, chunk: list[Document], language: Language, batch: AnalysisBatch) -> None:
         texts = [truncate_utf8(d.text) for d in chunk]
-        sentiment = self._call("batch_detect_sentiment", TextList=texts, LanguageCode=language)
-        phrases = self._call("batch_detect_key_phrases", TextList=texts, LanguageCode=language)
+        client = self._client
+        sentiment = self._call(
+            "batch_detect_sentiment", lambda: client.batch_detect_sentiment(TextList=texts, LanguageCode=language)
+        )
+        phrases = self._call(
+            "batch_detect_key_phrases", lambda: client.batch_detect_key_phrases(TextList=texts, LanguageCode=language)
+        )
         failed: dict[int, str] = {}
         for response in (sentiment, phrases):
             for error in response.get("ErrorList", []):
@@ -120,11 +139,12 @@ class ComprehendAnalyzer:
             if index not in scored:
                 batch.failures[document.key] = failed.get(index, "no result returned")
 
-    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+    def _call(self, operation: str, request: Callable[[], Response]) -> Response:
+        """`request()`, the call named `operation`, retried while Comprehend throttles it."""
         for attempt in range(1, self._max_attempts + 1):
             self.calls += 1
             try:
-                return dict(getattr(self._client, operation)(**kwargs))
+                return request()
             except Exception as exc:
                 code = getattr(exc, "response", {}).get("Error", {}).get("Code")
                 if code not in _THROTTLED:
@@ -141,7 +161,7 @@ class ComprehendAnalyzer:
         raise AssertionError("unreachable")
 
 
-def _top_phrases(phrases: list[dict[str, Any]]) -> list[str]:
+def _top_phrases(phrases: Sequence[KeyPhraseTypeDef]) -> list[str]:
     ranked = sorted(phrases, key=lambda p: -float(p.get("Score", 0.0)))
     unique: list[str] = []
     for phrase in ranked:

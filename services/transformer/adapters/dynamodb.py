@@ -11,7 +11,7 @@ burst's duplicate events and the versions a coalesced build already took are ans
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -21,12 +21,17 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 
 from services.transformer.domain.model import Claim
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 FUNCTION_KEY = "transformer.object"
 LOCAL_CACHE_ITEMS = 20_000  # object versions (~200 bytes each): a burst of files, many times over
 
 
 class ObjectClaims:
-    def __init__(self, dynamodb_client: Any, table_name: str, expires_after_seconds: int = 7 * 24 * 3600) -> None:
+    def __init__(
+        self, dynamodb_client: DynamoDBClient, table_name: str, expires_after_seconds: int = 7 * 24 * 3600
+    ) -> None:
         self._layer = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb_client)
         self._layer.configure(
             IdempotencyConfig(

@@ -6,11 +6,14 @@ import gzip
 import json
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.common.names import ENRICHED_PREFIX
 from services.transformer.adapters.dbt_build import DbtBuilder, interpret
 from services.transformer.domain.model import BuildReport, InfrastructureError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 STAGING_MODEL = "stg_places__reviews"
 
@@ -47,7 +50,7 @@ class DbtReviewStaging:
 class S3ScoreStore:
     """enriched/reviews/dt=<day>/*.jsonl.gz: what the NLP stage wrote, and where it writes."""
 
-    def __init__(self, s3_client: Any, bucket: str) -> None:
+    def __init__(self, s3_client: S3Client, bucket: str) -> None:
         self._s3 = s3_client
         self._bucket = bucket
 

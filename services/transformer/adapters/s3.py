@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus, unquote_plus
 
 from services.transformer.domain.model import (
@@ -14,6 +14,9 @@ from services.transformer.domain.model import (
     RawObject,
     StoredVersion,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 _MISSING = {"NoSuchKey", "NoSuchVersion", "404"}
 
@@ -44,7 +47,7 @@ class _Missing(LookupError):
 
 
 class S3ObjectStore:
-    def __init__(self, s3_client: Any, bucket: str) -> None:
+    def __init__(self, s3_client: S3Client, bucket: str) -> None:
         self._s3 = s3_client
         self._bucket = bucket
 

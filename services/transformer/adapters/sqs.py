@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.transformer.domain.model import InfrastructureError, QueuedMessage
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 SQS_MAX_BATCH = 10
 DEDUPLICATION_ID_MAX = 128
@@ -35,7 +38,7 @@ def queue_of(arn: str) -> tuple[str, str]:
 
 
 class SqsMessageQueue:
-    def __init__(self, sqs_client: Any, dead_letter_queue_name: str | None) -> None:
+    def __init__(self, sqs_client: SQSClient, dead_letter_queue_name: str | None) -> None:
         self._sqs = sqs_client
         self._dlq_name = dead_letter_queue_name
         self._urls: dict[tuple[str, str], str] = {}

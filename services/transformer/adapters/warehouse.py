@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.transformer.domain.model import InfrastructureError
+
+if TYPE_CHECKING:
+    from mypy_boto3_athena import AthenaClient
 
 
 class DuckDBWarehouse:
@@ -36,7 +39,7 @@ class AthenaWarehouse:
 
     def __init__(
         self,
-        athena_client: Any,
+        athena_client: AthenaClient,
         database: str,
         workgroup: str,
         results_s3: str | None,
