@@ -8,26 +8,10 @@
 -- an older object processed after a newer one never overwrites it.
 {#- A table built before loaded_at existed gets the column from this run (on_schema_change): compare from the next. -#}
 {%- set compare_loaded_at = 'loaded_at' in existing_columns(this, ['loaded_at']) %}
+-- Every column of the staging model (one row per place per collection day, its day as snapshot_date), so a Places
+-- field added there is kept here with no edit of this model.
 select
-    s.place_id,
-    s.collection_date as snapshot_date,
-    s.city,
-    s.name,
-    s.rating,
-    s.user_rating_count,
-    s.price_level,
-    s.business_status,
-    s.formatted_address,
-    s.latitude,
-    s.longitude,
-    s.primary_type,
-    s.cuisine,
-    s.types,
-    s.google_maps_uri,
-    s.run_id,
-    s.collected_at,
-    s.source_key,
-    s.loaded_at,
+    s.*,
     '{{ invocation_id }}' as dbt_invocation_id
 
 from {{ ref('stg_places__places') }} as s
@@ -36,7 +20,7 @@ where not exists (
     select 1
     from {{ this }} as e
     where e.place_id = s.place_id
-      and e.snapshot_date = s.collection_date
+      and e.snapshot_date = s.snapshot_date
       and (
           {{ dropped_rank('e.run_id') }} < {{ dropped_rank('s.run_id') }}
           or (
