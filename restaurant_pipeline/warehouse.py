@@ -192,3 +192,47 @@ def city_summary(warehouse: Path, cities: list[str]) -> list[dict[str, Any]]:
         )
 
     return query(warehouse, sql, list(cities))
+
+
+# -- Athena (`sql --aws`, `report --aws`) ----------------------------------------------------------------------
+# Athena runs whatever statement it is given with the caller's rights: only these kinds are sent (a statement that
+# starts otherwise is refused). Locally the DuckDB file is opened read-only, which refuses any write itself.
+ATHENA_READ_ONLY_STATEMENTS = ("select", "with", "show", "describe", "explain", "values")
+ATHENA_TIMEOUT_SECONDS = 300
+
+
+def first_keyword(statement: str) -> str:
+    """The statement's first word, lower case, after comments and parentheses."""
+    import re
+
+    text = re.sub(r"--[^\n]*|/\*.*?\*/", " ", statement, flags=re.DOTALL)
+    match = re.search(r"[A-Za-z]+", text)
+    return match.group(0).lower() if match else ""
+
+
+def check_read_only(statement: str) -> None:
+    """SqlError unless the statement is one of the read-only kinds Athena is sent."""
+    keyword = first_keyword(statement)
+    if keyword not in ATHENA_READ_ONLY_STATEMENTS:
+        raise SqlError(
+            f"`sql --aws` sends only read-only statements to Athena ({', '.join(ATHENA_READ_ONLY_STATEMENTS)}); "
+            f"this one starts with {keyword or 'nothing'!r}"
+        )
+
+
+def run_athena(
+    athena_client: Any, database: str, workgroup: str, results_s3: str | None, statement: str
+) -> QueryResult:
+    """One read-only statement on Athena, in the stack's work group and Glue database (the transformer's adapter,
+    which waits for the query and pages its results); its failure is a SqlError of one line."""
+    from services.transformer.adapters.warehouse import AthenaWarehouse
+    from services.transformer.domain.model import InfrastructureError
+
+    check_read_only(statement)
+    athena = AthenaWarehouse(athena_client, database, workgroup, results_s3, timeout_seconds=ATHENA_TIMEOUT_SECONDS)
+    try:
+        rows = athena.query(statement)
+    except InfrastructureError as exc:
+        raise SqlError(str(exc)) from exc
+    columns = list(rows[0]) if rows else []
+    return QueryResult(columns, [tuple(row.values()) for row in rows])

@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from restaurant_pipeline import cli
+from restaurant_pipeline.cli import common
 
 
 def refuse_any_stack(*args: object) -> None:
@@ -23,7 +24,7 @@ def refuse_any_stack(*args: object) -> None:
 def test_run_refuses_two_spellings_of_one_city_naming_both(
     monkeypatch: pytest.MonkeyPatch, cities: list[str], first: str
 ):
-    monkeypatch.setattr(cli, "_target", refuse_any_stack)
+    monkeypatch.setattr(common, "resolve_target", refuse_any_stack)
     arguments = ["run"] + [item for city in cities for item in ("--city", city)]
 
     result = CliRunner().invoke(cli.app, arguments)

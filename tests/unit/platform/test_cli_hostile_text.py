@@ -11,6 +11,7 @@ from botocore.exceptions import EndpointConnectionError
 from typer.testing import CliRunner
 
 from restaurant_pipeline import cli, ledger_views, operations
+from restaurant_pipeline.cli import common, runs
 from restaurant_pipeline.operations import DlqDepth, RunProgress
 
 CITY = "Saint-[/]-Étienne [bold]"
@@ -77,7 +78,7 @@ class FakeTarget:
 @pytest.fixture
 def target(monkeypatch: pytest.MonkeyPatch) -> FakeTarget:
     fake = FakeTarget()
-    monkeypatch.setattr(cli, "_target", lambda aws, state_dir, code=1: fake)
+    monkeypatch.setattr(common, "resolve_target", lambda aws, state_dir, code=1: fake)
     return fake
 
 
@@ -127,7 +128,7 @@ def test_audit_prints_findings_with_markup_as_written_and_exits_1(
 
     result = invoke("audit")
 
-    assert result.exit_code == cli.AUDIT_FINDINGS == 1
+    assert result.exit_code == runs.AUDIT_FINDINGS == 1
     assert f"s3://bucket/{KEY} (200s old)" in result.output
 
 
@@ -139,7 +140,7 @@ def test_audit_exits_2_when_it_cannot_reach_the_stack(target: FakeTarget, monkey
 
     result = invoke("audit")
 
-    assert result.exit_code == cli.AUDIT_ERROR == 2
+    assert result.exit_code == runs.AUDIT_ERROR == 2
     assert "the audit could not run: EndpointConnectionError" in result.output
     assert "http://127.0.0.1:4566/[/]" in result.output
 

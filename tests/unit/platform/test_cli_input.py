@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from restaurant_pipeline import cli
+from restaurant_pipeline.cli import common
 
 
 class RecordingEvents:
@@ -26,7 +27,7 @@ def events(monkeypatch: pytest.MonkeyPatch) -> RecordingEvents:
     """The stack the command would reach: a bus that records what it is given."""
     recorded = RecordingEvents()
     target = SimpleNamespace(clients=SimpleNamespace(events=recorded), event_bus="restaurant-pipeline")
-    monkeypatch.setattr(cli, "_target", lambda aws, state_dir: target)
+    monkeypatch.setattr(common, "resolve_target", lambda aws, state_dir: target)
     return recorded
 
 
@@ -49,7 +50,7 @@ def test_a_good_city_is_requested(events):
 
 @pytest.mark.parametrize("day", ["2026-13-01", "yesterday", "01/12/2026"])
 def test_a_bad_date_is_a_usage_error_naming_the_option_and_the_format(monkeypatch, day):
-    monkeypatch.setattr(cli, "_target", lambda aws, state_dir: pytest.fail("the stack was contacted"))
+    monkeypatch.setattr(common, "resolve_target", lambda aws, state_dir: pytest.fail("the stack was contacted"))
 
     result = CliRunner().invoke(cli.app, ["reprocess", "some-file.jsonl", "--date", day])
 

@@ -12,6 +12,7 @@ from moto import mock_aws
 from typer.testing import CliRunner
 
 from restaurant_pipeline import cli
+from restaurant_pipeline.cli import common
 
 BUCKET = "restaurant-pipeline-local"
 LOOSE_KEY = "raw/places/sample__paris.jsonl"  # under raw/places/ but not in a dt= partition
@@ -26,7 +27,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
         client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
         client.put_object(Bucket=BUCKET, Key=LOOSE_KEY, Body=PLACE)
         target = SimpleNamespace(clients=SimpleNamespace(s3=client), bucket=BUCKET)
-        monkeypatch.setattr(cli, "_target", lambda aws, state_dir: target)
+        monkeypatch.setattr(common, "resolve_target", lambda aws, state_dir: target)
         yield client
 
 

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from restaurant_pipeline import cli
 from restaurant_pipeline.local.stack import StatePaths
+from restaurant_pipeline.warehouse import ATHENA_READ_ONLY_STATEMENTS, SqlError, check_read_only, first_keyword
 
 ADDRESS = "12 rue de la République, 69002 Lyon, France (entrée par la cour, deuxième porte à gauche)"
 COLUMNS = ["name", "formatted_address", *(f"attribute_{i:02d}" for i in range(31))]  # 33, as the restaurants mart
@@ -107,3 +108,21 @@ def test_a_bad_statement_is_one_line_with_duckdbs_message_and_the_tables_there_a
     assert line.endswith(
         '(tables: city_daily_summary, restaurants; their columns: restaurant-pipeline sql "describe restaurants")'
     )
+
+
+@pytest.mark.parametrize(
+    ("statement", "keyword"),
+    [
+        ("/* a note */ -- another\n  (SELECT 1)", "select"),
+        ("with x as (select 1) select * from x", "with"),
+        ("-- only a comment", ""),
+        ("/* tidy up */ drop table restaurants", "drop"),
+    ],
+)
+def test_athena_is_sent_only_statements_whose_first_word_reads(statement, keyword):
+    assert first_keyword(statement) == keyword
+    if keyword in ATHENA_READ_ONLY_STATEMENTS:
+        check_read_only(statement)
+    else:
+        with pytest.raises(SqlError, match=f"this one starts with {keyword or 'nothing'!r}"):
+            check_read_only(statement)
