@@ -7,7 +7,7 @@ assembly (the CDK CLI comes from the npm registry, at one pinned version) with t
 key is in Secrets Manager, stores the key, turns the schedule on, and prints the next steps.
 `destroy` deletes the stack; the data bucket (and its access-log bucket) is kept unless keep_data=False.
 
-The CLI (restaurant_pipeline/cli.py) prompts for the key (hidden) and the email and calls these.
+The CLI (restaurant_pipeline/cli/deploy.py) prompts for the key (hidden) and the email and calls these.
 Nothing here logs, prints or raises with the API key in it.
 """
 
@@ -69,6 +69,29 @@ class DeployError(RuntimeError):
 
 class StackNotFoundError(DeployError):
     pass
+
+
+# What `deploy` reads from the tree beside the package: the CDK app and its settings (synthesis runs `python -m
+# cdk.app` in REPO_ROOT) and the pins the Lambda zips are built from. A checkout has them; an installed copy
+# (`pip install .`: REPO_ROOT is then site-packages) has none, as pyproject.toml leaves cdk/ out of the wheel.
+CHECKOUT_FILES = ("cdk.json", "cdk/app.py", "requirements.lock")
+
+
+class NotACheckout(DeployError):
+    """`deploy` was run from an installed copy: it builds and synthesizes from a checkout of the repository."""
+
+
+def require_checkout(root: Path | None = None) -> Path:
+    """The repository `deploy` builds from (REPO_ROOT), or NotACheckout saying how to get one."""
+    root = root or REPO_ROOT
+    missing = [name for name in CHECKOUT_FILES if not (root / name).is_file()]
+    if missing:
+        raise NotACheckout(
+            "deploy builds the Lambda zips and synthesizes the CDK app from a checkout of the repository, and this is "
+            f"an installed copy ({root} has no {', '.join(missing)}): clone the repository, then in the clone run "
+            "make install && .venv/bin/restaurant-pipeline deploy"
+        )
+    return root
 
 
 # What to do about an AWS error, by its code. AccessDenied's message names the action refused and the principal
@@ -355,6 +378,7 @@ def deploy(
     email: the address subscribed to the notification topic; None: pipeline.toml's [notifications] email, else the
         one the deployed stack subscribes (kept); "": no email.
     """
+    require_checkout()
     config = config or load_config()
     region = _region(config)
     validate_inputs(api_key, email)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from restaurant_pipeline.cli.common import fail, refuse_local_environment
+from restaurant_pipeline.cli.common import USAGE_ERROR, fail, refuse_local_environment
 from restaurant_pipeline.config import ConfigError, load_config
 
 NO_EMAIL = "none"  # the answer to the email prompt that subscribes no address
@@ -42,6 +42,10 @@ def deploy(
     """Deploy the stack to the AWS account of your credentials; asks for the API key and the email."""
     from restaurant_pipeline import deploy as deployment
 
+    try:  # before any question: an installed copy cannot deploy, whatever the answers
+        deployment.require_checkout()
+    except deployment.NotACheckout as exc:
+        fail(str(exc), USAGE_ERROR)
     refuse_local_environment()
     api_key: str | None = None
     if api_key_file is not None:
