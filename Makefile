@@ -70,7 +70,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## Regenerate the committed JSON Schemas from the contract models.
+## Regenerate what the contract models generate: the JSON Schemas, the dbt column macros, the raw source's columns.
 schemas: $(STAMP)
 	$(BIN)/python -m contracts.generate
 
