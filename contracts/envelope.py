@@ -11,10 +11,13 @@ import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+if TYPE_CHECKING:  # the type stubs (dev extra): never imported at run time, no artifact has them
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 BUS_NAME = "restaurant-pipeline"
 SOURCE_PREFIX = "restaurant-pipeline"
@@ -73,7 +76,7 @@ class Event(BaseModel):
     def detail_json(self) -> str:
         return self.model_dump_json(exclude_none=False)
 
-    def to_entry(self, bus_name: str = BUS_NAME, source: str | None = None) -> dict[str, Any]:
+    def to_entry(self, bus_name: str = BUS_NAME, source: str | None = None) -> PutEventsRequestEntryTypeDef:
         """The PutEvents entry for this event."""
         metadata = getattr(self, "metadata", None)
         chosen = source or (metadata.source if metadata is not None else self.SOURCES[0])
