@@ -7,10 +7,14 @@ import time
 from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_logs.type_defs import FilteredLogEventTypeDef
 
 _LEVEL_STYLES = {"ERROR": "bold red", "CRITICAL": "bold red", "WARNING": "yellow", "INFO": "cyan", "DEBUG": "dim"}
 
@@ -116,14 +120,14 @@ def tail_local(path: Path, lines: int, follow: bool, console: Console, metrics: 
 
 
 def tail_aws(
-    logs_client: Any, log_group: str, lines: int, follow: bool, console: Console, metrics: bool = False
+    logs_client: CloudWatchLogsClient, log_group: str, lines: int, follow: bool, console: Console, metrics: bool = False
 ) -> None:
     start = int((time.time() - 3600) * 1000)
     seen: set[str] = set()
     first = True
     while True:
         kwargs: dict[str, Any] = {"logGroupName": log_group, "startTime": start, "interleaved": True}
-        events: list[dict[str, Any]] = []
+        events: list[FilteredLogEventTypeDef] = []
         for page in logs_client.get_paginator("filter_log_events").paginate(**kwargs):
             events.extend(page.get("events", []))
         fresh = [e for e in events if e["eventId"] not in seen]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 from contracts.envelope import ContractError, parse_eventbridge_event
@@ -20,6 +20,15 @@ from contracts.events import CITY_METADATA_KEY, CLI_SOURCE, UNKNOWN_CITY, Collec
 from restaurant_pipeline.topology import SERVICES
 from services.common.adapters.ledger import RunLedger
 from services.common.names import RAW_PREFIX, function_name
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
+    from restaurant_pipeline.aws import AwsClients
 
 RAW_SUFFIXES = (".jsonl", ".jsonl.gz", ".json")
 TERMINAL_STEP = "NOTIFIED"
@@ -29,7 +38,11 @@ new_run_id = manual_run_id  # one format for every manual run (contracts/events.
 
 
 def request_collection(
-    events_client: Any, bus_name: str, cities: list[str], max_restaurants: int | None, run_id: str | None = None
+    events_client: EventBridgeClient,
+    bus_name: str,
+    cities: list[str],
+    max_restaurants: int | None,
+    run_id: str | None = None,
 ) -> CollectionRequested:
     """Publish "Collection Requested" (trigger_source manual) on the bus."""
     request = CollectionRequested(
@@ -103,7 +116,7 @@ def city_metadata(city: str) -> dict[str, str]:
     return {CITY_METADATA_KEY: quote(name, safe=" -'.,()")}
 
 
-def reprocess(s3_client: Any, bucket: str, source: str, day: date | None = None, city: str | None = None) -> str:
+def reprocess(s3_client: S3Client, bucket: str, source: str, day: date | None = None, city: str | None = None) -> str:
     """Put a file under raw/places/dt=…/ so the S3 "Object Created" event starts the transformer.
 
     A local file is uploaded; an s3:// object is copied (onto itself when it already is under raw/places/,
@@ -191,7 +204,7 @@ class DlqDepth:
     replays_to: str = ""
 
 
-def dlq_depth(sqs_client: Any, service: str, dlq_url: str, peek: bool = True) -> DlqDepth:
+def dlq_depth(sqs_client: SQSClient, service: str, dlq_url: str, peek: bool = True) -> DlqDepth:
     attributes = sqs_client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])["Attributes"]
     visible = int(attributes.get("ApproximateNumberOfMessages", 0))
     in_flight = int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0))
@@ -201,7 +214,7 @@ def dlq_depth(sqs_client: Any, service: str, dlq_url: str, peek: bool = True) ->
     return DlqDepth(service, dlq_url, visible, in_flight, oldest)
 
 
-def _oldest_age(sqs_client: Any, queue_url: str) -> float | None:
+def _oldest_age(sqs_client: SQSClient, queue_url: str) -> float | None:
     """Peek without consuming: receive with visibility 0 (the message stays available)."""
     response = sqs_client.receive_message(
         QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0, AttributeNames=["SentTimestamp"]
@@ -226,7 +239,7 @@ class ReplayResult:
 
 
 def replay_dlq(
-    sqs_client: Any,
+    sqs_client: SQSClient,
     service: str,
     queue_url: str,
     queue_arn: str,
@@ -283,7 +296,7 @@ def replay_dlq(
     return ReplayResult(service, "receive-send-delete", moved=moved)
 
 
-def replay(clients: Any, dlq: DeadLetterQueue, dry_run: bool = False, limit: int | None = None) -> ReplayResult:
+def replay(clients: AwsClients, dlq: DeadLetterQueue, dry_run: bool = False, limit: int | None = None) -> ReplayResult:
     """Replay one dead-letter queue to where its messages belong (see DeadLetterQueue.purpose)."""
     if dlq.service == NOTIFIER and dlq.kind in ("service", "rule") and not dry_run:
         result = replay_notifier(clients.sqs, lambda: clients.client("lambda"), dlq, limit=limit)
@@ -308,7 +321,7 @@ def replay(clients: Any, dlq: DeadLetterQueue, dry_run: bool = False, limit: int
     return result
 
 
-def _preview(sqs_client: Any, dlq: DeadLetterQueue) -> ReplayResult:
+def _preview(sqs_client: SQSClient, dlq: DeadLetterQueue) -> ReplayResult:
     response = sqs_client.receive_message(
         QueueUrl=dlq.url, MaxNumberOfMessages=10, VisibilityTimeout=0, AttributeNames=["All"]
     )
@@ -317,7 +330,7 @@ def _preview(sqs_client: Any, dlq: DeadLetterQueue) -> ReplayResult:
     return ReplayResult(dlq.name, "dry-run", moved=depth.messages, previews=previews)
 
 
-def replay_rule_dlq(sqs_client: Any, dlq: DeadLetterQueue, limit: int | None = None) -> ReplayResult:
+def replay_rule_dlq(sqs_client: SQSClient, dlq: DeadLetterQueue, limit: int | None = None) -> ReplayResult:
     """Send the events of a rule-target DLQ to the queue the rule targets, as EventBridge would have.
 
     EventBridge puts the event it could not deliver in the DLQ, with RULE_ARN, TARGET_ARN, ERROR_CODE,
@@ -334,7 +347,7 @@ def replay_rule_dlq(sqs_client: Any, dlq: DeadLetterQueue, limit: int | None = N
     if fifo and not dlq.message_group_id:
         raise ValueError(f"{dlq.destination} is a FIFO queue: its route must name a message group")
 
-    def send(message: dict[str, Any]) -> None:
+    def send(message: MessageTypeDef) -> None:
         event = parse_eventbridge_event(message["Body"])
         entry: dict[str, Any] = {"QueueUrl": dlq.destination, "MessageBody": message["Body"]}
         if fifo:
@@ -349,7 +362,7 @@ NOTIFIER = "notifier"
 
 
 def replay_notifier(
-    sqs_client: Any, lambda_client: Callable[[], Any], dlq: DeadLetterQueue, limit: int | None = None
+    sqs_client: SQSClient, lambda_client: Callable[[], LambdaClient], dlq: DeadLetterQueue, limit: int | None = None
 ) -> ReplayResult:
     """The notifier's dead letters (its own DLQ's, its rule's): sent back to its queue where that is allowed (the
     local stack), else handed to the notifier function itself.
@@ -367,14 +380,14 @@ def replay_notifier(
     fifo = dlq.destination.endswith(".fifo")
     mode = {"method": "receive-send-delete"}
 
-    def send(message: dict[str, Any]) -> None:
+    def send(message: MessageTypeDef) -> None:
         entry: dict[str, Any] = {"QueueUrl": dlq.destination, "MessageBody": message["Body"]}
         if fifo:
             entry["MessageGroupId"] = dlq.message_group_id or message["Attributes"].get("MessageGroupId", "replay")
             entry["MessageDeduplicationId"] = f"replay-{message['MessageId']}"
         sqs_client.send_message(**entry)
 
-    def deliver(message: dict[str, Any]) -> None:
+    def deliver(message: MessageTypeDef) -> None:
         if mode["method"] == "receive-send-delete":
             try:
                 send(message)
@@ -390,7 +403,7 @@ def replay_notifier(
     return result
 
 
-def _invoke_notifier(lambda_client: Any, dlq: DeadLetterQueue, message: dict[str, Any]) -> None:
+def _invoke_notifier(lambda_client: LambdaClient, dlq: DeadLetterQueue, message: MessageTypeDef) -> None:
     region = dlq.destination_arn.split(":")[3] if dlq.destination_arn.count(":") >= 5 else ""
     record = {
         "messageId": message["MessageId"],
@@ -407,7 +420,8 @@ def _invoke_notifier(lambda_client: Any, dlq: DeadLetterQueue, message: dict[str
     response = lambda_client.invoke(
         FunctionName=name, InvocationType="RequestResponse", Payload=json.dumps({"Records": [record]}).encode()
     )
-    payload = response["Payload"].read() if hasattr(response.get("Payload"), "read") else response.get("Payload")
+    body: Any = response.get("Payload")  # boto3's is a StreamingBody; read as bytes whatever a client hands back
+    payload = body.read() if hasattr(body, "read") else body
     if response.get("FunctionError"):
         raise RuntimeError(f"{name} failed on message {message['MessageId']}: {str(payload)[:300]}")
     answer = json.loads(payload or b"{}")
@@ -424,7 +438,7 @@ def _access_denied(exc: Exception) -> bool:
 
 
 def replay_schedule_dlq(
-    sqs_client: Any, events_client: Any, dlq: DeadLetterQueue, limit: int | None = None
+    sqs_client: SQSClient, events_client: EventBridgeClient, dlq: DeadLetterQueue, limit: int | None = None
 ) -> ReplayResult:
     """Put the schedule's failed requests on the bus again: "Collection Requested", trigger_source "replay".
 
@@ -442,7 +456,7 @@ def replay_schedule_dlq(
     second a no-op.
     """
 
-    def put(message: dict[str, Any]) -> None:
+    def put(message: MessageTypeDef) -> None:
         request = scheduled_request(message)
         response = events_client.put_events(Entries=[request.to_entry(dlq.destination, source=CLI_SOURCE)])
         if response.get("FailedEntryCount"):
@@ -454,7 +468,7 @@ def replay_schedule_dlq(
     return _drain(sqs_client, dlq, "put-events", put, limit, result)
 
 
-def scheduled_request(message: dict[str, Any]) -> CollectionRequested:
+def scheduled_request(message: MessageTypeDef) -> CollectionRequested:
     """The Collection Requested to put on the bus for one schedule dead-letter message; ContractError if the message
     does not hold one."""
     attributes = {k: v.get("StringValue", "") for k, v in (message.get("MessageAttributes") or {}).items()}
@@ -485,7 +499,7 @@ def scheduled_request(message: dict[str, Any]) -> CollectionRequested:
     )
 
 
-def replay_run_id(message: dict[str, Any], attributes: dict[str, str]) -> str:
+def replay_run_id(message: MessageTypeDef, attributes: dict[str, str]) -> str:
     """replay-<the scheduled time, else when the message was sent>-<6 hex digits of the execution id>."""
     moment: datetime | None = None
     try:
@@ -503,10 +517,10 @@ _SKIPPED_REASONS_KEPT = 10
 
 
 def _drain(
-    sqs_client: Any,
+    sqs_client: SQSClient,
     dlq: DeadLetterQueue,
     method: str,
-    deliver: Callable[[dict[str, Any]], None],
+    deliver: Callable[[MessageTypeDef], None],
     limit: int | None,
     result: ReplayResult | None = None,
 ) -> ReplayResult:

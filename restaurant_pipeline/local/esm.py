@@ -54,7 +54,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +287,7 @@ def failed_items(response: Any, message_ids: list[str]) -> set[str] | None:
     return failed
 
 
-def to_lambda_record(message: dict[str, Any], settings: MappingSettings) -> dict[str, Any]:
+def to_lambda_record(message: MessageTypeDef, settings: MappingSettings) -> dict[str, Any]:
     attributes = dict(message.get("Attributes", {}))
     return {
         "messageId": message["MessageId"],
@@ -312,7 +316,7 @@ class EventSourceMapping:
 
     def __init__(
         self,
-        sqs: Any,
+        sqs: SQSClient,
         invoke: Invoke,
         settings: MappingSettings,
         report: Callable[[bool], None] | None = None,
@@ -343,7 +347,7 @@ class EventSourceMapping:
                 log.exception("event source mapping %s: poll failed", self.settings.function_name)
                 self._stop.wait(1.0)
 
-    def receive_batch(self) -> list[dict[str, Any]]:
+    def receive_batch(self) -> list[MessageTypeDef]:
         """Up to batch_size messages; with a batching window, gather until it closes or the batch is full."""
         settings = self.settings
         messages = self._receive(settings.batch_size, settings.poll_wait_seconds)
@@ -361,7 +365,7 @@ class EventSourceMapping:
                 break
         return messages
 
-    def _receive(self, count: int, wait_seconds: int) -> list[dict[str, Any]]:
+    def _receive(self, count: int, wait_seconds: int) -> list[MessageTypeDef]:
         response = self._sqs.receive_message(
             QueueUrl=self.settings.queue_url,
             MaxNumberOfMessages=min(SQS_MAX_BATCH, count),
@@ -369,7 +373,7 @@ class EventSourceMapping:
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
-        messages: list[dict[str, Any]] = response.get("Messages", [])
+        messages: list[MessageTypeDef] = response.get("Messages", [])
         return messages
 
     def poll_once(self) -> BatchResult:
@@ -382,7 +386,7 @@ class EventSourceMapping:
             return BatchResult()
         return self.invoke(messages)
 
-    def invoke(self, messages: list[dict[str, Any]]) -> BatchResult:
+    def invoke(self, messages: list[MessageTypeDef]) -> BatchResult:
         settings = self.settings
         event = {"Records": [to_lambda_record(message, settings) for message in messages]}
         try:
@@ -420,7 +424,7 @@ class EventSourceMapping:
         result.succeeded, result.failed = len(done), len(retry)
         return result
 
-    def _hold(self, messages: list[dict[str, Any]]) -> None:
+    def _hold(self, messages: list[MessageTypeDef]) -> None:
         if self.settings.inflight_file:
             text = json.dumps([m["ReceiptHandle"] for m in messages])
             self._probe_size = len(text)
@@ -478,7 +482,7 @@ class EventSourceMapping:
         if self.settings.inflight_file:
             Path(self.settings.inflight_file).unlink(missing_ok=True)
 
-    def _delete(self, messages: list[dict[str, Any]]) -> None:
+    def _delete(self, messages: list[MessageTypeDef]) -> None:
         for start in range(0, len(messages), SQS_MAX_BATCH):
             chunk = messages[start : start + SQS_MAX_BATCH]
             self._sqs.delete_message_batch(
@@ -486,15 +490,15 @@ class EventSourceMapping:
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
             )
 
-    def _make_visible_soon(self, messages: list[dict[str, Any]]) -> None:
+    def _make_visible_soon(self, messages: list[MessageTypeDef]) -> None:
         self._change_visibility(messages, self.settings.retry_delay_seconds)
 
-    def _make_visible_now(self, messages: list[dict[str, Any]]) -> None:
+    def _make_visible_now(self, messages: list[MessageTypeDef]) -> None:
         """Messages the function never saw go back at once: VisibilityTimeout 0 (the API's minimum)."""
         self._change_visibility(messages, 0)
         self.released += len(messages)
 
-    def _change_visibility(self, messages: list[dict[str, Any]], seconds: int) -> None:
+    def _change_visibility(self, messages: list[MessageTypeDef], seconds: int) -> None:
         for start in range(0, len(messages), SQS_MAX_BATCH):
             chunk = messages[start : start + SQS_MAX_BATCH]
             self._sqs.change_message_visibility_batch(

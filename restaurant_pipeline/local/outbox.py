@@ -22,7 +22,11 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 DEFAULT_FROM = "restaurant-pipeline (local SNS) <no-reply@localhost>"
 DEFAULT_TO = "subscribers@localhost"
@@ -166,7 +170,7 @@ def read_outbox(outbox_dir: Path) -> list[OutboxMessage]:
     return sorted(messages, key=lambda m: (m.sent_at, m.path.name))
 
 
-def _from_sqs(message: dict[str, Any]) -> tuple[str, str, str, datetime]:
+def _from_sqs(message: MessageTypeDef) -> tuple[str, str, str, datetime]:
     """(message id, subject, body, sent at) of an SNS notification delivered to SQS."""
     body = message.get("Body", "")
     try:
@@ -189,7 +193,7 @@ def _from_sqs(message: dict[str, Any]) -> tuple[str, str, str, datetime]:
 
 
 def drain_sns_capture(
-    sqs_client: Any,
+    sqs_client: SQSClient,
     queue_url: str,
     outbox_dir: Path,
     to: str = DEFAULT_TO,

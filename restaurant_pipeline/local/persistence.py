@@ -34,15 +34,27 @@ import shutil
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from restaurant_pipeline.local.moto_server import RESTORED_VERSION_PATH
 from restaurant_pipeline.local.stack import StatePaths
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import (
+        ChangeMessageVisibilityBatchRequestEntryTypeDef,
+        DeleteMessageBatchRequestEntryTypeDef,
+        MessageTypeDef,
+    )
+
+    from restaurant_pipeline.aws import AwsClients
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +68,16 @@ _OBJECTS, _TABLES, _QUEUES, _MANIFEST, _BLOBS = (
     "manifest.json",
     "blobs",
 )
-# the object attributes a restore puts back (get_object's answer name -> put_object's parameter, the same)
-_OBJECT_ATTRIBUTES = ("ContentType", "ContentEncoding", "ContentDisposition", "ContentLanguage", "CacheControl")
+# the object attributes a restore puts back (get_object's answer name -> put_object's parameter, the same; mypy checks
+# each name against GetObject's answer)
+ObjectAttribute = Literal["ContentType", "ContentEncoding", "ContentDisposition", "ContentLanguage", "CacheControl"]
+_OBJECT_ATTRIBUTES: tuple[ObjectAttribute, ...] = (
+    "ContentType",
+    "ContentEncoding",
+    "ContentDisposition",
+    "ContentLanguage",
+    "CacheControl",
+)
 _VISIBILITY_WHILE_SAVING = 900
 _CHUNK = 1 << 20
 
@@ -76,7 +96,7 @@ class _QueueRead:
 
 # -- save ----------------------------------------------------------------------------------------------------------
 def snapshot(
-    clients: Any, state: StatePaths, bucket: str, tables: list[str], queue_urls: list[str] | None = None
+    clients: AwsClients, state: StatePaths, bucket: str, tables: list[str], queue_urls: list[str] | None = None
 ) -> dict[str, int]:
     """Write the bucket, the tables and the queued messages as a new snapshot, current only once complete.
     Raises SaveFailed (the previous snapshot stays current) when any part fails."""
@@ -108,7 +128,7 @@ def snapshot(
     return counts
 
 
-def _save_objects(s3: Any, bucket: str, staging: Path) -> int:
+def _save_objects(s3: S3Client, bucket: str, staging: Path) -> int:
     """Every version of every object (the local bucket is versioned), oldest first per key."""
     count = 0
     with open(staging / _OBJECTS, "w", encoding="utf-8") as out:
@@ -131,14 +151,15 @@ def _save_objects(s3: Any, bucket: str, staging: Path) -> int:
     return count
 
 
-def _versions_by_key(s3: Any, bucket: str) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def _versions_by_key(s3: S3Client, bucket: str) -> Iterator[tuple[str, list[Mapping[str, Any]]]]:
     """(key, its versions and delete markers newest first). A delete marker between two versions is not kept:
     the listing gives markers apart from versions, so only the latest state of a key is known to be a marker."""
     current_key: str | None = None
-    current: list[dict[str, Any]] = []
+    current: list[Mapping[str, Any]] = []
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-        entries = page.get("Versions", []) + [
-            {**marker, "DeleteMarker": True} for marker in page.get("DeleteMarkers", []) if marker.get("IsLatest")
+        entries: list[Mapping[str, Any]] = [
+            *page.get("Versions", []),
+            *({**marker, "DeleteMarker": True} for marker in page.get("DeleteMarkers", []) if marker.get("IsLatest")),
         ]
         entries.sort(key=lambda entry: (entry["Key"], not entry.get("IsLatest")))  # stable: newest first per key
         for entry in entries:
@@ -167,7 +188,7 @@ def _store_blob(body: Any, folder: Path) -> tuple[str, int]:
     return name, size
 
 
-def _save_tables(dynamodb: Any, tables: list[str], target: Path) -> int:
+def _save_tables(dynamodb: DynamoDBClient, tables: list[str], target: Path) -> int:
     count = 0
     with open(target, "w", encoding="utf-8") as out:
         for table in tables:
@@ -179,7 +200,9 @@ def _save_tables(dynamodb: Any, tables: list[str], target: Path) -> int:
     return count
 
 
-def _save_queues(sqs: Any, queue_urls: list[str], target: Path, taken: _QueueRead, settle_seconds: float = 10.0) -> int:
+def _save_queues(
+    sqs: SQSClient, queue_urls: list[str], target: Path, taken: _QueueRead, settle_seconds: float = 10.0
+) -> int:
     """Every message of every queue. A standard queue is read without deleting (each message received once with a
     long visibility timeout, then made visible again). A FIFO queue cannot be read that way: a received message
     blocks the rest of its message group until it is deleted or visible again
@@ -203,7 +226,7 @@ def _save_queues(sqs: Any, queue_urls: list[str], target: Path, taken: _QueueRea
     return count
 
 
-def _wait_for_inflight(sqs: Any, queue_urls: list[str], settle_seconds: float) -> None:
+def _wait_for_inflight(sqs: SQSClient, queue_urls: list[str], settle_seconds: float) -> None:
     """Failed messages come back after the short local retry delay: wait for them (not past settle_seconds)."""
     deadline = time.monotonic() + settle_seconds
     for url in queue_urls:
@@ -216,7 +239,7 @@ def _wait_for_inflight(sqs: Any, queue_urls: list[str], settle_seconds: float) -
             time.sleep(0.2)
 
 
-def _read_queue(sqs: Any, url: str, taken: _QueueRead) -> Iterator[dict[str, Any]]:
+def _read_queue(sqs: SQSClient, url: str, taken: _QueueRead) -> Iterator[dict[str, Any]]:
     fifo = _fifo(url)
     name = url.rsplit("/", 1)[-1]
     while True:
@@ -235,7 +258,9 @@ def _read_queue(sqs: Any, url: str, taken: _QueueRead) -> Iterator[dict[str, Any
         yield from records
         if not fifo:
             continue
-        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(received)]
+        entries: list[DeleteMessageBatchRequestEntryTypeDef] = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(received)
+        ]
         deleted = {
             entry["Id"] for entry in sqs.delete_message_batch(QueueUrl=url, Entries=entries).get("Successful", [])
         }
@@ -244,7 +269,7 @@ def _read_queue(sqs: Any, url: str, taken: _QueueRead) -> Iterator[dict[str, Any
             raise RuntimeError(f"could not take {len(received) - len(deleted)} message(s) out of {name}")
 
 
-def _record_of(message: dict[str, Any], queue: str) -> dict[str, Any]:
+def _record_of(message: MessageTypeDef, queue: str) -> dict[str, Any]:
     attributes = message.get("Attributes", {})
     return {
         "queue": queue,
@@ -256,16 +281,16 @@ def _record_of(message: dict[str, Any], queue: str) -> dict[str, Any]:
     }
 
 
-def _make_visible(sqs: Any, url: str, handles: list[str]) -> None:
+def _make_visible(sqs: SQSClient, url: str, handles: list[str]) -> None:
     for start in range(0, len(handles), 10):
-        entries = [
+        entries: list[ChangeMessageVisibilityBatchRequestEntryTypeDef] = [
             {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
             for i, handle in enumerate(handles[start : start + 10])
         ]
         sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
 
 
-def _give_back(sqs: Any, taken: _QueueRead) -> None:
+def _give_back(sqs: SQSClient, taken: _QueueRead) -> None:
     """After a failed save: what the save took from moto goes back. FIFO messages are sent again in the order
     they were read (behind any message of the queue the save had not reached yet), with their group and
     deduplication ids: moto forgets a deduplication id once its message is deleted."""
@@ -355,7 +380,7 @@ def last_saved(state: StatePaths) -> str | None:
     return str(json.loads((folder / _MANIFEST).read_text(encoding="utf-8")).get("saved_at"))
 
 
-def restore(clients: Any, state: StatePaths, bucket: str, queue_urls: list[str] | None = None) -> dict[str, int]:
+def restore(clients: AwsClients, state: StatePaths, bucket: str, queue_urls: list[str] | None = None) -> dict[str, int]:
     """Put the current snapshot back (before bucket notifications are on). Its messages are restored once: a stack
     that dies without `down` does not replay them on the next `up`."""
     folder = _current_snapshot(state.root)
@@ -397,7 +422,7 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
-def _restore_objects(s3: Any, bucket: str, folder: Path) -> tuple[int, dict[tuple[str, str | None], str]]:
+def _restore_objects(s3: S3Client, bucket: str, folder: Path) -> tuple[int, dict[tuple[str, str | None], str]]:
     """Each saved version put back in order, then the delete markers, each with its saved version id and time
     again (moto_server.py). Returns the count and (key, saved version id or None for the latest) -> the restored
     version id: the saved one, or moto's new one when the server could not take the saved one back."""
@@ -409,7 +434,7 @@ def _restore_objects(s3: Any, bucket: str, folder: Path) -> tuple[int, dict[tupl
         if record.get("delete_marker"):
             renamer.rename(key, s3.delete_object(Bucket=bucket, Key=key).get("VersionId"), record)
             continue
-        extra = {name: record[name] for name in _OBJECT_ATTRIBUTES if record.get(name)}
+        extra: dict[str, Any] = {name: record[name] for name in _OBJECT_ATTRIBUTES if record.get(name)}
         with open(folder / _BLOBS / record["blob"], "rb") as body:
             response = s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=record.get("metadata", {}), **extra)
         restored = renamer.rename(key, response.get("VersionId"), record)
@@ -435,7 +460,7 @@ class _VersionRenamer:
     (services/transformer/service.py `_coalesce`). A server that refuses (another moto) is asked no more: the
     restore goes on with moto's ids, and says so."""
 
-    def __init__(self, s3: Any, bucket: str) -> None:
+    def __init__(self, s3: S3Client, bucket: str) -> None:
         self._url = f"{str(s3.meta.endpoint_url).rstrip('/')}{RESTORED_VERSION_PATH}"
         self._bucket = bucket
         self.refused = 0
@@ -477,7 +502,9 @@ def _post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
         raise OSError(f"HTTP {exc.code} {detail}") from None
 
 
-def _restore_legacy(clients: Any, state: StatePaths, bucket: str, queue_urls: list[str] | None) -> dict[str, int]:
+def _restore_legacy(
+    clients: AwsClients, state: StatePaths, bucket: str, queue_urls: list[str] | None
+) -> dict[str, int]:
     """A snapshot written before this format: s3/ holds each object at its key as a path, tables/ the items."""
     objects = 0
     versions: dict[tuple[str, str | None], str] = {}
@@ -524,7 +551,7 @@ def _current_version(body: str, versions: dict[tuple[str, str | None], str]) -> 
 
 
 def _restore_queues(
-    sqs: Any,
+    sqs: SQSClient,
     records: Iterator[dict[str, Any]],
     queue_urls: list[str],
     versions: dict[tuple[str, str | None], str] | None = None,
@@ -548,7 +575,7 @@ def _restore_queues(
     return count
 
 
-def _send(sqs: Any, url: str, record: dict[str, Any], body: str) -> None:
+def _send(sqs: SQSClient, url: str, record: dict[str, Any], body: str) -> None:
     send: dict[str, Any] = {"QueueUrl": url, "MessageBody": body}
     if record.get("attributes"):
         send["MessageAttributes"] = _decode(record["attributes"])
