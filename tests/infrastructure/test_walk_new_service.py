@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -177,7 +178,7 @@ def _resources(template: dict[str, Any], kind: str, **properties: Any) -> list[t
 
 
 @pytest.fixture(scope="module")
-def walked(tmp_path_factory: pytest.TempPathFactory) -> tuple[set[str], dict[str, Any]]:
+def walked(tmp_path_factory: pytest.TempPathFactory) -> tuple[set[str], dict[str, Any], Path]:
     copy = tmp_path_factory.mktemp("walk") / "repo"
     _copy_repository(copy)
     _walk(copy)
@@ -185,11 +186,11 @@ def walked(tmp_path_factory: pytest.TempPathFactory) -> tuple[set[str], dict[str
     probe = copy.parent / "probe.py"
     probe.write_text(PROBE, encoding="utf-8")
     answer = _run(copy, [str(probe), str(copy.parent / "cdk.out")])
-    return touched, json.loads(answer.strip().splitlines()[-1])
+    return touched, json.loads(answer.strip().splitlines()[-1]), copy
 
 
 def test_a_new_service_is_its_package_and_its_contract(walked):
-    touched, _ = walked
+    touched, _, _ = walked
     package, schemas = touched - SCHEMAS, touched & SCHEMAS
     print("walk touched:", *sorted(package), "generated:", *sorted(schemas), sep="\n  ")
     assert package == {*PACKAGE, "contracts/events.py"}
@@ -197,7 +198,7 @@ def test_a_new_service_is_its_package_and_its_contract(walked):
 
 
 def test_the_new_service_is_routed_configured_and_alarmed(walked):
-    _, answer = walked
+    _, answer, _ = walked
     assert answer["routes"] == ["collector", "transformer", "notifier", "echo"]
     assert answer["echo_route"] == {
         "pattern": {"source": ["restaurant-pipeline.cli"], "detail-type": ["Echo Requested"]},
@@ -215,7 +216,7 @@ def test_the_new_service_is_routed_configured_and_alarmed(walked):
 
 
 def test_the_template_deploys_the_new_service_and_its_bus_source_only_from_its_role(walked):
-    _, answer = walked
+    _, answer, _ = walked
     template = answer["template"]
     [(_, function)] = _resources(template, "AWS::Lambda::Function", FunctionName="restaurant-pipeline-echo")
     assert function["Properties"]["Handler"] == "services.echo.handler.lambda_handler"
@@ -235,3 +236,19 @@ def test_the_template_deploys_the_new_service_and_its_bus_source_only_from_its_r
     ]
     assert statement["Effect"] == "Deny"
     assert statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == role
+
+
+def test_the_new_service_is_in_the_wheel(walked, tmp_path):
+    """setup.py finds the packages: the new one ships in `pip install .` with no list to edit."""
+    _, _, copy = walked
+    out = tmp_path / "wheel"
+    built = subprocess.run(
+        [str(Path(sys.executable).parent / "uv"), "build", "--wheel", "--out-dir", str(out), str(copy)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stderr[-4000:]
+    [wheel] = out.glob("restaurant_pipeline-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {name for name in PACKAGE if name.endswith(".py")} <= names
