@@ -16,9 +16,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from contracts.cities import duplicate_cities_message
 from contracts.records import DEFAULT_FIELD_MASK
 from restaurant_pipeline.schedule import ScheduleExpression, parse_schedule
-from services.collector.domain.cities import duplicate_cities_message
 from services.collector.domain.field_mask import missing_paths
 
 DEFAULT_CONFIG_FILE = "pipeline.toml"
@@ -65,7 +65,7 @@ class Collection(_Section):
 
     @model_validator(mode="after")
     def _unique_cities(self) -> Collection:
-        """Two spellings of one city would be collected once but awaited twice (services/collector/domain/cities.py)."""
+        """Two spellings of one city would be collected once but awaited twice (contracts/cities.py)."""
         problem = duplicate_cities_message(self.city_names)
         if problem:
             raise ValueError(problem)

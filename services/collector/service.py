@@ -24,11 +24,11 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts import CLI_SOURCE, CollectionRequested, ContractError, parse_eventbridge_event
+from contracts.cities import duplicate_cities_message
 from contracts.envelope import describe_validation_error
 from contracts.events import CityName, manual_run_id
 from services.collector.adapters.pacing import SlidingWindowLimiter
 from services.collector.adapters.places_http import PlacesClient, RetryPolicy
-from services.collector.domain.cities import duplicate_cities_message
 from services.collector.domain.collect import CollectionPorts, CollectorLimits, collect_cities
 from services.collector.domain.events import outcome_events
 from services.collector.domain.model import CityFailed, Counters, Failure, RunOutcome, RunPlan

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from services.collector.domain.cities import city_slug
+from contracts.cities import city_slug
 from services.collector.domain.field_mask import field_mask_problems
 from services.common.settings import ServiceSettings
 
@@ -64,7 +64,7 @@ class CollectorSettings(ServiceSettings):
         return value
 
     def override_for(self, city: str) -> CityOverride:
-        """The override configured for this city under any spelling of it (domain/cities.py)."""
+        """The override configured for this city under any spelling of it (contracts/cities.py)."""
         wanted = city_slug(city)
         for name, override in self.city_overrides.items():
             if city_slug(name) == wanted:

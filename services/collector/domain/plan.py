@@ -11,8 +11,8 @@ import hashlib
 import logging
 from datetime import UTC, date, datetime
 
+from contracts.cities import city_slug
 from contracts.events import CollectionRequested
-from services.collector.domain.cities import city_slug
 from services.collector.domain.model import CityPlan, RunPlan
 from services.collector.settings import CollectorSettings
 from services.common.names import RAW_PREFIX

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from contracts import CollectionCompleted, CollectionFailed, ContractError
+from contracts.cities import city_slug
 from restaurant_pipeline.config import parse_config
 from restaurant_pipeline.topology import StackResources, build_topology, service_environment
 from services.collector.adapters.secrets import read_secret_value
-from services.collector.domain.cities import city_slug
 from services.collector.domain.events import outcome_events
 from services.collector.domain.model import CityCollected, CityFailed, Counters, Failure, RunOutcome, RunPlan
 from services.collector.domain.plan import collection_date, derive_run_id, object_key, plan_run

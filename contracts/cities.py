@@ -1,10 +1,11 @@
-"""A city's identity: the one name under which it is collected, awaited and reported.
+"""A city's identity: the one name under which it is collected, awaited and reported; a rule of Collection Requested's
+cities, so it lives with the contracts, where the collector, config loading and the CLI all read it.
 
 Two spellings are the same city when they have the same slug (accents, case, punctuation and spaces do not count,
 and a slug keeps 60 characters, so names that differ only past that are one city). The slug names the raw object
 (`<run>__<slug>.jsonl.gz`), so the collector can only collect such names once; a run must then await them once too.
 Config loading and the CLI refuse such duplicates (duplicate_cities), and a request that carries them anyway (an
-event put by hand) is collected and awaited under its first spelling (plan.py).
+event put by hand) is collected and awaited under its first spelling (services/collector/domain/plan.py).
 """
 
 from __future__ import annotations
