@@ -20,6 +20,7 @@ docs/architecture.md, "Add a Places field".
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
@@ -181,6 +182,16 @@ DEFAULT_FIELD_MASK: tuple[str, ...] = (
     ),
     "nextPageToken",
 )
+
+
+def missing_paths(paths: Iterable[str], needed: Iterable[str]) -> list[str]:
+    """The `needed` paths a field mask does not ask for, in their order; none when it asks for "*" (every field).
+    Config loading holds pipeline.toml's mask to DEFAULT_FIELD_MASK with it, the collector its own to the paths it
+    needs (services/collector/domain/field_mask.py)."""
+    present = {path.strip() for path in paths if path.strip()}
+    if "*" in present:
+        return []
+    return [path for path in needed if path not in present]
 
 
 def raw_column_descriptions() -> dict[str, str | None]:

@@ -17,9 +17,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from contracts.cities import duplicate_cities_message
-from contracts.records import DEFAULT_FIELD_MASK
+from contracts.records import DEFAULT_FIELD_MASK, missing_paths
 from restaurant_pipeline.schedule import ScheduleExpression, parse_schedule
-from services.collector.domain.field_mask import missing_paths
 
 DEFAULT_CONFIG_FILE = "pipeline.toml"
 ENV_CONFIG_FILE = "PIPELINE_CONFIG"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from contracts.records import missing_paths
+
 REQUIRED_PATHS = {
     "places.id": "places are de-duplicated by id",
     "nextPageToken": "pagination stops at 20 places without it",
@@ -17,11 +19,3 @@ def field_mask_problems(paths: Iterable[str]) -> list[str]:
     return [
         f"the field mask must include {path} ({REQUIRED_PATHS[path]})" for path in missing_paths(paths, REQUIRED_PATHS)
     ]
-
-
-def missing_paths(paths: Iterable[str], needed: Iterable[str]) -> list[str]:
-    """The `needed` paths the mask does not ask for, in their order; none when it asks for "*" (every field)."""
-    present = {path.strip() for path in paths if path.strip()}
-    if "*" in present:
-        return []
-    return [path for path in needed if path not in present]
