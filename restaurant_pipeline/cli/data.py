@@ -75,8 +75,8 @@ def reprocess(
 def _check_reprocess_source(source: str, bucket: str, day: str | None) -> None:
     """The mistakes a `reprocess` source can have that are known before S3 is asked: each one line, saying what to
     pass instead."""
+    from contracts.layout import ObjectLayoutError, raw_day
     from services.common.names import RAW_PREFIX
-    from services.transformer.domain.reading import ObjectLayoutError, raw_day
 
     kinds = ", ".join(operations.RAW_SUFFIXES)
     if source.startswith("s3://"):

@@ -10,7 +10,8 @@ limit less the rest of the statement that holds the list, on both warehouses ali
 
 from __future__ import annotations
 
-from services.transformer.domain.reading import ObjectLayoutError, raw_day, validated_key
+from contracts.layout import ObjectLayoutError, raw_day
+from services.transformer.domain.reading import validated_key
 
 ATHENA_QUERY_MAX_BYTES = 262_144
 # The largest statement holding the list, without the list: stg_places__places's view DDL (~4 KiB), and with the

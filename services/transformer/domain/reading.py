@@ -22,19 +22,14 @@ from pydantic import ValidationError
 from contracts.columns import INTEGER_RANGES
 from contracts.envelope import describe_validation_error
 from contracts.events import CITY_METADATA_KEY, UNKNOWN_CITY
+from contracts.layout import ObjectLayoutError, raw_day
 from contracts.records import LINE_COLUMNS, RawPlace
 from services.common.names import QUARANTINE_PREFIX, RAW_PREFIX, VALIDATED_PREFIX
 from services.transformer.domain.records import column_problem
 
 CITY_MAX_LENGTH = 100  # contracts.events.CityName
 MiB = 1024 * 1024
-_KEY = re.compile(r"^raw/places/dt=(?P<day>\d{4}-\d{2}-\d{2})/(?P<name>.+)\Z", re.DOTALL)
 _COLLECTOR_NAME = re.compile(r"^(?P<run>[A-Za-z0-9][A-Za-z0-9._:-]{0,79})__(?P<city>[a-z0-9-]+)\.jsonl(\.gz)?$")
-SUPPORTED_SUFFIXES = (".jsonl.gz", ".jsonl", ".json")
-
-
-class ObjectLayoutError(ValueError):
-    """The key does not follow raw/places/dt=YYYY-MM-DD/NAME(.jsonl|.jsonl.gz|.json)."""
 
 
 @dataclass(frozen=True)
@@ -82,23 +77,6 @@ class ReadResult:
     problem: str | None = None  # why the object as a whole yielded nothing
     cities: list[str] = field(default_factory=list)  # of the valid places, in order of appearance
     run_cities: list[str] = field(default_factory=list)  # the run's cities, as its first valid place carries them
-
-
-def raw_day(key: str) -> tuple[str, str]:
-    """(day, name) of a raw key; ObjectLayoutError names the expected layout."""
-    match = _KEY.match(key)
-    if not match:
-        raise ObjectLayoutError(
-            f"{key!r} is not under raw/places/dt=YYYY-MM-DD/: put raw files at raw/places/dt=<day>/<name>"
-        )
-    day, name = match.group("day"), match.group("name")
-    try:
-        datetime.strptime(day, "%Y-%m-%d")
-    except ValueError:
-        raise ObjectLayoutError(f"{key!r}: dt={day} is not a calendar day") from None
-    if not name.endswith(SUPPORTED_SUFFIXES):
-        raise ObjectLayoutError(f"{key!r}: unsupported file type; use one of {', '.join(SUPPORTED_SUFFIXES)}")
-    return day, name
 
 
 DAYS_AHEAD_MAX = 1  # a partition day may be the day after the object landed (UTC: a collector east of UTC), not later

@@ -22,6 +22,7 @@ from contracts.events import (
     TransformCompleted,
     TransformError,
 )
+from contracts.layout import ObjectLayoutError, raw_day
 from services.common.ports import RunFacts
 from services.common.redaction import redact_secrets
 from services.transformer.domain.identity import identify
@@ -36,7 +37,6 @@ from services.transformer.domain.model import (
 )
 from services.transformer.domain.reading import (
     LIMITS,
-    ObjectLayoutError,
     ObjectRef,
     ReadLimits,
     ReadResult,
@@ -48,7 +48,6 @@ from services.transformer.domain.reading import (
     future_day_problem,
     infer_city,
     quarantine_key,
-    raw_day,
     read_object,
     render_quarantine,
     validated_key,

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
+from contracts.layout import raw_day
 from contracts.records import (
     ENRICHED_COLUMNS,
     ENRICHED_TABLE_NAME,
@@ -24,7 +25,7 @@ from contracts.records import (
 from services.common.names import ENRICHED_PREFIX, RAW_PREFIX, VALIDATED_PREFIX
 from services.transformer.adapters.dbt_build import default_project_dir
 from services.transformer.domain.limits import ATHENA_QUERY_MAX_BYTES, STATEMENT_ROOM_BYTES, listed_bytes
-from services.transformer.domain.reading import raw_day, validated_key
+from services.transformer.domain.reading import validated_key
 from services.transformer.service import Coalescing
 from tests.support.athena import DATABASE, athena_builder
 from tests.support.athena_ddl import AthenaDdlOnMoto

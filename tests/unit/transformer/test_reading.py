@@ -4,14 +4,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from contracts.layout import ObjectLayoutError, raw_day
 from services.transformer.domain.reading import (
-    ObjectLayoutError,
     ObjectRef,
     ReadLimits,
     RunIdentity,
     infer_city,
     quarantine_key,
-    raw_day,
     read_object,
     read_places,
     safe_name,
