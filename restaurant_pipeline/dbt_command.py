@@ -28,7 +28,7 @@ class DbtNotFound(RuntimeError):
 
 
 def project_dir() -> Path:
-    from services.transformer.adapters.dbt_build import default_project_dir
+    from services.transformer.spec import default_project_dir
 
     return default_project_dir()
 
@@ -39,7 +39,7 @@ def local_dbt_variables(info: StackInfo, nlp_enabled: bool | None) -> dict[str, 
     extension, the bucket, the NLP switch; None leaves the switch out), and the profile's folder, so that plain
     `cd dbt && dbt show --select city_daily_summary` works in that shell. Not DBT_PROJECT_DIR: `local up` passes it
     on to the functions (it would replace an artifact's shipped project)."""
-    from services.transformer.adapters.dbt_build import dbt_environment
+    from services.transformer.spec import dbt_environment
 
     return {
         **local_variables(info),
@@ -62,7 +62,7 @@ def local_dbt_variables(info: StackInfo, nlp_enabled: bool | None) -> dict[str, 
 def aws_dbt_variables(
     *, region: str, bucket: str, workgroup: str, results_s3: str, glue_database: str, nlp_enabled: bool
 ) -> dict[str, str]:
-    from services.transformer.adapters.dbt_build import dbt_environment
+    from services.transformer.spec import dbt_environment
 
     return {
         "AWS_REGION": region,

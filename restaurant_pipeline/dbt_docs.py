@@ -7,7 +7,7 @@ import functools
 import http.server
 from pathlib import Path
 
-from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment, default_project_dir
+from services.transformer.spec import DbtBuilder, dbt_environment, default_project_dir
 
 DEFAULT_BUCKET = "restaurant-pipeline-local"
 DEFAULT_ENDPOINT = "http://127.0.0.1:4566"

@@ -111,7 +111,7 @@ def marts(connection: Any) -> list[str]:
 
 
 def _attach_s3(connection: Any, s3: S3Access) -> None:
-    from services.transformer.adapters.dbt_build import duckdb_extension_directory
+    from services.transformer.spec import duckdb_extension_directory
 
     host = s3.endpoint_url.split("://", 1)[-1].rstrip("/")
     connection.execute(f"SET extension_directory = '{_literal(duckdb_extension_directory())}'")
@@ -225,8 +225,7 @@ def run_athena(
 ) -> QueryResult:
     """One read-only statement on Athena, in the stack's work group and Glue database (the transformer's adapter,
     which waits for the query and pages its results); its failure is a SqlError of one line."""
-    from services.transformer.adapters.warehouse import AthenaWarehouse
-    from services.transformer.domain.model import InfrastructureError
+    from services.transformer.spec import AthenaWarehouse, InfrastructureError
 
     check_read_only(statement)
     athena = AthenaWarehouse(athena_client, database, workgroup, results_s3, timeout_seconds=ATHENA_TIMEOUT_SECONDS)

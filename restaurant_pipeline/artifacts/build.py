@@ -50,7 +50,7 @@ from restaurant_pipeline.artifacts.specs import (
     ArtifactSpec,
     Platform,
 )
-from services.transformer.adapters.shipped_manifest import ARTIFACT_PROJECT_DIR
+from services.transformer.spec import ARTIFACT_PROJECT_DIR
 
 PROJECT_PACKAGES = ("contracts", "services", "restaurant_pipeline")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -448,7 +448,7 @@ def ship_dbt_manifest(project_dir: Path, platform: Platform = LAMBDA, nlp_enable
     from restaurant_pipeline.config import ConfigError, load_config
     from restaurant_pipeline.local.stack import WAREHOUSE_FILE
     from services.common.names import ATHENA_WORKGROUP, GLUE_DATABASE
-    from services.transformer.adapters.dbt_build import DbtBuilder, dbt_environment
+    from services.transformer.spec import DbtBuilder, dbt_environment
 
     if nlp_enabled is None:
         try:

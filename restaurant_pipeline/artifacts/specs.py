@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from services.common.spec import ServiceSpec, service_specs
-from services.transformer.adapters.shipped_manifest import ARTIFACT_PROJECT_DIR
+from services.transformer.spec import ARTIFACT_PROJECT_DIR
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_DIR = REPO_ROOT / "build" / "lambda"

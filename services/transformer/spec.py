@@ -1,8 +1,15 @@
 """The transformer, as the infrastructure builds it (services/common/spec.py): raw objects in, dbt builds, outcomes
-out."""
+out.
+
+Also the transformer's operator surface: what the CLI shares with the function to run dbt and query the warehouse
+as the function does (`restaurant-pipeline dbt`, `docs`, `sql --aws`, the artifact build). Outside services/
+transformer/ nothing imports the service but this module (tests/unit/platform/test_layering.py), so those names are
+re-exported here, lazily: importing the spec (the stack, the topology) loads no dbt, no DuckDB, no adapter.
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 from contracts.events import TransformCompleted
@@ -14,6 +21,13 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from services.common.spec import PipelineConfig, StackResources, Topology
+    from services.transformer.adapters.dbt_build import DbtBuilder as DbtBuilder
+    from services.transformer.adapters.dbt_build import dbt_environment as dbt_environment
+    from services.transformer.adapters.dbt_build import default_project_dir as default_project_dir
+    from services.transformer.adapters.dbt_build import duckdb_extension_directory as duckdb_extension_directory
+    from services.transformer.adapters.shipped_manifest import ARTIFACT_PROJECT_DIR as ARTIFACT_PROJECT_DIR
+    from services.transformer.adapters.warehouse import AthenaWarehouse as AthenaWarehouse
+    from services.transformer.domain.model import InfrastructureError as InfrastructureError
 
 # FIFO with one message group: at most one batch in flight, so dbt runs never overlap, without the throttling (and
 # spurious DLQ moves) a reserved concurrency of 1 causes.
@@ -90,3 +104,23 @@ SPEC = ServiceSpec(
         DashboardMetric(Metric.QUARANTINED_LINES, "lines quarantined"),
     ),
 )
+
+# The operator surface (the module docstring): each name and the module that defines it, imported on first use.
+OPERATOR_SURFACE = {
+    "DbtBuilder": "services.transformer.adapters.dbt_build",  # runs `dbt build`/`docs generate`/`parse` in-process
+    "dbt_environment": "services.transformer.adapters.dbt_build",  # the variables dbt/profiles.yml reads, per target
+    "default_project_dir": "services.transformer.adapters.dbt_build",  # dbt/, or the artifact's dbt_project/
+    "duckdb_extension_directory": "services.transformer.adapters.dbt_build",  # the offline httpfs extension
+    "ARTIFACT_PROJECT_DIR": "services.transformer.adapters.shipped_manifest",  # where an artifact holds dbt/
+    "AthenaWarehouse": "services.transformer.adapters.warehouse",  # `sql --aws`: a query, waited for and paged
+    "InfrastructureError": "services.transformer.domain.model",  # what AthenaWarehouse raises
+}
+
+
+def __getattr__(name: str) -> object:
+    """PEP 562: an operator-surface name, looked up in its module at each access (a test that patches it there is
+    seen), so the spec's own import stays light."""
+    module = OPERATOR_SURFACE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
