@@ -23,7 +23,7 @@ from contracts.columns import INTEGER_RANGES
 from contracts.envelope import describe_validation_error
 from contracts.events import CITY_METADATA_KEY, UNKNOWN_CITY
 from contracts.layout import ObjectLayoutError, raw_day
-from contracts.records import LINE_COLUMNS, RawPlace
+from contracts.records import LINE_COLUMNS, Collection, RawPlace, Source
 from services.common.names import QUARANTINE_PREFIX, RAW_PREFIX, VALIDATED_PREFIX
 from services.transformer.domain.records import column_problem
 
@@ -433,12 +433,9 @@ class _ValidatedWriter:
     def write(self, number: int, place: dict[str, Any]) -> None:
         row = dict(place)
         row["_collection"] = self._collection(place.get("_collection"))
-        row["_source"] = {
-            "key": self._ref.key,
-            "version": self._ref.version_label,
-            "line": number,
-            "loaded_at": self._loaded_at,
-        }
+        row["_source"] = Source(
+            key=self._ref.key, version=self._ref.version_label, line=number, loaded_at=self._loaded_at
+        ).model_dump()
         line = json.dumps(row, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         self._gzip.write(line.encode("utf-8") + b"\n")
         city = row["_collection"]["city"]
@@ -512,17 +509,16 @@ def declared_city(metadata: dict[str, str]) -> str | None:
 def default_collection(
     ref: ObjectRef, name: str, identity: RunIdentity | None = None, city: str | None = None
 ) -> dict[str, Any]:
-    """`_collection` for a place that came without one: its city from the object's metadata, else the name."""
-    return {
-        "run_id": identity.run_id if identity else dropped_run_id(ref),
-        "city": city or infer_city(name),
-        "run_cities": list(identity.run_cities) if identity and identity.collected else [],
-        "trigger_source": "manual",
-        "query": None,
-        "rectangle": None,
-        "page": 0,
-        "collected_at": ref.event_time.astimezone(UTC).isoformat(),
-    }
+    """`_collection` for a place that came without one: its city from the object's metadata, else the name.
+    Built through the contract's model, like the collector's."""
+    return Collection(
+        run_id=identity.run_id if identity else dropped_run_id(ref),
+        city=city or infer_city(name),
+        run_cities=list(identity.run_cities) if identity and identity.collected else [],
+        trigger_source="manual",
+        page=0,
+        collected_at=ref.event_time.astimezone(UTC).isoformat(),
+    ).model_dump()
 
 
 _PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
