@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+
+if TYPE_CHECKING:  # the stubs are a dev dependency, for mypy only (docs/aws.md)
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
 
 _RETRIES = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=70)
 
@@ -31,29 +40,36 @@ class AwsClients:
         return self._cache[name]
 
     @property
-    def s3(self) -> Any:
-        return self.client("s3")
+    def s3(self) -> S3Client:
+        client: S3Client = self.client("s3")
+        return client
 
     @property
-    def sqs(self) -> Any:
-        return self.client("sqs")
+    def sqs(self) -> SQSClient:
+        client: SQSClient = self.client("sqs")
+        return client
 
     @property
-    def events(self) -> Any:
-        return self.client("events")
+    def events(self) -> EventBridgeClient:
+        client: EventBridgeClient = self.client("events")
+        return client
 
     @property
-    def sns(self) -> Any:
-        return self.client("sns")
+    def sns(self) -> SNSClient:
+        client: SNSClient = self.client("sns")
+        return client
 
     @property
-    def dynamodb(self) -> Any:
-        return self.client("dynamodb")
+    def dynamodb(self) -> DynamoDBClient:
+        client: DynamoDBClient = self.client("dynamodb")
+        return client
 
     @property
-    def logs(self) -> Any:
-        return self.client("logs")
+    def logs(self) -> CloudWatchLogsClient:
+        client: CloudWatchLogsClient = self.client("logs")
+        return client
 
     @property
-    def cloudformation(self) -> Any:
-        return self.client("cloudformation")
+    def cloudformation(self) -> CloudFormationClient:
+        client: CloudFormationClient = self.client("cloudformation")
+        return client

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from contracts.events import SCHEDULER_SOURCE, CollectionRequested
 from restaurant_pipeline.alarms import pipeline_alarms
@@ -66,6 +67,9 @@ from restaurant_pipeline.local.stack import (
     provision,
 )
 from restaurant_pipeline.topology import Route, Topology
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import ChangeMessageVisibilityBatchRequestEntryTypeDef
 
 log = logging.getLogger("restaurant_pipeline.local")
 
@@ -425,7 +429,7 @@ class LocalStack:
         released = -1
         try:
             handles = json.loads(path.read_text(encoding="utf-8"))
-            entries = [
+            entries: list[ChangeMessageVisibilityBatchRequestEntryTypeDef] = [
                 {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
                 for i, handle in enumerate(handles)
             ]
