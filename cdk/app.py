@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from restaurant_pipeline.artifacts.specs import ARTIFACTS, artifacts_built
-from restaurant_pipeline.config import ConfigError, PipelineConfig, deployment_region, load_config
-from restaurant_pipeline.stack_outputs import STACK_NAME
+from restaurant_pipeline.model.config import ConfigError, PipelineConfig, deployment_region, load_config
+from restaurant_pipeline.model.stack_outputs import STACK_NAME
 
 CodeMode = Literal["package", "placeholder", "auto"]
 CODE_MODES: tuple[str, ...] = ("package", "placeholder", "auto")

@@ -18,8 +18,8 @@ from cdk.constructs.service import PipelineService
 from cdk.constructs.shared import ATHENA_WORKGROUP, DBT_TARGET, GLUE_DATABASE, SharedResources
 from contracts.envelope import BUS_NAME
 from contracts.events import SCHEDULER_SOURCE
-from restaurant_pipeline.config import PipelineConfig
-from restaurant_pipeline.stack_outputs import (
+from restaurant_pipeline.model.config import PipelineConfig
+from restaurant_pipeline.model.stack_outputs import (
     OUTPUT_ACCESS_LOGS_BUCKET,
     OUTPUT_BUCKET,
     OUTPUT_BUS,
@@ -37,7 +37,7 @@ from restaurant_pipeline.stack_outputs import (
     OUTPUT_WORKGROUP,
     output_key,
 )
-from restaurant_pipeline.topology import StackResources, Topology, build_topology, service_environment
+from restaurant_pipeline.model.topology import StackResources, Topology, build_topology, service_environment
 from services.common.names import PROJECT
 
 

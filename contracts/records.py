@@ -172,7 +172,7 @@ LINE_COLUMNS: tuple[tuple[str, str], ...] = tuple(column for column in RAW_COLUM
 ENRICHED_COLUMNS: tuple[tuple[str, str], ...] = hive_columns(EnrichedReview)
 ENRICHED_PARTITION_KEYS = PARTITION_KEYS
 
-# Collected only when the NLP stage is on (restaurant_pipeline.config adds it to the mask); never in the default.
+# Collected only when the NLP stage is on (restaurant_pipeline.model.config adds it to the mask); never in the default.
 NLP_FIELDS = ("reviews",)
 DEFAULT_FIELD_MASK: tuple[str, ...] = (
     *(

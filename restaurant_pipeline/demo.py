@@ -21,9 +21,9 @@ from rich.table import Table
 from rich.text import Text
 
 from restaurant_pipeline import operations
-from restaurant_pipeline.config import ConfigError, load_config
 from restaurant_pipeline.local import control
 from restaurant_pipeline.local.supervisor import StackOptions
+from restaurant_pipeline.model.config import ConfigError, load_config
 from restaurant_pipeline.target import local_target
 
 STEP_LABELS = {

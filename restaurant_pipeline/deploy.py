@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from restaurant_pipeline.config import ConfigError, PipelineConfig, deployment_region, load_config
-from restaurant_pipeline.stack_outputs import (
+from restaurant_pipeline.model.config import ConfigError, PipelineConfig, deployment_region, load_config
+from restaurant_pipeline.model.stack_outputs import (
     OUTPUT_ACCESS_LOGS_BUCKET,
     OUTPUT_BUCKET,
     OUTPUT_BUS,
@@ -46,7 +46,7 @@ from restaurant_pipeline.stack_outputs import (
     STACK_NAME,
     output_key,
 )
-from restaurant_pipeline.topology import SERVICES
+from restaurant_pipeline.model.topology import SERVICES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The CDK command-line tool, one exact version: a new CLI can change what `deploy` and `bootstrap` do, so it moves

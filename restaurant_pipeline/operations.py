@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from contracts.envelope import ContractError, parse_eventbridge_event
 from contracts.events import CITY_METADATA_KEY, CLI_SOURCE, UNKNOWN_CITY, CollectionRequested, manual_run_id
-from restaurant_pipeline.topology import SERVICES
+from restaurant_pipeline.model.topology import SERVICES
 from services.common.adapters.ledger import RunLedger
 from services.common.names import RAW_PREFIX, function_name
 

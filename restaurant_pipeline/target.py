@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from restaurant_pipeline.aws import AwsClients
-from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.local.control import read_stack
 from restaurant_pipeline.local.stack import LOCAL_CREDENTIALS, QueueInfo
+from restaurant_pipeline.model.config import PipelineConfig
+from restaurant_pipeline.model.topology import Route, build_topology
 from restaurant_pipeline.operations import RULE_SUFFIX, SCHEDULE_DLQ, DeadLetterQueue
 from restaurant_pipeline.stack_environment import ensure_not_local
-from restaurant_pipeline.topology import Route, build_topology
 from services.common.adapters.ledger import RunLedger
 from services.common.names import PROJECT, log_group_name
 
@@ -118,7 +118,7 @@ def aws_target(region: str | None = None, stack_name: str = STACK_NAME) -> Targe
     from restaurant_pipeline.deploy import DeployError, describe_deployment, stack_outputs
 
     if region is None:
-        from restaurant_pipeline.config import ConfigError, deployment_region, load_config
+        from restaurant_pipeline.model.config import ConfigError, deployment_region, load_config
 
         try:  # the region the stack was deployed to: pipeline.toml's, the same for deploy and every --aws command
             region = deployment_region(load_config())

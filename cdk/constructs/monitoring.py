@@ -1,6 +1,6 @@
 """Alarms (to the notification topic) and the optional dashboard.
 
-Every alarm comes from the shared declaration restaurant_pipeline/alarms.py (the local stack evaluates the same
+Every alarm comes from the shared declaration restaurant_pipeline/model/alarms.py (the local stack evaluates the same
 declarations: restaurant_pipeline/local/alarms.py); this construct only turns each into a CloudWatch alarm: the
 metric of the stack's own queue or function (by name), its threshold and missing-data treatment, and, for each alarm
 that notifies, the topic as its ALARM action and its OK action.
@@ -20,14 +20,14 @@ from constructs import Construct
 from cdk.constructs.schedule import CollectionSchedule
 from cdk.constructs.service import PipelineService
 from cdk.constructs.shared import SharedResources
-from restaurant_pipeline.alarms import (
+from restaurant_pipeline.model.alarms import (
     Alarms,
     CompositeAlarm,
     MetricAlarm,
     MetricSpec,
     pipeline_alarms,
 )
-from restaurant_pipeline.topology import SCHEDULE_DLQ_NAME, Topology
+from restaurant_pipeline.model.topology import SCHEDULE_DLQ_NAME, Topology
 from services.common.names import LAMBDA_NAMESPACE, METRICS_NAMESPACE, PROJECT, SQS_NAMESPACE
 from services.common.spec import service_specs
 

@@ -13,9 +13,9 @@ from constructs import Construct
 from cdk.constructs.nag import acknowledge
 from cdk.constructs.shared import SharedResources
 from contracts.events import SCHEDULER_SOURCE, CollectionRequested
-from restaurant_pipeline.config import PipelineConfig
-from restaurant_pipeline.stack_outputs import SCHEDULE_STATE_PARAMETER, SCHEDULE_STATES
-from restaurant_pipeline.topology import SCHEDULE_DLQ_NAME
+from restaurant_pipeline.model.config import PipelineConfig
+from restaurant_pipeline.model.stack_outputs import SCHEDULE_STATE_PARAMETER, SCHEDULE_STATES
+from restaurant_pipeline.model.topology import SCHEDULE_DLQ_NAME
 from services.common.names import PROJECT
 
 SCHEDULE_NAME = f"{PROJECT}-daily-collection"

@@ -21,8 +21,8 @@ from constructs import Construct
 
 from cdk.constructs.nag import acknowledge, wildcard_finding
 from cdk.constructs.shared import RAW_DELETE_ACTIONS, SharedResources
-from restaurant_pipeline.config import PipelineConfig
-from restaurant_pipeline.topology import Route
+from restaurant_pipeline.model.config import PipelineConfig
+from restaurant_pipeline.model.topology import Route
 from services.common.names import RAW_PREFIX, log_group_name
 from services.common.spec import Capability
 

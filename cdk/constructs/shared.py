@@ -29,7 +29,7 @@ from contracts.records import (
     TABLE_NAME,
 )
 from restaurant_pipeline.artifacts.specs import LAMBDA
-from restaurant_pipeline.config import PipelineConfig
+from restaurant_pipeline.model.config import PipelineConfig
 from services.common.names import (
     ATHENA_RESULTS_PREFIX,
     ATHENA_WORKGROUP,

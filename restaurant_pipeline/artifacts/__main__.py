@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _host(services: list[str]) -> int:
     from restaurant_pipeline.artifacts.host import ensure_host_artifacts
-    from restaurant_pipeline.config import ConfigError, load_config
+    from restaurant_pipeline.model.config import ConfigError, load_config
 
     try:
         nlp_enabled = load_config().nlp.enabled

@@ -445,8 +445,8 @@ def ship_dbt_manifest(project_dir: Path, platform: Platform = LAMBDA, nlp_enable
     """
     import tempfile
 
-    from restaurant_pipeline.config import ConfigError, load_config
     from restaurant_pipeline.local.stack import WAREHOUSE_FILE
+    from restaurant_pipeline.model.config import ConfigError, load_config
     from services.common.names import ATHENA_WORKGROUP, GLUE_DATABASE
     from services.transformer.spec import DbtBuilder, dbt_environment
 
@@ -589,7 +589,7 @@ def platform_python(platform: Platform) -> str | None:
 
 def handler_module(service: str) -> str:
     """The handler ('module:function') of a service, from the topology: the artifact must hold its module."""
-    from restaurant_pipeline.config import parse_config
-    from restaurant_pipeline.topology import build_topology
+    from restaurant_pipeline.model.config import parse_config
+    from restaurant_pipeline.model.topology import build_topology
 
     return build_topology(parse_config({}), "bucket").route(service).handler

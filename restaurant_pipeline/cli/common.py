@@ -14,8 +14,8 @@ import typer
 from rich.markup import escape
 
 from restaurant_pipeline.local import control
+from restaurant_pipeline.model.topology import SERVICES
 from restaurant_pipeline.output import console_for
-from restaurant_pipeline.topology import SERVICES
 
 console = console_for()
 errors = console_for(stderr=True)

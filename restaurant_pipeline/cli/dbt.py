@@ -9,8 +9,8 @@ import typer
 
 from restaurant_pipeline.cli import common
 from restaurant_pipeline.cli.common import StateDirOption, fail
-from restaurant_pipeline.config import ConfigError, load_config
 from restaurant_pipeline.local import control
+from restaurant_pipeline.model.config import ConfigError, load_config
 
 # Everything after `dbt` goes to dbt untouched, its own options included (click's context settings).
 DBT_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True, "allow_interspersed_args": False}

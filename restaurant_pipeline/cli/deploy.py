@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from restaurant_pipeline.cli.common import USAGE_ERROR, fail, refuse_local_environment
-from restaurant_pipeline.config import ConfigError, load_config
+from restaurant_pipeline.model.config import ConfigError, load_config
 
 NO_EMAIL = "none"  # the answer to the email prompt that subscribes no address
 

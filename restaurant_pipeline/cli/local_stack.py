@@ -13,10 +13,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from restaurant_pipeline.cli.common import JsonOption, StateDirOption, console, errors, fail
-from restaurant_pipeline.config import ConfigError, load_config
 from restaurant_pipeline.local import control
 from restaurant_pipeline.local.alarms import DEFAULT_LOCAL_PERIOD_SECONDS
 from restaurant_pipeline.local.supervisor import StackOptions
+from restaurant_pipeline.model.config import ConfigError, load_config
 from restaurant_pipeline.output import to_json
 
 local_app = typer.Typer(
@@ -209,7 +209,7 @@ def local_status(
 
 
 def _config_path() -> Path | None:
-    from restaurant_pipeline.config import find_config_file
+    from restaurant_pipeline.model.config import find_config_file
 
     return find_config_file()
 

@@ -14,7 +14,7 @@ from contracts.cities import duplicate_cities_message
 from restaurant_pipeline import operations
 from restaurant_pipeline.cli import common
 from restaurant_pipeline.cli.common import AwsOption, JsonOption, StateDirOption, cells, console, errors, fail
-from restaurant_pipeline.config import ConfigError, load_config
+from restaurant_pipeline.model.config import ConfigError, load_config
 from restaurant_pipeline.output import to_json
 
 runs_app = typer.Typer(help="The run ledger: every run's steps and outcome.")

@@ -1,5 +1,6 @@
-"""The local stack's alarms: the declarations the CDK stack deploys (restaurant_pipeline/alarms.py), evaluated here
-against local signals, and mailed through the local SNS topic (so into the outbox) when one fires and when it clears.
+"""The local stack's alarms: the declarations the CDK stack deploys (restaurant_pipeline/model/alarms.py), evaluated
+here against local signals, and mailed through the local SNS topic (so into the outbox) when one fires and when it
+clears.
 
 Signals: each dead-letter queue's ApproximateNumberOfMessagesVisible, sampled from the local SQS endpoint at every
 evaluation; every other metric from the EMF lines in .pipeline/logs (the services' Powertools metrics, and Lambda's
@@ -41,7 +42,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from restaurant_pipeline.alarms import (
+from restaurant_pipeline.local.emf import Datapoint, LogTail, datapoints
+from restaurant_pipeline.local.esm import DISK_FULL_METRIC, DISK_PROBE_SECONDS, POLLER_NAMESPACE
+from restaurant_pipeline.model.alarms import (
     EVENT_PERIOD_SECONDS,
     Alarm,
     Alarms,
@@ -51,8 +54,6 @@ from restaurant_pipeline.alarms import (
     MetricSpec,
     alarm_name,
 )
-from restaurant_pipeline.local.emf import Datapoint, LogTail, datapoints
-from restaurant_pipeline.local.esm import DISK_FULL_METRIC, DISK_PROBE_SECONDS, POLLER_NAMESPACE
 from services.common.names import QUEUE_DEPTH, SQS_NAMESPACE
 
 log = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ def alarm_email(transition: Transition, region: str, period_seconds: int | None,
     lines = [
         f'You are receiving this email because your alarm "{name}" in the {where} region has entered the '
         f'{transition.new} state, because "{transition.reason}" at "{at:%A %d %B, %Y %H:%M:%S} UTC".',
-        "(Local stack: evaluated from the alarm definitions CloudWatch uses, restaurant_pipeline/alarms.py.)",
+        "(Local stack: evaluated from the alarm definitions CloudWatch uses, restaurant_pipeline/model/alarms.py.)",
         "",
         "Alarm Details:",
         f"- Name:                       {name}",

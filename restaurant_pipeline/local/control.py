@@ -170,7 +170,7 @@ def up(options: StackOptions, detach: bool, progress: Callable[[str], None] | No
 def _build_host_artifacts(options: StackOptions, progress: Callable[[str], None] | None) -> None:
     from restaurant_pipeline.artifacts.build import PackagingError
     from restaurant_pipeline.artifacts.host import ensure_host_artifacts
-    from restaurant_pipeline.config import load_config
+    from restaurant_pipeline.model.config import load_config
 
     config = load_config(Path(options.config_path) if options.config_path else None)
     try:

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from contracts.envelope import BUS_NAME
-from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.local.esm import LOCAL_RETRY_DELAY_SECONDS
-from restaurant_pipeline.topology import (
+from restaurant_pipeline.model.config import PipelineConfig
+from restaurant_pipeline.model.topology import (
     PROJECT,
     SCHEDULE_DLQ_NAME,
     Route,

@@ -30,9 +30,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from contracts.events import SCHEDULER_SOURCE, CollectionRequested
-from restaurant_pipeline.alarms import pipeline_alarms
 from restaurant_pipeline.aws import AwsClients
-from restaurant_pipeline.config import PipelineConfig, load_config
 from restaurant_pipeline.local import call_recorder, persistence
 from restaurant_pipeline.local.alarms import (
     DEFAULT_LOCAL_PERIOD_SECONDS,
@@ -66,7 +64,9 @@ from restaurant_pipeline.local.stack import (
     new_stack_info,
     provision,
 )
-from restaurant_pipeline.topology import Route, Topology
+from restaurant_pipeline.model.alarms import pipeline_alarms
+from restaurant_pipeline.model.config import PipelineConfig, load_config
+from restaurant_pipeline.model.topology import Route, Topology
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import ChangeMessageVisibilityBatchRequestEntryTypeDef

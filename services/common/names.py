@@ -37,7 +37,8 @@ def log_group_name(service: str) -> str:
 
 
 METRICS_NAMESPACE = "RestaurantPipeline"
-# AWS's own metrics that the alarms read (restaurant_pipeline/alarms.py); the local stack writes the Lambda ones itself.
+# AWS's own metrics that the alarms read (restaurant_pipeline/model/alarms.py); the local stack writes the Lambda
+# ones itself.
 SQS_NAMESPACE = "AWS/SQS"
 QUEUE_DEPTH = "ApproximateNumberOfMessagesVisible"  # messages available for retrieval
 LAMBDA_NAMESPACE = "AWS/Lambda"

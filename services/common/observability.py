@@ -1,7 +1,7 @@
 """Powertools Logger, Metrics and Tracer, created the same way for every service.
 
 Namespace, service name and log level come from the function's environment (POWERTOOLS_*), which
-restaurant_pipeline.topology.service_environment sets identically on AWS and locally.
+restaurant_pipeline.model.topology.service_environment sets identically on AWS and locally.
 Decorate every handler in this order:
 
     @logger.inject_lambda_context(clear_state=True)

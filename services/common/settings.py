@@ -16,7 +16,7 @@ class SettingsError(RuntimeError):
 
 
 class ServiceSettings(BaseModel):
-    """Keys every function gets (see restaurant_pipeline.topology.service_environment)."""
+    """Keys every function gets (see restaurant_pipeline.model.topology.service_environment)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 

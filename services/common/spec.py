@@ -1,9 +1,9 @@
 """What one service is, declared once beside its code: `services/<name>/spec.py` holds its `SPEC`.
 
 Everything the infrastructure knows about a service is read from its spec, never retyped: the topology's route
-(restaurant_pipeline/topology.py), the function's environment (its settings model dumped by alias, so a key is typed
-once, in the settings model), its dead-letter alarm (restaurant_pipeline/alarms.py), its CDK construct, the bus's
-source policy and the dashboard rows (cdk/), its artifact (restaurant_pipeline/artifacts/specs.py) and the local
+(restaurant_pipeline/model/topology.py), the function's environment (its settings model dumped by alias, so a key is
+typed once, in the settings model), its dead-letter alarm (restaurant_pipeline/model/alarms.py), its CDK construct, the
+bus's source policy and the dashboard rows (cdk/), its artifact (restaurant_pipeline/artifacts/specs.py) and the local
 stack. A new service is its package (handler, settings, spec) and the contract events it consumes and publishes;
 `service_specs` finds it.
 
@@ -23,8 +23,8 @@ from typing import Any, Literal
 from contracts.envelope import Event
 from services.common.settings import ServiceSettings
 
-# What a spec's settings and timeout are computed from: restaurant_pipeline.config.PipelineConfig,
-# restaurant_pipeline.topology.Topology and StackResources. Named here, not imported: services never import the
+# What a spec's settings and timeout are computed from: restaurant_pipeline.model.config.PipelineConfig,
+# restaurant_pipeline.model.topology.Topology and StackResources. Named here, not imported: services never import the
 # platform, not even for types (the artifacts ship services/ without it; tests/unit/platform/test_dependencies.py).
 PipelineConfig = Any
 Topology = Any

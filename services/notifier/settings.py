@@ -1,4 +1,4 @@
-"""The notifier's environment, parsed once at the edge (see restaurant_pipeline.topology.service_environment)."""
+"""The notifier's environment, parsed once at the edge (see restaurant_pipeline.model.topology.service_environment)."""
 
 from __future__ import annotations
 

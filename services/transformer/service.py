@@ -82,7 +82,7 @@ class ObjectBusy(RuntimeError):
 
 @dataclass(frozen=True)
 class Coalescing:
-    """How far one invocation reaches beyond its batch (restaurant_pipeline/topology.py). max_objects 0: off."""
+    """How far one invocation reaches beyond its batch (restaurant_pipeline/model/topology.py). max_objects 0: off."""
 
     max_objects: int = 1000
     max_bytes: int = 1024 * MiB

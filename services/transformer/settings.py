@@ -1,4 +1,4 @@
-"""The transformer's environment, parsed once at the edge (keys from restaurant_pipeline.topology)."""
+"""The transformer's environment, parsed once at the edge (keys from restaurant_pipeline.model.topology)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class TransformerSettings(ServiceSettings):
     # Set by Lambda in every function's environment (and by the local Lambda sandbox):
     # https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
     function_name: str | None = Field(default=None, alias="AWS_LAMBDA_FUNCTION_NAME")
-    # Coalesced builds (restaurant_pipeline/topology.py): 0 objects turns coalescing off (each batch alone).
+    # Coalesced builds (restaurant_pipeline/model/topology.py): 0 objects turns coalescing off (each batch alone).
     build_max_objects: int = Field(default=1000, ge=0, alias="BUILD_MAX_OBJECTS")
     build_max_mebibytes: int = Field(default=1024, ge=1, alias="BUILD_MAX_MEBIBYTES")
     coalesce_window_hours: int = Field(default=24, ge=1, le=24 * 6, alias="COALESCE_WINDOW_HOURS")

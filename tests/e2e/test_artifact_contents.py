@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from restaurant_pipeline.artifacts.host import ensure_host_artifacts, sandbox_python
-from restaurant_pipeline.config import load_config
+from restaurant_pipeline.model.config import load_config
 from services.transformer.adapters.shipped_manifest import ARTIFACT_PROJECT_DIR, MANIFEST_FILE, SHIPPED_DIR
 
 pytestmark = pytest.mark.e2e

@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 
 from contracts.events import CollectionRequested
-from restaurant_pipeline.alarms import alarm_name
 from restaurant_pipeline.local import control
 from restaurant_pipeline.local.outbox import read_outbox
 from restaurant_pipeline.local.places_stub import StubServer
 from restaurant_pipeline.local.places_stub.settings import StubSettings
+from restaurant_pipeline.model.alarms import alarm_name
 from tests.e2e.drills import (
     EventCapture,
     PlacesControl,

@@ -35,8 +35,8 @@ from typing import Any
 import boto3
 import pytest
 
-from restaurant_pipeline.config import load_config
 from restaurant_pipeline.local import call_recorder, control
+from restaurant_pipeline.model.config import load_config
 from services.common.names import ENRICHED_PREFIX
 from tests.e2e.drills import (
     EventCapture,

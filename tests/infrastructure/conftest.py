@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from restaurant_pipeline.config import PipelineConfig, load_config
+from restaurant_pipeline.model.config import PipelineConfig, load_config
 from restaurant_pipeline.node import ensure_node
 from tests.support.synth import SynthesisFailed, synthesize
 

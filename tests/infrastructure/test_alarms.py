@@ -1,6 +1,6 @@
-"""The alarms of the synthesized stack are the shared declarations (restaurant_pipeline/alarms.py), one for one: the
-same metric, threshold and missing-data treatment, the topic as ALARM and OK action of every alarm that notifies, and
-"no successful run" silent before the first success. The local stack evaluates the same declarations
+"""The alarms of the synthesized stack are the shared declarations (restaurant_pipeline/model/alarms.py), one for one:
+the same metric, threshold and missing-data treatment, the topic as ALARM and OK action of every alarm that notifies,
+and "no successful run" silent before the first success. The local stack evaluates the same declarations
 (tests/unit/platform/test_local_alarms.py)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from restaurant_pipeline.alarms import (
+from restaurant_pipeline.model.alarms import (
     A_TRANSFORM_HAS_PASSED,
     NO_SUCCESSFUL_RUN,
     NO_TRANSFORM_PASSED,
@@ -17,7 +17,7 @@ from restaurant_pipeline.alarms import (
     MetricAlarm,
     pipeline_alarms,
 )
-from restaurant_pipeline.topology import build_topology
+from restaurant_pipeline.model.topology import build_topology
 from services.common.names import Metric
 from tests.infrastructure.conftest import Synthesized
 

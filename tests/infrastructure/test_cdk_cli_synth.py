@@ -20,7 +20,7 @@ import pytest
 
 from cdk.app import PLACEHOLDER_PARAMETER
 from restaurant_pipeline.deploy import CDK_CLI
-from restaurant_pipeline.stack_outputs import STACK_NAME
+from restaurant_pipeline.model.stack_outputs import STACK_NAME
 
 pytestmark = [pytest.mark.infrastructure, pytest.mark.slow]
 

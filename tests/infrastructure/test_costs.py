@@ -66,7 +66,7 @@ def test_the_counts_are_read_from_the_template(default_stack: Synthesized, chang
     assert default.polled_standard_queues + default.polled_fifo_queues == len(mappings) > 0
     assert (
         default.polled_fifo_queues == 1
-    )  # the transformer's (restaurant_pipeline/topology.py); no mapping polls a DLQ
+    )  # the transformer's (restaurant_pipeline/model/topology.py); no mapping polls a DLQ
     assert default.metric_alarms == len(default_stack.resources("AWS::CloudWatch::Alarm")) > costs.FREE_ALARM_METRICS
     assert default.kms_keys == default.secrets == default.dashboards == default.composite_alarms == 1
     assert default.runs_per_month == costs.DAYS_PER_MONTH  # cron(0 8 * * ? *): daily

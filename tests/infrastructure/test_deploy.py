@@ -13,7 +13,6 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
-from restaurant_pipeline.config import parse_config
 from restaurant_pipeline.deploy import (
     CDK_CLI,
     DeployError,
@@ -26,7 +25,8 @@ from restaurant_pipeline.deploy import (
     empty_bucket,
     stack_outputs,
 )
-from restaurant_pipeline.stack_outputs import REQUIRED_OUTPUTS, output_key
+from restaurant_pipeline.model.config import parse_config
+from restaurant_pipeline.model.stack_outputs import REQUIRED_OUTPUTS, output_key
 
 REGION = "eu-west-3"
 SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:PlacesApiKey-abc123"

@@ -13,8 +13,8 @@ from botocore.stub import Stubber
 from typer.testing import CliRunner
 
 from restaurant_pipeline import cli
-from restaurant_pipeline.config import parse_config
 from restaurant_pipeline.deploy import DeployError, destroy
+from restaurant_pipeline.model.config import parse_config
 
 REGION = "eu-west-3"
 STACK = "restaurant-pipeline"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk.assertions import Match
 
 from contracts.records import RAW_COLUMNS, TABLE_NAME
-from restaurant_pipeline.stack_outputs import OUTPUT_DASHBOARD, REQUIRED_OUTPUTS
+from restaurant_pipeline.model.stack_outputs import OUTPUT_DASHBOARD, REQUIRED_OUTPUTS
 from services.common.names import VALIDATED_PREFIX
 from tests.infrastructure.conftest import Synthesized
 

@@ -8,8 +8,8 @@ import pytest
 from aws_cdk.assertions import Match
 
 from contracts.events import CollectionRequested
-from restaurant_pipeline.config import parse_config
-from restaurant_pipeline.topology import build_topology, service_environment
+from restaurant_pipeline.model.config import parse_config
+from restaurant_pipeline.model.topology import build_topology, service_environment
 from tests.infrastructure.conftest import Synthesized
 
 
@@ -128,7 +128,7 @@ def test_tracing_follows_the_config_switch(changed_stack):
 
 
 def test_function_environment_is_exactly_the_topology_service_environment(default_stack):
-    from restaurant_pipeline.topology import StackResources
+    from restaurant_pipeline.model.topology import StackResources
 
     expected = service_environment(
         default_stack.config,

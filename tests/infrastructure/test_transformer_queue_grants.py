@@ -8,7 +8,7 @@ import boto3
 from moto import mock_aws
 
 from restaurant_pipeline.local import call_recorder
-from restaurant_pipeline.topology import build_topology
+from restaurant_pipeline.model.topology import build_topology
 from services.transformer.adapters.sqs import SqsMessageQueue
 from services.transformer.domain.model import QueuedMessage
 from tests.infrastructure.conftest import Synthesized

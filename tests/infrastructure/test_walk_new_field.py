@@ -171,7 +171,7 @@ def test_adding_a_places_field_to_the_restaurants_mart_touches_at_most_five_file
         copy,
         sys.executable,
         "-c",
-        "import contracts, pathlib; from restaurant_pipeline.config import load_config; "
+        "import contracts, pathlib; from restaurant_pipeline.model.config import load_config; "
         "print(contracts.__file__); print(','.join(load_config(pathlib.Path('pipeline.toml')).effective_field_mask))",
     ).split()
     assert Path(mask[0]).is_relative_to(copy), f"imported {mask[0]}, not the copy's"

@@ -99,10 +99,10 @@ PROBE = """
 import json, sys
 from pathlib import Path
 
-from restaurant_pipeline.alarms import pipeline_alarms
+from restaurant_pipeline.model.alarms import pipeline_alarms
 from restaurant_pipeline.artifacts.specs import ARTIFACTS
-from restaurant_pipeline.config import load_config
-from restaurant_pipeline.topology import StackResources, build_topology, service_environment
+from restaurant_pipeline.model.config import load_config
+from restaurant_pipeline.model.topology import StackResources, build_topology, service_environment
 from tests.support.synth import synthesize
 
 config = load_config(Path("pipeline.toml"), environ={})

@@ -216,7 +216,7 @@ def _dashboard_metrics(body: Any) -> int:
 
 def runs_per_month(expression: str) -> int:
     """How often the schedule fires in a month of DAYS_PER_MONTH days (from a fixed start: the same every time)."""
-    from restaurant_pipeline.schedule import parse_schedule
+    from restaurant_pipeline.model.schedule import parse_schedule
 
     schedule = parse_schedule(expression)
     start = datetime(2026, 6, 1, tzinfo=UTC)
@@ -502,7 +502,7 @@ if __name__ == "__main__":
     import tempfile
     from pathlib import Path
 
-    from restaurant_pipeline.config import load_config
+    from restaurant_pipeline.model.config import load_config
     from tests.support.synth import synthesize
 
     repo = Path(__file__).resolve().parents[2]

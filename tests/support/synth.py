@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from restaurant_pipeline.config import PipelineConfig
+from restaurant_pipeline.model.config import PipelineConfig
 from restaurant_pipeline.node import ensure_node
 
 

@@ -159,7 +159,7 @@ def provision(endpoint: str) -> tuple[Any, Any, str, str]:
     events.create_event_bus(Name=BUS)
     queues = []
     for name, bus, pattern in (
-        # the transformer's own route (restaurant_pipeline.topology): Object Created under raw/places/ only
+        # the transformer's own route (restaurant_pipeline.model.topology): Object Created under raw/places/ only
         (
             "s3-events",
             "default",

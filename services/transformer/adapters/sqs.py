@@ -11,7 +11,7 @@
   receives; `dlq replay transformer` brings the copy back like any dead letter.
 
 The queue URLs are looked up once (GetQueueUrl) from the record's eventSourceARN (arn:aws:sqs:REGION:ACCOUNT:NAME)
-and the dead-letter queue's name (restaurant_pipeline/topology.py: DEAD_LETTER_QUEUE_NAME): no URL to configure.
+and the dead-letter queue's name (restaurant_pipeline/model/topology.py: DEAD_LETTER_QUEUE_NAME): no URL to configure.
 """
 
 from __future__ import annotations

@@ -18,10 +18,10 @@ from typing import Any
 import boto3
 import pytest
 
-from restaurant_pipeline.config import parse_config
 from restaurant_pipeline.local.esm import LambdaContext
 from restaurant_pipeline.local.places_stub import StubServer, StubSettings
-from restaurant_pipeline.topology import StackResources, build_topology, service_environment
+from restaurant_pipeline.model.config import parse_config
+from restaurant_pipeline.model.topology import StackResources, build_topology, service_environment
 from services.common.names import RAW_PREFIX
 from tests.conftest import REGION, load_event
 from tests.support.ledger import create_ledger_table

@@ -12,9 +12,9 @@ import boto3
 import pytest
 
 from contracts import ContractError
-from restaurant_pipeline.config import parse_config
 from restaurant_pipeline.local.places_stub import Fault
-from restaurant_pipeline.topology import build_topology
+from restaurant_pipeline.model.config import parse_config
+from restaurant_pipeline.model.topology import build_topology
 from tests.integration.collector.conftest import API_KEY, BUS, Collector, _queue_for_rule, drain
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ import pytest
 
 from contracts.records import ENRICHED_COLUMNS
 from contracts.records import ENRICHED_TABLE_NAME as TABLE_NAME
-from restaurant_pipeline.config import load_config
+from restaurant_pipeline.model.config import load_config
 from restaurant_pipeline.node import ensure_node
 from services.common.names import ENRICHED_PREFIX
 

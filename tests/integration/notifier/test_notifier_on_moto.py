@@ -17,10 +17,10 @@ from typing import Any
 import boto3
 import pytest
 
-from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.ledger_views import audit_pipeline
 from restaurant_pipeline.local.outbox import OutboxMessage, drain_sns_capture, read_outbox
-from restaurant_pipeline.topology import StackResources, build_topology, service_environment
+from restaurant_pipeline.model.config import PipelineConfig
+from restaurant_pipeline.model.topology import StackResources, build_topology, service_environment
 from services.common.adapters.ledger import RunLedger
 from services.notifier import handler
 from services.notifier.adapters.dynamodb import EMAIL_KEY_PREFIX, UNDELIVERED_KEY, EmailInProgressError

@@ -10,9 +10,9 @@ import boto3
 import pytest
 
 from restaurant_pipeline.aws import AwsClients
-from restaurant_pipeline.config import parse_config
 from restaurant_pipeline.local.processes import free_port
 from restaurant_pipeline.local.stack import LOCAL_CREDENTIALS, StatePaths, new_stack_info, provision
+from restaurant_pipeline.model.config import parse_config
 from tests.conftest import REGION
 
 CLI = [sys.executable, "-m", "restaurant_pipeline.cli"]

@@ -7,7 +7,7 @@ import json
 import boto3
 import pytest
 
-from restaurant_pipeline.stack_outputs import REQUIRED_OUTPUTS, STACK_NAME
+from restaurant_pipeline.model.stack_outputs import REQUIRED_OUTPUTS, STACK_NAME
 from restaurant_pipeline.target import aws_target
 
 ACCOUNT = "123456789012"

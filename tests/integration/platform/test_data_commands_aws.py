@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from contracts.records import RAW_COLUMNS, TABLE_NAME
 from restaurant_pipeline import cli
-from restaurant_pipeline.stack_outputs import (
+from restaurant_pipeline.model.stack_outputs import (
     OUTPUT_BUCKET,
     OUTPUT_GLUE_DATABASE,
     OUTPUT_RESULTS,

@@ -119,7 +119,7 @@ def test_a_message_that_could_not_be_recorded_is_visible_again_at_once_and_waits
 def test_a_full_disk_mails_the_local_alarm_with_the_folder_its_free_bytes_and_the_fix(stack, transformer, monkeypatch):
     clients, settings, signals = transformer
     _, info, topology = stack
-    from restaurant_pipeline.alarms import pipeline_alarms
+    from restaurant_pipeline.model.alarms import pipeline_alarms
 
     state_dir = Path(settings.inflight_file).parent.parent
     alarms = LocalAlarms(

@@ -16,17 +16,17 @@ from typer.testing import CliRunner
 
 from contracts.events import CollectionRequested
 from restaurant_pipeline import cli
-from restaurant_pipeline.alarms import alarm_name, pipeline_alarms
 from restaurant_pipeline.local.alarms import LocalAlarms
 from restaurant_pipeline.local.stack import StatePaths
-from restaurant_pipeline.operations import DLQ_NAMES
-from restaurant_pipeline.stack_outputs import (
+from restaurant_pipeline.model.alarms import alarm_name, pipeline_alarms
+from restaurant_pipeline.model.stack_outputs import (
     OUTPUT_SCHEDULE_DLQ,
     REQUIRED_OUTPUTS,
     STACK_NAME,
     output_key,
 )
-from restaurant_pipeline.topology import TRANSFORMER_MESSAGE_GROUP
+from restaurant_pipeline.model.topology import TRANSFORMER_MESSAGE_GROUP
+from restaurant_pipeline.operations import DLQ_NAMES
 from tests.conftest import load_event
 from tests.integration.platform.conftest import CLI, REPO_ROOT, stack_client
 

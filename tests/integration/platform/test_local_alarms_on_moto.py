@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from restaurant_pipeline.alarms import alarm_name, pipeline_alarms
 from restaurant_pipeline.local.alarms import LocalAlarms, sns_publisher
 from restaurant_pipeline.local.outbox import drain_sns_capture, read_outbox
+from restaurant_pipeline.model.alarms import alarm_name, pipeline_alarms
 
 
 def test_a_message_in_the_notifier_dlq_reaches_the_outbox_as_an_alarm_email_then_an_ok_email(stack, tmp_path):

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from restaurant_pipeline.config import PipelineConfig
-from restaurant_pipeline.topology import StackResources, build_topology, service_environment
+from restaurant_pipeline.model.config import PipelineConfig
+from restaurant_pipeline.model.topology import StackResources, build_topology, service_environment
 from tests.support.transformer_stack import BUCKET, BUS, FIXTURES, lambda_sqs_event, provision, receive
 
 pytestmark = pytest.mark.integration

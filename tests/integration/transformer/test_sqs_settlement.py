@@ -6,8 +6,8 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from restaurant_pipeline.config import PipelineConfig
-from restaurant_pipeline.topology import build_topology
+from restaurant_pipeline.model.config import PipelineConfig
+from restaurant_pipeline.model.topology import build_topology
 from services.transformer.adapters.sqs import SqsMessageQueue
 from services.transformer.domain.model import QueuedMessage
 

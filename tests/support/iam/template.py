@@ -7,7 +7,7 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-s3-b
 
 Names CloudFormation generates (the bucket, the tables, the secret, the key) are bound to the names the local stack
 gives the same thing, through the function environment variables both set from one table
-(restaurant_pipeline.topology.service_environment): a template variable `BUCKET_NAME: {"Ref": "SharedData..."}`
+(restaurant_pipeline.model.topology.service_environment): a template variable `BUCKET_NAME: {"Ref": "SharedData..."}`
 and the local function's `BUCKET_NAME=restaurant-pipeline-local` bind SharedData... to that bucket. The recorded
 calls and the template then name the same resources; a name they disagree on shows up as a denied call.
 """

@@ -10,8 +10,8 @@ import pytest
 
 from contracts import CollectionCompleted, CollectionFailed, ContractError
 from contracts.cities import city_slug
-from restaurant_pipeline.config import parse_config
-from restaurant_pipeline.topology import StackResources, build_topology, service_environment
+from restaurant_pipeline.model.config import parse_config
+from restaurant_pipeline.model.topology import StackResources, build_topology, service_environment
 from services.collector.adapters.secrets import read_secret_value
 from services.collector.domain.events import outcome_events
 from services.collector.domain.model import CityCollected, CityFailed, Counters, Failure, RunOutcome, RunPlan

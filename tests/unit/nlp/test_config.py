@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from restaurant_pipeline.config import PipelineConfig
+from restaurant_pipeline.model.config import PipelineConfig
 
 DEFAULT_MASK = [
     "places.id", "places.displayName", "places.formattedAddress", "places.location",
@@ -26,7 +26,7 @@ def test_enabled_nlp_adds_reviews_once():
 
 
 def test_comprehend_is_not_offered_in_the_default_region_so_the_stage_calls_the_nearest_region_that_has_it():
-    from restaurant_pipeline.regions import service_regions
+    from restaurant_pipeline.model.regions import service_regions
 
     assert "eu-west-3" not in service_regions("comprehend")  # botocore's endpoint data
     config = PipelineConfig.model_validate({"nlp": {"enabled": True}})
@@ -42,7 +42,7 @@ def test_the_stack_region_is_used_when_comprehend_is_offered_there_and_an_explic
 
 
 def test_a_comprehend_region_without_comprehend_is_refused_when_the_configuration_loads():
-    from restaurant_pipeline.config import ConfigError, parse_config
+    from restaurant_pipeline.model.config import ConfigError, parse_config
 
     with pytest.raises(ConfigError) as error:
         parse_config({"nlp": {"enabled": True, "comprehend_region": "eu-west-3"}})
@@ -52,13 +52,13 @@ def test_a_comprehend_region_without_comprehend_is_refused_when_the_configuratio
 
 
 def test_every_commercial_region_has_a_location_so_the_nearest_comprehend_region_can_be_found():
-    from restaurant_pipeline.regions import REGION_LOCATIONS, service_regions
+    from restaurant_pipeline.model.regions import REGION_LOCATIONS, service_regions
 
     assert set(service_regions("s3")) <= set(REGION_LOCATIONS)  # S3 is in every region of the partition
 
 
 def test_the_transformer_gets_the_comprehend_region_only_with_nlp():
-    from restaurant_pipeline.topology import StackResources, build_topology, service_environment
+    from restaurant_pipeline.model.topology import StackResources, build_topology, service_environment
 
     resources = StackResources(bucket="b", bus_name="bus", topic_arn="t", idempotency_table="i", ledger_table="l")
     for enabled, expected in ((True, "eu-west-2"), (False, None)):

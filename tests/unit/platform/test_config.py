@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from contracts.records import DEFAULT_FIELD_MASK
-from restaurant_pipeline import config as config_module
-from restaurant_pipeline.config import ConfigError, load_config, parse_config
+from restaurant_pipeline.model import config as config_module
+from restaurant_pipeline.model.config import ConfigError, load_config, parse_config
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -168,7 +168,7 @@ def test_nlp_adds_reviews_to_the_field_mask_only_when_enabled():
 
 
 def test_the_stack_region_is_pipeline_toml_s_and_an_agreeing_environment_changes_nothing():
-    from restaurant_pipeline.config import deployment_region
+    from restaurant_pipeline.model.config import deployment_region
 
     assert deployment_region(parse_config({}), {}) == "eu-west-3"
     assert deployment_region(parse_config({}), {"AWS_REGION": "eu-west-3", "AWS_DEFAULT_REGION": "eu-west-3"}) == (
@@ -180,7 +180,7 @@ def test_the_stack_region_is_pipeline_toml_s_and_an_agreeing_environment_changes
 
 @pytest.mark.parametrize("variable", ["AWS_REGION", "AWS_DEFAULT_REGION"])
 def test_an_environment_region_that_disagrees_with_pipeline_toml_is_named_with_both_fixes(variable):
-    from restaurant_pipeline.config import deployment_region
+    from restaurant_pipeline.model.config import deployment_region
 
     with pytest.raises(ConfigError) as error:
         deployment_region(parse_config({}), {variable: "us-east-1"})

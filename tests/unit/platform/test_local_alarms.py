@@ -1,5 +1,5 @@
-"""The local stack evaluates the alarms the CDK stack deploys (restaurant_pipeline/alarms.py) against its own signals
-and mails ALARM and OK through SNS: a fake SQS and a fake publisher here, EMF lines written to a temporary logs
+"""The local stack evaluates the alarms the CDK stack deploys (restaurant_pipeline/model/alarms.py) against its own
+signals and mails ALARM and OK through SNS: a fake SQS and a fake publisher here, EMF lines written to a temporary logs
 folder, a clock the test moves."""
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from restaurant_pipeline.alarms import (
+from restaurant_pipeline.local.alarms import LocalAlarms, Transition, alarm_email, evaluate, period_values
+from restaurant_pipeline.local.emf import datapoints, lambda_metrics_line
+from restaurant_pipeline.model.alarms import (
     NO_SUCCESSFUL_RUN,
     MetricAlarm,
     alarm_name,
     pipeline_alarms,
     pipeline_metric,
 )
-from restaurant_pipeline.config import PipelineConfig
-from restaurant_pipeline.local.alarms import LocalAlarms, Transition, alarm_email, evaluate, period_values
-from restaurant_pipeline.local.emf import datapoints, lambda_metrics_line
-from restaurant_pipeline.topology import build_topology
+from restaurant_pipeline.model.config import PipelineConfig
+from restaurant_pipeline.model.topology import build_topology
 from services.common.names import METRICS_NAMESPACE, Metric
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

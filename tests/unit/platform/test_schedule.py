@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from restaurant_pipeline.schedule import parse_schedule
+from restaurant_pipeline.model.schedule import parse_schedule
 
 
 def test_daily_cron_fires_at_eight_utc_next():

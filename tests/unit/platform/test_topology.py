@@ -2,8 +2,8 @@ from dataclasses import replace
 
 import pytest
 
-from restaurant_pipeline.config import parse_config
-from restaurant_pipeline.topology import (
+from restaurant_pipeline.model.config import parse_config
+from restaurant_pipeline.model.topology import (
     MIN_ESM_CONCURRENCY,
     StackResources,
     build_topology,

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.local.stack import StatePaths, function_environment, new_stack_info
-from restaurant_pipeline.topology import build_topology
+from restaurant_pipeline.model.config import PipelineConfig
+from restaurant_pipeline.model.topology import build_topology
 from services.common.settings import SettingsError
 from services.transformer.adapters.dbt_build import (
     DbtBuilder,

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from contracts.columns import HiveTypeError, duckdb_columns_struct, duckdb_type, hive_columns
 from contracts.generate import BEGIN, DBT_DIR, END, SOURCES_YML, GenerationError, expected_dbt_files, render_sources
 from contracts.records import DEFAULT_FIELD_MASK, PARTITION_KEYS, RAW_COLUMNS, RawPlace, ValidatedPlace
-from restaurant_pipeline.config import parse_config
+from restaurant_pipeline.model.config import parse_config
 
 
 def test_nested_hive_types_translate_to_duckdb_spelling():

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from restaurant_pipeline.config import PipelineConfig
 from restaurant_pipeline.local.esm import LOCAL_RETRY_DELAY_SECONDS
 from restaurant_pipeline.local.stack import StatePaths, function_environment, new_stack_info
-from restaurant_pipeline.topology import build_topology
+from restaurant_pipeline.model.config import PipelineConfig
+from restaurant_pipeline.model.topology import build_topology
 from services.transformer.domain.failures import retry_delay_seconds
 from services.transformer.settings import TransformerSettings
 

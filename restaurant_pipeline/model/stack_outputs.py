@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from restaurant_pipeline.topology import SERVICES
+from restaurant_pipeline.model.topology import SERVICES
 from services.common.names import PROJECT
 
 STACK_NAME = PROJECT

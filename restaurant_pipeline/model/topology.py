@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from contracts.envelope import BUS_NAME
-from restaurant_pipeline.config import PipelineConfig
+from restaurant_pipeline.model.config import PipelineConfig
 from services.common.names import METRICS_NAMESPACE, PROJECT, function_name
 from services.common.spec import MIN_ESM_CONCURRENCY, ServiceSpec, service_spec, service_specs
 from services.transformer.spec import (  # re-exported: where the platform's tests and docs look for them

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from contracts.cities import duplicate_cities_message
 from contracts.records import DEFAULT_FIELD_MASK, missing_paths
-from restaurant_pipeline.schedule import ScheduleExpression, parse_schedule
+from restaurant_pipeline.model.schedule import ScheduleExpression, parse_schedule
 
 DEFAULT_CONFIG_FILE = "pipeline.toml"
 ENV_CONFIG_FILE = "PIPELINE_CONFIG"
@@ -161,7 +161,7 @@ class Nlp(_Section):
     @field_validator("comprehend_region")
     @classmethod
     def _offers_comprehend(cls, value: str | None) -> str | None:
-        from restaurant_pipeline.regions import service_regions
+        from restaurant_pipeline.model.regions import service_regions
 
         if value is not None and value not in service_regions(COMPREHEND):
             raise ValueError(
@@ -199,7 +199,7 @@ class PipelineConfig(_Section):
     def comprehend_region(self) -> str:
         """[nlp] comprehend_region, else the stack's region when Comprehend is offered there, else the nearest one
         that offers it (eu-west-3 -> eu-west-2). Review text is then sent to that region (docs/nlp.md)."""
-        from restaurant_pipeline.regions import nearest_region, service_regions
+        from restaurant_pipeline.model.regions import nearest_region, service_regions
 
         if self.nlp.comprehend_region:
             return self.nlp.comprehend_region

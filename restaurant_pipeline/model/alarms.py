@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from restaurant_pipeline.topology import SCHEDULE_DLQ_NAME, Topology
+from restaurant_pipeline.model.topology import SCHEDULE_DLQ_NAME, Topology
 from services.common.names import (
     FUNCTION_ERRORS,
     LAMBDA_NAMESPACE,
