@@ -10,19 +10,16 @@ hand-edited, whatever else changed after `python -m contracts.generate` is regen
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.support.scratch import changed, copy_checkout, digests, run_in_copy
+
 pytestmark = [pytest.mark.infrastructure, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
 MAX_HAND_EDITED = 5  # the record, the staging model, the mart, the mart's yml, one test
 PHONE = "01 42 96 56 70"
 
@@ -96,29 +93,6 @@ def test_a_national_phone_number_reaches_the_restaurants_mart(stack: Stack):
 )
 
 
-def copy_checkout(target: Path) -> None:
-    """The repository's files as a developer has them: tracked and not ignored ones, from the working tree."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = REPO / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-
-
-def digests(root: Path) -> dict[str, str]:
-    return {
-        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in root.rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts
-    }
-
-
 def apply(root: Path, edit: Edit) -> None:
     path = root / edit.path
     if edit.before is None:
@@ -133,16 +107,6 @@ def apply(root: Path, edit: Edit) -> None:
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
-def run(root: Path, *args: str, timeout: float = 240) -> str:
-    """A command in the copy, importing the copy's packages (its root first on sys.path, before the editable
-    install's finder, which maps them to this checkout)."""
-    env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
-    env.pop("PIPELINE_CONFIG", None)
-    done = subprocess.run(args, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"{' '.join(args)} failed in the copy:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
-    return done.stdout
-
-
 def test_adding_a_places_field_to_the_restaurants_mart_touches_at_most_five_files(tmp_path: Path) -> None:
     copy = tmp_path / "checkout"
     copy_checkout(copy)
@@ -152,11 +116,10 @@ def test_adding_a_places_field_to_the_restaurants_mart_touches_at_most_five_file
         apply(copy, edit)
     hand_edited = sorted({edit.path for edit in EDITS})
     after_hand = digests(copy)
-    run(copy, sys.executable, "-m", "contracts.generate")
+    run_in_copy(copy, sys.executable, "-m", "contracts.generate")
     after = digests(copy)
-    regenerated = sorted(name for name in after if after[name] != after_hand.get(name))
-    changed = sorted(name for name in after if after[name] != before.get(name))
-    assert sorted({*hand_edited, *regenerated}) == changed  # nothing else moved
+    regenerated = sorted(changed(after_hand, after))
+    assert sorted({*hand_edited, *regenerated}) == sorted(changed(before, after))  # nothing else moved
 
     report = (
         f"hand-edited ({len(hand_edited)}): {', '.join(hand_edited)}\n"
@@ -167,7 +130,7 @@ def test_adding_a_places_field_to_the_restaurants_mart_touches_at_most_five_file
     assert "dbt/macros/raw_columns.sql" in regenerated and "dbt/models/staging/_places__sources.yml" in regenerated
 
     # What the collector would send: the mask generated from the record (pipeline.toml leaves field_mask unset).
-    mask = run(
+    mask = run_in_copy(
         copy,
         sys.executable,
         "-c",
@@ -179,7 +142,7 @@ def test_adding_a_places_field_to_the_restaurants_mart_touches_at_most_five_file
 
     # The drift tests (generated files, schemas), the dbt unit tests (their raw fixtures do not name the field), then
     # the walk's own test: a real build puts the value in the mart.
-    run(
+    run_in_copy(
         copy,
         sys.executable,
         "-m",

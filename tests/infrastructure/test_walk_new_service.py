@@ -9,10 +9,7 @@ and alarm, the bus accepts Echo Replied only from its role, and its artifact is 
 
 from __future__ import annotations
 
-import filecmp
 import json
-import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -21,7 +18,8 @@ from typing import Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.support.scratch import changed, copy_checkout, digests, run_in_copy
+
 ECHO_SOURCE = "restaurant-pipeline.echo"
 
 # -- what the walk writes ----------------------------------------------------------------------------------------------
@@ -121,21 +119,6 @@ print(json.dumps({
 """
 
 
-def _copy_repository(target: Path) -> None:
-    """The repository's files as git lists them (tracked, and new ones not ignored), as they are on disk."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = REPO_ROOT / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-
-
 def _walk(copy: Path) -> None:
     """The walk: the package, the contract, the regenerated schemas."""
     for name, text in PACKAGE.items():
@@ -143,29 +126,7 @@ def _walk(copy: Path) -> None:
         (copy / name).write_text(text, encoding="utf-8")
     with (copy / "contracts/events.py").open("a", encoding="utf-8") as events:
         events.write(CONTRACT)
-    _run(copy, ["-m", "contracts.generate"])
-
-
-def _run(copy: Path, arguments: list[str]) -> str:
-    environment = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
-    done = subprocess.run(
-        [sys.executable, *arguments], cwd=copy, env=environment, capture_output=True, text=True, timeout=240
-    )
-    assert done.returncode == 0, f"{arguments} failed in the copy:\n{done.stderr[-4000:]}"
-    return done.stdout
-
-
-def _touched(original: Path, copy: Path) -> set[str]:
-    """Files of the copy that are new or differ from the repository's."""
-    touched = set()
-    for path in copy.rglob("*"):
-        if not path.is_file() or "__pycache__" in path.parts:
-            continue
-        name = path.relative_to(copy).as_posix()
-        source = original / name
-        if not source.is_file() or not filecmp.cmp(source, path, shallow=False):
-            touched.add(name)
-    return touched
+    run_in_copy(copy, sys.executable, "-m", "contracts.generate")
 
 
 def _resources(template: dict[str, Any], kind: str, **properties: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -180,12 +141,13 @@ def _resources(template: dict[str, Any], kind: str, **properties: Any) -> list[t
 @pytest.fixture(scope="module")
 def walked(tmp_path_factory: pytest.TempPathFactory) -> tuple[set[str], dict[str, Any], Path]:
     copy = tmp_path_factory.mktemp("walk") / "repo"
-    _copy_repository(copy)
+    copy_checkout(copy)
+    before = digests(copy)
     _walk(copy)
-    touched = _touched(REPO_ROOT, copy)
+    touched = changed(before, digests(copy))
     probe = copy.parent / "probe.py"
     probe.write_text(PROBE, encoding="utf-8")
-    answer = _run(copy, [str(probe), str(copy.parent / "cdk.out")])
+    answer = run_in_copy(copy, sys.executable, str(probe), str(copy.parent / "cdk.out"))
     return touched, json.loads(answer.strip().splitlines()[-1]), copy
 
 
